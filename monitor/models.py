@@ -1,0 +1,147 @@
+"""The plain data that flows between the pipeline's stages.
+
+Every stage takes and returns these frozen dataclasses, so stages stay pure and testable and
+only the I/O edges (fetch, store, deliver) touch the outside world.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One item as a feed (or a listing page, or a sitemap) announced it."""
+
+    feed: str  # the feed's name in feeds.yaml
+    url: str  # the link as announced (absolute)
+    guid: str | None = None
+    title: str = ""
+    summary: str = ""  # plain text, tags stripped
+    published: datetime | None = None  # timezone-aware UTC when known
+
+
+@dataclass(frozen=True)
+class Article:
+    """An entry after its page was fetched and its text extracted."""
+
+    entry: FeedEntry
+    final_url: str  # after redirects
+    title: str
+    text: str  # extracted main text (or the feed summary when extraction found nothing)
+    published: datetime | None
+    fetched_at: datetime
+    raw_sha256: str  # of the raw page bytes, for the evidence archive ("" when not fetched)
+    raw_html: bytes | None = None  # kept only when settings.keep_raw_html is on
+    extracted: bool = True  # False when the text is the feed summary
+
+
+@dataclass(frozen=True)
+class TopicHit:
+    """One topic of keywords.yaml that fired on an article."""
+
+    topic: str
+    score: float
+    terms: tuple[str, ...]  # the matched words as written in the text, casefolded, unique, in order
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What the matcher found in one article."""
+
+    hits: tuple[TopicHit, ...] = ()  # topics that fired (not vetoed, score >= min_score)
+    vetoed: tuple[str, ...] = ()  # topics whose `not:` terms vetoed the article
+    snippet: str = ""  # keyword-in-context text around the first match, plain text
+    highlights: tuple[tuple[int, int], ...] = ()  # [start, end) spans of matched terms in `snippet`
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.hits)
+
+    @property
+    def score(self) -> float:
+        return max((hit.score for hit in self.hits), default=0.0)
+
+    @property
+    def urgent(self) -> bool:
+        return any(hit.urgent for hit in self.hits)
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for hit in self.hits:
+            seen.update(dict.fromkeys(hit.terms))
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class DigestStory:
+    """A story as a reader sees it in a digest."""
+
+    story_id: int
+    title: str
+    url: str
+    source: str  # feed name of the first-seen source
+    published: datetime | None
+    topics: tuple[str, ...]
+    terms: tuple[str, ...]
+    snippet: str
+    highlights: tuple[tuple[int, int], ...] = ()
+    score: float = 0.0
+    also_reported_by: tuple[tuple[str, str], ...] = ()  # (source name, url)
+
+
+@dataclass(frozen=True)
+class FailingFeed:
+    """A feed that has been failing for a while, listed in a digest's footer."""
+
+    name: str
+    since: datetime
+    error: str
+
+
+DigestKind = Literal["digest", "urgent", "backfill", "test"]
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The content of one message to the reader, before any channel renders it."""
+
+    kind: DigestKind
+    created_at: datetime
+    stories: tuple[DigestStory, ...] = ()
+    updates: tuple[DigestStory, ...] = ()  # known stories with new sources ("also reported by")
+    failing_feeds: tuple[FailingFeed, ...] = ()
+    title: str = ""  # free text for kind="test"
+
+    def by_topic(self) -> list[tuple[str, list[DigestStory]]]:
+        """Stories grouped under their first topic, topics in order of their best story's score."""
+        groups: dict[str, list[DigestStory]] = {}
+        for story in sorted(self.stories, key=lambda s: -s.score):
+            topic = story.topics[0] if story.topics else "other"
+            groups.setdefault(topic, []).append(story)
+        return list(groups.items())
+
+    @property
+    def topic_names(self) -> list[str]:
+        return [topic for topic, _ in self.by_topic()]
+
+
+@dataclass
+class FeedResult:
+    """What one poll of one feed did; feeds the log line and `monitor status`."""
+
+    feed: str
+    ok: bool
+    error: str = ""
+    not_modified: bool = False
+    entries: int = 0
+    new_entries: int = 0
+    fetched_articles: int = 0
+    matches: int = 0
+    elapsed_ms: float = 0.0
+    bytes: int = 0
+    notes: list[str] = field(default_factory=list)
