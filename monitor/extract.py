@@ -1,0 +1,141 @@
+"""Article page → main text, with trafilatura, in worker processes with a deadline.
+
+trafilatura has no timeout of its own (a pathological page can take seconds), and it is CPU-bound; running
+it in a process pool spreads the work over the cores, and a worker that overruns its deadline is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+log = logging.getLogger("monitor.extract")
+
+
+@dataclass(frozen=True)
+class Extracted:
+    title: str
+    text: str
+    published: datetime | None
+
+
+class ExtractionTimeout(Exception):
+    pass
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.IGNORECASE)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{2,40})", re.IGNORECASE)
+
+
+def decode_html(content: bytes, content_type: str | None = None) -> str:
+    """Decode a page: HTTP charset, then <meta charset>, then UTF-8, then trafilatura's guess.
+
+    Russian and Tajik sites still serve Windows-1251 and KOI8-R; a wrong guess would make every Cyrillic
+    keyword miss, so a declared charset wins over statistics.
+    """
+    candidates: list[str] = []
+    if content_type and (m := _HEADER_CHARSET.search(content_type)):
+        candidates.append(m.group(1))
+    if m := _META_CHARSET.search(content[:4096]):
+        candidates.append(m.group(1).decode("ascii", "ignore"))
+    candidates.append("utf-8")
+    for name in candidates:
+        try:
+            return content.decode(_alias(name))
+        except (LookupError, UnicodeDecodeError):
+            continue
+    from trafilatura.utils import decode_file
+
+    return decode_file(content)
+
+
+def _alias(name: str) -> str:
+    name = name.strip().lower()
+    return {"win-1251": "cp1251", "windows1251": "cp1251", "x-cp1251": "cp1251"}.get(name, name)
+
+
+def extract_text(html: str, url: str) -> Extracted | None:
+    """Run trafilatura on one page (in the calling process). None when it finds no main text."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, favor_precision=True,
+        include_tables=True, as_dict=True,
+    )
+    if not doc:
+        return None
+    data: dict[str, Any] = doc if isinstance(doc, dict) else doc.as_dict()
+    text = (data.get("text") or "").strip()
+    if not text:
+        return None
+    return Extracted(title=(data.get("title") or "").strip(), text=text, published=_date(data.get("date")))
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _preload() -> None:  # runs once in the fork server, so workers start with trafilatura imported
+    import trafilatura  # noqa: F401
+
+
+class ExtractorPool:
+    """A lazily started process pool; `await pool.extract(html, url)` with a per-page deadline."""
+
+    def __init__(self, workers: int | None = None, timeout: float = 20.0):
+        self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self.timeout = timeout
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self.pages = 0  # how many pages were extracted: a second cycle with nothing new must stay at 0
+
+    def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._pool is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["trafilatura", "monitor.extract"])
+            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        return self._pool
+
+    async def extract(self, html: str, url: str) -> Extracted | None:
+        loop = asyncio.get_running_loop()
+        for attempt in (1, 2):
+            pool = self._executor()
+            future = loop.run_in_executor(pool, extract_text, html, url)
+            try:
+                result = await asyncio.wait_for(future, self.timeout)
+                self.pages += 1
+                return result
+            except asyncio.TimeoutError:
+                self._kill(pool)
+                raise ExtractionTimeout(f"text extraction took longer than {self.timeout:.0f}s") from None
+            except concurrent.futures.process.BrokenProcessPool:
+                # another page's timeout killed the pool under us: try once more on a fresh one
+                if self._pool is pool:
+                    self._pool = None
+                if attempt == 2:
+                    raise
+        return None
+
+    def _kill(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
+        """The only way to stop a runaway trafilatura call is to end its process."""
+        if self._pool is pool:
+            self._pool = None
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

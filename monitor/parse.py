@@ -1,0 +1,145 @@
+"""Feed bytes → FeedEntry list. feedparser sits behind this one function so it can be swapped.
+
+feedparser parses the bytes the fetcher already downloaded (it never fetches anything itself, and it refuses
+external XML entities); JSON Feed, which feedparser does not know, is read here directly.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import json
+import re
+from datetime import datetime, timezone
+from urllib.parse import urljoin
+
+import feedparser
+
+from .models import FeedEntry
+
+MAX_ENTRIES = 500  # a feed with more items than this is cut: newest first as the feed orders them
+
+
+class ParseError(Exception):
+    """The bytes are not a usable feed; the message says what they look like instead."""
+
+
+def parse_feed(feed_name: str, content: bytes, *, url: str, headers: dict[str, str] | None = None) -> list[FeedEntry]:
+    """Parse RSS 0.9x/1.0/2.0, Atom or JSON Feed into entries with absolute links.
+
+    A feed with XML errors that still yields entries is used; one with no entries raises ParseError.
+    """
+    head = content.lstrip()[:1]
+    if head in (b"{", b"["):
+        return _parse_json_feed(feed_name, content, url)
+    response_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    response_headers.setdefault("content-location", url)
+    parsed = feedparser.parse(content, response_headers=response_headers, sanitize_html=False,
+                              resolve_relative_uris=False)
+    entries = [_entry(feed_name, e, url) for e in parsed.entries[:MAX_ENTRIES]]
+    entries = [e for e in entries if e is not None]
+    if not entries:
+        raise ParseError(_why_empty(parsed, content))
+    return entries
+
+
+def _entry(feed_name: str, raw: dict, base: str) -> FeedEntry | None:
+    link = raw.get("link") or _first_link(raw) or (raw.get("id") if str(raw.get("id", "")).startswith("http") else "")
+    if not link:
+        return None
+    link = urljoin(base, link.strip())
+    if not link.startswith(("http://", "https://")):
+        return None
+    summary = raw.get("summary") or ""
+    if not summary and raw.get("content"):
+        summary = raw["content"][0].get("value", "")
+    return FeedEntry(
+        feed=feed_name,
+        url=link,
+        guid=(raw.get("id") or "").strip() or None,
+        title=plain_text(raw.get("title") or ""),
+        summary=plain_text(summary),
+        published=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
+    )
+
+
+def _first_link(raw: dict) -> str:
+    for link in raw.get("links") or []:
+        if link.get("rel", "alternate") == "alternate" and link.get("href"):
+            return link["href"]
+    return ""
+
+
+def _when(parsed) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
+    except (OverflowError, ValueError, TypeError):
+        return None
+
+
+def _why_empty(parsed, content: bytes) -> str:
+    start = content.lstrip()[:200].lower()
+    if not content.strip():
+        return "empty response"
+    if b"<html" in start or b"<!doctype html" in start:
+        return "not a feed: the URL returned an HTML page (use kind: site, or `monitor discover URL` to find its feed)"
+    if parsed.get("bozo"):
+        exc = parsed.get("bozo_exception")
+        return f"not a feed: malformed XML ({exc})" if exc else "not a feed: malformed XML"
+    if parsed.get("version"):
+        return "the feed has no entries"
+    return "not a feed: neither RSS, Atom nor JSON Feed"
+
+
+def _parse_json_feed(feed_name: str, content: bytes, base: str) -> list[FeedEntry]:
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParseError(f"not a feed: invalid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise ParseError("not a feed: JSON without an 'items' list (expected JSON Feed)")
+    entries = []
+    for item in data["items"][:MAX_ENTRIES]:
+        if not isinstance(item, dict):
+            continue
+        link = item.get("url") or item.get("external_url") or ""
+        if not isinstance(link, str) or not link:
+            continue
+        link = urljoin(base, link)
+        if not link.startswith(("http://", "https://")):
+            continue
+        published = None
+        for key in ("date_published", "date_modified"):
+            value = item.get(key)
+            if isinstance(value, str):
+                try:
+                    published = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+                    break
+                except ValueError:
+                    pass
+        entries.append(FeedEntry(
+            feed=feed_name, url=link, guid=str(item.get("id") or "") or None,
+            title=plain_text(str(item.get("title") or "")),
+            summary=plain_text(str(item.get("summary") or item.get("content_html") or item.get("content_text") or "")),
+            published=published,
+        ))
+    if not entries:
+        raise ParseError("the feed has no entries")
+    return entries
+
+
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_SPACE = re.compile(r"\s+")
+_BLOCK = re.compile(r"<\s*(?:br|/p|/div|/li|/h\d)\b[^>]{0,200}>", re.IGNORECASE)
+_DROP = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def plain_text(fragment: str) -> str:
+    """Feed titles and summaries carry HTML; keep the words, drop the markup, unescape entities."""
+    if "<" in fragment:
+        fragment = _DROP.sub(" ", fragment)
+        fragment = _BLOCK.sub(" ", fragment)
+        fragment = _TAG.sub("", fragment)
+    return _SPACE.sub(" ", html.unescape(fragment)).strip()
