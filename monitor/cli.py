@@ -1,0 +1,145 @@
+"""The `monitor` command: a thin layer that parses options and calls the library.
+
+Exit codes: 0 success, 1 a runtime problem (state file, another instance), 2 a configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from . import __version__
+from .config import ConfigError, FeedsFile, load_feeds
+
+log = logging.getLogger("monitor")
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """The options every command takes, accepted before or after the command name."""
+    d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    parser.add_argument("--feeds", default=d("feeds.yaml"), help="feeds file (default ./feeds.yaml)")
+    parser.add_argument("--keywords", default=d("keywords.yaml"), help="keyword rules (default ./keywords.yaml)")
+    parser.add_argument("--state", default=d(os.environ.get("MONITOR_STATE", "monitor.db")),
+                        help="SQLite state file (default ./monitor.db, or $MONITOR_STATE)")
+    parser.add_argument("-v", "--verbose", action="count", default=d(0), help="more detail: every feed and article (-vv: the libraries too)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="monitor", description="Pamir news monitor: catch the stories that "
+                                     "matter about GBAO and the Pamiris, deliver them as digests.")
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    _common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        _common(p, suppress=True)
+        return p
+
+    p = command("run", "poll the feeds and deliver digests (forever, or once with --once)")
+    p.add_argument("--once", action="store_true", help="one cycle: poll every feed, send the digest, exit")
+    command("check-config", "validate feeds.yaml and keywords.yaml; exit 2 on any mistake")
+    command("test-delivery", "send a short test message through every configured channel")
+    command("status", "per feed health, and the delivery queue")
+    p = command("explain", "show which rules fire on one article, and its score")
+    p.add_argument("target", help="an article URL or a local HTML/text file")
+    p = command("eval", "precision and recall of the keyword rules on a labelled folder")
+    p.add_argument("folder", type=Path)
+    p = command("export", "write the evidence archive of matched stories")
+    p.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD")
+    p.add_argument("--topic", help="only stories of this topic")
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument("--output", "-o", type=Path, help="file to write (default stdout)")
+    p = command("show", "print one story with all its sources")
+    p.add_argument("story_id", type=int)
+    p = command("backfill", "fetch what the sources offer for a past period and send one digest")
+    p.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD")
+    p.add_argument("--until", type=_date, help="YYYY-MM-DD (default today)")
+    p.add_argument("--feed", action="append", help="only this feed (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="print the digest instead of delivering it")
+    p = command("discover", "list the feeds a web page links to")
+    p.add_argument("url")
+    return parser
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def setup_logging(verbose: int) -> None:
+    """One line per event on stderr; journald adds its own timestamps, a terminal gets ours."""
+    level = logging.INFO if verbose < 1 else logging.DEBUG
+    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt, datefmt="%Y-%m-%d %H:%M:%S", stream=sys.stderr, force=True)
+    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+
+
+@contextmanager
+def instance_lock(state: str) -> Iterator[None]:
+    """One monitor per state file: two schedulers on one state would send everything twice."""
+    path = Path(state).with_name(Path(state).name + ".lock")
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RuntimeError(f"another monitor is already running with the state {state} (lock {path})") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def load_config(args: argparse.Namespace) -> tuple[FeedsFile, object]:
+    """Both files, every problem of both reported together."""
+    from .rules import load_rules
+
+    problems = []
+    feeds = rules = None
+    try:
+        feeds = load_feeds(args.feeds)
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        rules = load_rules(args.keywords)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return feeds, rules
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    from . import commands
+    from .store import StateError
+
+    try:
+        return getattr(commands, "cmd_" + args.command.replace("-", "_"))(args)
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except (StateError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_async(coro) -> int:
+    return asyncio.run(coro)

@@ -1,0 +1,162 @@
+"""What each `monitor` command does: open the config and the state, call the library, print the outcome."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .cli import instance_lock, load_config
+from .config import ConfigError, load_feeds
+from .store import Store
+
+log = logging.getLogger("monitor")
+
+
+def _notifiers():
+    from .notify import notifiers_from_env
+
+    return notifiers_from_env(os.environ)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    feeds, rules = load_config(args)
+    notifiers = _notifiers()
+    with instance_lock(args.state):
+        store = Store(args.state)
+        try:
+            return asyncio.run(_run_once(feeds, rules, store, notifiers) if args.once
+                               else _serve(args, feeds, rules, store, notifiers))
+        finally:
+            store.close()
+
+
+async def _run_once(feeds, rules, store: Store, notifiers) -> int:
+    from .pipeline import Monitor
+
+    async with Monitor(feeds, rules, store, notifiers) as monitor:
+        results = await monitor.poll_all()
+        await monitor.send_urgent()
+        await monitor.send_digest()
+    failed = [r for r in results if not r.ok]
+    log.info("cycle done: %d feed(s) polled, %d failed, %d new stor%s", len(results), len(failed),
+             sum(r.matches for r in results), "y" if sum(r.matches for r in results) == 1 else "ies")
+    return 0
+
+
+async def _serve(args, feeds, rules, store: Store, notifiers) -> int:
+    from .pipeline import Monitor
+    from .scheduler import Service
+
+    async with Monitor(feeds, rules, store, notifiers) as monitor:
+        await Service(monitor, lambda: load_config(args)).serve()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    feeds, rules = load_config(args)  # raises ConfigError → exit 2 with every problem listed
+    _notifiers()  # incomplete delivery settings are config errors too
+    from .notify import describe_channels
+
+    enabled = sum(f.enabled for f in feeds.feeds)
+    print(f"{args.feeds}: {len(feeds.feeds)} feed(s), {enabled} enabled")
+    print(f"{args.keywords}: {len(rules.topics)} topic(s)")
+    print("delivery: " + describe_channels(os.environ))
+    print("configuration OK")
+    return 0
+
+
+def cmd_test_delivery(args: argparse.Namespace) -> int:
+    from .deliver import send_test
+
+    results = asyncio.run(send_test(_notifiers()))
+    for channel, ok, message in results:
+        print(f"{channel}: {'OK' if ok else 'FAILED'} {message}")
+    return 0 if all(ok for _, ok, _ in results) else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .health import format_status
+
+    try:
+        feeds = load_feeds(args.feeds)
+    except ConfigError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+        feeds = None
+    if not Path(args.state).exists():
+        print(f"no state yet at {args.state}: run `monitor run --once` first")
+        return 0
+    store = Store(args.state)
+    try:
+        print(format_status(store, feeds))
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain_target
+
+    print(asyncio.run(explain_target(args.target, args.keywords, args.feeds)))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import run_eval
+
+    return run_eval(args.folder, Path(args.keywords), sys.stdout)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .archive import export
+
+    store = Store(args.state)
+    try:
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                count = export(store, args.since, args.topic, args.format, out)
+        else:
+            count = export(store, args.since, args.topic, args.format, sys.stdout)
+    finally:
+        store.close()
+    log.info("exported %d stor%s", count, "y" if count == 1 else "ies")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .archive import show
+
+    store = Store(args.state)
+    try:
+        return show(store, args.story_id, sys.stdout)
+    finally:
+        store.close()
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from .backfill import run_backfill
+
+    feeds, rules = load_config(args)
+    notifiers = _notifiers()
+    with instance_lock(args.state):
+        store = Store(args.state)
+        try:
+            return asyncio.run(run_backfill(feeds, rules, store, notifiers, since=args.since, until=args.until,
+                                            only=args.feed, dry_run=args.dry_run))
+        finally:
+            store.close()
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from .crawl import discover_feeds
+
+    found = asyncio.run(discover_feeds(args.url))
+    if not found:
+        print(f"no feeds linked from {args.url}")
+        return 1
+    for title, url, kind in found:
+        print(f"{url}\t{kind}\t{title}")
+    return 0

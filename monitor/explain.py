@@ -1,0 +1,43 @@
+"""`monitor explain URL-or-file`: run one article through extraction and the rules, and say why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .config import Settings
+from .extract import decode_html, extract_text
+from .fetch import Fetcher
+from .match import Matcher
+from .rules import load_rules
+
+
+async def load_article(target: str) -> tuple[str, str, str]:
+    """(title, text, where it came from) for a URL the user typed or a local file (HTML or plain text)."""
+    if target.startswith(("http://", "https://")):
+        host = (urlsplit(target).hostname or "").lower()
+        async with Fetcher(Settings(), {host}) as fetcher:  # typed by the user: trusted like feeds.yaml
+            response = await fetcher.get(target)
+        html = decode_html(response.content, response.headers.get("content-type"))
+        origin = response.url
+    else:
+        path = Path(target)
+        raw = path.read_bytes()
+        if path.suffix.lower() not in (".html", ".htm", ".xhtml") and b"<html" not in raw[:2048].lower():
+            text = raw.decode("utf-8", "replace")
+            title, _, body = text.partition("\n")
+            return title.removeprefix("TITLE:").strip(), body.strip(), str(path)
+        html, origin = decode_html(raw), str(path)
+    extracted = extract_text(html, origin)
+    if extracted is None:
+        return "", "", origin
+    return extracted.title, extracted.text, origin
+
+
+async def explain_target(target: str, keywords: str, feeds: str | None = None) -> str:
+    matcher = Matcher(load_rules(keywords))
+    title, text, origin = await load_article(target)
+    head = f"article: {origin}\ntitle: {title or '(none)'}\ntext: {len(text.split())} words extracted\n"
+    if not text and not title:
+        return head + "no text could be extracted from this page"
+    return head + matcher.explain(title, text)

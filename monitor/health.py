@@ -1,0 +1,59 @@
+"""`monitor status`: which sources work, which are dead and since when, and what waits in the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from .config import FeedsFile
+from .store import Store
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "never"
+    seconds = (now - when).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit} ago"
+    return f"{seconds:.0f}s ago"
+
+
+def format_status(store: Store, feeds: FeedsFile | None, now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    states = {s.name: s for s in store.all_feed_states()}
+    names = [f.name for f in feeds.feeds] if feeds else sorted(states)
+    failing_after = feeds.settings.failing_after if feeds else 86400
+    rows = [("feed", "last success", "status", "items", "matches", "avg fetch")]
+    dead = []
+    for name in names:
+        s = states.get(name)
+        if s is None:
+            rows.append((name, "never", "not polled yet", "0", "0", "-"))
+            continue
+        if s.last_error:
+            status = f"FAILING since {_ago(s.error_since, now)}: {s.last_error}"
+            if s.error_since and (now - s.error_since).total_seconds() >= failing_after:
+                dead.append(name)
+        else:
+            status = "ok"
+        rows.append((name, _ago(s.last_success, now), status, str(s.items_seen), str(s.matches),
+                     f"{s.avg_fetch_ms:.0f} ms"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5] for r in rows]
+    lines.append("")
+    outbox = store.outbox_summary()
+    if outbox:
+        lines.append("delivery queue:")
+        for row in outbox:
+            detail = ""
+            if row["status"] == "pending":
+                detail = f", next attempt {row['next_attempt']}"
+            if row["last_error"] and row["status"] != "sent":
+                detail += f", last error: {row['last_error']}"
+            lines.append(f"  {row['channel']}: {row['messages']} {row['status']}{detail}")
+    else:
+        lines.append("delivery queue: empty")
+    if dead:
+        lines.append("")
+        lines.append(f"feeds failing for more than {failing_after / 3600:.0f}h: " + ", ".join(dead))
+    return "\n".join(lines)

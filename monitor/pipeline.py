@@ -1,0 +1,244 @@
+"""The pipeline, top to bottom: fetch → parse → extract → match → dedup → store → digest → deliver.
+
+`Monitor` holds what a run shares (config, compiled rules, HTTP client, extractor pool, state) and offers the
+steps the CLI and the scheduler call: poll one feed, poll all, send urgent alerts, send a digest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from . import deliver
+from .config import FeedsFile, FeedSpec
+from .dedup import guid_key, url_key
+from .digest import build_digest, urgent_digests
+from .extract import ExtractionTimeout, ExtractorPool, decode_html
+from .fetch import Fetcher, FetchError
+from .match import Matcher
+from .models import Article, FeedEntry, FeedResult, MatchResult
+from .neardup import NearDupIndex, signature
+from .parse import ParseError, parse_feed
+from .rules import RuleSet
+from .store import Store
+
+log = logging.getLogger("monitor")
+
+_HTML_TYPES = ("text/html", "application/xhtml", "text/plain", "application/xml", "text/xml")
+
+
+@dataclass
+class Outcome:
+    """What happened to one new entry."""
+
+    status: str  # matched | duplicate | unmatched | failed | old
+    error: str = ""
+
+
+class Monitor:
+    """One run's shared machinery; use `async with Monitor(...) as monitor:`."""
+
+    def __init__(self, feeds: FeedsFile, rules: RuleSet, store: Store, notifiers: list, *,
+                 since: datetime | None = None, until: datetime | None = None):
+        self.feeds = feeds
+        self.settings = feeds.settings
+        self.store = store
+        self.notifiers = notifiers
+        self.matcher = Matcher(rules)
+        self.neardup = NearDupIndex(store)
+        self.extractor = ExtractorPool(timeout=self.settings.extract_timeout)
+        self.since, self.until = since, until
+        trusted = {(urlsplit(f.url).hostname or "").lower() for f in feeds.feeds}
+        self.fetcher = Fetcher(self.settings, trusted)
+
+    async def __aenter__(self) -> "Monitor":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.fetcher.aclose()
+        self.extractor.close()
+
+    def reconfigure(self, feeds: FeedsFile, rules: RuleSet) -> None:
+        """Take a reloaded config (the service's SIGHUP); the caller has validated it already."""
+        self.feeds, self.settings = feeds, feeds.settings
+        self.matcher = Matcher(rules)
+        self.fetcher.trusted_hosts.update((urlsplit(f.url).hostname or "").lower() for f in feeds.feeds)
+
+    @property
+    def feed_names(self) -> set[str]:
+        return {f.name for f in self.feeds.feeds}
+
+    # --- polling --------------------------------------------------------------------------
+
+    async def poll_all(self) -> list[FeedResult]:
+        """Poll every enabled feed concurrently; one feed's failure never stops the others."""
+        specs = [f for f in self.feeds.feeds if f.enabled]
+        return list(await asyncio.gather(*(self.poll_feed(spec) for spec in specs)))
+
+    async def poll_feed(self, spec: FeedSpec) -> FeedResult:
+        started = time.monotonic()
+        result = FeedResult(feed=spec.name, ok=False)
+        self.store.ensure_feed(spec.name, spec.url)
+        state = self.store.feed_state(spec.name)
+        try:
+            entries, etag, modified, not_modified = await self._entries(spec, state)
+            result.not_modified = not_modified
+            result.entries = len(entries)
+            outcomes = await self._process_new(spec, entries, result)
+        except (FetchError, ParseError) as exc:
+            result.error = str(exc)
+            result.elapsed_ms = (time.monotonic() - started) * 1000
+            self.store.record_poll_failure(spec.name, result.error, result.elapsed_ms)
+            log.warning("feed %r failed: %s", spec.name, result.error)
+            return result
+        result.ok = True
+        result.matches = sum(o.status == "matched" for o in outcomes)
+        result.elapsed_ms = (time.monotonic() - started) * 1000
+        self.store.record_poll_success(spec.name, etag=etag, last_modified=modified, fetch_ms=result.elapsed_ms,
+                                       new_items=result.new_entries, matches=result.matches,
+                                       not_modified=not_modified)
+        failed = [o.error for o in outcomes if o.status == "failed"]
+        log.log(logging.WARNING if failed and not result.matches else logging.DEBUG,
+                "feed %r: %s", spec.name, _summary(result, failed))
+        return result
+
+    async def _entries(self, spec: FeedSpec, state) -> tuple[list[FeedEntry], str | None, str | None, bool]:
+        """Fetch and parse one source; (entries, etag, last_modified, not_modified)."""
+        if spec.kind != "feed":
+            from . import crawl  # sites without feeds and sitemaps (issue 6)
+
+            return await crawl.entries_for(spec, self.fetcher, self.store, since=self.since), None, None, False
+        response = await self.fetcher.get(spec.url, etag=state.etag if state else None,
+                                          last_modified=state.last_modified if state else None,
+                                          accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, "
+                                                 "application/feed+json;q=0.9, */*;q=0.5")
+        if response.not_modified:
+            return [], None, None, True
+        entries = parse_feed(spec.name, response.content, url=response.url, headers=dict(response.headers))
+        return entries, response.headers.get("etag"), response.headers.get("last-modified"), False
+
+    async def _process_new(self, spec: FeedSpec, entries: list[FeedEntry], result: FeedResult) -> list[Outcome]:
+        """Drop what was seen before (by URL key or GUID), then fetch, extract and match the rest."""
+        fresh: dict[str, FeedEntry] = {}
+        for entry in entries:
+            fresh.setdefault(url_key(entry.url), entry)
+        known_urls, known_guids = self.store.known_items(fresh, (guid_key(e) for e in fresh.values()))
+        new = [(key, e) for key, e in fresh.items() if key not in known_urls and guid_key(e) not in known_guids]
+        result.new_entries = len(new)
+        outcomes = await asyncio.gather(*(self._process_entry(spec, key, entry) for key, entry in new))
+        result.fetched_articles = sum(o.status != "old" for o in outcomes)
+        return list(outcomes)
+
+    async def _process_entry(self, spec: FeedSpec, key: str, entry: FeedEntry) -> Outcome:
+        if self._out_of_range(entry.published):
+            self._record(entry, key, "old")
+            return Outcome("old")
+        article, error = await self._fetch_article(entry)
+        if self._out_of_range(article.published):
+            self._record(entry, key, "old")
+            return Outcome("old")
+        match = self.matcher.match(article.title, article.text)
+        if not match.matched:
+            # an article we could not fetch is tried again later; its summary alone did not match
+            status = "failed" if error else "unmatched"
+            self._record(entry, key, status, error or None)
+            return Outcome(status, error)
+        return self._store_match(entry, key, article, match)
+
+    async def _fetch_article(self, entry: FeedEntry) -> tuple[Article, str]:
+        """The page's main text, or the feed's own summary when the page cannot be had or read."""
+        now = datetime.now(timezone.utc)
+        fallback = Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.summary,
+                           published=entry.published, fetched_at=now, raw_sha256="", extracted=False)
+        try:
+            response = await self.fetcher.get(entry.url)
+        except FetchError as exc:
+            log.debug("article %s: %s", entry.url, exc)
+            return fallback, f"article {entry.url}: {exc}"
+        content_type = response.headers.get("content-type", "text/html").lower()
+        sha = hashlib.sha256(response.content).hexdigest()
+        raw = response.content if self.settings.keep_raw_html else None
+        extracted = None
+        if any(t in content_type for t in _HTML_TYPES):
+            try:
+                extracted = await self.extractor.extract(decode_html(response.content, content_type), response.url)
+            except ExtractionTimeout as exc:
+                log.warning("article %s: %s; using the feed summary", entry.url, exc)
+            except Exception as exc:  # a crashing extractor must cost one article, not the run
+                log.warning("article %s: extraction failed (%s); using the feed summary", entry.url, exc)
+        if extracted is None:
+            return Article(entry=entry, final_url=response.url, title=entry.title, text=entry.summary,
+                           published=entry.published, fetched_at=now, raw_sha256=sha, raw_html=raw,
+                           extracted=False), ""
+        return Article(entry=entry, final_url=response.url, title=entry.title or extracted.title,
+                       text=extracted.text, published=entry.published or extracted.published, fetched_at=now,
+                       raw_sha256=sha, raw_html=raw, extracted=True), ""
+
+    def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult) -> Outcome:
+        """Record the item and either a new story or a further source of a known one, atomically."""
+        sig = signature(article.text)
+        with self.store.transaction():
+            same = self.neardup.find(sig)
+            item_id = self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key,
+                                             status="matched" if same is None else "duplicate")
+            if same is not None:
+                self.store.add_story_source(same, item_id, entry.feed, article.final_url, article.title)
+                log.info("story %d also reported by %r: %s", same, entry.feed, article.title)
+                return Outcome("duplicate")
+            raw_gz = gzip.compress(article.raw_html) if article.raw_html else None
+            story_id = self.store.add_story(item_id, article, match, raw_gz)
+            self.neardup.add(story_id, sig)
+        log.info("match [%s] %s (score %.1f) %s", ", ".join(h.topic for h in match.hits), article.title,
+                 match.score, article.final_url)
+        return Outcome("matched")
+
+    def _record(self, entry: FeedEntry, key: str, status: str, error: str | None = None) -> None:
+        self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key, status=status,
+                               error=error)
+
+    def _out_of_range(self, when: datetime | None) -> bool:
+        if when is None:
+            return False
+        return bool((self.since and when < self.since) or (self.until and when > self.until))
+
+    # --- digests and delivery ---------------------------------------------------------------
+
+    async def send_urgent(self) -> int:
+        """Queue one alert per waiting urgent story and deliver at once; returns how many were queued."""
+        queued = 0
+        for digest in urgent_digests(self.store):
+            if deliver.queue_digest(self.store, digest, self.notifiers) is not None:
+                queued += 1
+        if queued:
+            log.info("urgent: %d alert(s) queued", queued)
+            await deliver.deliver_due(self.store, self.notifiers)
+        return queued
+
+    async def send_digest(self, kind: str = "digest") -> int:
+        """Queue the digest of every waiting story (if any) and deliver what is due; returns stories queued."""
+        digest = build_digest(self.store, self.settings, kind=kind, feed_names=self.feed_names)  # type: ignore[arg-type]
+        count = 0
+        if digest is None:
+            log.info("no new matching stories: no digest")
+        elif deliver.queue_digest(self.store, digest, self.notifiers) is not None:
+            count = len(digest.stories)
+            log.info("digest queued: %d stor%s on %s", count, "y" if count == 1 else "ies",
+                     ", ".join(digest.topic_names) or "updates")
+        await deliver.deliver_due(self.store, self.notifiers)
+        return count
+
+
+def _summary(result: FeedResult, failed: list[str]) -> str:
+    if result.not_modified:
+        return f"not modified ({result.elapsed_ms:.0f} ms)"
+    text = (f"{result.entries} entries, {result.new_entries} new, {result.matches} "
+            f"match{'es' if result.matches != 1 else ''} ({result.elapsed_ms:.0f} ms)")
+    if failed:
+        text += f"; {len(failed)} article(s) unavailable, first: {failed[0]}"
+    return text

@@ -1,0 +1,117 @@
+"""`monitor run`: the long-running service under APScheduler 3.x.
+
+One job per feed on its own interval, one digest job, one job that retries the outbox. Misfires coalesce
+and are never silently dropped (APScheduler's default grace is one second). SIGTERM/SIGINT let the job in
+flight finish (a poll commits per article, so an interrupted one loses nothing); SIGHUP reloads the config
+and keeps the last good one when the new one is broken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from . import deliver
+from .config import ConfigError, FeedsFile
+from .pipeline import Monitor
+
+log = logging.getLogger("monitor.service")
+
+RETRY_EVERY = 60.0  # seconds between outbox retries
+STOP_GRACE = 60.0  # seconds the job in flight gets to finish after SIGTERM
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 24 * 3600}
+
+
+class Service:
+    def __init__(self, monitor: Monitor, reload_config: Callable[[], tuple]):
+        self.monitor = monitor
+        self.reload_config = reload_config  # returns (FeedsFile, RuleSet) or raises ConfigError
+        self.scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults=JOB_DEFAULTS)
+        self.running: set[asyncio.Task] = set()
+        self.stopping = asyncio.Event()
+
+    def _tracked(self, name: str, step: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            if self.stopping.is_set():
+                return
+            task = asyncio.current_task()
+            if task:
+                self.running.add(task)
+            try:
+                await step()
+            except Exception:  # a job's bug is logged, the service goes on
+                log.exception("job %s failed", name)
+            finally:
+                if task:
+                    self.running.discard(task)
+
+        return job
+
+    def schedule(self, feeds: FeedsFile) -> None:
+        """(Re)build the jobs from the config with stable ids; spread the first polls over a minute."""
+        now = datetime.now(timezone.utc)
+        wanted = {f"feed:{spec.name}" for spec in feeds.feeds if spec.enabled}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("feed:") and job.id not in wanted:
+                job.remove()
+        enabled = [s for s in feeds.feeds if s.enabled]
+        for i, spec in enumerate(enabled):
+            first = now + timedelta(seconds=60 * i / max(1, len(enabled)))
+            self.scheduler.add_job(self._tracked(spec.name, self._poll_step(spec.name)), "interval",
+                                   seconds=spec.interval, id=f"feed:{spec.name}", replace_existing=True,
+                                   next_run_time=first)
+        last = self.monitor.store.last_digest_at()
+        interval = feeds.settings.digest_interval
+        next_digest = max(now + timedelta(seconds=90), (last + timedelta(seconds=interval)) if last else now)
+        self.scheduler.add_job(self._tracked("digest", self.monitor.send_digest), "interval", seconds=interval,
+                               id="digest", replace_existing=True, next_run_time=next_digest)
+        self.scheduler.add_job(self._tracked("outbox", self._retry_outbox), "interval", seconds=RETRY_EVERY,
+                               id="outbox", replace_existing=True)
+        log.info("scheduled %d feed(s); next digest at %s", len(enabled), next_digest.isoformat(timespec="seconds"))
+
+    def _poll_step(self, name: str) -> Callable[[], Awaitable[None]]:
+        async def step() -> None:
+            spec = next((s for s in self.monitor.feeds.feeds if s.name == name), None)
+            if spec is None:
+                return
+            await self.monitor.poll_feed(spec)
+            await self.monitor.send_urgent()
+
+        return step
+
+    async def _retry_outbox(self) -> None:
+        await deliver.deliver_due(self.monitor.store, self.monitor.notifiers)
+
+    def reload(self) -> None:
+        try:
+            feeds, rules = self.reload_config()
+        except ConfigError as exc:
+            log.error("reload refused, keeping the last good config:\n%s", exc)
+            return
+        self.monitor.reconfigure(feeds, rules)
+        self.schedule(feeds)
+        log.info("config reloaded")
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.schedule(self.monitor.feeds)
+        self.scheduler.start()
+        log.info("monitor service started")
+        await self.stopping.wait()
+        log.info("stopping: letting %d job(s) in flight finish", len(self.running))
+        self.scheduler.shutdown(wait=False)
+        if self.running:
+            done, pending = await asyncio.wait(set(self.running), timeout=STOP_GRACE)
+            for task in pending:  # a poll commits article by article; cancelling loses nothing committed
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        log.info("monitor service stopped")

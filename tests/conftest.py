@@ -1,0 +1,40 @@
+"""Shared fixtures: a local web site on loopback, the project's paths, and a way to run the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.localsite import LocalSite
+
+PROJECT = Path(__file__).resolve().parent.parent
+SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
+
+
+@pytest.fixture
+def site():
+    with LocalSite() as s:
+        yield s
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No delivery channel from the developer's shell leaks into a test; the digest goes to stdout."""
+    for key in list(os.environ):
+        if key.startswith("MONITOR_"):
+            monkeypatch.delenv(key, raising=False)
+    return tmp_path
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `python -m monitor ...` as a user would, with this checkout on the path."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    full_env["PYTHONPATH"] = str(PROJECT)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or PROJECT, timeout=timeout)
