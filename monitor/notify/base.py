@@ -1,0 +1,173 @@
+"""The channel contract, its two error kinds, and the helpers every channel shares.
+
+A channel renders a digest into serialised messages (stored in the outbox before anything is sent)
+and later sends one stored message. Errors say whether a retry can help: `TransientError` keeps the
+message pending (a channel being down must delay it, never lose it), `PermanentError` gives up on
+that one message. Error texts end up in logs and `monitor status`, so they never carry secrets.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Protocol, runtime_checkable
+
+from ..models import Digest
+
+
+class DeliveryError(Exception):
+    """A channel did not accept a message; `reason` is short, clear and secret-free."""
+
+    def __init__(self, reason: str):
+        self.reason = one_line(reason, 400)
+        super().__init__(self.reason)
+
+
+class TransientError(DeliveryError):
+    """Retry later: the channel is down, busy or misconfigured in a way the operator can fix."""
+
+    def __init__(self, reason: str, retry_after: float | None = None, *, quick_retry: bool = True):
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.quick_retry = quick_retry  # False after a timeout: waiting that long twice in a row helps nobody
+
+
+class PermanentError(DeliveryError):
+    """This message will never be accepted as it is (rejected content, unknown chat)."""
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """One delivery channel. `channel` is the stable id stored with each outbox message."""
+
+    channel: str
+
+    def render(self, digest: Digest) -> list[str]: ...
+
+    async def send(self, message: str) -> None: ...
+
+
+class Secret:
+    """A secret string that never shows itself in repr(), str() or f-strings by accident."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def redact(self, text: str) -> str:
+        """Remove this secret from a text that may have picked it up (a URL in an error message)."""
+        return text.replace(self._value, "********") if self._value else text
+
+
+# --- text helpers shared by every renderer ----------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SPACES = re.compile(r"\s+")
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """Web text made safe for a single line (subject, log, list item): no CR/LF, no control chars."""
+    text = _SPACES.sub(" ", _CONTROL.sub(" ", text or "")).strip()
+    if limit and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def same_length_clean(text: str) -> str:
+    """Control characters and line breaks become spaces one for one, so highlight offsets still fit."""
+    return _CONTROL.sub(" ", text or "")
+
+
+def segments(snippet: str, highlights: tuple[tuple[int, int], ...]) -> list[tuple[str, bool]]:
+    """Split a snippet into (text, is_match) pieces; bad, overlapping or out-of-range spans are tolerated."""
+    snippet = same_length_clean(snippet)
+    spans: list[list[int]] = []
+    for span in sorted(highlights or ()):
+        try:
+            start, end = max(0, int(span[0])), min(len(snippet), int(span[1]))
+        except (TypeError, ValueError, IndexError):
+            continue
+        if end <= start:
+            continue
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in spans:
+        if start > pos:
+            out.append((snippet[pos:start], False))
+        out.append((snippet[start:end], True))
+        pos = end
+    if pos < len(snippet):
+        out.append((snippet[pos:], False))
+    return out
+
+
+def fmt_time(value: datetime | None) -> str:
+    """Dates are shown in UTC and say so: readers sit in several time zones."""
+    if value is None:
+        return "date unknown"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def safe_url(url: str) -> str | None:
+    """Only http(s) links become clickable: a feed could carry javascript: or data: URLs."""
+    url = (url or "").strip()
+    if re.match(r"^https?://[^\s<>\"]+$", url, re.IGNORECASE):
+        return url
+    return None
+
+
+KIND_LABEL = {"urgent": "URGENT", "digest": "Digest", "backfill": "Backfill", "test": "Test"}
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {many or word + 's'}"
+
+
+def summary_line(digest: Digest) -> str:
+    """'3 stories on detentions, internet' — the core of every subject and headline."""
+    if digest.kind == "test":
+        return one_line(digest.title or "test message", 120)
+    topics = ", ".join(one_line(t, 40) for t in digest.topic_names[:4])
+    if len(digest.topic_names) > 4:
+        topics += f" +{len(digest.topic_names) - 4} more"
+    parts = []
+    if digest.stories:
+        parts.append(plural(len(digest.stories), "story", "stories") + (f" on {topics}" if topics else ""))
+    if digest.updates:
+        parts.append(plural(len(digest.updates), "update"))
+    if not parts:
+        parts.append("no new stories")
+    return "; ".join(parts)
+
+
+def subject(digest: Digest, prefix: str = "Pamir monitor") -> str:
+    """Kind-specific subject; an urgent alert carries its first story's title so it is read at once."""
+    line = summary_line(digest)
+    if digest.kind == "urgent":
+        first = digest.stories[0].title if digest.stories else ""
+        text = f"URGENT {prefix}: {line}" + (f" — {one_line(first, 100)}" if first else "")
+    elif digest.kind == "backfill":
+        text = f"{prefix} backfill: {line}"
+    elif digest.kind == "test":
+        text = f"{prefix} test: {line}"
+    else:
+        text = f"{prefix}: {line}"
+    return one_line(text, 200)
