@@ -187,11 +187,12 @@ class Monitor:
             same = self.neardup.find(sig)
             item_id = self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key,
                                              status="matched" if same is None else "duplicate")
+            raw_gz = gzip.compress(article.raw_html) if article.raw_html else None
             if same is not None:
-                self.store.add_story_source(same, item_id, entry.feed, article.final_url, article.title)
+                self.store.add_story_source(same, item_id, entry.feed, article.final_url, article.title,
+                                            article=article, raw_html_gz=raw_gz)
                 log.info("story %d also reported by %r: %s", same, entry.feed, article.title)
                 return Outcome("duplicate")
-            raw_gz = gzip.compress(article.raw_html) if article.raw_html else None
             story_id = self.store.add_story(item_id, article, match, raw_gz)
             self.neardup.add(story_id, sig)
         log.info("match [%s] %s (score %.1f) %s", ", ".join(h.topic for h in match.hits), article.title,
