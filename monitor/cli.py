@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="an article URL or a local HTML/text file")
     p = command("eval", "precision and recall of the keyword rules on a labelled folder")
     p.add_argument("folder", type=Path)
+    p.add_argument("--label", help="the label of every file in a folder without labels (e.g. 'not relevant')")
     p = command("export", "write the evidence archive of matched stories")
     p.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD")
     p.add_argument("--topic", help="only stories of this topic")

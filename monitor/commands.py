@@ -107,7 +107,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import run_eval
 
-    return run_eval(args.folder, Path(args.keywords), sys.stdout)
+    return run_eval(args.folder, Path(args.keywords), sys.stdout, label=args.label)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -1,0 +1,368 @@
+"""keywords.yaml → a compiled RuleSet, and the text folding that terms and articles share.
+
+The file is written by non-programmers, so every mistake is reported at once with its line, and the term
+syntax stays small: a word, a phrase, `stem*` (stem plus a grammatical ending), `re: ...` for experts, and
+`@alias` for a named list of spellings. Folding is defined here, not in the matcher, because a term and the
+text it should find must be folded by the very same function.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from monitor.config import ConfigError, LineOf, Problem, load_yaml, validation_problems
+
+try:  # RE2 runs in linear time whatever the pattern; it is the engine for users' expert regexes.
+    import re2 as _re2
+except ImportError:  # pragma: no cover - exercised only where google-re2 is missing
+    _re2 = None
+
+# --- folding -----------------------------------------------------------------------------------
+
+# Tajik letters that writers replace by their Russian look-alikes (ӣ and ӯ lose their macron below).
+_LOOKALIKES = {"ҳ": "х", "қ": "к", "ғ": "г", "ҷ": "ч", "ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ۀ": "ه"}
+_SPACE_LIKE = "\u200c\u00a0\u2009\u202f"  # ZWNJ (Persian half-space) and no-break spaces count as spaces
+_DELETE = "\u0640\u200d\u00ad\u200b"  # tatweel, ZWJ, soft hyphen, zero-width space vanish
+
+
+def _fold_char(ch: str) -> str:
+    if ch in _SPACE_LIKE:
+        return " "
+    if ch in _DELETE or unicodedata.combining(ch):
+        return ""
+    out = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)).casefold()
+    out = "".join(_LOOKALIKES.get(c, c) for c in out)
+    if len(out) != 1:  # ß, ligatures, İ: keep one character so offsets stay simple
+        low = ch.lower()
+        return low if len(low) == 1 else ch
+    return out
+
+
+_TABLE: dict[int, str] = {}
+for _cp in list(range(0x80, 0x3000)) + list(range(0xFB00, 0x10000)):
+    _c = chr(_cp)
+    if 0xD800 <= _cp < 0xE000:
+        continue
+    _f = _fold_char(_c)
+    if _f != _c:
+        _TABLE[_cp] = _f
+_TABLE.update({cp: chr(cp).lower() for cp in range(ord("A"), ord("Z") + 1)})
+
+WORD = re.compile(r"[^\W_]+")
+# Characters that vanish in folding (combining marks, tatweel, soft hyphen): the matcher maps offsets around them.
+VANISHING = re.compile("[" + "".join(re.escape(chr(cp)) for cp, v in sorted(_TABLE.items()) if v == "") + "]")
+
+
+def fold(text: str) -> str:
+    """NFC, casefold, strip accents (ё=е, ӣ=и, ų=u), Tajik/Arabic letters → look-alikes, ZWNJ → space."""
+    text = unicodedata.normalize("NFC", text)
+    return text.lower() if text.isascii() else text.translate(_TABLE)
+
+
+def fold_words(text: str) -> list[str]:
+    """The folded words of a text: letters and digits; everything else separates words."""
+    return WORD.findall(fold(text))
+
+
+# --- grammatical endings for `stem*` -------------------------------------------------------------
+
+_RU_ADJ = "ий ый ой ая яя ое ее ие ые ого его ому ему им ым ом ем ей ую юю их ых ими ыми".split()
+_RU_NOUN = "а я у ю е и ы о ь ом ем ой ей ою ею ам ям ами ями ах ях ов ев ью ия ие ию ии ием ий".split()
+_RU_VERB = "л ла ло ли лся лась лось лись ся сь ет ут ют ит ат ят".split()
+_TG_1 = ["", "и", "ӣ", "ҳо", "он", "ён", "иён", "иҳо", "гон", "агон", "шуда", "шудагон", "гар", "гарон"]
+_TG_2 = ["", "и", "ӣ", "ро", "ва", "ам", "ат", "аш", "амон", "атон", "ашон", "е", "ст", "ҳо", "ҳои"]
+_TG_VERB = "ид иданд идааст идаанд ад анд ед ем аст ааст онд".split()
+_EN = "s es ed d ing er ers ee ees ment ments ion ions e al ly".split()
+_FA = "ها های ی ان یان ای".split()
+
+
+def _default_endings() -> frozenset[str]:
+    endings = set(_RU_NOUN) | set(_EN) | set(_FA)
+    for base in ("ск", "цк", "ов", "ин", "н", "нн", "ющ", "ущ", "вш", "ш", ""):
+        endings.update(base + e for e in _RU_ADJ)
+    endings.update(_RU_VERB)
+    endings.update("ц" + e for e in ["ы", "ев", "ам", "ами", "ах", "а", "у", "е", "ем", "ом"])
+    endings.update({"ец", "ка", "ки", "ку", "ке", "кой", "кам", "ками", "ках", "ок"})
+    endings.update(a + b for a in _TG_1 for b in _TG_2)
+    endings.update(_TG_VERB)
+    endings.discard("")
+    return frozenset(fold(e) for e in endings)
+
+
+DEFAULT_ENDINGS = _default_endings()
+
+# --- the compiled form -------------------------------------------------------------------------
+
+TermKind = Literal["word", "prefix", "regex"]
+
+
+@dataclass(frozen=True)
+class Term:
+    """One spelling to look for. `key` is folded; for a prefix it is the stem without the star."""
+
+    text: str  # as the user wrote it, for explain output
+    key: str
+    kind: TermKind = "word"
+    weight: float = 1.0
+    pattern: Any = field(default=None, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Near:
+    """`one_of` and `and_one_of` must occur within `within` words of each other."""
+
+    within: int
+    one_of: tuple[Term, ...]
+    and_one_of: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    description: str = ""
+    urgent: bool = False
+    min_score: float = 1.0
+    any: tuple[Term, ...] = ()
+    all: tuple[tuple[Term, ...], ...] = ()
+    near: tuple[Near, ...] = ()
+    not_: tuple[Term, ...] = ()
+    not_needs: int = 1  # distinct `not:` terms needed to veto
+
+    def terms(self) -> tuple[Term, ...]:
+        """Every term whose matches count for the score (the `not:` terms do not)."""
+        out = dict.fromkeys(self.any)
+        for group in self.all:
+            out.update(dict.fromkeys(group))
+        for near in self.near:
+            out.update(dict.fromkeys(near.one_of + near.and_one_of))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class Weights:
+    title: float = 3.0
+    lead: float = 2.0
+    body: float = 1.0
+    end: float = 0.5
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    topics: tuple[Topic, ...]
+    endings: frozenset[str] = DEFAULT_ENDINGS
+    lead_words: int = 60
+    end_fraction: float = 0.2
+    snippet_chars: int = 300
+    near_bonus: float = 1.0
+    weights: Weights = Weights()
+    source: str = ""
+
+
+# --- the file format (pydantic) ----------------------------------------------------------------
+
+
+def _to_str(value: Any) -> Any:
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+Text = Annotated[str, BeforeValidator(_to_str)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TermSpec(_Strict):
+    term: Text
+    weight: float = Field(default=1.0, gt=0, le=100)
+
+
+TermEntry = Union[Text, TermSpec]
+TermList = Annotated[list[TermEntry], Field(min_length=1)]
+
+
+class NearSpec(_Strict):
+    within: int = Field(ge=1, le=500)
+    one_of: TermList
+    and_one_of: TermList
+
+
+class TopicSpec(_Strict):
+    description: str = ""
+    urgent: bool = False
+    min_score: float = Field(default=1.0, ge=0)
+    any: TermList | None = None
+    all: Annotated[list[TermList], Field(min_length=1)] | None = None
+    near: Annotated[list[NearSpec], Field(min_length=1)] | None = None
+    not_: TermList | None = Field(default=None, alias="not")
+    not_needs: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _something_to_find(self) -> "TopicSpec":
+        if not (self.any or self.all or self.near):
+            raise ValueError("a topic needs at least one of any:, all: or near:")
+        return self
+
+
+class WeightsSpec(_Strict):
+    title: float = Field(default=3.0, ge=0)
+    lead: float = Field(default=2.0, ge=0)
+    body: float = Field(default=1.0, ge=0)
+    end: float = Field(default=0.5, ge=0)
+
+
+class SettingsSpec(_Strict):
+    lead_words: int = Field(default=60, ge=0)
+    end_fraction: float = Field(default=0.2, ge=0, le=0.9)
+    snippet_chars: int = Field(default=300, ge=40, le=5000)
+    near_bonus: float = Field(default=1.0, ge=0)
+    weights: WeightsSpec = WeightsSpec()
+    extra_endings: list[Text] = []
+
+
+class KeywordsFile(_Strict):
+    settings: SettingsSpec = SettingsSpec()
+    aliases: dict[str, TermList] = {}
+    topics: Annotated[dict[str, TopicSpec], Field(min_length=1)]
+
+
+# --- compiling terms ---------------------------------------------------------------------------
+
+_UNSAFE_FALLBACK = re.compile(r"\\[1-9]|\(\?[=!<]|\)[*+?{][^)]*\)?[*+{]|[*+}]\)[*+{]")
+
+
+def compile_regex(pattern: str) -> Any:
+    """Compile an expert regex for the folded text, refusing anything that could run in super-linear time.
+
+    With google-re2 (the project's dependency) every pattern is linear-time; without it, patterns with
+    nested quantifiers, back-references or look-arounds are refused and the rest run on stdlib `re`.
+    """
+    if not pattern.strip():
+        raise ValueError("empty regex")
+    pattern = "".join(c if ord(c) < 128 else fold(c) for c in pattern)
+    try:
+        checked = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+    if checked.match(""):
+        raise ValueError(f"regex {pattern!r} matches empty text; it would match everywhere")
+    if _re2 is not None:
+        if re.search(r"\\[1-9]|\(\?<?[=!]", pattern):
+            raise ValueError(f"regex {pattern!r}: back-references and look-arounds are not supported")
+        try:
+            return _re2.compile("(?i)" + pattern)
+        except Exception as exc:  # re2 raises its own error type
+            raise ValueError(f"regex {pattern!r} is not supported: {exc}") from None
+    if _UNSAFE_FALLBACK.search(pattern):
+        raise ValueError(f"regex {pattern!r} could be slow (nested repetition, back-reference or look-around)")
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def compile_term(text: str, weight: float = 1.0) -> Term:
+    """`Хорог*` → prefix term, `re: ...` → regex term, anything else → a word or phrase."""
+    raw = text.strip()
+    if raw.lower().startswith("re:"):
+        return Term(raw, raw[3:].strip(), "regex", weight, compile_regex(raw[3:].strip()))
+    prefix = raw.endswith("*")
+    body = raw[:-1] if prefix else raw
+    if "*" in body:
+        raise ValueError(f"{raw!r}: a star may only end a term (Хорог*), for other patterns use 're: ...'")
+    words = fold_words(body)
+    if not words:
+        raise ValueError(f"{raw!r} has no letters or digits to look for")
+    if prefix and not fold(body).rstrip()[-1:].isalnum():
+        raise ValueError(f"{raw!r}: the star must follow a letter directly (Хорог*, not 'Хорог *')")
+    return Term(raw, " ".join(words), "prefix" if prefix else "word", weight)
+
+
+class _Compiler:
+    def __init__(self, spec: KeywordsFile, data: dict, file: str, line_of: LineOf):
+        self.spec, self.data, self.file, self.line_of = spec, data, file, line_of
+        self.problems: list[Problem] = []
+        self.aliases: dict[str, tuple[Term, ...]] = {}
+        self.expanding: list[str] = []
+
+    def problem(self, where: tuple, message: str) -> None:
+        self.problems.append(Problem(self.file, self.line_of(where), f"{'.'.join(map(str, where))}: {message}"))
+
+    def alias(self, name: str, where: tuple) -> tuple[Term, ...]:
+        if name in self.aliases:
+            return self.aliases[name]
+        if name not in self.spec.aliases:
+            known = ", ".join(sorted(self.spec.aliases)) or "none defined"
+            self.problem(where, f"unknown alias @{name} (aliases: {known})")
+            return ()
+        if name in self.expanding:
+            self.problem(where, f"alias @{name} uses itself (via {' → '.join(self.expanding)})")
+            return ()
+        self.expanding.append(name)
+        terms = self.terms(self.spec.aliases[name], ("aliases", name))
+        self.expanding.pop()
+        self.aliases[name] = terms
+        return terms
+
+    def terms(self, entries: list, where: tuple) -> tuple[Term, ...]:
+        out: dict[tuple, Term] = {}
+        for i, entry in enumerate(entries):
+            text, weight = (entry.term, entry.weight) if isinstance(entry, TermSpec) else (entry, 1.0)
+            if text.strip().startswith("@"):
+                for t in self.alias(text.strip()[1:].strip(), where + (i,)):
+                    t = t if weight == 1.0 else Term(t.text, t.key, t.kind, t.weight * weight, t.pattern)
+                    out.setdefault((t.kind, t.key), t)
+                continue
+            try:
+                t = compile_term(text, weight)
+            except ValueError as exc:
+                self.problem(where + (i,), str(exc))
+                continue
+            out.setdefault((t.kind, t.key), t)
+        return tuple(out.values())
+
+    def topic(self, name: str, spec: TopicSpec) -> Topic:
+        at = ("topics", name)
+        groups = tuple(self.terms(g, at + ("all", i)) for i, g in enumerate(spec.all or []))
+        nears = tuple(
+            Near(n.within, self.terms(n.one_of, at + ("near", i, "one_of")),
+                 self.terms(n.and_one_of, at + ("near", i, "and_one_of")))
+            for i, n in enumerate(spec.near or [])
+        )
+        return Topic(name, spec.description, spec.urgent, spec.min_score, self.terms(spec.any or [], at + ("any",)),
+                     groups, nears, self.terms(spec.not_ or [], at + ("not",)), spec.not_needs)
+
+
+def parse_rules(data: Any, file: str = "keywords.yaml", line_of: LineOf = lambda _: None) -> RuleSet:
+    """Validate and compile already-parsed YAML data; raise ConfigError listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(file, line_of(()), "expected a mapping with a top-level 'topics:' section")])
+    try:
+        spec = KeywordsFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(exc, file, line_of)) from None
+    comp = _Compiler(spec, data, file, line_of)
+    for name in spec.aliases:
+        comp.alias(name, ("aliases", name))
+    topics = tuple(comp.topic(name, t) for name, t in spec.topics.items())
+    endings = set(DEFAULT_ENDINGS)
+    for i, e in enumerate(spec.settings.extra_endings):
+        words = fold_words(e)
+        if len(words) != 1:
+            comp.problem(("settings", "extra_endings", i), f"{e!r}: an ending is a few letters, one word")
+        else:
+            endings.add(words[0])
+    if comp.problems:
+        raise ConfigError(comp.problems)
+    s = spec.settings
+    return RuleSet(topics, frozenset(endings), s.lead_words, s.end_fraction, s.snippet_chars, s.near_bonus,
+                   Weights(**s.weights.model_dump()), file)
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    """Read keywords.yaml; raise ConfigError with every mistake as file:line: message."""
+    data, line_of = load_yaml(path)
+    return parse_rules(data, str(path), line_of)
