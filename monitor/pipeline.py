@@ -30,6 +30,8 @@ from .store import Store
 
 log = logging.getLogger("monitor")
 
+URGENT_MAX_AGE = 48 * 3600  # seconds: an older article goes into the digest, not an alert
+
 _HTML_TYPES = ("text/html", "application/xhtml", "text/plain", "application/xml", "text/xml")
 
 
@@ -54,6 +56,7 @@ class Monitor:
         self.neardup = NearDupIndex(store)
         self.extractor = ExtractorPool(timeout=self.settings.extract_timeout)
         self.since, self.until = since, until
+        self._claimed: set[str] = set()  # URL keys a feed is processing now: two feeds, one fetch
         trusted = {(urlsplit(f.url).hostname or "").lower() for f in feeds.feeds}
         self.fetcher = Fetcher(self.settings, trusted)
 
@@ -129,9 +132,16 @@ class Monitor:
         for entry in entries:
             fresh.setdefault(url_key(entry.url), entry)
         known_urls, known_guids = self.store.known_items(fresh, (guid_key(e) for e in fresh.values()))
-        new = [(key, e) for key, e in fresh.items() if key not in known_urls and guid_key(e) not in known_guids]
+        new = [(key, e) for key, e in fresh.items()
+               if key not in known_urls and guid_key(e) not in known_guids and key not in self._claimed]
         result.new_entries = len(new)
-        outcomes = await asyncio.gather(*(self._process_entry(spec, key, entry) for key, entry in new))
+        # Feeds are polled concurrently: a link two feeds carry is fetched and recorded once, by the first
+        # (otherwise both fetch it and the second lists the same URL as a further source of its own story).
+        self._claimed.update(key for key, _ in new)
+        try:
+            outcomes = await asyncio.gather(*(self._process_entry(spec, key, entry) for key, entry in new))
+        finally:
+            self._claimed.difference_update(key for key, _ in new)
         result.fetched_articles = sum(o.status != "old" for o in outcomes)
         return list(outcomes)
 
@@ -193,11 +203,18 @@ class Monitor:
                                             article=article, raw_html_gz=raw_gz)
                 log.info("story %d also reported by %r: %s", same, entry.feed, article.title)
                 return Outcome("duplicate")
-            story_id = self.store.add_story(item_id, article, match, raw_gz)
+            story_id = self.store.add_story(item_id, article, match, raw_gz, urgent=self._is_urgent(article, match))
             self.neardup.add(story_id, sig)
         log.info("match [%s] %s (score %.1f) %s", ", ".join(h.topic for h in match.hits), article.title,
                  match.score, article.final_url)
         return Outcome("matched")
+
+    def _is_urgent(self, article: Article, match: MatchResult) -> bool:
+        """An urgent rule fires on explainers about 2022 too; only a fresh report is worth an alert on its own."""
+        published = article.published or article.entry.published
+        if not match.urgent or self.since is not None:  # a backfill is one digest, never a burst of alerts
+            return False
+        return published is None or (article.fetched_at - published).total_seconds() <= URGENT_MAX_AGE
 
     def _record(self, entry: FeedEntry, key: str, status: str, error: str | None = None) -> None:
         self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key, status=status,

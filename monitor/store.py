@@ -281,7 +281,8 @@ class Store:
 
     # --- stories: the evidence archive ----------------------------------------------------
 
-    def add_story(self, item_id: int, article: Article, match: MatchResult, raw_html_gz: bytes | None = None) -> int:
+    def add_story(self, item_id: int, article: Article, match: MatchResult, raw_html_gz: bytes | None = None,
+                  *, urgent: bool | None = None) -> int:
         entry = article.entry
         row = self.db.execute(
             """INSERT INTO stories (item_id, source, title, url, final_url, published, fetched_at, text, extracted,
@@ -293,7 +294,7 @@ class Store:
                 int(article.extracted), article.raw_sha256, raw_html_gz,
                 json.dumps([h.topic for h in sorted(match.hits, key=lambda h: -h.score)], ensure_ascii=False),
                 json.dumps(list(match.terms), ensure_ascii=False), match.score, match.snippet,
-                json.dumps([list(span) for span in match.highlights]), int(match.urgent),
+                json.dumps([list(span) for span in match.highlights]), int(match.urgent if urgent is None else urgent),
             ),
         ).fetchone()
         return int(row[0])
