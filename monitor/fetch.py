@@ -1,8 +1,17 @@
 """HTTP fetching: concurrent, polite, bounded, and safe against third-party links.
 
-Every request has an overall deadline (a server sending one byte a second cannot hold us), a size cap,
-a per-host concurrency limit and minimum spacing, honours Retry-After, and follows redirects by hand so
-each hop is checked. Untrusted URLs (links found in content) go through the SSRF guard in netguard.
+Every request has an overall deadline (a server sending one byte a second cannot hold us; time spent
+queueing for our own per-host turn does not count), a size cap, a per-host concurrency limit and minimum
+spacing, honours Retry-After (a short one is waited out and the request tried once more), backs off from a
+host that keeps failing, and follows redirects by hand so each hop is checked. Untrusted URLs (links found
+in content) go through the SSRF guard in netguard.
+
+robots.txt (monitor/robots.py) is honoured for every URL except the feed URLs the user wrote in feeds.yaml
+(`kind: feed`): a feed is published for machines and the user asked for it by name, as any feed reader does.
+Listing pages and sitemaps (`kind: site|sitemap`) are crawled, so they are checked like article pages.
+
+Proxy: per feed (FeedSpec.proxy), else $MONITOR_PROXY, else settings.proxy; one client per proxy, each
+built by netguard.make_transport so the SSRF guard stays in the path.
 """
 
 from __future__ import annotations
@@ -10,31 +19,48 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import os
 import ssl
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from . import __version__, netguard
-from .config import Settings
+from .config import FeedSpec, Settings
 
 log = logging.getLogger("monitor.fetch")
 
 USER_AGENT = f"pamir-monitor/{__version__} (+https://github.com/pamir-monitor; news monitoring for human-rights work)"
 MAX_REDIRECTS = 10
 MAX_RETRY_AFTER = 3600.0
+WAIT_RETRY_AFTER = 60.0  # a Retry-After up to this long is waited out (and the request tried once more)
+FAILS_BEFORE_BACKOFF = 5  # consecutive failures of one host before it is left alone for a while
+MAX_BACKOFF_ROUND = 8  # 2, 4, 8 ... 256 minutes
+PROXY_ENV = "MONITOR_PROXY"
 
 
 class FetchError(Exception):
     """A request that gave no usable response; `reason` is one line a user understands."""
 
-    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None):
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None,
+                 host_down: bool = False):
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
+        self.host_down = host_down  # the host is paused or backed off: nothing was sent
+
+
+class RobotsDisallowed(FetchError):
+    """robots.txt forbids this URL to our User-Agent; nothing was sent."""
+
+
+class _NetworkError(FetchError):
+    """No HTTP answer at all (refused, reset, DNS, TLS): counts towards a host's back-off."""
 
 
 @dataclass(frozen=True)
@@ -52,44 +78,97 @@ class Response:
 
 @dataclass
 class _HostGate:
-    """Per-host politeness: how many requests at once, how far apart, and a pause after Retry-After."""
+    """Per-host politeness: how many requests at once, how far apart, a pause after Retry-After, and an
+    exponential back-off when the host keeps failing (so a dead site is reported, not hammered)."""
 
+    host: str
     slots: asyncio.Semaphore
     delay: float
     next_start: float = 0.0
     paused_until: float = 0.0
+    failures: int = 0  # consecutive
+    backoff_round: int = 0
+    backoff_until: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def wait_turn(self) -> None:
-        async with self.lock:
-            now = time.monotonic()
-            if self.paused_until > now:
-                raise FetchError(f"host asked us to wait (Retry-After), {self.paused_until - now:.0f}s left",
-                                 retry_after=self.paused_until - now)
-            start = max(now, self.next_start)
-            self.next_start = start + self.delay
+        """Sleep until this host may be asked again; raise if it is backed off or paused for long."""
+        while True:
+            async with self.lock:
+                now = time.monotonic()
+                if self.backoff_until > now:
+                    raise FetchError(f"host {self.host} failing repeatedly; backing off until "
+                                     f"{_clock(self.backoff_until - now)}", host_down=True)
+                if self.paused_until - now > WAIT_RETRY_AFTER:
+                    raise FetchError(f"host asked us to wait (Retry-After), {self.paused_until - now:.0f}s left",
+                                     retry_after=self.paused_until - now, host_down=True)
+                if self.paused_until <= now:
+                    start = max(now, self.next_start)
+                    self.next_start = start + self.delay
+                    break
+                wait = self.paused_until - now  # a short Retry-After pause: wait it out, then queue again
+            await asyncio.sleep(wait)
         if start > now:
             await asyncio.sleep(start - now)
+
+    def succeeded(self) -> None:
+        self.failures = self.backoff_round = 0
+
+    def failed(self, reason: str) -> None:
+        """Count a network error, timeout or 5xx; after FAILS_BEFORE_BACKOFF in a row, back off 2^k minutes."""
+        self.failures += 1
+        if self.failures < FAILS_BEFORE_BACKOFF or self.backoff_until > time.monotonic():
+            return
+        self.backoff_round = min(self.backoff_round + 1, MAX_BACKOFF_ROUND)
+        seconds = 60.0 * 2 ** self.backoff_round
+        self.backoff_until = time.monotonic() + seconds
+        log.warning("host %s failed %d times in a row (last: %s); backing off until %s", self.host,
+                    self.failures, reason, _clock(seconds))
 
 
 class Fetcher:
     """One shared async HTTP client for a run; use `async with Fetcher(...)`."""
 
     def __init__(self, settings: Settings, trusted_hosts: set[str], *, user_agent: str | None = None,
-                 proxy: str | None = None):
+                 proxy: str | None = None, feeds: Iterable[FeedSpec] = ()):
+        from .robots import RobotsCache
+
         self.settings = settings
         self.trusted_hosts = {h.lower() for h in trusted_hosts}
         self._global = asyncio.Semaphore(settings.concurrency)
         self._gates: dict[str, _HostGate] = {}
         self.requests = 0
         self.bytes = 0
-        transport = netguard.make_transport(self.trusted_hosts, proxy=proxy or settings.proxy)
-        self.client = httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=False,
-            timeout=httpx.Timeout(settings.timeout, connect=min(10.0, settings.timeout)),
-            headers={"User-Agent": user_agent or settings.user_agent or USER_AGENT},  # httpx adds gzip/br
-        )
+        self.user_agent = user_agent or settings.user_agent or USER_AGENT
+        self.default_proxy = proxy or os.environ.get(PROXY_ENV) or settings.proxy or None
+        self._clients: dict[str | None, httpx.AsyncClient] = {}
+        self._feeds_by_name: dict[str, FeedSpec] = {}
+        self._feed_urls: dict[str, FeedSpec] = {}
+        self.set_feeds(feeds)
+        self.robots = RobotsCache(self)
+        self.client = self._client(self.default_proxy)  # built now: a bad proxy URL fails at start
+
+    def set_feeds(self, feeds: Iterable[FeedSpec]) -> None:
+        """Learn the feeds (again, after a reload): which URLs are exempt from robots.txt, which proxy each uses."""
+        feeds = list(feeds)
+        self._feeds_by_name = {f.name: f for f in feeds}
+        self._feed_urls = {f.url: f for f in feeds if f.kind == "feed"}
+
+    def proxy_for(self, url: str, feed: str | None = None) -> str | None:
+        spec = self._feeds_by_name.get(feed or "") or self._feed_urls.get(url)
+        return (spec.proxy if spec and spec.proxy else None) or self.default_proxy
+
+    def _client(self, proxy: str | None) -> httpx.AsyncClient:
+        client = self._clients.get(proxy)
+        if client is None:
+            transport = netguard.make_transport(self.trusted_hosts, proxy=proxy)
+            client = self._clients[proxy] = httpx.AsyncClient(
+                transport=transport,
+                follow_redirects=False,
+                timeout=httpx.Timeout(self.settings.timeout, connect=min(10.0, self.settings.timeout)),
+                headers={"User-Agent": self.user_agent},  # httpx adds gzip/br
+            )
+        return client
 
     async def __aenter__(self) -> "Fetcher":
         return self
@@ -98,21 +177,35 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        for client in list(self._clients.values()):
+            await client.aclose()
 
     def _gate(self, host: str) -> _HostGate:
         gate = self._gates.get(host)
         if gate is None:
-            gate = self._gates[host] = _HostGate(asyncio.Semaphore(self.settings.per_host), self.settings.host_delay)
+            gate = self._gates[host] = _HostGate(host, asyncio.Semaphore(self.settings.per_host),
+                                                 self.settings.host_delay)
         return gate
+
+    def slow_down(self, host: str, delay: float) -> None:
+        """Space requests to this host at least `delay` seconds apart (robots.txt Crawl-delay)."""
+        gate = self._gate(host.lower())
+        gate.delay = max(gate.delay, delay)
+
+    def backed_off_hosts(self) -> list[str]:
+        """Hosts currently left alone because they kept failing: for reports."""
+        now = time.monotonic()
+        return sorted(h for h, g in self._gates.items() if g.backoff_until > now)
 
     async def get(self, url: str, *, etag: str | None = None,
                   last_modified: str | None = None, max_bytes: int | None = None,
-                  accept: str | None = None) -> Response:
+                  accept: str | None = None, feed: str | None = None, robots: bool | None = None) -> Response:
         """GET with redirects checked hop by hop; raises FetchError with a one-line reason.
 
         URLs the user wrote in feeds.yaml are trusted as written; every other URL (a link from a feed, a redirect)
         may reach a private address only on one of the feeds' own hosts: netguard checks each connection.
+        `feed` names the feed the request is for (its proxy is used). robots.txt is checked for each hop unless
+        `robots` is False, or it is None and the URL is a `kind: feed` URL from feeds.yaml.
         """
         cap = max_bytes or self.settings.max_bytes
         headers: dict[str, str] = {}
@@ -122,33 +215,59 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         if accept:
             headers["Accept"] = accept
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(self.settings.timeout):
-                return await self._follow(url, headers, cap, started)
-        except TimeoutError:
-            raise FetchError(f"timed out after {self.settings.timeout:.0f}s") from None
+        if robots is None:
+            robots = url not in self._feed_urls
+        client = self._client(self.proxy_for(url, feed))
+        return await self._follow(client, url, headers, cap, robots, feed)
 
-    async def _follow(self, url: str, headers: dict[str, str], cap: int, started: float) -> Response:
+    async def _follow(self, client: httpx.AsyncClient, url: str, headers: dict[str, str], cap: int,
+                      robots: bool, feed: str | None) -> Response:
         current = url
-        for _hop in range(MAX_REDIRECTS + 1):
+        budget = self.settings.timeout  # network time left: queueing for our own turn is not counted
+        retried = False
+        hops = 0
+        while hops <= MAX_REDIRECTS:
             try:
                 netguard.check_url(current, self.trusted_hosts)
             except netguard.BlockedAddress as exc:
                 raise FetchError(str(exc)) from None
+            if robots and not await self.robots.allowed(current, feed=feed):
+                raise RobotsDisallowed(f"robots.txt of {urlsplit(current).netloc} forbids {urlsplit(current).path}")
             host = (urlsplit(current).hostname or "").lower()
             gate = self._gate(host)
-            async with self._global, gate.slots:
+            async with gate.slots, self._global:  # per host first: a busy host must not hold global slots
                 await gate.wait_turn()
-                status, resp_headers, content = await self._request(current, headers, cap)
+                started = time.monotonic()
+                try:
+                    async with asyncio.timeout(budget):
+                        status, resp_headers, content = await self._request(client, current, headers, cap)
+                except TimeoutError:
+                    gate.failed("timeout")
+                    raise FetchError(f"timed out after {self.settings.timeout:.0f}s") from None
+                except _NetworkError as exc:
+                    gate.failed(exc.reason)
+                    raise
+                finally:
+                    budget -= time.monotonic() - started
+                    # spacing counts from the end of the answer: a late send never shortens the gap the host sees
+                    gate.next_start = max(gate.next_start, time.monotonic() + gate.delay)
+            elapsed = (self.settings.timeout - budget) * 1000
+            if status >= 500:
+                gate.failed(f"HTTP {status}")
+            else:
+                gate.succeeded()
             if status in (301, 302, 303, 307, 308) and "location" in resp_headers:
                 current = urljoin(current, resp_headers["location"].strip())
+                hops += 1
                 continue
-            elapsed = (time.monotonic() - started) * 1000
             if status in (429, 503):
                 retry_after = _retry_after(resp_headers.get("retry-after"))
                 if retry_after is not None:
                     gate.paused_until = time.monotonic() + min(retry_after, MAX_RETRY_AFTER)
+                    if not retried and retry_after <= WAIT_RETRY_AFTER:
+                        log.debug("%s: HTTP %d, waiting %.0fs as asked, then once more", current, status, retry_after)
+                        retried = True
+                        continue  # wait_turn waits out the pause
                 hint = f", retry after {retry_after:.0f}s" if retry_after is not None else ""
                 raise FetchError(f"HTTP {status} {_phrase(status)}{hint}", status=status, retry_after=retry_after)
             if status >= 400:
@@ -156,10 +275,11 @@ class Fetcher:
             return Response(current, status, resp_headers, content, elapsed)
         raise FetchError(f"more than {MAX_REDIRECTS} redirects (a redirect loop?)")
 
-    async def _request(self, url: str, headers: dict[str, str], cap: int) -> tuple[int, httpx.Headers, bytes]:
+    async def _request(self, client: httpx.AsyncClient, url: str, headers: dict[str, str],
+                       cap: int) -> tuple[int, httpx.Headers, bytes]:
         self.requests += 1
         try:
-            async with self.client.stream("GET", url, headers=headers) as resp:
+            async with client.stream("GET", url, headers=headers) as resp:
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > cap:
                     raise FetchError(f"response too large: {int(declared):,} bytes (cap {cap:,})")
@@ -175,7 +295,9 @@ class Fetcher:
         except FetchError:
             raise
         except httpx.HTTPError as exc:
-            raise FetchError(describe_error(exc)) from None
+            if netguard.is_blocked(exc) is not None:
+                raise FetchError(describe_error(exc)) from None
+            raise _NetworkError(describe_error(exc)) from None
 
 
 def describe_error(exc: BaseException) -> str:
@@ -223,6 +345,11 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _clock(seconds_from_now: float) -> str:
+    """HH:MM local time, `seconds_from_now` from now: what a user reads in a log or a digest footer."""
+    return (datetime.now().astimezone() + timedelta(seconds=seconds_from_now)).strftime("%H:%M")
 
 
 def _phrase(status: int) -> str:
