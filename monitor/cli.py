@@ -10,6 +10,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import sqlite3
 import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -137,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (StateError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # after opening: a full disk, a page damaged since, a lock held too long
+        from .store import explain_error
+
+        print(f"error: {explain_error(args.state, exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

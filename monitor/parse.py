@@ -36,11 +36,47 @@ def parse_feed(feed_name: str, content: bytes, *, url: str, headers: dict[str, s
     response_headers.setdefault("content-location", url)
     parsed = feedparser.parse(content, response_headers=response_headers, sanitize_html=False,
                               resolve_relative_uris=False)
+    if _fell_back(parsed, content, response_headers) and (utf8 := _redecoded(content)) is not None:
+        # no charset declared, or a wrong one: feedparser's last resort is windows-1252, which turns a
+        # Windows-1251 or KOI8-R feed into mojibake that no Cyrillic keyword matches. Guess, as a browser does.
+        response_headers["content-type"] = "application/xml; charset=utf-8"
+        parsed = feedparser.parse(utf8, response_headers=response_headers, sanitize_html=False,
+                                  resolve_relative_uris=False)
     entries = [_entry(feed_name, e, url) for e in parsed.entries[:MAX_ENTRIES]]
     entries = [e for e in entries if e is not None]
     if not entries:
         raise ParseError(_why_empty(parsed, content))
     return entries
+
+
+_XML_ENCODING = re.compile(rb"""^(\s*<\?xml\b[^>]*?)\s+encoding\s*=\s*["'][^"']*["']""")
+
+
+def _fell_back(parsed, content: bytes, headers: dict[str, str]) -> bool:
+    """Did feedparser have to guess the charset: a declared one failed, or none was declared and it is not UTF-8?"""
+    if isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
+        return True
+    if "charset=" in headers.get("content-type", "").lower() or _XML_ENCODING.match(content[:500]):
+        return False
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _redecoded(content: bytes) -> bytes | None:
+    """The feed re-encoded as UTF-8 when the bytes look like another (e.g. Cyrillic) charset; else None."""
+    from charset_normalizer import from_bytes  # a dependency of trafilatura
+
+    best = from_bytes(content[:300_000]).best()
+    if best is None or best.encoding in ("cp1252", "latin_1", "iso8859_2", "ascii", "utf_8"):
+        return None
+    try:
+        text = content.decode(best.encoding, errors="replace")
+    except LookupError:
+        return None
+    return _XML_ENCODING.sub(rb"\1", text.encode("utf-8"), count=1)
 
 
 def _entry(feed_name: str, raw: dict, base: str) -> FeedEntry | None:

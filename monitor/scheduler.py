@@ -44,6 +44,10 @@ class Service:
                 self.running.add(task)
             try:
                 await step()
+            except asyncio.CancelledError:
+                if not self.stopping.is_set():
+                    raise
+                log.warning("job %s cut off: it did not finish within %.0fs of the stop", name, STOP_GRACE)
             except Exception:  # a job's bug is logged, the service goes on
                 log.exception("job %s failed", name)
             finally:
@@ -107,11 +111,13 @@ class Service:
         log.info("monitor service started")
         await self.stopping.wait()
         log.info("stopping: letting %d job(s) in flight finish", len(self.running))
-        self.scheduler.shutdown(wait=False)
+        # pause, not shutdown: APScheduler's shutdown cancels the jobs in flight at once
+        self.scheduler.pause()
         if self.running:
             done, pending = await asyncio.wait(set(self.running), timeout=STOP_GRACE)
             for task in pending:  # a poll commits article by article; cancelling loses nothing committed
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
+        self.scheduler.shutdown(wait=False)
         log.info("monitor service stopped")

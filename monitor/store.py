@@ -579,4 +579,10 @@ def _explain(path: str, exc: sqlite3.DatabaseError) -> str:
         )
     if "readonly" in text or "unable to open" in text:
         return f"{path}: cannot open the state file for writing ({text})"
+    if "full" in text:
+        return (f"{path}: the disk is full ({text}); nothing was lost: the interrupted step was rolled back and "
+                "is done again by the next run. Free some space and run again.")
     return f"{path}: state database error: {text}"
+
+
+explain_error = _explain  # for the CLI: a database error after opening gets the same explanation
