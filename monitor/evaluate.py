@@ -63,18 +63,19 @@ def read_text_article(path: Path) -> tuple[dict[str, str], str, str]:
 
 def read_html_article(path: Path) -> tuple[str, str, str | None]:
     """Title, main text and language of an HTML page, as the pipeline's extraction would see them."""
-    html = path.read_bytes().decode("utf-8", errors="replace")
-    return html_to_text(html)
+    from .extract import decode_html
+
+    return html_to_text(decode_html(path.read_bytes()))
 
 
 def html_to_text(html: str) -> tuple[str, str, str | None]:
-    import trafilatura
+    """The pipeline's own extraction, so what `eval` and `explain` measure is what a run does."""
+    from .extract import extract_text
 
-    doc = trafilatura.bare_extraction(html, favor_precision=True, include_comments=False, with_metadata=True)
+    doc = extract_text(html, "")
     if doc is None:
         return "", "", None
-    get = doc.get if isinstance(doc, dict) else lambda k, d=None: getattr(doc, k, d)
-    return get("title") or "", get("text") or "", get("language")
+    return doc.title, doc.text, None
 
 
 def load_samples(folder: Path, label: str | None = None) -> list[Sample]:

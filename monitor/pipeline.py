@@ -56,9 +56,10 @@ class Monitor:
         self.neardup = NearDupIndex(store)
         self.extractor = ExtractorPool(timeout=self.settings.extract_timeout)
         self.since, self.until = since, until
+        self._article_slots = asyncio.Semaphore(self.settings.concurrency + 2 * self.extractor.workers)
         self._claimed: set[str] = set()  # URL keys a feed is processing now: two feeds, one fetch
         trusted = {(urlsplit(f.url).hostname or "").lower() for f in feeds.feeds}
-        self.fetcher = Fetcher(self.settings, trusted)
+        self.fetcher = Fetcher(self.settings, trusted, feeds=feeds.feeds)  # per-feed proxy, robots exemption
 
     async def __aenter__(self) -> "Monitor":
         return self
@@ -72,6 +73,7 @@ class Monitor:
         self.feeds, self.settings = feeds, feeds.settings
         self.matcher = Matcher(rules)
         self.fetcher.trusted_hosts.update((urlsplit(f.url).hostname or "").lower() for f in feeds.feeds)
+        self.fetcher.set_feeds(feeds.feeds)
 
     @property
     def feed_names(self) -> set[str]:
@@ -126,6 +128,14 @@ class Monitor:
         entries = parse_feed(spec.name, response.content, url=response.url, headers=dict(response.headers))
         return entries, response.headers.get("etag"), response.headers.get("last-modified"), False
 
+    async def process_entries(self, spec: FeedSpec, entries: list[FeedEntry]) -> FeedResult:
+        """Entries found outside a poll (a backfill's archive pages) through the same stages; errors in `notes`."""
+        result = FeedResult(feed=spec.name, ok=True, entries=len(entries))
+        outcomes = await self._process_new(spec, entries, result)
+        result.matches = sum(o.status == "matched" for o in outcomes)
+        result.notes = [o.error for o in outcomes if o.status == "failed"]
+        return result
+
     async def _process_new(self, spec: FeedSpec, entries: list[FeedEntry], result: FeedResult) -> list[Outcome]:
         """Drop what was seen before (by URL key or GUID), then fetch, extract and match the rest."""
         fresh: dict[str, FeedEntry] = {}
@@ -139,17 +149,23 @@ class Monitor:
         # (otherwise both fetch it and the second lists the same URL as a further source of its own story).
         self._claimed.update(key for key, _ in new)
         try:
-            outcomes = await asyncio.gather(*(self._process_entry(spec, key, entry) for key, entry in new))
+            # a feed's articles mostly share one host, which takes per_host requests at a time: holding more of
+            # the shared article slots would only make other feeds' hosts wait behind this one
+            feed_slots = asyncio.Semaphore(self.settings.per_host)
+            outcomes = await asyncio.gather(*(self._process_entry(spec, key, entry, feed_slots)
+                                              for key, entry in new))
         finally:
             self._claimed.difference_update(key for key, _ in new)
         result.fetched_articles = sum(o.status != "old" for o in outcomes)
         return list(outcomes)
 
-    async def _process_entry(self, spec: FeedSpec, key: str, entry: FeedEntry) -> Outcome:
+    async def _process_entry(self, spec: FeedSpec, key: str, entry: FeedEntry,
+                             feed_slots: asyncio.Semaphore) -> Outcome:
         if self._out_of_range(entry.published):
             self._record(entry, key, "old")
             return Outcome("old")
-        article, error = await self._fetch_article(entry)
+        async with feed_slots, self._article_slots:  # backpressure: fetch no faster than extraction keeps up
+            article, error = await self._fetch_article(entry)
         if self._out_of_range(article.published):
             self._record(entry, key, "old")
             return Outcome("old")
@@ -167,7 +183,7 @@ class Monitor:
         fallback = Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.summary,
                            published=entry.published, fetched_at=now, raw_sha256="", extracted=False)
         try:
-            response = await self.fetcher.get(entry.url)
+            response = await self.fetcher.get(entry.url, feed=entry.feed)
         except FetchError as exc:
             log.debug("article %s: %s", entry.url, exc)
             return fallback, f"article {entry.url}: {exc}"
@@ -177,7 +193,8 @@ class Monitor:
         extracted = None
         if any(t in content_type for t in _HTML_TYPES):
             try:
-                extracted = await self.extractor.extract(decode_html(response.content, content_type), response.url)
+                extracted = await self.extractor.extract(decode_html(response.content, content_type), response.url,
+                                                         with_metadata=not (entry.title and entry.published))
             except ExtractionTimeout as exc:
                 log.warning("article %s: %s; using the feed summary", entry.url, exc)
             except Exception as exc:  # a crashing extractor must cost one article, not the run
