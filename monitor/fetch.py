@@ -142,6 +142,7 @@ class Fetcher:
         self.user_agent = user_agent or settings.user_agent or USER_AGENT
         self.default_proxy = proxy or os.environ.get(PROXY_ENV) or settings.proxy or None
         self._clients: dict[str | None, httpx.AsyncClient] = {}
+        self._retired: list[httpx.AsyncClient] = []
         self._feeds_by_name: dict[str, FeedSpec] = {}
         self._feed_urls: dict[str, FeedSpec] = {}
         self.set_feeds(feeds)
@@ -176,8 +177,19 @@ class Fetcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    def trust(self, hosts: Iterable[str]) -> None:
+        """Trust more hosts (a reload added feeds). Transports copy the trust list when built, so later
+        requests get new clients; the old ones finish what they carry and are closed with the fetcher."""
+        new = {h.lower() for h in hosts} - self.trusted_hosts
+        if not new:
+            return
+        self.trusted_hosts |= new
+        self._retired.extend(self._clients.values())
+        self._clients = {}
+        self.client = self._client(self.default_proxy)
+
     async def aclose(self) -> None:
-        for client in list(self._clients.values()):
+        for client in [*self._retired, *self._clients.values()]:
             await client.aclose()
 
     def _gate(self, host: str) -> _HostGate:

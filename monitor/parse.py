@@ -44,8 +44,8 @@ def parse_feed(feed_name: str, content: bytes, *, url: str, headers: dict[str, s
                                   resolve_relative_uris=False)
     entries = [_entry(feed_name, e, url) for e in parsed.entries[:MAX_ENTRIES]]
     entries = [e for e in entries if e is not None]
-    if not entries:
-        raise ParseError(_why_empty(parsed, content))
+    if not entries and not (parsed.get("version") and not parsed.get("bozo")):
+        raise ParseError(_why_empty(parsed, content))  # a well-formed feed with no items is just quiet
     return entries
 
 
@@ -95,7 +95,8 @@ def _entry(feed_name: str, raw: dict, base: str) -> FeedEntry | None:
         guid=(raw.get("id") or "").strip() or None,
         title=plain_text(raw.get("title") or ""),
         summary=plain_text(summary),
-        published=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
+        # dict.get: feedparser's own lookup of a missing updated_parsed warns and remaps
+        published=_when(dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed")),
     )
 
 

@@ -72,7 +72,7 @@ class Monitor:
         """Take a reloaded config (the service's SIGHUP); the caller has validated it already."""
         self.feeds, self.settings = feeds, feeds.settings
         self.matcher = Matcher(rules)
-        self.fetcher.trusted_hosts.update((urlsplit(f.url).hostname or "").lower() for f in feeds.feeds)
+        self.fetcher.trust((urlsplit(f.url).hostname or "").lower() for f in feeds.feeds)
         self.fetcher.set_feeds(feeds.feeds)
 
     @property
@@ -162,12 +162,12 @@ class Monitor:
     async def _process_entry(self, spec: FeedSpec, key: str, entry: FeedEntry,
                              feed_slots: asyncio.Semaphore) -> Outcome:
         if self._out_of_range(entry.published):
-            self._record(entry, key, "old")
+            self._record_old(entry, key, entry.published)
             return Outcome("old")
         async with feed_slots, self._article_slots:  # backpressure: fetch no faster than extraction keeps up
             article, error = await self._fetch_article(entry)
         if self._out_of_range(article.published):
-            self._record(entry, key, "old")
+            self._record_old(entry, key, article.published)
             return Outcome("old")
         match = self.matcher.match(article.title, article.text)
         if not match.matched:
@@ -236,6 +236,12 @@ class Monitor:
     def _record(self, entry: FeedEntry, key: str, status: str, error: str | None = None) -> None:
         self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key, status=status,
                                error=error)
+
+    def _record_old(self, entry: FeedEntry, key: str, when: datetime | None) -> None:
+        """Settle an item older than a backfill's --since; one newer than --until stays unseen, since a later
+        poll or backfill must still be able to take it."""
+        if not (self.until and when and when > self.until):
+            self._record(entry, key, "old")
 
     def _out_of_range(self, when: datetime | None) -> bool:
         if when is None:

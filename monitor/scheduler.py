@@ -57,26 +57,36 @@ class Service:
         return job
 
     def schedule(self, feeds: FeedsFile) -> None:
-        """(Re)build the jobs from the config with stable ids; spread the first polls over a minute."""
+        """(Re)build the jobs from the config with stable ids.
+
+        Jobs whose feed and interval are unchanged keep their timing across a reload; new or changed ones start
+        now, spread over at most a minute so a thousand feeds do not all start in the same second.
+        """
         now = datetime.now(timezone.utc)
-        wanted = {f"feed:{spec.name}" for spec in feeds.feeds if spec.enabled}
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("feed:") and job.id not in wanted:
-                job.remove()
         enabled = [s for s in feeds.feeds if s.enabled]
-        for i, spec in enumerate(enabled):
-            first = now + timedelta(seconds=60 * i / max(1, len(enabled)))
+        jobs = {job.id: job for job in self.scheduler.get_jobs()}
+        for job_id, job in jobs.items():
+            if job_id.startswith("feed:") and job_id[5:] not in {s.name for s in enabled}:
+                job.remove()
+        fresh = [s for s in enabled if f"feed:{s.name}" not in jobs
+                 or jobs[f"feed:{s.name}"].trigger.interval.total_seconds() != s.interval]
+        for i, spec in enumerate(fresh):
+            first = now + timedelta(seconds=min(60.0, len(fresh) / 10) * i / len(fresh))
             self.scheduler.add_job(self._tracked(spec.name, self._poll_step(spec.name)), "interval",
                                    seconds=spec.interval, id=f"feed:{spec.name}", replace_existing=True,
                                    next_run_time=first)
         last = self.monitor.store.last_digest_at()
         interval = feeds.settings.digest_interval
-        next_digest = max(now + timedelta(seconds=90), (last + timedelta(seconds=interval)) if last else now)
-        self.scheduler.add_job(self._tracked("digest", self.monitor.send_digest), "interval", seconds=interval,
-                               id="digest", replace_existing=True, next_run_time=next_digest)
-        self.scheduler.add_job(self._tracked("outbox", self._retry_outbox), "interval", seconds=RETRY_EVERY,
-                               id="outbox", replace_existing=True)
-        log.info("scheduled %d feed(s); next digest at %s", len(enabled), next_digest.isoformat(timespec="seconds"))
+        digest = jobs.get("digest")
+        if digest is None or digest.trigger.interval.total_seconds() != interval:
+            next_digest = max(now + timedelta(seconds=90), (last + timedelta(seconds=interval)) if last else now)
+            self.scheduler.add_job(self._tracked("digest", self.monitor.send_digest), "interval", seconds=interval,
+                                   id="digest", replace_existing=True, next_run_time=next_digest)
+        if "outbox" not in jobs:
+            self.scheduler.add_job(self._tracked("outbox", self._retry_outbox), "interval", seconds=RETRY_EVERY,
+                                   id="outbox")
+        log.info("scheduled %d feed(s), %d new or changed; next digest at %s", len(enabled), len(fresh),
+                 self.scheduler.get_job("digest").next_run_time.isoformat(timespec="seconds"))
 
     def _poll_step(self, name: str) -> Callable[[], Awaitable[None]]:
         async def step() -> None:

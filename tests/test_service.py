@@ -127,6 +127,36 @@ def test_sighup_with_a_broken_config_keeps_the_last_good_one(tmp_path):
         assert "Traceback" not in _log(log)
 
 
+def test_a_feed_added_by_reload_on_a_new_host_delivers_its_story(tmp_path):
+    """Hosts of feeds are trusted; a reload must extend that trust to the new feed's host."""
+    with LocalSite() as first, LocalSite(host="127.0.0.2") as second:
+        first.add("/a.xml", Page(rss("A", [], base=first.base).encode(), content_type="application/rss+xml"))
+        path, (title, text) = "/s/court", STORIES["/s/court"]
+        second.add(path, article_html(title, text))
+        second.add("/b.xml", Page(rss("B", [{"title": title, "path": path}], base=second.base).encode(),
+                                  content_type="application/rss+xml"))
+        feeds = tmp_path / "feeds.yaml"
+        one = f"feeds:\n  - name: A\n    url: {first.url('/a.xml')}\n    interval: 1s\nsettings:\n  timeout: 2\n"
+        feeds.write_text(one, encoding="utf-8")
+        log = tmp_path / "service.log"
+        proc = _serve(["run", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
+                       "--state", str(tmp_path / "state.db")], log)
+        try:
+            assert wait_for(lambda: first.requested("/a.xml"), 30), _log(log)
+            feeds.write_text(one.replace("settings:", f"  - name: B\n    url: {second.url('/b.xml')}\n"
+                                                      "    interval: 1s\nsettings:"), encoding="utf-8")
+            proc.send_signal(signal.SIGHUP)
+            assert wait_for(lambda: second.requested(path), 20), _log(log)
+            assert wait_for(lambda: "match [" in _log(log), 10), _log(log)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 0, _log(log)
+        finally:
+            stop(proc)
+        assert "blocked" not in _log(log)
+        assert title in sqlite3.connect(tmp_path / "state.db").execute("SELECT group_concat(title) FROM stories"
+                                                                       ).fetchone()[0]
+
+
 def test_status_names_failing_feeds_and_the_long_dead_ones(tmp_path):
     with LocalSite() as site:
         site.add("/ok.xml", Page(rss("OK", [{"title": t, "path": p} for p, (t, _) in BORING.items()],
