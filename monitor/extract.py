@@ -93,10 +93,6 @@ def _date(value: str | None) -> datetime | None:
         return None
 
 
-def _preload() -> None:  # runs once in the fork server, so workers start with trafilatura imported
-    import trafilatura  # noqa: F401
-
-
 class ExtractorPool:
     """A lazily started process pool; `await pool.extract(html, url)` with a per-page deadline."""
 

@@ -135,6 +135,7 @@ class Fetcher:
 
         self.settings = settings
         self.trusted_hosts = {h.lower() for h in trusted_hosts}
+        self._trust = netguard.Trust(self.trusted_hosts)
         self._global = asyncio.Semaphore(settings.concurrency)
         self._gates: dict[str, _HostGate] = {}
         self.requests = 0
@@ -184,6 +185,7 @@ class Fetcher:
         if not new:
             return
         self.trusted_hosts |= new
+        self._trust = netguard.Trust(self.trusted_hosts)
         self._retired.extend(self._clients.values())
         self._clients = {}
         self.client = self._client(self.default_proxy)
@@ -240,7 +242,7 @@ class Fetcher:
         hops = 0
         while hops <= MAX_REDIRECTS:
             try:
-                netguard.check_url(current, self.trusted_hosts)
+                netguard.check_url(current, self._trust)
             except netguard.BlockedAddress as exc:
                 raise FetchError(str(exc)) from None
             if robots and not await self.robots.allowed(current, feed=feed):

@@ -199,6 +199,9 @@ class _Trust:
         return host in self.hosts or (port is not None and (host, port) in self.pairs)
 
 
+Trust = _Trust  # build once and pass to check_url: parsing a thousand hosts per request is O(n²) per cycle
+
+
 def trusted_hosts_from(urls: Iterable[str], *, with_port: bool = False) -> set[str]:
     """The trust set for make_transport from the feed URLs in feeds.yaml (and a configured proxy URL).
 

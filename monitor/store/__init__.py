@@ -1,0 +1,240 @@
+"""The SQLite state: the only package that speaks SQL.
+
+Tables: feeds (poll state and health), items (every entry ever seen, so nothing is fetched twice),
+stories (matched articles: the evidence archive), story_sources (further outlets of a story),
+digests and outbox (what was queued for which channel, and whether the channel accepted it).
+"""
+
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from ..models import Article, DigestStory, MatchResult
+from .archive import ArchiveQueries
+from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
+                     explain_error, utcnow)
+from .schema import _SCHEMA, SCHEMA_VERSION
+
+__all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
+
+
+class Store(ArchiveQueries):
+    """One SQLite connection, used from one thread (the event loop's)."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA busy_timeout = 10000")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
+            self.db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        except sqlite3.DatabaseError as exc:
+            raise StateError(_explain(self.path, exc)) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing: what a crash interrupts is rolled back by SQLite."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # --- feeds ------------------------------------------------------------------------------
+
+    def feed_state(self, name: str) -> FeedState | None:
+        row = self.db.execute("SELECT * FROM feeds WHERE name = ?", (name,)).fetchone()
+        return _feed_state(row) if row else None
+
+    def all_feed_states(self) -> list[FeedState]:
+        return [_feed_state(r) for r in self.db.execute("SELECT * FROM feeds ORDER BY name")]
+
+    def ensure_feed(self, name: str, url: str) -> None:
+        """Register a feed; a changed URL forgets the old validators (they belong to the old URL)."""
+        self.db.execute(
+            """INSERT INTO feeds (name, url) VALUES (?, ?)
+               ON CONFLICT (name) DO UPDATE SET url = excluded.url,
+                 etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
+                 last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END""",
+            (name, url),
+        )
+
+    def record_poll_success(
+        self, name: str, *, etag: str | None, last_modified: str | None, fetch_ms: float, new_items: int, matches: int,
+        not_modified: bool = False,
+    ) -> None:
+        now = _ts(utcnow())
+        self.db.execute(
+            """UPDATE feeds SET last_success = ?, last_error = NULL, error_since = NULL, failures = 0,
+                 etag = CASE WHEN ? THEN etag ELSE ? END,
+                 last_modified = CASE WHEN ? THEN last_modified ELSE ? END,
+                 polls = polls + 1, fetch_ms_total = fetch_ms_total + ?,
+                 items_seen = items_seen + ?, matches = matches + ?
+               WHERE name = ?""",
+            (now, not_modified, etag, not_modified, last_modified, fetch_ms, new_items, matches, name),
+        )
+
+    def record_poll_failure(self, name: str, error: str, fetch_ms: float) -> None:
+        """A failed poll changes nothing but the health record: validators and seen items stay."""
+        now = _ts(utcnow())
+        self.db.execute(
+            """UPDATE feeds SET last_error = ?, error_since = COALESCE(error_since, ?), failures = failures + 1,
+                 polls = polls + 1, fetch_ms_total = fetch_ms_total + ? WHERE name = ?""",
+            (error, now, fetch_ms, name),
+        )
+
+    # --- items: the seen list -------------------------------------------------------------
+
+    def known_items(self, url_keys: Iterable[str], guids: Iterable[str]) -> tuple[set[str], set[str]]:
+        """Which of these URL keys and GUIDs are settled (seen, and not a failure still worth retrying)."""
+        url_keys, guids = list(url_keys), [g for g in guids if g]
+        settled = "(status != 'failed' OR attempts >= 3)"
+        keys: set[str] = set()
+        found_guids: set[str] = set()
+        for chunk in _chunks(url_keys):
+            q = f"SELECT url_key FROM items WHERE {settled} AND url_key IN ({','.join('?' * len(chunk))})"
+            keys.update(r[0] for r in self.db.execute(q, chunk))
+        for chunk in _chunks(guids):
+            q = f"SELECT guid FROM items WHERE {settled} AND guid IN ({','.join('?' * len(chunk))})"
+            found_guids.update(r[0] for r in self.db.execute(q, chunk))
+        return keys, found_guids
+
+    def record_item(
+        self, *, feed: str, guid: str | None, url: str, url_key: str, status: str, error: str | None = None
+    ) -> int:
+        """Remember an entry; a retried failure counts its attempts. Returns the item id."""
+        row = self.db.execute(
+            """INSERT INTO items (feed, guid, url, url_key, first_seen, status, error) VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (url_key) DO UPDATE SET status = excluded.status, error = excluded.error,
+                 attempts = items.attempts + 1, guid = COALESCE(items.guid, excluded.guid)
+               RETURNING id""",
+            (feed, guid, url, url_key, _ts(utcnow()), status, error),
+        ).fetchone()
+        return int(row[0])
+
+    # --- stories: the evidence archive ----------------------------------------------------
+
+    def add_story(self, item_id: int, article: Article, match: MatchResult, raw_html_gz: bytes | None = None,
+                  *, urgent: bool | None = None) -> int:
+        entry = article.entry
+        row = self.db.execute(
+            """INSERT INTO stories (item_id, source, title, url, final_url, published, fetched_at, text, extracted,
+                 raw_sha256, raw_html_gz, topics, terms, score, snippet, highlights, urgent)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+            (
+                item_id, entry.feed, article.title or entry.title, entry.url, article.final_url,
+                _ts(article.published or entry.published), _ts(article.fetched_at), article.text,
+                int(article.extracted), article.raw_sha256, raw_html_gz,
+                json.dumps([h.topic for h in sorted(match.hits, key=lambda h: -h.score)], ensure_ascii=False),
+                json.dumps(list(match.terms), ensure_ascii=False), match.score, match.snippet,
+                json.dumps([list(span) for span in match.highlights]), int(match.urgent if urgent is None else urgent),
+            ),
+        ).fetchone()
+        return int(row[0])
+
+    def waiting_stories(self, *, urgent_only: bool = False, limit: int | None = None) -> list[DigestStory]:
+        """Stories no digest has taken yet, best first."""
+        q = "SELECT * FROM stories WHERE digest_id IS NULL" + (" AND urgent = 1" if urgent_only else "")
+        q += " ORDER BY score DESC, id" + (f" LIMIT {int(limit)}" if limit else "")
+        return [self._digest_story(r) for r in self.db.execute(q)]
+
+    def story(self, story_id: int) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM stories WHERE id = ?", (story_id,)).fetchone()
+
+    def _digest_story(self, row: sqlite3.Row) -> DigestStory:
+        return DigestStory(
+            also_reported_by=self.also_reported_by(row["id"]),
+            story_id=row["id"], title=row["title"], url=row["final_url"] or row["url"], source=row["source"],
+            published=_dt(row["published"]), topics=tuple(json.loads(row["topics"])),
+            terms=tuple(json.loads(row["terms"])), snippet=row["snippet"],
+            highlights=tuple(tuple(s) for s in json.loads(row["highlights"])), score=row["score"],
+        )
+
+    # --- digests and the outbox -----------------------------------------------------------
+
+    def queue_digest(self, kind: str, story_ids: list[int], messages: dict[str, list[str]],
+                     updates: Iterable[DigestStory] = ()) -> int | None:
+        """Take stories (and the update notes it lists) into a digest and queue its message for every
+        channel, in one transaction.
+
+        Returns the digest id, or None when another digest took the stories first.
+        """
+        now = _ts(utcnow())
+        with self.transaction() as db:
+            if story_ids:
+                marks = ",".join("?" * len(story_ids))
+                free = db.execute(
+                    f"SELECT COUNT(*) FROM stories WHERE digest_id IS NULL AND id IN ({marks})", story_ids
+                ).fetchone()[0]
+                if free != len(story_ids):
+                    return None
+            digest_id = db.execute(
+                "INSERT INTO digests (kind, created_at, stories) VALUES (?, ?, ?) RETURNING id",
+                (kind, now, len(story_ids)),
+            ).fetchone()[0]
+            for chunk in _chunks(story_ids):
+                db.execute(
+                    f"UPDATE stories SET digest_id = ? WHERE id IN ({','.join('?' * len(chunk))})", [digest_id, *chunk]
+                )
+            self.mark_updates_announced(digest_id, updates)
+            for channel, parts in messages.items():
+                db.executemany(
+                    "INSERT INTO outbox (digest_id, channel, seq, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
+                    [(digest_id, channel, seq, payload, now) for seq, payload in enumerate(parts)],
+                )
+        return int(digest_id)
+
+    def due_messages(self, now: datetime | None = None) -> list[OutboxMessage]:
+        """Pending messages whose backoff has passed, oldest first (parts of a digest in order)."""
+        rows = self.db.execute(
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY digest_id, channel, seq",
+            (_ts(now or utcnow()),),
+        )
+        return [OutboxMessage(r["id"], r["digest_id"], r["channel"], r["seq"], r["payload"], r["attempts"]) for r in rows]
+
+    def mark_sent(self, message_id: int) -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
+            (_ts(utcnow()), message_id),
+        )
+
+    def mark_retry(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
+        self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+            (error, _ts(next_attempt_at), message_id),
+        )
+
+    def mark_failed(self, message_id: int, error: str) -> None:
+        """A permanent refusal (bad chat id, bad address): kept for `monitor status`, not retried."""
+        self.db.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+            (error, message_id),
+        )
+
+    def last_digest_at(self) -> datetime | None:
+        row = self.db.execute("SELECT MAX(created_at) FROM digests WHERE kind = 'digest'").fetchone()
+        return _dt(row[0])
+
+    def outbox_summary(self) -> list[sqlite3.Row]:
+        return self.db.execute(
+            """SELECT channel, status, COUNT(*) AS messages, MIN(next_attempt_at) AS next_attempt,
+                      MAX(last_error) AS last_error FROM outbox GROUP BY channel, status ORDER BY channel, status"""
+        ).fetchall()

@@ -1,0 +1,84 @@
+"""What the state's modules share: timestamps, row types, and one explanation per kind of database error."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+
+class StateError(Exception):
+    """The state file cannot be used; the message says why and what to do."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds") if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class FeedState:
+    name: str
+    etag: str | None
+    last_modified: str | None
+    last_success: datetime | None
+    last_error: str | None
+    error_since: datetime | None
+    failures: int
+    polls: int
+    avg_fetch_ms: float
+    items_seen: int
+    matches: int
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    digest_id: int
+    channel: str
+    seq: int
+    payload: str
+    attempts: int
+
+
+def _feed_state(row: sqlite3.Row) -> FeedState:
+    polls = row["polls"] or 0
+    return FeedState(
+        name=row["name"], etag=row["etag"], last_modified=row["last_modified"],
+        last_success=_dt(row["last_success"]), last_error=row["last_error"], error_since=_dt(row["error_since"]),
+        failures=row["failures"], polls=polls, avg_fetch_ms=(row["fetch_ms_total"] / polls) if polls else 0.0,
+        items_seen=row["items_seen"], matches=row["matches"],
+    )
+
+
+def _chunks(values: list, size: int = 500) -> Iterator[list]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _explain(path: str, exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"{path}: the state database is locked by another process (is another monitor running?)"
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (
+            f"{path}: the state file is not a usable SQLite database ({text}). It was left untouched; "
+            "restore it from a backup or move it aside to start with a fresh state."
+        )
+    if "readonly" in text or "unable to open" in text:
+        return f"{path}: cannot open the state file for writing ({text})"
+    if "full" in text:
+        return (f"{path}: the disk is full ({text}); nothing was lost: the interrupted step was rolled back and "
+                "is done again by the next run. Free some space and run again.")
+    return f"{path}: state database error: {text}"
+
+
+explain_error = _explain  # for the CLI: a database error after opening gets the same explanation
