@@ -360,18 +360,10 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         return await super().handle_async_request(request)
 
 
-def make_transport(
-    trusted_hosts: Iterable[str],
-    *,
-    proxy: str | None = None,
-    retries: int = 0,
-    limits: httpx.Limits = _DEFAULT_LIMITS,
-    verify: ssl.SSLContext | bool = True,
-    http2: bool = False,
-    resolve_locally: bool = False,
-) -> GuardedTransport:
-    """The transport for httpx.AsyncClient(transport=...). trusted_hosts: see trusted_hosts_from()."""
-    return GuardedTransport(
-        trusted_hosts, proxy=proxy, retries=retries, limits=limits, verify=verify, http2=http2,
-        resolve_locally=resolve_locally,
-    )
+def make_transport(trusted_hosts: Iterable[str], **options: Any) -> GuardedTransport:
+    """The transport for httpx.AsyncClient(transport=...); options as GuardedTransport takes them.
+
+    trusted_hosts: see trusted_hosts_from(). Never pass proxy= or mounts= to the client as well: httpx would
+    build its own transport for them, without the guard.
+    """
+    return GuardedTransport(trusted_hosts, **options)

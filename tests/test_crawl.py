@@ -13,16 +13,8 @@ from monitor.crawl import extract_links, gunzip, parse_sitemap
 from monitor.parse import ParseError
 from tests.conftest import PROJECT, run_cli
 from tests.localsite import LocalSite, Page, article_html
+from tests.test_pipeline import KHOROG_RU
 from tests.test_politeness import KHOROG, WEATHER
-
-KHOROG_RU = [
-    "В Хороге, административном центре Горно-Бадахшанской автономной области, во вторник задержаны пятеро "
-    "местных жителей, сообщили их родственники.",
-    "По словам родственников, задержанных увезли в Душанбе; адвокатов к ним не допускают. Власти ГБАО "
-    "ситуацию не комментируют.",
-    "Правозащитники напоминают, что после событий мая 2022 года десятки памирцев были осуждены на длительные "
-    "сроки заключения по итогам закрытых процессов.",
-]
 
 
 def listing(links: list[tuple[str, str]], extra: str = "") -> str:
