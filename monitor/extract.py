@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -93,6 +94,23 @@ def _date(value: str | None) -> datetime | None:
         return None
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: a monitor killed hard (SIGKILL, a crash) must not leave its workers behind."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # alive, under another user: cannot happen for our own parent, but harmless
+                pass
+            time.sleep(2)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 class ExtractorPool:
     """A lazily started process pool; `await pool.extract(html, url)` with a per-page deadline."""
 
@@ -107,7 +125,9 @@ class ExtractorPool:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["trafilatura", "monitor.extract"])
-            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                                                initializer=_exit_with_parent,
+                                                                initargs=(os.getpid(),))
         return self._pool
 
     async def extract(self, html: str, url: str, *, with_metadata: bool = True) -> Extracted | None:
