@@ -7,6 +7,8 @@ with the number of terms. Expert regexes run on RE2 (linear time) over the same 
 
 from __future__ import annotations
 
+import html
+import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -69,6 +71,30 @@ class Analysis:
     reports: list[TopicReport]
 
 
+_TAGS = re.compile(r"<[^<>]*>")  # removed without a space: "Хо<b>рог</b>" must stay "Хорог"
+
+
+def _prefilter(rules: RuleSet) -> ahocorasick.Automaton | None:
+    """First words of one necessary group per topic; None (always extract) when a topic has none.
+
+    A topic fires only when its `any:` list, each `all:` group and both sides of each `near:` rule find a
+    term, so any one of those groups without a regex is a necessary condition for the topic.
+    """
+    firsts: set[str] = set()
+    for topic in rules.topics:
+        groups = ([topic.any] if topic.any else []) + list(topic.all)
+        groups += [side for near in topic.near for side in (near.one_of, near.and_one_of)]
+        literal = [g for g in groups if g and all(term.kind != "regex" for term in g)]
+        if not literal:
+            return None
+        firsts.update(term.key.split(" ")[0] for term in min(literal, key=len))
+    auto = ahocorasick.Automaton()
+    for first in firsts:
+        auto.add_word(first, first)
+    auto.make_automaton()
+    return auto
+
+
 class Matcher:
     """Compiled once per RuleSet; `match` is then cheap and thread-safe (no state is kept between calls)."""
 
@@ -93,6 +119,16 @@ class Matcher:
         if keyed:
             self._auto.make_automaton()
         self._regexes = [(i, t.pattern) for i, t in enumerate(self.terms) if t.kind == "regex"]
+        self._prefilter = _prefilter(rules)
+
+    def could_match(self, raw: str) -> bool:
+        """Cheap and conservative, before extraction: False only when no positive term of any topic occurs
+        in the raw page, even as a substring of its tag-stripped, folded text, so no topic can fire on any
+        text extracted from it. Most pages of a news feed are not about GBAO: this saves their extraction."""
+        if self._prefilter is None:
+            return True
+        text = fold(html.unescape(_TAGS.sub("", raw)))
+        return next(self._prefilter.iter(text), None) is not None
 
     def tid(self, term: Term) -> int:
         return self._index[(term.kind, term.key)]

@@ -57,7 +57,8 @@ class Monitor:
         self.extractor = ExtractorPool(timeout=self.settings.extract_timeout)
         self.since, self.until = since, until
         self._article_slots = asyncio.Semaphore(self.settings.concurrency + 2 * self.extractor.workers)
-        self._claimed: set[str] = set()  # URL keys a feed is processing now: two feeds, one fetch
+        self._claimed: set[str] = set()
+        self.skipped_extractions = 0  # URL keys a feed is processing now: two feeds, one fetch
         trusted = {(urlsplit(f.url).hostname or "").lower() for f in feeds.feeds}
         self.fetcher = Fetcher(self.settings, trusted, feeds=feeds.feeds)  # per-feed proxy, robots exemption
 
@@ -191,9 +192,12 @@ class Monitor:
         sha = hashlib.sha256(response.content).hexdigest()
         raw = response.content if self.settings.keep_raw_html else None
         extracted = None
-        if any(t in content_type for t in _HTML_TYPES):
+        page = decode_html(response.content, content_type) if any(t in content_type for t in _HTML_TYPES) else ""
+        if page and not self.matcher.could_match(f"{entry.title}\n{entry.summary}\n{page}"):
+            self.skipped_extractions += 1  # no keyword anywhere on the page: nothing to extract for
+        elif page:
             try:
-                extracted = await self.extractor.extract(decode_html(response.content, content_type), response.url,
+                extracted = await self.extractor.extract(page, response.url,
                                                          with_metadata=not (entry.title and entry.published))
             except ExtractionTimeout as exc:
                 log.warning("article %s: %s; using the feed summary", entry.url, exc)

@@ -167,3 +167,50 @@ def test_persian_half_space_and_arabic_letter_variants_fold():
     assert m.match("", "سه جوان در خاروغ بازداشت\u200cشدند").matched
     m2 = matcher({"topics": {"t": {"any": ["نیروهای"]}}})
     assert m2.match("", "نيروهاي دولتي").matched  # Arabic yeh written for Persian yeh
+
+
+# --- the prefilter before extraction ------------------------------------------------------------
+
+def _shipped_matcher():
+    from monitor.match import Matcher
+    from monitor.rules import load_rules
+    from tests.conftest import PROJECT
+
+    return Matcher(load_rules(PROJECT / "keywords.yaml"))
+
+
+def test_a_page_without_any_keyword_is_not_worth_extracting():
+    page = "<html><body><h1>Markets close higher</h1><p>Shares rose in Tokyo and London.</p></body></html>"
+    assert _shipped_matcher().could_match(page) is False
+
+
+@pytest.mark.parametrize("page", [
+    "<p>Security forces detained activists in Khorog on Tuesday.</p>",
+    "<p>В Хо<b>роге</b> задержаны пятеро жителей.</p>",  # a term split by markup
+    "<p>В &#1061;&#1086;&#1088;&#1086;&#1075;&#1077; задержаны пятеро.</p>",  # entity-encoded Cyrillic
+    "<p>Дар шаҳри Хоруғ боздошт шуданд.</p>",  # Tajik letters
+    "<aside><a href='/x'>Pamiri activists sentenced</a></aside><main>Football results</main>",  # a sidebar
+    "<p>ВМКБ: ду нафар боздошт шуданд.</p>",
+])
+def test_a_page_that_mentions_a_term_anywhere_is_extracted(page):
+    assert _shipped_matcher().could_match(page) is True
+
+
+def test_the_prefilter_is_off_when_a_positive_term_is_an_expert_regex(tmp_path):
+    from monitor.match import Matcher
+    from monitor.rules import load_rules
+
+    rules = tmp_path / "k.yaml"
+    rules.write_text('topics:\n  numbers:\n    any: ["re: \\\\d+ detained"]\n', encoding="utf-8")
+    assert Matcher(load_rules(rules)).could_match("<p>nothing here</p>") is True
+
+
+def test_the_prefilter_never_skips_an_article_the_rules_catch():
+    from monitor.evaluate import load_samples
+    from tests.conftest import PROJECT
+
+    matcher = _shipped_matcher()
+    samples = load_samples(PROJECT / "tests" / "relevance")
+    caught = [s for s in samples if matcher.match(s.title, s.text).matched]
+    assert len(caught) > 20
+    assert [s.title for s in caught if not matcher.could_match(f"{s.title}\n{s.text}")] == []
