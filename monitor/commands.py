@@ -42,8 +42,10 @@ async def _run_once(feeds, rules, store: Store, notifiers) -> int:
         await monitor.send_urgent()
         await monitor.send_digest()
     failed = [r for r in results if not r.ok]
-    log.info("cycle done: %d feed(s) polled, %d failed, %d new stor%s", len(results), len(failed),
-             sum(r.matches for r in results), "y" if sum(r.matches for r in results) == 1 else "ies")
+    stories = sum(r.matches for r in results)
+    log.info("cycle done: %d feed(s) polled, %d failed, %d new stor%s; %d page(s) extracted, %d without any "
+             "keyword skipped", len(results), len(failed), stories, "y" if stories == 1 else "ies",
+             monitor.extractor.pages, monitor.extractor.skipped)
     return 0
 
 

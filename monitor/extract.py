@@ -94,8 +94,24 @@ def _date(value: str | None) -> datetime | None:
         return None
 
 
+_PREFILTER: Any = None  # set in each worker by _worker_init
+
+
+def _extract_in_worker(html: str, url: str, with_metadata: bool, hint: str | None) -> tuple[bool, Extracted | None]:
+    """(skipped, extracted): a page on which no topic can fire is not worth trafilatura's time."""
+    if hint is not None and _PREFILTER is not None and not _PREFILTER.hit(f"{hint}\n{html}"):
+        return True, None
+    return False, extract_text(html, url, with_metadata)
+
+
+def _worker_init(parent: int, prefilter: Any) -> None:
+    global _PREFILTER
+    _PREFILTER = prefilter
+    _exit_with_parent(parent)
+
+
 def _exit_with_parent(parent: int) -> None:
-    """Worker initializer: a monitor killed hard (SIGKILL, a crash) must not leave its workers behind."""
+    """A monitor killed hard (SIGKILL, a crash) must not leave its workers behind."""
     import threading
 
     def watch() -> None:
@@ -114,36 +130,51 @@ def _exit_with_parent(parent: int) -> None:
 class ExtractorPool:
     """A lazily started process pool; `await pool.extract(html, url)` with a per-page deadline."""
 
-    def __init__(self, workers: int | None = None, timeout: float = 20.0):
+    def __init__(self, workers: int | None = None, timeout: float = 20.0, prefilter: Any = None):
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.timeout = timeout
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._slots: asyncio.Semaphore | None = None  # one page per worker, so a deadline measures work only
+        self.prefilter = prefilter  # a match.Prefilter the workers apply before extracting (None: extract all)
         self.pages = 0  # how many pages were extracted: a second cycle with nothing new must stay at 0
+        self.skipped = 0  # pages the prefilter found no keyword on
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["trafilatura", "monitor.extract"])
             self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                                                initializer=_exit_with_parent,
-                                                                initargs=(os.getpid(),))
+                                                                initializer=_worker_init,
+                                                                initargs=(os.getpid(), self.prefilter))
         return self._pool
 
-    async def extract(self, html: str, url: str, *, with_metadata: bool = True) -> Extracted | None:
+    def set_prefilter(self, prefilter: Any) -> None:
+        """New rules (a reload): workers started later get the new prefilter; running ones finish their page."""
+        self.prefilter = prefilter
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    async def extract(self, html: str, url: str, *, with_metadata: bool = True,
+                      hint: str | None = "") -> Extracted | None:
+        """The page's main text; None when there is none, or when the prefilter (which also reads `hint`,
+        the feed's title and summary) finds no keyword on the page. hint=None: always extract."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.workers)
         async with self._slots:
-            return await self._run(html, url, with_metadata)
+            return await self._run(html, url, with_metadata, hint)
 
-    async def _run(self, html: str, url: str, with_metadata: bool) -> Extracted | None:
+    async def _run(self, html: str, url: str, with_metadata: bool, hint: str | None) -> Extracted | None:
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             pool = self._executor()
-            future = loop.run_in_executor(pool, extract_text, html, url, with_metadata)
+            future = loop.run_in_executor(pool, _extract_in_worker, html, url, with_metadata, hint)
             try:
-                result = await asyncio.wait_for(future, self.timeout)
-                self.pages += 1
+                skipped, result = await asyncio.wait_for(future, self.timeout)
+                if skipped:
+                    self.skipped += 1
+                else:
+                    self.pages += 1
                 return result
             except asyncio.TimeoutError:
                 self._kill(pool)

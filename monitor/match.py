@@ -74,25 +74,53 @@ class Analysis:
 _TAGS = re.compile(r"<[^<>]*>")  # removed without a space: "Хо<b>рог</b>" must stay "Хорог"
 
 
-def _prefilter(rules: RuleSet) -> ahocorasick.Automaton | None:
-    """First words of one necessary group per topic; None (always extract) when a topic has none.
+class Prefilter:
+    """Cheap and conservative, before extraction: `hit(raw)` is False only when no topic can fire on any
+    text extracted from the raw page. Picklable (the groups travel, the automaton is rebuilt), so extraction
+    workers run it and its cost is spread over the cores."""
+
+    def __init__(self, topics: tuple[tuple[frozenset[tuple[str, ...]], ...], ...] | None):
+        self.topics = topics  # per topic, its literal necessary groups of terms (as words); None: extract all
+        self._auto: ahocorasick.Automaton | None = None
+
+    def __getstate__(self) -> tuple:
+        return (self.topics,)  # a tuple: pickle skips __setstate__ for a false state such as None
+
+    def __setstate__(self, state: tuple) -> None:
+        self.__init__(state[0])
+
+    def hit(self, raw: str) -> bool:
+        if self.topics is None:
+            return True
+        if self._auto is None:
+            self._auto = ahocorasick.Automaton()
+            for key in {word for groups in self.topics for group in groups for words in group for word in words}:
+                self._auto.add_word(key, key)
+            self._auto.make_automaton()
+        text = fold(html.unescape(_TAGS.sub("", raw)))
+        found = {key for _end, key in self._auto.iter(text)}
+        return any(all(any(found.issuperset(words) for words in group) for group in groups)
+                   for groups in self.topics)
+
+
+def _prefilter(rules: RuleSet) -> Prefilter:
+    """Every literal necessary group of every topic, each term as its words.
 
     A topic fires only when its `any:` list, each `all:` group and both sides of each `near:` rule find a
-    term, so any one of those groups without a regex is a necessary condition for the topic.
+    term, and a term is found only where each of its words occurs; so only a page on which, for some topic,
+    every group has a term whose words all occur is worth extracting. A group with a regex cannot be checked
+    this way and is left out; a topic with no other group turns the prefilter off.
     """
-    firsts: set[str] = set()
+    topics = []
     for topic in rules.topics:
         groups = ([topic.any] if topic.any else []) + list(topic.all)
         groups += [side for near in topic.near for side in (near.one_of, near.and_one_of)]
-        literal = [g for g in groups if g and all(term.kind != "regex" for term in g)]
+        literal = tuple(frozenset(tuple(term.key.split(" ")) for term in group)
+                        for group in groups if group and all(term.kind != "regex" for term in group))
         if not literal:
-            return None
-        firsts.update(term.key.split(" ")[0] for term in min(literal, key=len))
-    auto = ahocorasick.Automaton()
-    for first in firsts:
-        auto.add_word(first, first)
-    auto.make_automaton()
-    return auto
+            return Prefilter(None)
+        topics.append(literal)
+    return Prefilter(tuple(topics))
 
 
 class Matcher:
@@ -119,16 +147,11 @@ class Matcher:
         if keyed:
             self._auto.make_automaton()
         self._regexes = [(i, t.pattern) for i, t in enumerate(self.terms) if t.kind == "regex"]
-        self._prefilter = _prefilter(rules)
+        self.prefilter = _prefilter(rules)
 
     def could_match(self, raw: str) -> bool:
-        """Cheap and conservative, before extraction: False only when no positive term of any topic occurs
-        in the raw page, even as a substring of its tag-stripped, folded text, so no topic can fire on any
-        text extracted from it. Most pages of a news feed are not about GBAO: this saves their extraction."""
-        if self._prefilter is None:
-            return True
-        text = fold(html.unescape(_TAGS.sub("", raw)))
-        return next(self._prefilter.iter(text), None) is not None
+        """False only when no topic can fire on any text taken from this raw page (see Prefilter)."""
+        return self.prefilter.hit(raw)
 
     def tid(self, term: Term) -> int:
         return self._index[(term.kind, term.key)]

@@ -54,7 +54,7 @@ class Monitor:
         self.notifiers = notifiers
         self.matcher = Matcher(rules)
         self.neardup = NearDupIndex(store)
-        self.extractor = ExtractorPool(timeout=self.settings.extract_timeout)
+        self.extractor = ExtractorPool(timeout=self.settings.extract_timeout, prefilter=self.matcher.prefilter)
         self.since, self.until = since, until
         self._article_slots = asyncio.Semaphore(self.settings.concurrency + 2 * self.extractor.workers)
         self._claimed: set[str] = set()
@@ -73,6 +73,7 @@ class Monitor:
         """Take a reloaded config (the service's SIGHUP); the caller has validated it already."""
         self.feeds, self.settings = feeds, feeds.settings
         self.matcher = Matcher(rules)
+        self.extractor.set_prefilter(self.matcher.prefilter)
         self.fetcher.trust((urlsplit(f.url).hostname or "").lower() for f in feeds.feeds)
         self.fetcher.set_feeds(feeds.feeds)
 
@@ -192,13 +193,12 @@ class Monitor:
         sha = hashlib.sha256(response.content).hexdigest()
         raw = response.content if self.settings.keep_raw_html else None
         extracted = None
-        page = decode_html(response.content, content_type) if any(t in content_type for t in _HTML_TYPES) else ""
-        if page and not self.matcher.could_match(f"{entry.title}\n{entry.summary}\n{page}"):
-            self.skipped_extractions += 1  # no keyword anywhere on the page: nothing to extract for
-        elif page:
-            try:
-                extracted = await self.extractor.extract(page, response.url,
-                                                         with_metadata=not (entry.title and entry.published))
+        if any(t in content_type for t in _HTML_TYPES):
+            try:  # the workers skip a page with no keyword anywhere: most pages of a feed are not about GBAO
+                extracted = await self.extractor.extract(decode_html(response.content, content_type), response.url,
+                                                         with_metadata=not (entry.title and entry.published),
+                                                         hint=None if self._needs_page_date(entry)
+                                                         else f"{entry.title}\n{entry.summary}")
             except ExtractionTimeout as exc:
                 log.warning("article %s: %s; using the feed summary", entry.url, exc)
             except Exception as exc:  # a crashing extractor must cost one article, not the run
@@ -240,6 +240,10 @@ class Monitor:
     def _record(self, entry: FeedEntry, key: str, status: str, error: str | None = None) -> None:
         self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key, status=status,
                                error=error)
+
+    def _needs_page_date(self, entry: FeedEntry) -> bool:
+        """A backfill must read an undated entry's page for its date, keyword or not, to know where to stop."""
+        return entry.published is None and (self.since is not None or self.until is not None)
 
     def _record_old(self, entry: FeedEntry, key: str, when: datetime | None) -> None:
         """Settle an item older than a backfill's --since; one newer than --until stays unseen, since a later

@@ -54,7 +54,7 @@ def test_every_corpus_feed_parses_or_raises_parse_error(folder):
             try:
                 entries = parse_feed(path.stem, data, url=f"http://corpus.example/{path.name}",
                                      headers={"content-type": "application/xml"})
-                assert isinstance(entries, list) and entries
+                assert isinstance(entries, list)  # a well-formed feed may have no items
                 assert all(e.url.startswith(("http://", "https://")) for e in entries)
                 parsed += 1
             except ParseError as exc:

@@ -155,3 +155,19 @@ def test_check_config_accepts_the_shipped_files():
     result = run_cli("check-config")
     assert result.returncode == 0, result.stderr
     assert "configuration OK" in result.stdout
+
+
+def test_a_page_without_any_keyword_is_not_extracted_and_the_story_still_arrives(tmp_path, site):
+    site.add("/w/weather", article_html("Sunny week ahead", ["Sunny spells are expected in most districts."] * 5))
+    site.add("/w/khorog", article_html("Twelve Pamiri activists detained in Khorog", KHOROG_EN))
+    site.add("/w/feed.xml", Page(rss("W", [{"title": "Sunny week ahead", "path": "/w/weather"},
+                                           {"title": "Activists detained", "path": "/w/khorog"}],
+                                      base=site.base).encode(), content_type="application/rss+xml"))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - name: W\n    url: {site.url('/w/feed.xml')}\n", encoding="utf-8")
+    result = run_cli("run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
+                     "--state", str(tmp_path / "state.db"))
+    assert result.returncode == 0, result.stderr
+    assert "1 page(s) extracted, 1 without any keyword skipped" in result.stderr
+    assert "Activists detained" in result.stdout
+    assert "on Tuesday evening" in result.stdout, "the snippet comes from the extracted page, not the feed"
