@@ -107,10 +107,12 @@ class Monitor:
         result.ok = True
         result.matches = sum(o.status == "matched" for o in outcomes)
         result.elapsed_ms = (time.monotonic() - started) * 1000
+        failed = [o.error for o in outcomes if o.status == "failed"]
+        if failed:  # keep no validators: a 304 next time would hide the entries whose pages must be tried again
+            etag = modified = None
         self.store.record_poll_success(spec.name, etag=etag, last_modified=modified, fetch_ms=result.elapsed_ms,
                                        new_items=result.new_entries, matches=result.matches,
                                        not_modified=not_modified)
-        failed = [o.error for o in outcomes if o.status == "failed"]
         log.log(logging.WARNING if failed and not result.matches else logging.DEBUG,
                 "feed %r: %s", spec.name, _summary(result, failed))
         return result

@@ -171,3 +171,19 @@ def test_a_page_without_any_keyword_is_not_extracted_and_the_story_still_arrives
     assert "1 page(s) extracted, 1 without any keyword skipped" in result.stderr
     assert "Activists detained" in result.stdout
     assert "on Tuesday evening" in result.stdout, "the snippet comes from the extracted page, not the feed"
+
+
+def test_an_article_that_failed_is_fetched_again_on_the_next_run(tmp_path, site):
+    site.add("/r/khorog", Page(b"busy", status=503, content_type="text/plain"))
+    site.add("/r/feed.xml", Page(rss("R", [{"title": "Residents detained", "path": "/r/khorog"}],
+                                      base=site.base).encode(), content_type="application/rss+xml"))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - name: R\n    url: {site.url('/r/feed.xml')}\n", encoding="utf-8")
+    args = ("run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
+            "--state", str(tmp_path / "state.db"))
+    first = run_cli(*args)
+    assert first.returncode == 0 and first.stdout.strip() == ""
+    site.add("/r/khorog", article_html("Residents detained", KHOROG_EN))
+    second = run_cli(*args)
+    assert "Residents detained" in second.stdout, second.stderr
+    assert len(site.requested("/r/khorog")) == 2
