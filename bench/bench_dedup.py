@@ -12,6 +12,7 @@ shingles as real news does.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import statistics
@@ -199,6 +200,9 @@ def scale(n: int, lookups: int, keep: bool) -> None:
     print(f"signature: {sig_ms:.2f} ms per text (400 words)")
     for name, ts in (("copies (hits)", hit_t), ("new texts (misses)", miss_t)):
         q = statistics.quantiles(ts, n=100)
+        key = "hit" if "hits" in name else "miss"
+        RESULT.update({"stories": n, f"find_{key}_median_ms": round(statistics.median(ts), 3),
+                       f"find_{key}_p99_ms": round(q[98], 3)})
         print(f"find() at {n:,} stories, {name}: median {statistics.median(ts):.3f} ms, p95 {q[94]:.3f} ms, "
               f"p99 {q[98]:.3f} ms, max {max(ts):.3f} ms")
     print(f"copies found: {found_right}/{lookups}; new texts wrongly folded: {false_found}/{lookups}; "
@@ -208,6 +212,8 @@ def scale(n: int, lookups: int, keep: bool) -> None:
     sizes = dict(store.db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
     idx = {k: v for k, v in sizes.items() if k.startswith("neardup") or "neardup" in k}
     total_idx = sum(idx.values())
+    RESULT.update({"copies_found": found_right, "wrongly_folded": false_found, "index_mb": round(total_idx / 1e6, 1),
+                   "state_mb": round(path.stat().st_size / 1e6, 1)})
     print(f"disk: state file {path.stat().st_size / 1e6:.1f} MB; near-dup index {total_idx / 1e6:.1f} MB "
           f"({total_idx / n:.0f} bytes per story): "
           + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(idx.items()))
@@ -223,8 +229,12 @@ def scale(n: int, lookups: int, keep: bool) -> None:
         Path(tmp).rmdir()
 
 
+RESULT: dict[str, float] = {}  # written with --json FILE, for bench/run.py's table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--stories", type=int, default=100_000)
     ap.add_argument("--lookups", type=int, default=1000)
     ap.add_argument("--skip-quality", action="store_true")
@@ -241,6 +251,9 @@ def main() -> None:
         quality()
     if not args.skip_scale:
         scale(args.stories, args.lookups, args.keep)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(RESULT, fh)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,9 @@ def timed(terms: list[str], text: str, runs: int = 5) -> tuple[float, float, int
     return statistics.median(scan) * 1000, statistics.median(full) * 1000, len(hits)
 
 
+RESULT: dict[str, float] = {}  # written with --json FILE, for bench/run.py's table
+
+
 def bench_terms() -> None:
     text = megabyte()
     print(f"text: {len(text):,} characters ({len(text.encode()):,} bytes UTF-8); median of 5 runs")
@@ -87,6 +90,11 @@ def bench_terms() -> None:
     print(f"{'5 terms':28} pass {base_scan:6.1f} ms   match() {base_full:6.1f} ms   {base_hits:6} matches")
     for label, terms in (("500 terms (keywords + names)", realistic(500)), ("500 terms (stress: all hit)", stress(text, 500))):
         scan, full, hits = timed(terms, text)
+        kind = "stress" if "stress" in label else "realistic"
+        RESULT.update({"ms_5_terms": round(base_full, 1), f"ms_500_{kind}": round(full, 1),
+                       f"ratio_500_vs_5_{kind}": round(full / base_full, 2)})
+        if kind == "realistic":
+            RESULT["ratio_500_vs_5"] = RESULT["ratio_500_vs_5_realistic"]
         print(f"{label:28} pass {scan:6.1f} ms   match() {full:6.1f} ms   {hits:6} matches"
               f"   ratio pass {scan / base_scan:.2f}x, match() {full / base_full:.2f}x")
 
@@ -126,6 +134,14 @@ def bench_inflection() -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Matching cost: 5 vs 500 terms over 1 MB; star terms vs a stemmer")
+    ap.add_argument("--json", help="also write the figures to this file")
+    args = ap.parse_args()
     compile_term("Хорог*")
     bench_terms()
     bench_inflection()
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(RESULT, fh)

@@ -659,6 +659,11 @@ def evaluate(r: dict) -> list[dict]:
         add("matching flat: 500 terms <= 1.5x of 5 terms", ratio <= 1.5, f"{ratio:.2f}x")
     else:
         add("matching flat: 500 terms <= 1.5x of 5 terms", None, match.get("status", "not run"))
+    dedup = (r.get("micro") or {}).get("dedup") or {}
+    p99 = find_number(dedup.get("result"), "find_hit_p99_ms")
+    if p99 is not None:
+        stories = find_number(dedup.get("result"), "stories") or 0
+        add(f"dedup lookup at {stories:,.0f} stories well under 2 ms", p99 < 2, f"p99 {p99:.2f} ms")
     peak = max(c1["peak_pss_tree_mb"], c2["peak_pss_tree_mb"], c3["peak_pss_tree_mb"])
     add(f"peak memory < 300 MB at {r['params']['feeds']} feeds", peak < 300,
         f"{peak:.0f} MB PSS (process tree; RSS sum {c1['peak_rss_tree_mb']:.0f} MB)")

@@ -78,7 +78,7 @@ def test_urgent_subject_names_the_story_and_a_title_with_crlf_cannot_inject_head
     with SmtpSink() as sink:
         send(email_notifier(sink), digest)
         assert sink.wait_for(1)
-        msg, (_, rcpt, raw) = sink.messages[0], sink.envelopes[0]
+        msg, (_, rcpt, _raw) = sink.messages[0], sink.envelopes[0]
     assert rcpt == ["monitor@example.org"]
     assert msg["Bcc"] is None and msg["X-Evil"] is None
     assert "\n" not in msg["Subject"] and "\r" not in msg["Subject"]

@@ -10,7 +10,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import PROJECT, run_cli
 from tests.faultserver import feeds_yaml, stop, wait_for
@@ -41,6 +40,16 @@ def _serve(args: list[str], log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | env_python
     return subprocess.Popen([sys.executable, "-m", "monitor", *args], stdout=subprocess.PIPE,
                             stderr=open(log, "w", encoding="utf-8"), env=env, cwd=PROJECT, text=True)
+
+
+def _start_service(tmp_path: Path, feeds_yaml: str) -> tuple[Path, Path, subprocess.Popen]:
+    """`monitor run` on this feeds.yaml with the shipped keywords: (feeds file, log file, process)."""
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(feeds_yaml, encoding="utf-8")
+    log = tmp_path / "service.log"
+    proc = _serve(["run", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
+                   "--state", str(tmp_path / "state.db")], log)
+    return feeds, log, proc
 
 
 def _log(path: Path) -> str:
@@ -99,12 +108,8 @@ def test_sighup_with_a_broken_config_keeps_the_last_good_one(tmp_path):
             site.add(path, article_html(title, text))
         site.add("/a.xml", Page(body, content_type="application/rss+xml"))
         site.add("/b.xml", Page(body, content_type="application/rss+xml"))
-        feeds = tmp_path / "feeds.yaml"
         good = f"feeds:\n  - name: A\n    url: {site.url('/a.xml')}\n    interval: 1s\nsettings:\n  timeout: 2\n"
-        feeds.write_text(good, encoding="utf-8")
-        log = tmp_path / "service.log"
-        proc = _serve(["run", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
-                       "--state", str(tmp_path / "state.db")], log)
+        feeds, log, proc = _start_service(tmp_path, good)
         try:
             assert wait_for(lambda: site.requested("/a.xml"), 30), _log(log)
             feeds.write_text(good.replace("    interval: 1s\n", "    interval: 1s\n\tenabled: false\n"),
@@ -135,12 +140,8 @@ def test_a_feed_added_by_reload_on_a_new_host_delivers_its_story(tmp_path):
         second.add(path, article_html(title, text))
         second.add("/b.xml", Page(rss("B", [{"title": title, "path": path}], base=second.base).encode(),
                                   content_type="application/rss+xml"))
-        feeds = tmp_path / "feeds.yaml"
         one = f"feeds:\n  - name: A\n    url: {first.url('/a.xml')}\n    interval: 1s\nsettings:\n  timeout: 2\n"
-        feeds.write_text(one, encoding="utf-8")
-        log = tmp_path / "service.log"
-        proc = _serve(["run", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
-                       "--state", str(tmp_path / "state.db")], log)
+        feeds, log, proc = _start_service(tmp_path, one)
         try:
             assert wait_for(lambda: first.requested("/a.xml"), 30), _log(log)
             feeds.write_text(one.replace("settings:", f"  - name: B\n    url: {second.url('/b.xml')}\n"
