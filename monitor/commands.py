@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 import logging
 import os
 import sys
@@ -22,16 +24,23 @@ def _notifiers():
     return notifiers_from_env(os.environ)
 
 
+@contextmanager
+def _state(args: argparse.Namespace, *, locked: bool = False) -> Iterator[Store]:
+    """The state file, closed afterwards; `locked` for commands that poll or deliver (one monitor at a time)."""
+    with instance_lock(args.state) if locked else nullcontext():
+        store = Store(args.state)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     feeds, rules = load_config(args)
     notifiers = _notifiers()
-    with instance_lock(args.state):
-        store = Store(args.state)
-        try:
-            return asyncio.run(_run_once(feeds, rules, store, notifiers) if args.once
-                               else _serve(args, feeds, rules, store, notifiers))
-        finally:
-            store.close()
+    with _state(args, locked=True) as store:
+        return asyncio.run(_run_once(feeds, rules, store, notifiers) if args.once
+                           else _serve(args, feeds, rules, store, notifiers))
 
 
 async def _run_once(feeds, rules, store: Store, notifiers) -> int:
@@ -91,11 +100,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not Path(args.state).exists():
         print(f"no state yet at {args.state}: run `monitor run --once` first")
         return 0
-    store = Store(args.state)
-    try:
+    with _state(args) as store:
         print(format_status(store, feeds))
-    finally:
-        store.close()
     return 0
 
 
@@ -115,15 +121,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .archive import export
 
-    store = Store(args.state)
-    try:
+    with _state(args) as store:
         if args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as out:
                 count = export(store, args.since, args.topic, args.format, out)
         else:
             count = export(store, args.since, args.topic, args.format, sys.stdout)
-    finally:
-        store.close()
     log.info("exported %d stor%s", count, "y" if count == 1 else "ies")
     return 0
 
@@ -131,11 +134,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from .archive import show
 
-    store = Store(args.state)
-    try:
+    with _state(args) as store:
         return show(store, args.story_id, sys.stdout)
-    finally:
-        store.close()
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -143,13 +143,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     feeds, rules = load_config(args)
     notifiers = _notifiers()
-    with instance_lock(args.state):
-        store = Store(args.state)
-        try:
-            return asyncio.run(run_backfill(feeds, rules, store, notifiers, since=args.since, until=args.until,
-                                            only=args.feed, dry_run=args.dry_run))
-        finally:
-            store.close()
+    with _state(args, locked=True) as store:
+        return asyncio.run(run_backfill(feeds, rules, store, notifiers, since=args.since, until=args.until,
+                                        only=args.feed, dry_run=args.dry_run))
 
 
 def cmd_discover(args: argparse.Namespace) -> int:

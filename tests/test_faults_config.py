@@ -93,7 +93,7 @@ def test_status_warns_about_a_broken_config_and_still_shows_the_state(tmp_path):
 
 # --- secrets --------------------------------------------------------------------------------------
 
-SMTP_PASSWORD = "s3cr3t-value"
+SMTP_PASSWORD = "s3cr3t-value"  # a fake: the tests below prove it never appears in any output
 TOKEN_SECRET = "123456:ABC-secret"
 
 
