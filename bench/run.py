@@ -339,6 +339,15 @@ def run_micro(python: str, workdir: Path, quick: bool) -> dict:
     return out
 
 
+def scale_to(run: dict, feeds_run: int, feeds: int) -> None:
+    """A baseline run on a sample of the feeds, its totals scaled to all of them (it is linear in the feeds)."""
+    run["feeds_run"] = feeds_run
+    run["scale"] = feeds / feeds_run
+    for k in ("wall", "cpu", "requests", "bytes"):
+        if run.get(k) is not None:
+            run[f"{k}_scaled"] = run[k] * run["scale"]
+
+
 def find_number(data, *names: str):
     """First numeric value under any of `names` (searched recursively) in a micro-benchmark's JSON."""
     if isinstance(data, dict):
@@ -507,12 +516,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"baseline: sequential httpx + feedparser + trafilatura on {n} feeds")
             b = measure("sequential", [args.python, str(BENCH / "baseline_sequential.py"), "--feeds-file",
                                        str(feeds_yaml), "--limit", str(n)], workdir, site, timeout=14400)
-            b["feeds_run"] = n
-            b["scale"] = args.feeds / n
+            scale_to(b, n, args.feeds)
             b["detail"] = parse_json_output(Path(b["stdout"]).read_text())
-            for k in ("wall", "cpu", "requests", "bytes"):
-                if b.get(k) is not None:
-                    b[f"{k}_scaled"] = b[k] * b["scale"]
             results["sequential"] = b
             save()
             log(f"  {b['wall']:.1f} s for {n} feeds -> {b['wall_scaled']:.0f} s scaled to {args.feeds}")
@@ -546,11 +551,7 @@ def main(argv: list[str] | None = None) -> int:
                 sink.send_signal(signal.SIGTERM)
                 sink.wait(10)
             r["mails"] = json.loads(stats_file.read_text()) if stats_file.exists() else None
-            r["feeds_run"] = n
-            r["scale"] = args.feeds / n
-            for k in ("wall", "cpu", "requests", "bytes"):
-                if r.get(k) is not None:
-                    r[f"{k}_scaled"] = r[k] * r["scale"]
+            scale_to(r, n, args.feeds)
             results["rss2email"] = r
             save()
             log(f"  {r['wall']:.1f} s, exit {r['exit']}, {r['mails'] and r['mails']['messages']} mails")

@@ -22,6 +22,16 @@ def site():
 
 
 @pytest.fixture
+def store(tmp_path):
+    """A fresh state file on disk, closed after the test."""
+    from monitor.store import Store
+
+    s = Store(tmp_path / "monitor.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
 def clean_env(monkeypatch, tmp_path):
     """No delivery channel from the developer's shell leaks into a test; the digest goes to stdout."""
     for key in list(os.environ):

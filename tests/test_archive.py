@@ -8,7 +8,6 @@ import gzip
 import io
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -37,13 +36,6 @@ def add_copy(store: Store, story_id: int, url: str, feed: str, *, evidence: bool
                   published=T0, fetched_at=T0 + timedelta(hours=1), raw_sha256="cd" * 32)
     store.add_story_source(story_id, item_id, feed, url, "Republished", article=art if evidence else None,
                            raw_html_gz=gzip.compress(b"<html>copy</html>") if evidence else None)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "monitor.db")
-    yield s
-    s.close()
 
 
 def test_a_jsonl_export_carries_the_evidence_of_every_source(store: Store) -> None:

@@ -87,13 +87,6 @@ class Pipeline:
         return story_id, True
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "monitor.db")
-    yield s
-    s.close()
-
-
 def test_a_republished_interview_is_folded_into_the_first_story(store: Store) -> None:
     pipe = Pipeline(store)
     first, new = pipe.take("https://ipsnews.net/interview", text("en_ips_interview"), "ips")
