@@ -69,7 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the digest instead of delivering it")
     p = command("discover", "list the feeds a web page links to")
     p.add_argument("url")
+    _register_areas(command)
     return parser
+
+
+def _register_areas(command) -> None:
+    """Each area module of `monitor.commands` adds its own subcommands (and sets `handler=` on them)."""
+    import importlib
+
+    from .commands import AREAS
+
+    for area in AREAS:
+        importlib.import_module(f".commands.{area}", __package__).register(command)
 
 
 def _date(text: str) -> datetime:
@@ -132,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     from .store import StateError
 
     try:
-        return getattr(commands, "cmd_" + args.command.replace("-", "_"))(args)
+        handler = getattr(args, "handler", None) or getattr(commands, "cmd_" + args.command.replace("-", "_"))
+        return handler(args)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2

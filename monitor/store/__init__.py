@@ -19,7 +19,7 @@ from ..models import Article, DigestStory, MatchResult
 from .archive import ArchiveQueries
 from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
                      explain_error, utcnow)
-from .schema import _SCHEMA, SCHEMA_VERSION
+from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
 
 __all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 
@@ -37,6 +37,7 @@ class Store(ArchiveQueries):
             self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
+            add_missing_columns(self.db)
             self.db.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )

@@ -1,4 +1,10 @@
-"""The tables of the state. Every statement is IF NOT EXISTS, so opening an older state adds what is new."""
+"""The tables of the state. Every statement is IF NOT EXISTS, so opening an older state adds what is new.
+
+New columns on existing tables go in `COLUMNS` (table, column, declaration): `add_missing_columns` adds each
+one an older state lacks, so any state opens with every column, whatever version wrote it.
+"""
+
+import sqlite3
 
 SCHEMA_VERSION = 1
 
@@ -113,3 +119,17 @@ CREATE TABLE IF NOT EXISTS story_updates (      -- sources that arrived after th
     seen_at TEXT NOT NULL
 );
 """
+
+# (table, column, declaration) added after a table's first release; one line each, oldest first.
+COLUMNS: tuple[tuple[str, str, str], ...] = ()
+
+
+def add_missing_columns(db: sqlite3.Connection) -> None:
+    """ALTER TABLE ... ADD COLUMN for every entry of COLUMNS an older state does not have yet."""
+    have: dict[str, set[str]] = {}
+    for table, column, decl in COLUMNS:
+        if table not in have:
+            have[table] = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in have[table]:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+            have[table].add(column)

@@ -1,4 +1,10 @@
-"""What each `monitor` command does: open the config and the state, call the library, print the outcome."""
+"""What each `monitor` command does: open the config and the state, call the library, print the outcome.
+
+The core commands live here; each further area (re-check and labels, evidence, the web interface, feed lists…)
+is one module of this package with a `register(command)` that adds its subcommands and their handlers, and is
+named in `AREAS` below. Handlers import the heavy parts of the library lazily, so `--help` and a quiet
+`run --once` do not pay for what they do not use.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +17,18 @@ import os
 import sys
 from pathlib import Path
 
-from .cli import instance_lock, load_config
-from .config import ConfigError, load_feeds
-from .store import Store
+from ..cli import instance_lock, load_config
+from ..config import ConfigError, load_feeds
+from ..store import Store
 
 log = logging.getLogger("monitor")
 
+# Modules of this package that add subcommands (each has `register(command)`); one line per area.
+AREAS: tuple[str, ...] = ()
+
 
 def _notifiers():
-    from .notify import notifiers_from_env
+    from ..notify import notifiers_from_env
 
     return notifiers_from_env(os.environ)
 
@@ -44,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run_once(feeds, rules, store: Store, notifiers) -> int:
-    from .pipeline import Monitor
+    from ..pipeline import Monitor
 
     async with Monitor(feeds, rules, store, notifiers) as monitor:
         results = await monitor.poll_all()
@@ -59,8 +68,8 @@ async def _run_once(feeds, rules, store: Store, notifiers) -> int:
 
 
 async def _serve(args, feeds, rules, store: Store, notifiers) -> int:
-    from .pipeline import Monitor
-    from .scheduler import Service
+    from ..pipeline import Monitor
+    from ..scheduler import Service
 
     async with Monitor(feeds, rules, store, notifiers) as monitor:
         await Service(monitor, lambda: load_config(args)).serve()
@@ -70,7 +79,7 @@ async def _serve(args, feeds, rules, store: Store, notifiers) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     feeds, rules = load_config(args)  # raises ConfigError → exit 2 with every problem listed
     _notifiers()  # incomplete delivery settings are config errors too
-    from .notify import describe_channels
+    from ..notify import describe_channels
 
     enabled = sum(f.enabled for f in feeds.feeds)
     print(f"{args.feeds}: {len(feeds.feeds)} feed(s), {enabled} enabled")
@@ -81,7 +90,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_test_delivery(args: argparse.Namespace) -> int:
-    from .deliver import send_test
+    from ..deliver import send_test
 
     results = asyncio.run(send_test(_notifiers()))
     for channel, ok, message in results:
@@ -90,7 +99,7 @@ def cmd_test_delivery(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .health import format_status
+    from ..health import format_status
 
     try:
         feeds = load_feeds(args.feeds)
@@ -106,20 +115,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import explain_target
+    from ..explain import explain_target
 
     print(asyncio.run(explain_target(args.target, args.keywords, args.feeds)))
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import run_eval
+    from ..evaluate import run_eval
 
     return run_eval(args.folder, Path(args.keywords), sys.stdout, label=args.label)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .archive import export
+    from ..archive import export
 
     with _state(args) as store:
         if args.output:
@@ -132,14 +141,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .archive import show
+    from ..archive import show
 
     with _state(args) as store:
         return show(store, args.story_id, sys.stdout)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from .backfill import run_backfill
+    from ..backfill import run_backfill
 
     feeds, rules = load_config(args)
     notifiers = _notifiers()
@@ -149,7 +158,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
-    from .crawl import discover_feeds
+    from ..crawl import discover_feeds
 
     found = asyncio.run(discover_feeds(args.url))
     if not found:
