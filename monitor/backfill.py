@@ -2,8 +2,9 @@
 
 Each source is walked back through what it offers (feed pages, listing pages, sitemaps; monitor.crawl),
 every entry goes through the same pipeline as a poll, and one digest of kind "backfill" is queued at the
-end (or printed with --dry-run, leaving the stories waiting). Resumable for free: every entry processed
-is committed to the items table at once, and the pipeline never fetches a settled item again.
+end. Resumable for free: every entry processed is committed to the items table at once, and the pipeline
+never fetches a settled item again. --dry-run does the same work inside `Store.dry_run()`, prints the digest
+and then undoes everything: the state is left exactly as it was, and no later run sends what the preview found.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -111,6 +112,13 @@ async def run_backfill(feeds: FeedsFile, rules, store: Store, notifiers: list, *
     progress = Progress(tally)
     log.info("backfill of %d source(s) from %s%s%s", len(specs), since.date(),
              f" to {until.date()}" if until else "", " (dry run)" if dry_run else "")
+    with store.dry_run() if dry_run else nullcontext():  # a preview writes nothing, even when interrupted
+        return await _backfill(feeds, rules, store, notifiers, specs, since, until_end, tally, progress, dry_run)
+
+
+async def _backfill(feeds: FeedsFile, rules, store: Store, notifiers: list, specs: list[FeedSpec],
+                    since: datetime, until_end: datetime | None, tally: Tally, progress: Progress,
+                    dry_run: bool) -> int:
     async with Monitor(feeds, rules, store, notifiers, since=since, until=until_end) as monitor:
         gate = asyncio.Semaphore(SOURCES_AT_ONCE)
 
@@ -122,6 +130,9 @@ async def run_backfill(feeds: FeedsFile, rules, store: Store, notifiers: list, *
             with progress.shown():
                 await asyncio.gather(*(one(spec) for spec in specs))
         except (asyncio.CancelledError, KeyboardInterrupt):
+            if dry_run:
+                log.warning("dry run interrupted: nothing was kept")
+                raise
             log.warning("backfill interrupted: %d article(s) fetched so far are kept; run the same command again "
                         "to go on (nothing fetched is fetched again)", tally.fetched)
             raise
@@ -174,7 +185,7 @@ async def _walk_source(monitor: Monitor, spec: FeedSpec, since: datetime, until:
 
 
 def _print_digest(monitor: Monitor) -> None:
-    """--dry-run: show the digest, queue nothing, mark nothing: the stories stay waiting for a real run."""
+    """--dry-run: show the digest; the caller's `Store.dry_run()` then undoes everything the preview did."""
     from .notify.text import render_text
 
     digest = build_digest(monitor.store, monitor.settings, kind="backfill", feed_names=monitor.feed_names)
@@ -182,6 +193,6 @@ def _print_digest(monitor: Monitor) -> None:
         print("no matching stories in the period")
         return
     sys.stdout.write(render_text(digest))
-    log.info("dry run: nothing was sent; the %d stor%s stay waiting: `monitor backfill` without --dry-run sends "
-             "them as one digest without fetching anything again", len(digest.stories),
+    log.info("dry run: nothing was sent and nothing kept; `monitor backfill` without --dry-run fetches the "
+             "period again and sends its %d stor%s as one digest", len(digest.stories),
              "y" if len(digest.stories) == 1 else "ies")

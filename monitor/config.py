@@ -212,6 +212,7 @@ class Settings(BaseModel):
     extract_timeout: float = Field(default=20.0, gt=0)
     keep_raw_html: bool = False  # store gzip of each matched page in the evidence archive
     show_updates: bool = False  # digest lists "also reported by" for stories already sent
+    keep_unmatched_days: int = Field(default=180, ge=0)  # text of unmatched articles kept for `rematch`; 0: none
     failing_after: float = 86400.0  # a feed failing this long is listed in the digest footer
     user_agent: str | None = None
     proxy: str | None = None

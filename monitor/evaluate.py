@@ -212,12 +212,20 @@ def run_eval(folder: Path, keywords: Path, out: TextIO, label: str | None = None
         return 2
     rep = evaluate(samples, matcher)
     print(format_report(rep, Path(folder)), file=out)
+    print("\n" + rule_report(samples, matcher, Path(folder)), file=out)
     p, r = rep.overall.precision, rep.overall.recall
     if (min_precision is not None and p is not None and p < min_precision) or (
         min_recall is not None and r is not None and r < min_recall
     ):
         return 1
     return 0
+
+
+def rule_report(samples: list[Sample], matcher: Matcher, root: Path) -> str:
+    """Which topic and term caused each false alarm and miss (monitor/recheck/blame.py)."""
+    from .recheck.blame import blame, format_blame
+
+    return format_blame(blame(samples, matcher), root)
 
 
 # --- explain ----------------------------------------------------------------------------------------

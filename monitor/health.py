@@ -53,7 +53,24 @@ def format_status(store: Store, feeds: FeedsFile | None, now: datetime | None = 
             lines.append(f"  {row['channel']}: {row['messages']} {row['status']}{detail}")
     else:
         lines.append("delivery queue: empty")
+    lines += kept_text_lines(store, feeds)
     if dead:
         lines.append("")
         lines.append(f"feeds failing for more than {failing_after / 3600:.0f}h: " + ", ".join(dead))
     return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def kept_text_lines(store: Store, feeds: FeedsFile | None) -> list[str]:
+    """The space the texts take: kept unmatched texts (for `rematch`) and the matched stories' texts."""
+    count, kept_bytes, story_bytes = store.kept_text_stats()
+    days = feeds.settings.keep_unmatched_days if feeds else None
+    keep = f"kept {days} days" if days else ("not kept (keep_unmatched_days: 0)" if days == 0 else "")
+    return ["", f"kept texts: {count} unmatched article(s), {_size(kept_bytes)} compressed"
+                + (f", {keep}" if keep else "") + f"; matched stories' texts: {_size(story_bytes)}"]

@@ -92,6 +92,7 @@ class DigestStory:
     highlights: tuple[tuple[int, int], ...] = ()
     score: float = 0.0
     also_reported_by: tuple[tuple[str, str], ...] = ()  # (source name, url)
+    found_on_recheck: bool = False  # matched only when `monitor rematch` re-scored its kept text
 
 
 @dataclass(frozen=True)

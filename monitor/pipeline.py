@@ -12,7 +12,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from . import deliver
@@ -177,7 +177,10 @@ class Monitor:
         if not match.matched:
             # an article we could not fetch is tried again later; its summary alone did not match
             status = "failed" if error else "unmatched"
-            self._record(entry, key, status, error or None)
+            if status == "unmatched" and self.settings.keep_unmatched_days:
+                self._keep_unmatched(entry, key, article)
+            else:
+                self._record(entry, key, status, error or None)
             return Outcome(status, error)
         return self._store_match(entry, key, article, match)
 
@@ -243,6 +246,21 @@ class Monitor:
         self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key, status=status,
                                error=error)
 
+    def _keep_unmatched(self, entry: FeedEntry, key: str, article: Article) -> None:
+        """Settle the item and keep its text, so `monitor rematch` can find it after a rule is fixed."""
+        with self.store.transaction():
+            item_id = self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key,
+                                             status="unmatched")
+            self.store.keep_text(item_id, article)
+
+    def prune_kept_texts(self) -> int:
+        """Forget unmatched texts older than settings.keep_unmatched_days (every digest job does this)."""
+        cutoff = datetime.now(timezone.utc) - timedelta(days=self.settings.keep_unmatched_days)
+        pruned = self.store.prune_kept_texts(cutoff)
+        if pruned:
+            log.info("forgot the kept text of %d unmatched article(s) seen before %s", pruned, cutoff.date())
+        return pruned
+
     def _needs_page_date(self, entry: FeedEntry) -> bool:
         """A backfill must read an undated entry's page for its date, keyword or not, to know where to stop."""
         return entry.published is None and (self.since is not None or self.until is not None)
@@ -273,6 +291,7 @@ class Monitor:
 
     async def send_digest(self, kind: str = "digest") -> int:
         """Queue the digest of every waiting story (if any) and deliver what is due; returns stories queued."""
+        self.prune_kept_texts()
         digest = build_digest(self.store, self.settings, kind=kind, feed_names=self.feed_names)  # type: ignore[arg-type]
         count = 0
         if digest is None:

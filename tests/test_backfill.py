@@ -153,17 +153,29 @@ def test_a_fresh_install_gets_one_digest_of_the_period_and_a_second_backfill_fet
     assert refetched == [], "a second backfill fetches no article again"
 
 
-def test_dry_run_prints_the_digest_and_a_real_run_then_sends_it_without_fetching_again(tmp_path, outlet):
+def test_a_dry_run_changes_nothing_and_the_next_run_sends_nothing_from_it(tmp_path, outlet):
+    from tests.test_recheck import tables
+
+    feeds = write_feeds(tmp_path, outlet)
+    state = tmp_path / "state.db"
+    args = ("--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"), "--state", str(state))
+    first = run_cli("run", "--once", *args)  # a monitor with a history: this year's Khorog story was sent
+    assert first.returncode == 0 and "Activists detained in Khorog" in first.stdout, first.stderr
+    before = tables(state)
+
     dry = backfill(tmp_path, outlet, "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "Backfill — Pamir news monitor" in dry.stdout and "Activists detained in Khorog" in dry.stdout
-    assert "stay waiting" in dry.stderr
-    fetched = {r.path for r in outlet.requests if r.path.startswith(("/20", "/ru/articles/", "/courts/"))}
-    outlet.clear()
+    assert "Backfill — Pamir news monitor" in dry.stdout and "Памирского активиста экстрадировали" in dry.stdout
+    assert "nothing was sent and nothing kept" in dry.stderr
+    assert tables(state) == before, "every table is as it was before the dry run"
+
+    after = run_cli("run", "--once", *args)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == "" and "no new matching stories" in after.stderr, "the preview's stories are not sent"
     real = backfill(tmp_path, outlet)
     assert real.stdout.count("Backfill — Pamir news monitor") == 1
-    assert all(title in real.stdout for title in IN_PERIOD), "nothing was marked sent by the dry run"
-    assert not [r for r in outlet.requests if r.path in fetched], "what the dry run fetched is not fetched again"
+    older = [title for title in IN_PERIOD if title not in first.stdout]  # what the feeds' first pages did not offer
+    assert older and all(title in real.stdout for title in older), "the real backfill still finds the whole period"
 
 
 def test_until_leaves_newer_stories_for_the_regular_polls(tmp_path, outlet):

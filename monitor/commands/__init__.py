@@ -24,7 +24,7 @@ from ..store import Store
 log = logging.getLogger("monitor")
 
 # Modules of this package that add subcommands (each has `register(command)`); one line per area.
-AREAS: tuple[str, ...] = ()
+AREAS: tuple[str, ...] = ("recheck",)
 
 
 def _notifiers():
@@ -124,6 +124,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..evaluate import run_eval
 
+    if args.labels or args.folder is None:
+        from .recheck import run_label_eval
+
+        if not args.labels:
+            print("error: `monitor eval` needs a labelled folder, or --labels for the state's labels", file=sys.stderr)
+            return 2
+        return run_label_eval(args)
     return run_eval(args.folder, Path(args.keywords), sys.stdout, label=args.label)
 
 

@@ -171,3 +171,6 @@ def subject(digest: Digest, prefix: str = "Pamir monitor") -> str:
     else:
         text = f"{prefix}: {line}"
     return one_line(text, 200)
+
+
+RECHECK_MARK = "found on re-check"  # a story `monitor rematch` found after a rule change, shown beside its date

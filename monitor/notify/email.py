@@ -25,6 +25,7 @@ from ..models import Digest, DigestStory
 from .base import (
     KIND_LABEL, PermanentError, Secret, TransientError, fmt_time, one_line, safe_url, segments, subject, summary_line,
 )
+from .base import RECHECK_MARK
 from .text import render_text
 
 _KIND_HEADERS: dict[str, dict[str, str]] = {
@@ -201,7 +202,8 @@ def _story_html(story: DigestStory) -> str:
     parts = [
         '<div style="margin:0 0 18px 0">',
         f'<h3 style="margin:0 0 4px 0;font-size:16px" dir="auto">{_link(story.url, title)}</h3>',
-        f'<div style="color:#555;font-size:13px">{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))}</div>',
+        f'<div style="color:#555;font-size:13px">{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))}'
+        + (f" · <b>{RECHECK_MARK}</b>" if story.found_on_recheck else "") + "</div>",
     ]
     if story.terms:
         terms = ", ".join(_e(one_line(t, 60)) for t in story.terms)

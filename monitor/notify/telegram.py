@@ -22,6 +22,7 @@ import httpx
 
 from ..models import Digest, DigestStory
 from .base import PermanentError, Secret, TransientError, fmt_time, one_line, safe_url, segments, summary_line
+from .base import RECHECK_MARK
 
 LIMIT = 4096
 _PART_RESERVE = 16  # room for the " [12/12]" part label added after splitting
@@ -51,7 +52,8 @@ def _link(url: str, label: str) -> str:
 def _story(story: DigestStory, compact: bool = False) -> str:
     """Title link, source and date; unless compact, the snippet with the matched terms in bold."""
     title = one_line(story.title, 300) or "(no title)"
-    lines = [f"• {_link(story.url, title)}", f"<i>{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))}</i>"]
+    lines = [f"• {_link(story.url, title)}", f"<i>{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))}"
+             + (f" · {RECHECK_MARK}" if story.found_on_recheck else "") + "</i>"]
     if not compact:
         if story.snippet:
             text = "".join(f"<b>{_e(p)}</b>" if hit else _e(p) for p, hit in segments(story.snippet, story.highlights))

@@ -7,7 +7,7 @@ matched terms are marked «like this» so a reader sees at a glance why a story 
 from __future__ import annotations
 
 from ..models import Digest, DigestStory
-from .base import KIND_LABEL, fmt_time, one_line, segments, summary_line
+from .base import KIND_LABEL, RECHECK_MARK, fmt_time, one_line, segments, summary_line
 
 RULE = "=" * 72
 
@@ -20,7 +20,8 @@ def marked_snippet(story: DigestStory, open_: str = "«", close: str = "»") -> 
 
 def _story_lines(number: int, story: DigestStory) -> list[str]:
     lines = [f"{number}. {one_line(story.title, 300) or '(no title)'}"]
-    lines.append(f"   {one_line(story.source, 80)} · {fmt_time(story.published)}")
+    lines.append(f"   {one_line(story.source, 80)} · {fmt_time(story.published)}"
+                 + (f" · {RECHECK_MARK}" if story.found_on_recheck else ""))
     lines.append(f"   {one_line(story.url, 2000)}")
     if story.terms:
         lines.append(f"   Matched: {', '.join(one_line(t, 60) for t in story.terms)}")

@@ -18,14 +18,15 @@ from pathlib import Path
 from ..models import Article, DigestStory, MatchResult
 from .archive import ArchiveQueries
 from .labels import Label, LabelQueries
+from .texts import KeptText, KeptTextQueries
 from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
                      explain_error, utcnow)
 from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
 
-__all__ = ["Store", "Label", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
+__all__ = ["Store", "Label", "KeptText", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 
 
-class Store(ArchiveQueries, LabelQueries):
+class Store(ArchiveQueries, LabelQueries, KeptTextQueries):
     """One SQLite connection, used from one thread (the event loop's)."""
 
     def __init__(self, path: str | Path):
@@ -51,6 +52,17 @@ class Store(ArchiveQueries, LabelQueries):
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All-or-nothing: what a crash interrupts is rolled back by SQLite."""
+        if self.db.in_transaction and self._dry_run:  # inside dry_run(): a savepoint, undone with the rest
+            self.db.execute("SAVEPOINT step")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK TO step")
+                self.db.execute("RELEASE step")
+                raise
+            else:
+                self.db.execute("RELEASE step")
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
@@ -59,6 +71,21 @@ class Store(ArchiveQueries, LabelQueries):
             raise
         else:
             self.db.execute("COMMIT")
+
+    _dry_run = False
+
+    @contextmanager
+    def dry_run(self) -> Iterator["Store"]:
+        """Everything done inside is undone at the end: a preview (`backfill --dry-run`, `rematch --dry-run`)
+        runs the real code on the real state and leaves every table as it was, even when it fails."""
+        self.db.execute("BEGIN IMMEDIATE")
+        self._dry_run = True
+        try:
+            yield self
+        finally:
+            self._dry_run = False
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
 
     # --- feeds ------------------------------------------------------------------------------
 
@@ -168,6 +195,7 @@ class Store(ArchiveQueries, LabelQueries):
             published=_dt(row["published"]), topics=tuple(json.loads(row["topics"])),
             terms=tuple(json.loads(row["terms"])), snippet=row["snippet"],
             highlights=tuple(tuple(s) for s in json.loads(row["highlights"])), score=row["score"],
+            found_on_recheck=bool(row["rechecked"]),
         )
 
     # --- digests and the outbox -----------------------------------------------------------

@@ -109,3 +109,15 @@ class LabelQueries:
             )
             for r in rows
         ]
+
+    def story_id_for_url(self, url: str, url_key: str) -> int | None:
+        """The story this URL is (or is a further source of), by URL key or by the URL as stored."""
+        row = self.db.execute(
+            """SELECT s.id FROM stories s JOIN items i ON i.id = s.item_id WHERE i.url_key = ?
+               UNION ALL SELECT id FROM stories WHERE url = ? OR final_url = ?
+               UNION ALL SELECT ss.story_id FROM story_sources ss LEFT JOIN items i ON i.id = ss.item_id
+                 WHERE i.url_key = ? OR ss.url = ?
+               LIMIT 1""",
+            (url_key, url, url, url_key, url),
+        ).fetchone()
+        return int(row[0]) if row else None
