@@ -58,7 +58,7 @@ async def label_target(store: Store, target: str, label: str, *, note: str | Non
         if story_id is not None:  # a story the monitor has: the label goes on it
             return await label_target(store, str(story_id), label, note=note, language=language)
         kept = store.kept_text_for(key)
-        if kept is not None and kept.text.strip():
+        if kept is not None and kept.extracted and kept.text.strip():  # a page text, not just a summary
             return _keep(store, label, note, language, target, kept.title, kept.text, "kept text (not fetched again)")
     elif not Path(target).is_file():
         raise ValueError(f"{target}: not a story id, a URL (http:// or https://) or a readable file")
@@ -68,7 +68,7 @@ async def label_target(store: Store, target: str, label: str, *, note: str | Non
     if not text.strip():
         raise ValueError(f"{target}: no text could be extracted; save the article as a .txt file "
                          "(first line TITLE: ...) and label the file")
-    url = target if is_url else Path(target).resolve().as_uri()
+    url = target if is_url else f"file:{Path(target).name}"  # not the full path: an export may be shared
     return _keep(store, label, note, language, url, title, text, "fetched" if is_url else "file")
 
 
