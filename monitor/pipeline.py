@@ -255,7 +255,8 @@ class Monitor:
 
     def prune_kept_texts(self) -> int:
         """Forget unmatched texts older than settings.keep_unmatched_days (every digest job does this)."""
-        cutoff = datetime.now(timezone.utc) - timedelta(days=self.settings.keep_unmatched_days)
+        days = self.settings.keep_unmatched_days  # 0: keep none, so forget every one kept before
+        cutoff = datetime.now(timezone.utc) - timedelta(days=days) if days else datetime.now(timezone.utc) + timedelta(1)
         pruned = self.store.prune_kept_texts(cutoff)
         if pruned:
             log.info("forgot the kept text of %d unmatched article(s) seen before %s", pruned, cutoff.date())

@@ -18,6 +18,8 @@ def register(command) -> None:
     p.add_argument("--until", type=_date, help="YYYY-MM-DD, inclusive (default: today)")
     p.add_argument("--topic", help="only this topic of keywords.yaml")
     p.add_argument("--dry-run", action="store_true", help="print what would change and change nothing")
+    p.add_argument("--refetch", action="store_true",
+                   help="fetch again the pages of which only the feed's summary was kept (no keyword then)")
     p.set_defaults(handler=cmd_rematch)
     p = command("label", "mark a story relevant or irrelevant, or record a miss found elsewhere (a URL or a file)")
     p.add_argument("target", help="a story id (as in digests and `monitor show`), an article URL, or a file")
@@ -37,7 +39,9 @@ def cmd_rematch(args: argparse.Namespace) -> int:
     from ..recheck.rematch import format_report, rematch
     from . import _state
 
-    rules = load_rules(args.keywords)
+    from ..cli import load_config
+
+    feeds, rules = load_config(args) if args.refetch else (None, load_rules(args.keywords))
     if args.topic and args.topic.casefold() not in {t.name.casefold() for t in rules.topics}:
         print(f"error: no topic {args.topic!r} in {args.keywords} (topics: "
               f"{', '.join(t.name for t in rules.topics)})", file=sys.stderr)
@@ -48,7 +52,7 @@ def cmd_rematch(args: argparse.Namespace) -> int:
         return 2
     with _state(args, locked=True) as store:
         report = rematch(store, Matcher(rules), since=args.since, until=until, topic=args.topic,
-                         dry_run=args.dry_run)
+                         dry_run=args.dry_run, refetch=(feeds, rules) if args.refetch else None)
     print(format_report(report, dry_run=args.dry_run, since=args.since, topic=args.topic))
     return 0
 

@@ -54,6 +54,8 @@ class RematchReport:
     texts: int = 0  # kept texts re-scored
     stories: int = 0  # stories re-scored
     summary_only: int = 0  # kept texts that are only a feed's summary (no page text was extracted)
+    refetched: int = 0  # --refetch: summary-only pages fetched again
+    improved: int = 0  # ... of which the page text is now kept
     found: list[Found] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)
 
@@ -71,13 +73,18 @@ def _only(match: MatchResult, topic: str | None) -> MatchResult:
 
 
 def rematch(store: Store, matcher: Matcher, *, since: datetime | None, until: datetime | None = None,
-            topic: str | None = None, dry_run: bool = False, progress: bool | None = None) -> RematchReport:
+            topic: str | None = None, dry_run: bool = False, progress: bool | None = None,
+            refetch: tuple | None = None) -> RematchReport:
     """Re-score the period's kept texts and stories; with `dry_run` the same work, then every change undone."""
     report = RematchReport()
     text_ids = store.kept_text_ids(since, until)
     story_ids = store.story_ids(since, until)
     with store.dry_run() if dry_run else nullcontext(), \
             _progress(len(text_ids) + len(story_ids), progress) as advance:
+        if refetch is not None:  # (feeds, rules): the summary-only pages first, inside the dry run's undo
+            import asyncio
+
+            report.refetched, report.improved = asyncio.run(refetch_summaries(store, *refetch, text_ids))
         for row in store.stories_by_ids(story_ids):  # first: a story found below is not a story "kept" here
             report.stories += 1
             if topic is not None and topic.casefold() not in {t.casefold() for t in _topics(row)}:
@@ -96,6 +103,41 @@ def rematch(store: Store, matcher: Matcher, *, since: datetime | None, until: da
                 report.found.append(_take(store, index, kept, match))
             advance()
     return report
+
+
+async def refetch_summaries(store: Store, feeds, rules, item_ids: list[int]) -> tuple[int, int]:
+    """`rematch --refetch`: fetch again the pages of kept texts that are only a feed summary, and keep the page
+    text of those on which a topic of the current rules can now fire. Returns (pages fetched, texts improved).
+
+    Such a page was not extracted when it was seen because no topic could fire on it then; after a new term or
+    spelling it may. The fetch is the pipeline's own (SSRF guard, robots.txt, per-host limits), and extraction
+    applies the current rules' prefilter, so a page that still cannot match costs no extraction.
+    """
+    import asyncio
+
+    from ..pipeline import Monitor
+
+    todo = [k for k in store.kept_texts(item_ids) if not k.extracted]
+    if not todo:
+        return 0, 0
+    improved = 0
+    async with Monitor(feeds, rules, store, []) as monitor:
+        gate = asyncio.Semaphore(feeds.settings.concurrency)
+
+        async def one(kept: KeptText) -> Article:
+            entry = FeedEntry(feed=kept.feed, url=kept.url, guid=kept.guid, title=kept.title, summary=kept.text,
+                              published=kept.published)
+            async with gate:
+                article, _error = await monitor._fetch_article(entry)
+            return article
+
+        articles = await asyncio.gather(*(one(k) for k in todo))
+    for kept, article in zip(todo, articles):
+        if article.extracted and article.text.strip():
+            store.keep_text(kept.item_id, article)
+            improved += 1
+    log.info("re-check: %d summary-only page(s) fetched again, %d now with their page text", len(todo), improved)
+    return len(todo), improved
 
 
 def _topics(row) -> list[str]:
@@ -164,10 +206,13 @@ def format_report(report: RematchReport, *, dry_run: bool, since: datetime | Non
                   "a story already sent cannot be unsent)"]
     lines += [f"  story {d.story_id} ({'sent' if d.sent else 'waiting'}): {d.title or '(no title)'}  {d.url}"
               for d in report.dropped]
+    if report.refetched:
+        lines += ["", f"--refetch: {report.refetched} summary-only page(s) fetched again, {report.improved} "
+                      "with a text the current rules could match"]
     if report.summary_only:
         lines += ["", f"note: {report.summary_only} kept text(s) are only the feed's summary (their page had no "
                       "keyword when it was fetched, so it was not extracted); a new term finds those only in the "
-                      "title and summary"]
+                      "title and summary — `--refetch` fetches their pages again"]
     if dry_run:
         lines += ["", "dry run: nothing was changed"]
     return "\n".join(lines)
