@@ -118,6 +118,8 @@ CREATE TABLE IF NOT EXISTS story_updates (      -- sources that arrived after th
     story_id INTEGER NOT NULL REFERENCES stories (id),
     seen_at TEXT NOT NULL
 );
+-- web interface and weekly report (store/web.py): stories by the date they are about --
+CREATE INDEX IF NOT EXISTS stories_when ON stories (COALESCE(published, fetched_at));
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.
