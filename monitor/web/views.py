@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
+from ..health import _ago
 from ..notify.base import fmt_time, safe_url, segments
 from ..rules import DEFAULT_ENDINGS
 from ..store.web import StoryFilter
@@ -185,11 +186,13 @@ def feeds(ctx, request: Request) -> Response:
         rows.append({
             "name": name, "url": f.url if f else None, "kind": f.kind if f else "", "enabled": f.enabled if f else None,
             "language": LANGUAGES.get(f.language or "", f.language or "") if f else "",
-            "last_success": fmt_time(s.last_success) if s and s.last_success else "never",
+            "last_success": f"{fmt_time(s.last_success)} ({_ago(s.last_success, now)})" if s and s.last_success
+            else "never",
             "error": s.last_error if s else None,
-            "failing_since": fmt_time(s.error_since) if s and s.error_since else None,
+            "failing_since": f"{fmt_time(s.error_since)} ({_ago(s.error_since, now)})" if s and s.error_since
+            else None,
             "dead": bool(s and s.error_since and (now - s.error_since).total_seconds() >= failing_after),
-            "items": s.items_seen if s else 0, "matches": s.matches if s else 0,
+            "seen": s.items_seen if s else 0, "matches": s.matches if s else 0,
             "avg_ms": f"{s.avg_fetch_ms:.0f} ms" if s and s.polls else "-",
             "year": counts.get(name, (0, 0)), "polled": s is not None,
         })
