@@ -80,6 +80,25 @@ def build_archive(path: Path, extra: int = 0) -> dict[str, int]:
     return ids
 
 
+FILLER = [
+    ("Asia-Plus", "Court in Dushanbe sentences a Pamiri activist from Rushan ({n})",
+     "A court sentenced an activist from Rushan district of GBAO to eighteen years after a closed trial ({n})."),
+    ("Ozodi RU", "В ГБАО задержан житель Хорога ({n})",
+     "Сотрудники силовых структур задержали жителя Хорога в Горно-Бадахшанской области ({n})."),
+    ("CABAR.asia", "Relatives of Pamiri exiles questioned in Khorog ({n})",
+     "Security services questioned relatives of Pamiri activists living abroad in Khorog, GBAO ({n})."),
+    ("Eurasianet", "Man killed during police raid in Khorog, GBAO ({n})",
+     "A man was shot dead during a police raid in Khorog, the capital of GBAO, relatives said ({n})."),
+]
+
+
 def _filler(n: int) -> list[tuple[str, str, str, int]]:
-    return [(f"Filler {i % 7}", f"Report {i} on Rushan district", f"Detained in Rushan, GBAO, report {i}.",
-             (i * 37) % 360) for i in range(n)]
+    """Stories over the past year, busier around May (the anniversary of the 2022 events)."""
+    out = []
+    for i in range(n):
+        feed, title, text = FILLER[i % len(FILLER)]
+        days = (i * 53) % 365
+        if i % 3 == 0:
+            days = 190 + (i * 7) % 25  # a burst
+        out.append((feed, title.format(n=i), text.format(n=i), days))
+    return out

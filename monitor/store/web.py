@@ -121,8 +121,20 @@ class WebQueries:
             ).fetchall()
         return batch
 
-    def search_add(self, batch: IndexBatch, folded: Sequence[tuple[str, str]], languages: Sequence[str]) -> None:
-        """Write one batch: folded (title, body) per document in batch order, a language per story."""
+    def search_add(self, batch: IndexBatch, folded: Sequence[tuple[str, str]], languages: Sequence[str],
+                   *, busy_ms: int = 10_000) -> None:
+        """Write one batch: folded (title, body) per document in batch order, a language per story.
+
+        `busy_ms` bounds the wait for the poller's write lock: a page view gives up quickly (the background
+        indexer takes the batch later) rather than wait for a poll to commit.
+        """
+        self.db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+        try:
+            self._search_write(batch, folded, languages)
+        finally:
+            self.db.execute("PRAGMA busy_timeout = 10000")
+
+    def _search_write(self, batch: IndexBatch, folded: Sequence[tuple[str, str]], languages: Sequence[str]) -> None:
         with self.transaction() as db:
             docs = [(r["id"], *folded[i]) for i, r in enumerate(batch.stories)]
             docs += [(-r["id"], *folded[len(batch.stories) + i]) for i, r in enumerate(batch.sources)]

@@ -166,7 +166,7 @@ def create_app(config: WebConfig) -> Starlette:
         store = ctx.store()
         while not stop.is_set():
             try:
-                busy = ctx.index.catch_up(store, budget_s=2.0)
+                busy = ctx.index.catch_up(store, budget_s=0.5)
             except Exception:  # the state is being replaced or repaired: try again later
                 log.exception("search indexing failed; trying again in a minute")
                 busy = 0

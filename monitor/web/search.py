@@ -203,11 +203,17 @@ class SearchIndex:
             self.readonly_reason = str(exc)
             log.warning("cannot write the search index (%s): search covers what is indexed already", exc)
 
-    def catch_up(self, store, budget_s: float = 0.5) -> int:
-        """Index what is new, for at most about `budget_s` seconds; returns the documents indexed."""
+    def catch_up(self, store, budget_s: float = 0.5, busy_ms: int = 10_000, wait_s: float = 0.0) -> int:
+        """Index what is new, for at most about `budget_s` seconds; returns the documents indexed.
+
+        `busy_ms`: how long to wait for the write lock when the poller holds it (a page view: briefly);
+        `wait_s`: how long to wait for another thread's batch to finish (a search then sees its stories).
+        """
         import sqlite3
 
-        if not self.available or self.readonly_reason or not self.lock.acquire(blocking=False):
+        if not self.available or self.readonly_reason:
+            return 0
+        if not (self.lock.acquire(timeout=wait_s) if wait_s else self.lock.acquire(blocking=False)):
             return 0
         done = 0
         try:
@@ -222,11 +228,12 @@ class SearchIndex:
                 languages = [self.feed_languages.get(r["source"]) or guess_language(f"{r['title']}\n{r['text']}")
                              for r in batch.stories]
                 try:
-                    store.search_add(batch, folded, languages)
+                    store.search_add(batch, folded, languages, busy_ms=busy_ms)
                 except sqlite3.OperationalError as exc:
                     if "readonly" in str(exc) or "read-only" in str(exc):
                         self.readonly_reason = str(exc)
-                    log.warning("search index not updated this time: %s", exc)
+                    if "locked" not in str(exc):
+                        log.warning("search index not updated this time: %s", exc)
                     break
                 done += len(batch)
         finally:

@@ -67,7 +67,7 @@ def home(ctx, request: Request) -> Response:
     query = build_query(q, ctx.config.aliases, endings) if q else None
     if q and not ctx.index.available:
         errors.append("full-text search is not available: this SQLite has no FTS5")
-    ctx.index.catch_up(store, budget_s=0.3)
+    ctx.index.catch_up(store, budget_s=0.3, busy_ms=100, wait_s=1.0)
     try:
         page = max(1, min(int(p.get("page") or 1), 10_000))
     except ValueError:
