@@ -202,6 +202,12 @@ class WebQueries:
         args = [_ts(since)] + ([_ts(until)] if until else [])
         return [(r[0], r[1], r[2]) for r in self.db.execute(q, args)]
 
+    def weekly_counts(self, since: datetime, until: datetime) -> dict[str, int]:
+        """Stories per week (Monday as YYYY-MM-DD), whatever their topics."""
+        q = f"""SELECT date({WHEN}, '-6 days', 'weekday 1'), COUNT(*) FROM stories s WHERE {WHEN} >= ? AND {WHEN} < ?
+                GROUP BY 1"""
+        return {r[0]: r[1] for r in self.db.execute(q, (_ts(since), _ts(until)))}
+
     def topic_counts(self, since: datetime, until: datetime | None = None) -> list[tuple[str, int]]:
         q = f"SELECT t.value, COUNT(*) FROM stories s, json_each(s.topics) t WHERE {WHEN} >= ?"
         q += (f" AND {WHEN} < ?" if until else "") + " GROUP BY t.value ORDER BY 2 DESC, 1"

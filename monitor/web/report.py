@@ -35,6 +35,7 @@ class WeeklyReport:
     top: list[dict]
     new_sources: list[tuple[str, str, int]]  # (outlet, first seen, stories this week)
     trend: charts.Trend
+    weeks: list[tuple[str, int]]  # (Monday, stories) for the last 12 weeks
 
     @property
     def period(self) -> str:
@@ -60,7 +61,16 @@ def build_report(store, since: datetime, until: datetime, topics: list[str] | No
               "day": r["day"], "sources": r["sources"]} for r in rows],
         new_sources=store.new_sources(since, until),
         trend=charts.weekly_trend(store, until - timedelta(seconds=1), topics=topics),
+        weeks=_last_weeks(store, until),
     )
+
+
+def _last_weeks(store, until: datetime, n: int = 12) -> list[tuple[str, int]]:
+    first = charts.monday((until - timedelta(seconds=1)).date()) - timedelta(weeks=n - 1)
+    start = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+    counts = store.weekly_counts(start, until)
+    days = [(first + timedelta(weeks=i)).isoformat() for i in range(n)]
+    return [(d, counts.get(d, 0)) for d in days]
 
 
 def _period(since: datetime, until: datetime):
@@ -96,9 +106,8 @@ def render_text(r: WeeklyReport) -> str:
     out += ["", "New sources this week:"]
     out += [f"  {one_line(s, 60)} (first seen {fmt_time(_dt(first))}, {n} stor{'y' if n == 1 else 'ies'})"
             for s, first, n in r.new_sources] or ["  (none)"]
-    weekly = [sum(c[i] for _, c in r.trend.series) for i in range(len(r.trend.weeks))]
-    if weekly:
-        out += ["", "Last 12 weeks (stories per week): " + " ".join(str(n) for n in weekly[-12:])]
+    if r.weeks:
+        out += ["", f"Stories per week since {r.weeks[0][0]}: " + " ".join(str(n) for _, n in r.weeks)]
     return "\n".join(out) + "\n"
 
 
