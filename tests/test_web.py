@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import gzip  # noqa: F401  (the raw page download is gzip bytes)
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,7 +21,6 @@ import pytest
 from monitor.config import load_feeds
 from monitor.rules import load_rules
 from monitor.store import Store
-from monitor.web import labels
 from monitor.web.app import WebConfig, create_app
 from monitor.web.search import load_aliases
 from tests.conftest import PROJECT, run_cli
@@ -133,7 +131,7 @@ def test_every_string_from_the_web_is_escaped_and_every_page_has_a_strict_csp(ar
     for page in pages:
         csp = page.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "script-src" not in csp and "unsafe-inline" not in csp
-        assert page.headers["x-frame-options"] == "DENY" and page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["x-frame-options"] == "DENY" and page.headers["referrer-policy"] == "same-origin"
         assert "<script" not in page.text and "<img" not in page.text  # no tag from a feed, and no script of ours
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Khorog" in pages[1].text
     assert "&lt;img src=x onerror=alert(1)&gt;" in pages[1].text
@@ -148,19 +146,8 @@ def test_the_feeds_page_shows_health_last_success_failing_since_items_and_matche
     assert "Eurasianet" in page.text  # configured in feeds.yaml
 
 
-class Labels:
-    """Stands in for the labels store of issue #11 until it is merged: records the calls it gets."""
-
-    calls: list[dict] = []
-
-    def add_label(self, **kwargs):
-        Labels.calls.append(kwargs)
-
-
-def test_triage_is_a_post_with_a_csrf_token_and_writes_the_label(archive, monkeypatch):
+def test_triage_is_a_post_with_a_csrf_token_and_writes_the_same_label_as_monitor_label(archive):
     state, ids = archive
-    if not labels.available(Store.__new__(Store)):
-        monkeypatch.setattr(Store, "add_label", Labels.add_label, raising=False)
     story = ids["Ozodi TJ"]
 
     async def triage(c):
@@ -169,19 +156,23 @@ def test_triage_is_a_post_with_a_csrf_token_and_writes_the_label(archive, monkey
         no_token = await c.post(f"/story/{story}/label", data={"label": "irrelevant"})
         foreign = await c.post(f"/story/{story}/label", data={"label": "irrelevant", "csrf": token},
                                headers={"origin": "https://evil.example"})
+        cross = await c.post(f"/story/{story}/label", data={"label": "irrelevant", "csrf": token},
+                             headers={"sec-fetch-site": "cross-site", "origin": "null"})
         ok = await c.post(f"/story/{story}/label", data={"label": "irrelevant", "csrf": token, "note": "a court"},
                           headers={"origin": "http://127.0.0.1:8750"})
         done = await c.get(ok.headers["location"])
-        return no_token, foreign, ok, done
+        return no_token, foreign, cross, ok, done
 
-    (no_token, foreign, ok, done), = browse(config(state), triage)
-    assert no_token.status_code == 403 and foreign.status_code == 403
+    (no_token, foreign, cross, ok, done), = browse(config(state), triage)
+    assert no_token.status_code == 403 and foreign.status_code == 403 and cross.status_code == 403
     assert ok.status_code == 303 and "Marked “not relevant”" in done.text
-    if Labels.calls:
-        assert Labels.calls[-1] == {"story_id": story, "label": "irrelevant", "note": "a court", "source": "web"}
-    else:
-        db = sqlite3.connect(state)
-        assert "irrelevant" in str(db.execute("SELECT * FROM labels").fetchall())
+    assert "Current label: <b>not relevant</b>" in done.text
+    store = Store(state)
+    try:
+        (mine,) = [lb for lb in store.labels() if lb.story_id == story]
+    finally:
+        store.close()
+    assert (mine.label, mine.note, mine.source) == ("irrelevant", "a court", "web")
 
 
 def test_read_only_hides_triage_and_refuses_its_post(archive):

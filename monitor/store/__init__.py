@@ -17,15 +17,16 @@ from pathlib import Path
 
 from ..models import Article, DigestStory, MatchResult
 from .archive import ArchiveQueries
+from .labels import Label, LabelQueries
 from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
                      explain_error, utcnow)
 from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
 from .web import WebQueries
 
-__all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
+__all__ = ["Store", "Label", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 
 
-class Store(ArchiveQueries, WebQueries):
+class Store(ArchiveQueries, LabelQueries, WebQueries):
     """One SQLite connection, used from one thread (the event loop's)."""
 
     def __init__(self, path: str | Path):

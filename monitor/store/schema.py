@@ -118,12 +118,40 @@ CREATE TABLE IF NOT EXISTS story_updates (      -- sources that arrived after th
     story_id INTEGER NOT NULL REFERENCES stories (id),
     seen_at TEXT NOT NULL
 );
+-- re-check and labels (store/texts.py, store/labels.py, recheck/) --
+CREATE TABLE IF NOT EXISTS kept_texts (         -- the text of an article that matched nothing, for `rematch`
+    item_id INTEGER PRIMARY KEY REFERENCES items (id),
+    final_url TEXT NOT NULL,
+    title TEXT NOT NULL,
+    published TEXT,
+    fetched_at TEXT NOT NULL,
+    extracted INTEGER NOT NULL,                 -- 0: the feed's summary stood in for the page
+    raw_sha256 TEXT NOT NULL,
+    text_z BLOB NOT NULL                        -- zlib of the UTF-8 text
+);
+CREATE INDEX IF NOT EXISTS kept_texts_fetched ON kept_texts (fetched_at);
+CREATE TABLE IF NOT EXISTS labels (             -- a reader's verdict on a story, or on a miss found elsewhere
+    id INTEGER PRIMARY KEY,
+    story_id INTEGER REFERENCES stories (id),   -- NULL: an article the monitor never sent (url/title/text kept)
+    label TEXT NOT NULL,                        -- relevant | irrelevant
+    note TEXT,
+    url TEXT,
+    title TEXT,
+    text_z BLOB,                                -- zlib of the UTF-8 text (NULL: the story's own text)
+    language TEXT,
+    source TEXT NOT NULL,                       -- who labelled: cli, web, ...
+    created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS labels_story ON labels (story_id) WHERE story_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS labels_url ON labels (url);
 -- web interface and weekly report (store/web.py): stories by the date they are about --
 CREATE INDEX IF NOT EXISTS stories_when ON stories (COALESCE(published, fetched_at));
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.
-COLUMNS: tuple[tuple[str, str, str], ...] = ()
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("stories", "rechecked", "INTEGER NOT NULL DEFAULT 0"),  # 1: found by `monitor rematch` after a rule change
+)
 
 
 def add_missing_columns(db: sqlite3.Connection) -> None:

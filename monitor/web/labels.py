@@ -1,8 +1,8 @@
 """Triage from the web writes the same labels as `monitor label` (issue #11 owns the labels and their table).
 
 This adapter is the one place that knows the labels API: `Store.add_label(*, story_id, label, note=None,
-..., source="cli")` with the labels "relevant" and "irrelevant". Where the store has no such method yet,
-triage says so instead of inventing a second labels table.
+..., source="cli")` with the labels "relevant" and "irrelevant", and `Store.label_for(story_id)`. One label
+per story: marking it again replaces the first verdict, as `monitor label` does.
 """
 
 from __future__ import annotations
@@ -26,13 +26,7 @@ def add_label(store, story_id: int, label: str, note: str | None = None) -> None
     store.add_label(story_id=story_id, label=label, note=note or None, source="web")
 
 
-def story_labels(store, story_id: int) -> list:
-    """The labels a story has, when the labels store can list them (shown on the story page)."""
-    for name in ("story_labels", "labels_for"):
-        method = getattr(store, name, None)
-        if callable(method):
-            try:
-                return list(method(story_id))
-            except TypeError:
-                continue
-    return []
+def current(store, story_id: int) -> str | None:
+    """The story's label (relevant / irrelevant) when it has one, shown on the story page."""
+    label_for = getattr(store, "label_for", None)
+    return label_for(story_id) if callable(label_for) else None

@@ -27,7 +27,7 @@ HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),  # a click to a news site must not tell it about this archive
+    (b"referrer-policy", b"same-origin"),  # a click to a news site must not tell it about this archive
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cache-control", b"no-store"),  # pages of a sensitive archive stay out of shared caches
 ]
@@ -105,8 +105,8 @@ def authorized(headers: list[tuple[bytes, bytes]], token: str | None) -> bool:
 def same_origin(headers: list[tuple[bytes, bytes]]) -> bool:
     """A POST must come from a page of this server: Sec-Fetch-Site, else Origin, else Referer, must agree."""
     site = header(headers, b"sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
+    if site is not None:  # set by the browser itself, no page can forge it
+        return site in ("same-origin", "none")
     host = (header(headers, b"host") or "").lower()
     for name in (b"origin", b"referer"):
         value = header(headers, name)

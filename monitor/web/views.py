@@ -143,7 +143,7 @@ def story(ctx, request: Request) -> Response:
         sources=sources, contexts=contexts, explanation=explanation, rules_error=ctx.config.rules_error,
         sent=sent, language=LANGUAGES.get(store.story_language(story_id) or "", ""),
         downloads=evidence.downloads(store, story_id, row["raw_html_gz"] is not None),
-        labels_on=labels.available(store), labels=labels.story_labels(store, story_id),
+        labels_on=labels.available(store), current=labels.LABELS.get(labels.current(store, story_id) or ""),
         labelled=labels.LABELS.get(request.query_params.get("labelled", "")), text=row["text"],
     )
 
