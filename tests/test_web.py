@@ -268,3 +268,23 @@ def test_monitor_serve_on_loopback_finds_a_story_stored_while_it_runs_and_never_
     assert during.status_code == 200 and new not in found(during.text)  # not committed yet: not visible
     assert found(after.text) == [new]  # indexed on read, right after the commit
     assert after.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_a_busy_port_is_one_clear_line(archive):
+    state, _ = archive
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--state", str(state))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+def test_the_poller_does_not_import_the_web_stack():
+    code = ("import sys, monitor.cli, monitor.commands, monitor.pipeline, monitor.scheduler; monitor.cli.build_parser(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'jinja2', 'uvicorn', 'PIL')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, check=True)
+    assert out.stdout.strip() == "[]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -77,15 +78,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
                        read_only=args.read_only, loopback_only_hosts=token is None and is_loopback_host(args.host))
     app = create_app(config)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"serving the archive {args.state} on http://{host}:{args.port}/"
-          + (" (read-only)" if args.read_only else "") + (" (token required)" if token else "")
-          + " — Ctrl-C stops it", file=sys.stderr)
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=args.verbose > 0,
-                    server_header=False, lifespan="on")
+    try:  # bound here, so a busy port is one clear line (uvicorn would log and exit 3)
+        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((args.host, args.port))
     except OSError as exc:
         print(f"error: cannot listen on {host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    print(f"serving the archive {args.state} on http://{host}:{args.port}/"
+          + (" (read-only)" if args.read_only else "") + (" (token required)" if token else "")
+          + " — Ctrl-C stops it", file=sys.stderr)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=args.verbose > 0,
+                                           server_header=False, lifespan="on"))
+    server.run(sockets=[sock])
     return 0
 
 
