@@ -7,6 +7,7 @@ statement in autocommit mode, and the only writes are a search-index batch and a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 import threading
@@ -31,6 +32,7 @@ from .search import Alias, SearchIndex
 log = logging.getLogger("monitor.web")
 HERE = Path(__file__).parent
 MAX_FORM = 16_384
+LOGIN_DELAY = 0.5  # seconds a wrong token waits
 INDEX_POLL = 5.0  # seconds between looks for new stories to index
 
 
@@ -140,6 +142,7 @@ def create_app(config: WebConfig) -> Starlette:
         import hmac
 
         if not hmac.compare_digest(data.get("token", "").strip().encode(), config.token.encode()):
+            await asyncio.sleep(LOGIN_DELAY)  # guessing the token costs time
             return await run_in_threadpool(lambda: ctx.render(request, "login.html", status=401,
                                                               error="That is not this monitor's token."))
         response = RedirectResponse("/", status_code=303)
@@ -151,6 +154,7 @@ def create_app(config: WebConfig) -> Starlette:
         Route("/", sync(views.home)),
         Route("/story/{story_id:int}", sync(views.story)),
         Route("/story/{story_id:int}/raw.html.gz", sync(views.raw_page)),
+        Route("/story/{story_id:int}/capture/{capture_id:int}.warc.gz", sync(views.capture)),
         Route("/feeds", sync(views.feeds)),
         Route("/login", login, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

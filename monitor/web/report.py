@@ -214,7 +214,8 @@ async def send_weekly_if_due(store, notifiers, spec: Weekly, topics: list[str] |
 
     now = now or datetime.now(timezone.utc)
     slot = last_slot(spec, now)
-    if now - slot > GRACE or store.last_digest_of_kind(KIND) and store.last_digest_of_kind(KIND) >= slot:
+    last = store.last_digest_of_kind(KIND)
+    if now - slot > GRACE or (last is not None and last >= slot):
         return None
     report = build_report(store, slot - timedelta(days=7), slot, topics)
     messages = messages_for(report, notifiers, now)

@@ -79,7 +79,7 @@ def home(ctx, request: Request) -> Response:
         errors.append("the search has no letters or digits to look for")
     try:
         rows = store.list_stories(flt, limit=PAGE + 1, offset=(page - 1) * PAGE)
-        total = store.count_stories(flt) if (page == 1 and len(rows) > PAGE) else (page - 1) * PAGE + len(rows)
+        total = store.count_stories(flt) if (page > 1 or len(rows) > PAGE) else len(rows)
     except sqlite3.OperationalError as exc:
         rows, total = [], 0
         errors.append(f"the search could not run: {exc}")
@@ -154,6 +154,15 @@ def raw_page(ctx, request: Request) -> Response:
         return PlainTextResponse("no raw page was kept for this story (settings: keep_raw_html)", status_code=404)
     return Response(row["raw_html_gz"], media_type="application/gzip", headers={
         "content-disposition": f'attachment; filename="story-{row["id"]}-{row["raw_sha256"][:12]}.html.gz"'})
+
+
+def capture(ctx, request: Request) -> Response:
+    found = evidence.capture_bytes(ctx.store(), request.path_params["story_id"], request.path_params["capture_id"])
+    if found is None:
+        return PlainTextResponse("no such capture in the evidence archive", status_code=404)
+    data, name = found
+    return Response(data, media_type="application/warc", headers={
+        "content-disposition": f'attachment; filename="{name}"'})
 
 
 def label(ctx, request: Request, data: dict[str, str]) -> Response:
