@@ -216,11 +216,19 @@ class Settings(BaseModel):
     failing_after: float = 86400.0  # a feed failing this long is listed in the digest footer
     user_agent: str | None = None
     proxy: str | None = None
+    weekly_report: Any = None  # "mon 08:00" [zone]: the weekly report's time (web/schedule.py), or off
 
     @field_validator("digest_interval", "failing_after", mode="before")
     @classmethod
     def _durations(cls, value: Any) -> float:
         return parse_duration(value)
+
+    @field_validator("weekly_report", mode="before")
+    @classmethod
+    def _weekly(cls, value: Any) -> Any:
+        from .web.schedule import parse_weekly
+
+        return None if value in (None, False, "", "off") else parse_weekly(value)
 
 
 class FeedsFile(BaseModel):

@@ -82,11 +82,31 @@ class Service:
             next_digest = max(now + timedelta(seconds=90), (last + timedelta(seconds=interval)) if last else now)
             self.scheduler.add_job(self._tracked("digest", self.monitor.send_digest), "interval", seconds=interval,
                                    id="digest", replace_existing=True, next_run_time=next_digest)
+        self._schedule_weekly(feeds)
         if "outbox" not in jobs:
             self.scheduler.add_job(self._tracked("outbox", self._retry_outbox), "interval", seconds=RETRY_EVERY,
                                    id="outbox")
         log.info("scheduled %d feed(s), %d new or changed; next digest at %s", len(enabled), len(fresh),
                  self.scheduler.get_job("digest").next_run_time.isoformat(timespec="seconds"))
+
+    def _schedule_weekly(self, feeds: FeedsFile) -> None:
+        """settings.weekly_report: a cron job at its time; the report itself checks it was not sent yet."""
+        spec = feeds.settings.weekly_report
+        if self.scheduler.get_job("weekly"):
+            self.scheduler.remove_job("weekly")
+        if spec is None:
+            return
+
+        async def weekly() -> None:
+            from .web.report import send_weekly_if_due
+
+            await send_weekly_if_due(self.monitor.store, self.monitor.notifiers, self.monitor.feeds.settings.weekly_report
+                                     or spec, [t.name for t in self.monitor.matcher.rules.topics])
+
+        self.scheduler.add_job(self._tracked("weekly", weekly), "cron", day_of_week=spec.weekday, hour=spec.hour,
+                               minute=spec.minute, timezone=spec.tz, id="weekly")
+        self.scheduler.add_job(self._tracked("weekly-catch-up", weekly), id="weekly-catch-up",
+                               replace_existing=True)  # a report missed while the service was down
 
     def _poll_step(self, name: str) -> Callable[[], Awaitable[None]]:
         async def step() -> None:

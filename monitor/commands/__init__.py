@@ -24,7 +24,7 @@ from ..store import Store
 log = logging.getLogger("monitor")
 
 # Modules of this package that add subcommands (each has `register(command)`); one line per area.
-AREAS: tuple[str, ...] = ("recheck",)
+AREAS: tuple[str, ...] = ("recheck", "web")
 
 
 def _notifiers():
@@ -59,12 +59,22 @@ async def _run_once(feeds, rules, store: Store, notifiers) -> int:
         results = await monitor.poll_all()
         await monitor.send_urgent()
         await monitor.send_digest()
+        await _weekly_report(monitor)
     failed = [r for r in results if not r.ok]
     stories = sum(r.matches for r in results)
     log.info("cycle done: %d feed(s) polled, %d failed, %d new stor%s; %d page(s) extracted, %d without any "
              "keyword skipped", len(results), len(failed), stories, "y" if stories == 1 else "ies",
              monitor.extractor.pages, monitor.extractor.skipped)
     return 0
+
+
+async def _weekly_report(monitor) -> None:
+    """`settings: weekly_report`: a run --once from a timer sends it too, once, when its time has come."""
+    spec = monitor.feeds.settings.weekly_report
+    if spec:
+        from ..web.report import send_weekly_if_due
+
+        await send_weekly_if_due(monitor.store, monitor.notifiers, spec, [t.name for t in monitor.matcher.rules.topics])
 
 
 async def _serve(args, feeds, rules, store: Store, notifiers) -> int:

@@ -144,6 +144,8 @@ CREATE TABLE IF NOT EXISTS labels (             -- a reader's verdict on a story
 );
 CREATE UNIQUE INDEX IF NOT EXISTS labels_story ON labels (story_id) WHERE story_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS labels_url ON labels (url);
+-- web interface and weekly report (store/web.py): stories by the date they are about --
+CREATE INDEX IF NOT EXISTS stories_when ON stories (COALESCE(published, fetched_at));
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.

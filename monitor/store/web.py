@@ -1,0 +1,271 @@
+"""SQL for the web interface and the weekly report: the full-text index, story lists, trend counts.
+
+The search index is a contentless FTS5 table over *folded* text (the matcher's own `fold`), so a query
+folded the same way finds «Хоруғ» when «Хоруг» is typed. SQLite cannot fold like Python, so the index is
+kept up to date by the web process itself ("update on read"): it reads the stories and sources past a
+watermark, folds them outside any transaction, then writes one short batch. The poller's transactions are
+not touched and not made longer. The index tables are created lazily by the web process, not in `_SCHEMA`,
+so a SQLite without FTS5 still runs the monitor (only search is then unavailable).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .common import _ts, utcnow
+
+SEARCH_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(
+    title, body, content = '', tokenize = 'unicode61 remove_diacritics 0'
+);  -- rowid > 0: stories.id; rowid < 0: -story_sources.id
+CREATE TABLE IF NOT EXISTS story_language (story_id INTEGER PRIMARY KEY, language TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS story_language_lang ON story_language (language);
+"""
+
+# The date a story is about: its publication date, or when it was fetched when the page gave none.
+WHEN = "COALESCE(s.published, s.fetched_at)"
+
+
+@dataclass(frozen=True)
+class StoryFilter:
+    """What the story list shows; every field optional. `match` is an FTS5 expression over folded text."""
+
+    match: str | None = None
+    topic: str | None = None
+    language: str | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+
+    def where(self) -> tuple[str, list]:
+        clauses, args = [], []
+        if self.match:
+            clauses.append("""s.id IN (SELECT CASE WHEN rowid > 0 THEN rowid ELSE
+                                (SELECT story_id FROM story_sources WHERE id = -search_index.rowid) END
+                              FROM search_index WHERE search_index MATCH ?)""")
+            args.append(self.match)
+        if self.topic:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(s.topics) WHERE value = ?)")
+            args.append(self.topic)
+        if self.language:
+            clauses.append("s.id IN (SELECT story_id FROM story_language WHERE language = ?)")
+            args.append(self.language)
+        if self.source:
+            clauses.append("(s.source = ? OR s.id IN (SELECT story_id FROM story_sources WHERE source = ?))")
+            args += [self.source, self.source]
+        if self.since:
+            clauses.append(f"{WHEN} >= ?")
+            args.append(_ts(self.since))
+        if self.until:
+            clauses.append(f"{WHEN} < ?")
+            args.append(_ts(self.until))
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+@dataclass
+class IndexBatch:
+    """Documents to add to the search index, and the watermarks they move to."""
+
+    stories: list[sqlite3.Row] = field(default_factory=list)
+    sources: list[sqlite3.Row] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.stories) + len(self.sources)
+
+
+class WebQueries:
+    """Mixed into Store: it needs `db` and `transaction()` from there."""
+
+    db: sqlite3.Connection
+
+    # --- the search index -----------------------------------------------------------------
+
+    def search_ensure(self) -> bool:
+        """Create the index tables if missing; False when this SQLite has no FTS5."""
+        try:
+            self.db.executescript(SEARCH_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            if "fts5" in str(exc):
+                return False
+            raise
+        return True
+
+    def _mark(self, key: str) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def search_backlog(self) -> tuple[int, int]:
+        """(documents indexed, documents in the archive): stories plus further sources."""
+        done_s, done_x = self._mark("search_story_id"), self._mark("search_source_id")
+        row = self.db.execute(
+            """SELECT (SELECT COUNT(*) FROM stories WHERE id <= ?) + (SELECT COUNT(*) FROM story_sources WHERE id <= ?),
+                      (SELECT COUNT(*) FROM stories) + (SELECT COUNT(*) FROM story_sources)""", (done_s, done_x)
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def search_unindexed(self, limit: int) -> IndexBatch:
+        """The next stories and sources past the watermarks (one read; nothing is locked afterwards)."""
+        done_s, done_x = self._mark("search_story_id"), self._mark("search_source_id")
+        batch = IndexBatch()
+        batch.stories = self.db.execute(
+            "SELECT id, source, title, text FROM stories WHERE id > ? ORDER BY id LIMIT ?", (done_s, limit)
+        ).fetchall()
+        if len(batch.stories) < limit:
+            batch.sources = self.db.execute(
+                """SELECT ss.id, ss.story_id, ss.title, COALESCE(e.text, '') AS text FROM story_sources ss
+                   LEFT JOIN source_evidence e ON e.source_id = ss.id WHERE ss.id > ? ORDER BY ss.id LIMIT ?""",
+                (done_x, limit - len(batch.stories)),
+            ).fetchall()
+        return batch
+
+    def search_add(self, batch: IndexBatch, folded: Sequence[tuple[str, str]], languages: Sequence[str],
+                   *, busy_ms: int = 10_000) -> None:
+        """Write one batch: folded (title, body) per document in batch order, a language per story.
+
+        `busy_ms` bounds the wait for the poller's write lock: a page view gives up quickly (the background
+        indexer takes the batch later) rather than wait for a poll to commit.
+        """
+        self.db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+        try:
+            self._search_write(batch, folded, languages)
+        finally:
+            self.db.execute("PRAGMA busy_timeout = 10000")
+
+    def _search_write(self, batch: IndexBatch, folded: Sequence[tuple[str, str]], languages: Sequence[str]) -> None:
+        with self.transaction() as db:
+            docs = [(r["id"], *folded[i]) for i, r in enumerate(batch.stories)]
+            docs += [(-r["id"], *folded[len(batch.stories) + i]) for i, r in enumerate(batch.sources)]
+            db.executemany("INSERT OR REPLACE INTO search_index (rowid, title, body) VALUES (?, ?, ?)", docs)
+            db.executemany("INSERT OR REPLACE INTO story_language (story_id, language) VALUES (?, ?)",
+                           [(r["id"], lang) for r, lang in zip(batch.stories, languages)])
+            for key, rows in (("search_story_id", batch.stories), ("search_source_id", batch.sources)):
+                if rows:
+                    db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                               "SET value = excluded.value", (key, str(rows[-1]["id"])))
+
+    def search_reset(self) -> None:
+        """Forget the whole index (after a change of the folding); the next reads rebuild it."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
+            db.execute("DELETE FROM story_language")
+            db.execute("DELETE FROM meta WHERE key IN ('search_story_id', 'search_source_id', 'search_version')")
+
+    def search_version(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'search_version'").fetchone()
+        return row[0] if row else None
+
+    def set_search_version(self, version: str) -> None:
+        self.db.execute("INSERT INTO meta (key, value) VALUES ('search_version', ?) ON CONFLICT (key) DO UPDATE "
+                        "SET value = excluded.value", (version,))
+
+    # --- story lists ----------------------------------------------------------------------
+
+    def list_stories(self, flt: StoryFilter, *, limit: int = 50, offset: int = 0) -> list[sqlite3.Row]:
+        """Newest first (by publication date, else fetch time), with the number of further sources."""
+        where, args = flt.where()
+        return self.db.execute(
+            f"""SELECT s.id, s.source, s.title, s.url, s.final_url, s.published, s.fetched_at, s.topics, s.terms,
+                       s.score, s.snippet, s.highlights, s.urgent, s.digest_id, {WHEN} AS day,
+                       (SELECT COUNT(*) FROM story_sources ss WHERE ss.story_id = s.id) AS sources,
+                       (SELECT language FROM story_language l WHERE l.story_id = s.id) AS language
+                FROM stories s{where} ORDER BY {WHEN} DESC, s.id DESC LIMIT ? OFFSET ?""",
+            [*args, int(limit), int(offset)],
+        ).fetchall()
+
+    def count_stories(self, flt: StoryFilter, cap: int = 10_000) -> int:
+        """How many stories the filter finds, counted up to `cap` (a count is no reason to read everything)."""
+        where, args = flt.where()
+        row = self.db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM stories s{where} LIMIT ?)", [*args, cap])
+        return int(row.fetchone()[0])
+
+    def story_language(self, story_id: int) -> str | None:
+        row = self.db.execute("SELECT language FROM story_language WHERE story_id = ?", (story_id,)).fetchone()
+        return row[0] if row else None
+
+    def facet_values(self) -> dict[str, list[str]]:
+        """The choices of the filters: every source (first or further) and language in the archive."""
+        sources = [r[0] for r in self.db.execute(
+            "SELECT source FROM stories UNION SELECT source FROM story_sources ORDER BY 1")]
+        languages = [r[0] for r in self.db.execute("SELECT DISTINCT language FROM story_language ORDER BY 1")]
+        return {"sources": sources, "languages": languages}
+
+    # --- trends and the weekly report -----------------------------------------------------
+
+    def weekly_topic_counts(self, since: datetime, until: datetime | None = None) -> list[tuple[str, str, int]]:
+        """(Monday of the week as YYYY-MM-DD, topic, stories) for every week with stories."""
+        q = f"""SELECT date({WHEN}, '-6 days', 'weekday 1') AS week, t.value AS topic, COUNT(*) AS n
+                FROM stories s, json_each(s.topics) t WHERE {WHEN} >= ?""" + (f" AND {WHEN} < ?" if until else "")
+        q += " GROUP BY week, topic ORDER BY week, topic"
+        args = [_ts(since)] + ([_ts(until)] if until else [])
+        return [(r[0], r[1], r[2]) for r in self.db.execute(q, args)]
+
+    def weekly_counts(self, since: datetime, until: datetime) -> dict[str, int]:
+        """Stories per week (Monday as YYYY-MM-DD), whatever their topics."""
+        q = f"""SELECT date({WHEN}, '-6 days', 'weekday 1'), COUNT(*) FROM stories s WHERE {WHEN} >= ? AND {WHEN} < ?
+                GROUP BY 1"""
+        return {r[0]: r[1] for r in self.db.execute(q, (_ts(since), _ts(until)))}
+
+    def topic_counts(self, since: datetime, until: datetime | None = None) -> list[tuple[str, int]]:
+        q = f"SELECT t.value, COUNT(*) FROM stories s, json_each(s.topics) t WHERE {WHEN} >= ?"
+        q += (f" AND {WHEN} < ?" if until else "") + " GROUP BY t.value ORDER BY 2 DESC, 1"
+        return [(r[0], r[1]) for r in self.db.execute(q, [_ts(since)] + ([_ts(until)] if until else []))]
+
+    def source_counts(self, since: datetime, until: datetime | None = None) -> list[tuple[str, int, int]]:
+        """(outlet, stories it reported first, stories it carried as a further source), busiest first."""
+        bound = f"{WHEN} >= ?" + (f" AND {WHEN} < ?" if until else "")
+        args = [_ts(since)] + ([_ts(until)] if until else [])
+        rows = self.db.execute(
+            f"""SELECT source, SUM(first), SUM(further) FROM (
+                  SELECT s.source AS source, 1 AS first, 0 AS further FROM stories s WHERE {bound}
+                  UNION ALL
+                  SELECT ss.source, 0, 1 FROM story_sources ss JOIN stories s ON s.id = ss.story_id WHERE {bound})
+                GROUP BY source ORDER BY SUM(first) + SUM(further) DESC, source""", args + args)
+        return [(r[0], int(r[1]), int(r[2])) for r in rows]
+
+    def top_stories(self, since: datetime, until: datetime | None = None, limit: int = 10) -> list[sqlite3.Row]:
+        """The period's strongest stories: score, then how many outlets carried them."""
+        bound = f"{WHEN} >= ?" + (f" AND {WHEN} < ?" if until else "")
+        return self.db.execute(
+            f"""SELECT s.id, s.title, s.source, s.final_url, s.url, s.topics, s.score, {WHEN} AS day,
+                       (SELECT COUNT(*) FROM story_sources ss WHERE ss.story_id = s.id) AS sources
+                FROM stories s WHERE {bound} ORDER BY s.score DESC, sources DESC, s.id LIMIT ?""",
+            [_ts(since)] + ([_ts(until)] if until else []) + [int(limit)]).fetchall()
+
+    def new_sources(self, since: datetime, until: datetime | None = None) -> list[tuple[str, str, int]]:
+        """Outlets first seen in the period: (outlet, first seen, stories carried in the period)."""
+        rows = self.db.execute(
+            """SELECT source, MIN(seen) AS first, SUM(seen >= ? AND (? IS NULL OR seen < ?)) FROM (
+                 SELECT source, fetched_at AS seen FROM stories UNION ALL SELECT source, seen_at FROM story_sources)
+               GROUP BY source HAVING first >= ? AND (? IS NULL OR first < ?) ORDER BY first""",
+            (_ts(since), _ts(until), _ts(until), _ts(since), _ts(until), _ts(until)))
+        return [(r[0], r[1], int(r[2])) for r in rows]
+
+    def last_digest_of_kind(self, kind: str) -> datetime | None:
+        row = self.db.execute("SELECT MAX(created_at) FROM digests WHERE kind = ?", (kind,)).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def queue_report(self, kind: str, messages: dict[str, list[str]], *, not_since: datetime) -> int | None:
+        """Queue a report (a digest without stories) unless one of `kind` was queued at or after `not_since`:
+        the check and the insert are one transaction, so two processes cannot both send this week's report."""
+        now = _ts(utcnow())
+        with self.transaction() as db:
+            row = db.execute("SELECT 1 FROM digests WHERE kind = ? AND created_at >= ?", (kind, _ts(not_since)))
+            if row.fetchone():
+                return None
+            digest_id = db.execute("INSERT INTO digests (kind, created_at, stories) VALUES (?, ?, 0) RETURNING id",
+                                   (kind, now)).fetchone()[0]
+            for channel, parts in messages.items():
+                db.executemany(
+                    "INSERT INTO outbox (digest_id, channel, seq, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
+                    [(digest_id, channel, seq, payload, now) for seq, payload in enumerate(parts)])
+        return int(digest_id)
+
+    def story_ids_exist(self, ids: Iterable[int]) -> set[int]:
+        ids = list(ids)
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        return {r[0] for r in self.db.execute(f"SELECT id FROM stories WHERE id IN ({marks})", ids)}

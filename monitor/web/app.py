@@ -1,0 +1,201 @@
+"""The Starlette application: routes, templates, and one SQLite connection per worker thread.
+
+Handlers are plain functions run in Starlette's thread pool; each thread opens its own connection to the
+state (WAL mode: readers never block the poller, the poller never blocks readers), every read is one short
+statement in autocommit mode, and the only writes are a search-index batch and a triage label.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..store import Store
+from . import security, views
+from .search import Alias, SearchIndex
+
+log = logging.getLogger("monitor.web")
+HERE = Path(__file__).parent
+MAX_FORM = 16_384
+LOGIN_DELAY = 0.5  # seconds a wrong token waits
+INDEX_POLL = 5.0  # seconds between looks for new stories to index
+
+
+@dataclass
+class WebConfig:
+    """Everything the app needs, resolved by `monitor serve` (or a test)."""
+
+    state: str
+    rules: Any = None  # RuleSet, or None when keywords.yaml could not be read
+    rules_error: str | None = None
+    aliases: list[Alias] = field(default_factory=list)
+    feeds: Any = None  # FeedsFile or None
+    token: str | None = None
+    read_only: bool = False
+    loopback_only_hosts: bool = True  # no token and bound to loopback: refuse other Host names
+
+
+class Context:
+    """Per-process state of the app: config, connections, the search index, caches."""
+
+    def __init__(self, config: WebConfig):
+        self.config = config
+        self.local = threading.local()
+        self.stores: list[Store] = []
+        self.lock = threading.Lock()
+        languages = {f.name: f.language for f in config.feeds.feeds} if config.feeds else {}
+        self.index = SearchIndex(languages)
+        self.matcher = None
+        if config.rules is not None:
+            from ..match import Matcher
+
+            self.matcher = Matcher(config.rules)
+        self.cache: dict[str, tuple[float, Any]] = {}
+        self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                               trim_blocks=True, lstrip_blocks=True)
+        self.env.globals["read_only"] = config.read_only
+
+    def store(self) -> Store:
+        store = getattr(self.local, "store", None)
+        if store is None:
+            store = Store(self.config.state)
+            self.local.store = store
+            with self.lock:
+                self.stores.append(store)
+        return store
+
+    def cached(self, key: str, ttl: float, make):
+        hit = self.cache.get(key)
+        if hit and time.monotonic() - hit[0] < ttl:
+            return hit[1]
+        value = make()
+        self.cache[key] = (time.monotonic(), value)
+        return value
+
+    def render(self, request: Request, template: str, status: int = 200, **values) -> HTMLResponse:
+        csrf = request.cookies.get(security.CSRF_COOKIE) or security.new_csrf()
+        body = self.env.get_template(template).render(request=request, csrf=csrf, **values)
+        response = HTMLResponse(body, status_code=status)
+        if request.cookies.get(security.CSRF_COOKIE) != csrf:
+            response.set_cookie(security.CSRF_COOKIE, csrf, httponly=True, samesite="strict")
+        return response
+
+    def close(self) -> None:
+        with self.lock:
+            for store in self.stores:
+                try:
+                    store.close()
+                except Exception:  # a connection of a finished thread; nothing to save
+                    pass
+            self.stores.clear()
+
+
+async def form(request: Request) -> dict[str, str]:
+    """A small urlencoded form (no multipart: nothing here uploads files)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            break
+    fields = parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in fields.items()}
+
+
+def create_app(config: WebConfig) -> Starlette:
+    ctx = Context(config)
+
+    def sync(handler):
+        async def endpoint(request: Request) -> Response:
+            return await run_in_threadpool(handler, ctx, request)
+        return endpoint
+
+    async def label(request: Request) -> Response:
+        data = await form(request)
+        if not security.csrf_ok(request.headers.raw, data.get("csrf")):
+            return PlainTextResponse("This form has expired or came from another site; reload the page and "
+                                     "try again.", status_code=403)
+        return await run_in_threadpool(views.label, ctx, request, data)
+
+    async def login(request: Request) -> Response:
+        if not config.token:
+            return RedirectResponse("/", status_code=303)
+        if request.method == "GET":
+            return await run_in_threadpool(ctx.render, request, "login.html")
+        data = await form(request)
+        if not security.csrf_ok(request.headers.raw, data.get("csrf")):
+            return PlainTextResponse("Reload the login page and try again.", status_code=403)
+        import hmac
+
+        if not hmac.compare_digest(data.get("token", "").strip().encode(), config.token.encode()):
+            await asyncio.sleep(LOGIN_DELAY)  # guessing the token costs time
+            return await run_in_threadpool(lambda: ctx.render(request, "login.html", status=401,
+                                                              error="That is not this monitor's token."))
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(security.TOKEN_COOKIE, security.token_digest(config.token), httponly=True,
+                            samesite="strict")
+        return response
+
+    routes = [
+        Route("/", sync(views.home)),
+        Route("/story/{story_id:int}", sync(views.story)),
+        Route("/story/{story_id:int}/raw.html.gz", sync(views.raw_page)),
+        Route("/story/{story_id:int}/capture/{capture_id:int}.warc.gz", sync(views.capture)),
+        Route("/feeds", sync(views.feeds)),
+        Route("/login", login, methods=["GET", "POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    if not config.read_only:
+        routes.append(Route("/story/{story_id:int}/label", label, methods=["POST"]))
+
+    stop = threading.Event()
+
+    def indexer() -> None:
+        """Builds the index of a large archive in the background, then picks up new stories every few
+        seconds; requests also catch up before a search, so what was stored a moment ago is found."""
+        store = ctx.store()
+        while not stop.is_set():
+            try:
+                busy = ctx.index.catch_up(store, budget_s=0.5)
+            except Exception:  # the state is being replaced or repaired: try again later
+                log.exception("search indexing failed; trying again in a minute")
+                busy = 0
+                stop.wait(55)
+            stop.wait(0.05 if busy else INDEX_POLL)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await run_in_threadpool(lambda: ctx.index.prepare(ctx.store()))
+        thread = threading.Thread(target=indexer, name="search-index", daemon=True)
+        thread.start()
+        yield
+        stop.set()
+        await run_in_threadpool(thread.join, 10)
+        ctx.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found(ctx)})
+    app.state.ctx = ctx
+    wrapped = security.SecurityMiddleware(app, token=config.token, loopback_only_hosts=config.loopback_only_hosts)
+    wrapped.ctx = ctx
+    return wrapped
+
+
+def _not_found(ctx: Context):
+    async def handler(request: Request, exc: Exception) -> Response:
+        return await run_in_threadpool(lambda: ctx.render(request, "error.html", status=404,
+                                                          message="There is nothing at this address."))
+    return handler

@@ -1,0 +1,141 @@
+"""The trend chart: weekly stories per topic, as SVG for the web page and as PNG for mail.
+
+Both drawings come from one `Trend` and one layout, so the page and the report show the same picture.
+SVG is written by hand (a few dozen elements, presentation attributes only: the page's strict CSP allows
+no inline style, and no script is needed). Mail clients block SVG, so mail gets a PNG drawn with Pillow.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
+           "#bcbd22")
+W, H = 760, 260
+LEFT, RIGHT, TOP, BOTTOM = 44, 170, 14, 34
+
+
+@dataclass(frozen=True)
+class Trend:
+    weeks: tuple[date, ...]  # Mondays, oldest first
+    series: tuple[tuple[str, tuple[int, ...]], ...]  # (topic, count per week), busiest topic first
+
+    @property
+    def peak(self) -> int:
+        return max((max(c) for _, c in self.series if c), default=0)
+
+    @property
+    def total(self) -> int:
+        return sum(sum(c) for _, c in self.series)
+
+
+def monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def weekly_trend(store, now: datetime | None = None, weeks: int = 52, topics: list[str] | None = None) -> Trend:
+    """Stories per topic per week for the last `weeks` weeks (this week included), zeros filled in."""
+    now = now or datetime.now(timezone.utc)
+    first = monday(now.astimezone(timezone.utc).date()) - timedelta(weeks=weeks - 1)
+    days = tuple(first + timedelta(weeks=i) for i in range(weeks))
+    index = {d.isoformat(): i for i, d in enumerate(days)}
+    counts: dict[str, list[int]] = {t: [0] * weeks for t in topics or []}
+    since = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+    for week, topic, n in store.weekly_topic_counts(since):
+        if week in index:
+            counts.setdefault(topic, [0] * weeks)[index[week]] += n
+    series = sorted(((t, tuple(c)) for t, c in counts.items()), key=lambda s: (-sum(s[1]), s[0]))
+    return Trend(days, tuple(series))
+
+
+def _nice_max(peak: int) -> int:
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
+        if peak <= step * 4:
+            return step * 4
+    return peak
+
+
+def _layout(trend: Trend) -> tuple[int, list[tuple[str, str, list[tuple[float, float]]]], list[tuple[float, str]]]:
+    """(y max, per topic (name, colour, points), month ticks (x, label)) in chart coordinates."""
+    ymax = _nice_max(max(trend.peak, 1))
+    n = max(len(trend.weeks) - 1, 1)
+    plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
+    x = lambda i: LEFT + plot_w * i / n  # noqa: E731
+    y = lambda v: TOP + plot_h * (1 - v / ymax)  # noqa: E731
+    lines = [(name, PALETTE[k % len(PALETTE)], [(x(i), y(v)) for i, v in enumerate(counts)])
+             for k, (name, counts) in enumerate(trend.series[: len(PALETTE)])]
+    ticks, last_month = [], None
+    for i, d in enumerate(trend.weeks):
+        if d.month != last_month and d.day <= 7:
+            ticks.append((x(i), d.strftime("%b %Y" if d.month == 1 or not ticks else "%b")))
+        last_month = d.month
+    return ymax, lines, ticks
+
+
+def svg(trend: Trend, title: str = "Stories per week and topic, last 12 months") -> str:
+    """An accessible inline SVG (role=img, a <title>); every label escaped."""
+    e = lambda s: html.escape(str(s), quote=True)  # noqa: E731
+    ymax, lines, ticks = _layout(trend)
+    plot_h, bottom = H - TOP - BOTTOM, H - BOTTOM
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
+           f'aria-labelledby="trend-title" class="trend" font-family="sans-serif" font-size="11">',
+           f'<title id="trend-title">{e(title)}</title>']
+    for k in range(5):
+        yv = TOP + plot_h * k / 4
+        out.append(f'<line x1="{LEFT}" y1="{yv:.1f}" x2="{W - RIGHT}" y2="{yv:.1f}" stroke="#e3e3e3"/>')
+        out.append(f'<text x="{LEFT - 6}" y="{yv + 4:.1f}" text-anchor="end" fill="#555">{ymax * (4 - k) // 4}</text>')
+    for xv, label in ticks:
+        out.append(f'<line x1="{xv:.1f}" y1="{bottom}" x2="{xv:.1f}" y2="{bottom + 4}" stroke="#888"/>')
+        out.append(f'<text x="{xv:.1f}" y="{bottom + 16}" text-anchor="middle" fill="#555">{e(label)}</text>')
+    out.append(f'<line x1="{LEFT}" y1="{bottom}" x2="{W - RIGHT}" y2="{bottom}" stroke="#888"/>')
+    for k, (name, colour, points) in enumerate(lines):
+        pts = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+        total = sum(dict(trend.series)[name])
+        out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2">'
+                   f'<title>{e(name)}: {total} stories</title></polyline>')
+        ly = TOP + 8 + 16 * k
+        out.append(f'<rect x="{W - RIGHT + 12}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>')
+        out.append(f'<text x="{W - RIGHT + 27}" y="{ly + 1}" fill="#222">{e(name[:22])} ({total})</text>')
+    if not lines or trend.total == 0:
+        out.append(f'<text x="{(LEFT + W - RIGHT) / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" fill="#777">'
+                   'no stories in this period</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def png(trend: Trend, scale: int = 2) -> bytes:
+    """The same chart as a PNG (drawn at `scale`× for sharp text on high-density screens)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    ymax, lines, ticks = _layout(trend)
+    img = Image.new("RGB", (W * scale, H * scale), "white")
+    draw = ImageDraw.Draw(img)
+    try:
+        font = ImageFont.load_default(size=11 * scale)
+    except TypeError:  # Pillow without FreeType: the small bitmap font
+        font = ImageFont.load_default()
+    s = lambda v: v * scale  # noqa: E731
+    plot_h, bottom = H - TOP - BOTTOM, H - BOTTOM
+    for k in range(5):
+        yv = TOP + plot_h * k / 4
+        draw.line([(s(LEFT), s(yv)), (s(W - RIGHT), s(yv))], fill="#e3e3e3", width=scale)
+        draw.text((s(LEFT - 6), s(yv)), str(ymax * (4 - k) // 4), fill="#555555", font=font, anchor="rm")
+    draw.line([(s(LEFT), s(bottom)), (s(W - RIGHT), s(bottom))], fill="#888888", width=scale)
+    for xv, label in ticks:
+        draw.line([(s(xv), s(bottom)), (s(xv), s(bottom + 4))], fill="#888888", width=scale)
+        draw.text((s(xv), s(bottom + 16)), label, fill="#555555", font=font, anchor="mm")
+    for k, (name, colour, points) in enumerate(lines):
+        draw.line([(s(px), s(py)) for px, py in points], fill=colour, width=2 * scale, joint="curve")
+        ly = TOP + 8 + 16 * k
+        draw.rectangle([s(W - RIGHT + 12), s(ly - 8), s(W - RIGHT + 22), s(ly + 2)], fill=colour)
+        total = sum(dict(trend.series)[name])
+        draw.text((s(W - RIGHT + 27), s(ly - 3)), f"{name[:22]} ({total})", fill="#222222", font=font, anchor="lm")
+    if not lines or trend.total == 0:
+        draw.text((s((LEFT + W - RIGHT) / 2), s(TOP + plot_h / 2)), "no stories in this period", fill="#777777",
+                  font=font, anchor="mm")
+    buf = io.BytesIO()
+    img.save(buf, "PNG", optimize=True)
+    return buf.getvalue()

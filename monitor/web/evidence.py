@@ -1,0 +1,46 @@
+"""Evidence downloads on the story page: the kept raw page, and the WARC captures of the evidence archive.
+
+The captures belong to the evidence area (issue #14: `Store.captures(story_id)` rows, WARC files read by
+`evidence.warc.WarcArchive.beside(state)`). This module only looks them up when that area is present, so the
+web interface works with or without it: without, the story page offers the raw page kept by `keep_raw_html`.
+"""
+
+from __future__ import annotations
+
+
+def captures(store, story_id: int) -> list:
+    """The story's captures (oldest first), or [] when this build keeps none."""
+    lookup = getattr(store, "captures", None)
+    if not callable(lookup):
+        return []
+    try:
+        return list(lookup(story_id))
+    except Exception:  # an older state without the captures table: nothing to offer
+        return []
+
+
+def downloads(store, story_id: int, has_raw_html: bool) -> list[tuple[str, str]]:
+    """(label, URL) of every evidence file of a story that can be downloaded."""
+    out = []
+    for row in captures(store, story_id):
+        out.append((f"WARC capture of {row['final_url']} at {row['captured_at']} ({row['reason']}; payload SHA-256 "
+                    f"{row['payload_sha256'][:16]}…)", f"/story/{story_id}/capture/{row['id']}.warc.gz"))
+    if has_raw_html:
+        out.append(("raw page as fetched (gzip)", f"/story/{story_id}/raw.html.gz"))
+    return out
+
+
+def capture_bytes(store, story_id: int, capture_id: int) -> tuple[bytes, str] | None:
+    """The capture's WARC records (gzip members: a valid .warc.gz on their own) and a file name."""
+    row = next((r for r in captures(store, story_id) if r["id"] == capture_id), None)
+    if row is None:
+        return None
+    try:
+        from ..evidence.warc import WarcArchive
+    except ImportError:
+        return None
+    try:
+        data = WarcArchive.beside(store.path).read(row["warc_file"], row["warc_offset"], row["warc_length"])
+    except (OSError, ValueError):
+        return None
+    return data, f"story-{story_id}-capture-{capture_id}.warc.gz"

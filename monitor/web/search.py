@@ -1,0 +1,241 @@
+"""Full-text search with the matcher's folding and the rules' aliases, and the incremental index behind it.
+
+A query is folded by `rules.fold`, the very function the matcher folds articles with, so «Хоруг» finds
+«Хоруғ» and «ХОРОГ» finds «Хорог». A query word that is a spelling of an `aliases:` entry of keywords.yaml
+("Khorugh", «Хороге») stands for every spelling of that alias, in every script, as the rules see it; a word
+in double quotes is searched as written (folded, no alias, no endings); `@name` stands for every term of
+the alias `name`, whatever it is. Other words of 3+ letters also find
+their inflected forms (a prefix search), which suits Russian and Tajik endings.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import ConfigError, load_yaml
+from ..rules import DEFAULT_ENDINGS, Term, compile_term, fold, fold_words
+
+log = logging.getLogger("monitor.web")
+
+# Bump when the folding or the tokenising of the index changes: the index is then rebuilt.
+INDEX_VERSION = "1"
+BATCH_DOCS = 200  # documents per write transaction: a poll waits at most for one batch
+
+_QUERY_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+
+
+@dataclass(frozen=True)
+class Alias:
+    name: str
+    terms: tuple[Term, ...]
+
+    @property
+    def spellings(self) -> bool:
+        """A list of one name's spellings (Khorog, Хорог*, خاروغ), not a vocabulary (arrest, detained ...).
+
+        Only spelling lists expand a query word by themselves, and they are told apart by their capitals:
+        names are written with one, vocabulary without. `@rights` in a query expands any alias on purpose.
+        """
+        cased = [t.text for t in self.terms if t.kind != "regex" and t.text[:1].lower() != t.text[:1].upper()]
+        return bool(cased) and sum(t[:1].isupper() for t in cased) >= 0.4 * len(cased)
+
+
+@dataclass
+class Query:
+    """A parsed query: the FTS5 expression, and what each word was expanded to (shown to the user)."""
+
+    text: str
+    fts: str | None
+    expansions: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (word, alias, spellings)
+    skipped_regexes: int = 0
+
+
+def load_aliases(path: str | Path) -> list[Alias]:
+    """The `aliases:` of keywords.yaml, each resolved to its terms (nested @aliases included).
+
+    Errors are not raised here: the matcher's loader reports them; a broken entry is just left out.
+    """
+    try:
+        data, _ = load_yaml(path)
+    except (ConfigError, OSError):
+        return []
+    raw = (data or {}).get("aliases") if isinstance(data, dict) else None
+    if not isinstance(raw, dict):
+        return []
+
+    def resolve(name: str, seen: tuple[str, ...]) -> list[Term]:
+        out: list[Term] = []
+        for entry in raw.get(name) or []:
+            text = entry.get("term") if isinstance(entry, dict) else entry
+            if not isinstance(text, (str, int, float)):
+                continue
+            text = str(text).strip()
+            if text.startswith("@"):
+                inner = text[1:].strip()
+                if inner in raw and inner not in seen:
+                    out += resolve(inner, seen + (inner,))
+                continue
+            try:
+                out.append(compile_term(text))
+            except ValueError:
+                continue
+        return out
+
+    return [Alias(str(name), tuple(dict.fromkeys(resolve(str(name), (str(name),))))) for name in raw]
+
+
+def _quote(words: str) -> str:
+    return '"' + words.replace('"', '""') + '"'
+
+
+def _term_fts(term: Term) -> str | None:
+    if term.kind == "regex":
+        return None
+    return _quote(term.key) + ("*" if term.kind == "prefix" else "")
+
+
+def _spells(term: Term, word: str, endings: frozenset[str]) -> bool:
+    """Would the matcher find this term in the (folded) word or phrase?"""
+    if term.kind == "word":
+        return term.key == word
+    if term.kind == "prefix":
+        return word == term.key or (word.startswith(term.key) and word[len(term.key):] in endings)
+    return False
+
+
+def build_query(text: str, aliases: list[Alias], endings: frozenset[str] = DEFAULT_ENDINGS) -> Query:
+    """The user's words → one FTS5 expression over the folded index (every word must occur)."""
+    query = Query(text, None)
+    parts: list[str] = []
+    for m in _QUERY_TOKEN.finditer(text or ""):
+        quoted, plain = m.group(1), m.group(2)
+        words = fold_words(quoted if quoted is not None else plain)
+        if not words:
+            continue
+        key = " ".join(words)
+        if quoted is not None:
+            parts.append(_quote(key))
+            continue
+        if plain.startswith("@"):
+            named = [a for a in aliases if a.name.casefold() == plain[1:].casefold()]
+            if named:
+                alias = named[0]
+                options = list(dict.fromkeys(s for s in (_term_fts(t) for t in alias.terms) if s))
+                parts.append("(" + " OR ".join(options) + ")")
+                query.expansions.append((plain, alias.name, [t.text for t in alias.terms if t.kind != "regex"]))
+                continue
+        own = _quote(key) + ("*" if len(words[-1]) >= 3 else "")
+        options = [own]
+        # The narrowest alias that spells the word: "Khorugh" is in @khorog and in @places (which includes
+        # @khorog, @rushan ...); it stands for Khorog, not for every place.
+        found = [a for a in aliases if a.spellings and any(_spells(t, key, endings) for t in a.terms)]
+        narrowest = min((len(a.terms) for a in found), default=0)
+        for alias in (a for a in found if len(a.terms) == narrowest):
+            options += [s for s in (_term_fts(t) for t in alias.terms) if s]
+            query.skipped_regexes += sum(t.kind == "regex" for t in alias.terms)
+            query.expansions.append((plain, alias.name, [t.text for t in alias.terms if t.kind != "regex"]))
+        options = list(dict.fromkeys(options))
+        parts.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
+    query.fts = " AND ".join(parts) if parts else None
+    return query
+
+
+# --- languages --------------------------------------------------------------------------------
+
+_TAJIK = set("ӣӯҳқғҷҲҚҒҶӢӮ")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def guess_language(text: str) -> str:
+    """en, ru, tg or fa from the script: enough to filter a four-language archive.
+
+    Tajik is Cyrillic with its own letters (ӣ ӯ ҳ қ ғ ҷ), a few in every sentence; Russian has none. A feed's
+    `language:` in feeds.yaml, when given, wins over this guess.
+    """
+    sample = text[:20_000]
+    cyr, arab, lat = (len(p.findall(sample)) for p in (_CYRILLIC, _ARABIC, _LATIN))
+    if max(cyr, arab, lat) == 0:
+        return "und"
+    if arab >= cyr and arab >= lat:
+        return "fa"
+    if cyr >= lat:
+        tajik = sum(ch in _TAJIK for ch in sample)
+        return "tg" if tajik * 200 >= cyr else "ru"
+    return "en"
+
+
+# --- the index --------------------------------------------------------------------------------
+
+
+class SearchIndex:
+    """Keeps the FTS5 index of one state up to date, from the web process's own connection.
+
+    `catch_up` folds new documents outside any transaction and writes them in short batches; only one
+    thread of the process indexes at a time (the others search what is there already).
+    """
+
+    def __init__(self, feed_languages: dict[str, str] | None = None):
+        self.feed_languages = {k: v for k, v in (feed_languages or {}).items() if v}
+        self.lock = threading.Lock()
+        self.available = True
+        self.readonly_reason: str | None = None
+
+    def prepare(self, store) -> None:
+        """Create the tables; rebuild when the folding changed since the index was made."""
+        import sqlite3
+
+        try:
+            if not store.search_ensure():
+                self.available = False
+                log.warning("this SQLite has no FTS5: full-text search is off (filters still work)")
+                return
+            if store.search_version() != INDEX_VERSION:
+                store.search_reset()
+                store.set_search_version(INDEX_VERSION)
+        except sqlite3.OperationalError as exc:  # a read-only state file: search what is indexed
+            self.readonly_reason = str(exc)
+            log.warning("cannot write the search index (%s): search covers what is indexed already", exc)
+
+    def catch_up(self, store, budget_s: float = 0.5, busy_ms: int = 10_000, wait_s: float = 0.0) -> int:
+        """Index what is new, for at most about `budget_s` seconds; returns the documents indexed.
+
+        `busy_ms`: how long to wait for the write lock when the poller holds it (a page view: briefly);
+        `wait_s`: how long to wait for another thread's batch to finish (a search then sees its stories).
+        """
+        import sqlite3
+
+        if not self.available or self.readonly_reason:
+            return 0
+        if not (self.lock.acquire(timeout=wait_s) if wait_s else self.lock.acquire(blocking=False)):
+            return 0
+        done = 0
+        try:
+            started = time.monotonic()
+            while time.monotonic() - started < budget_s:
+                batch = store.search_unindexed(BATCH_DOCS)
+                if not len(batch):
+                    break
+                folded = []
+                for row in list(batch.stories) + list(batch.sources):
+                    folded.append((fold(row["title"] or ""), fold(row["text"] or "")))
+                languages = [self.feed_languages.get(r["source"]) or guess_language(f"{r['title']}\n{r['text']}")
+                             for r in batch.stories]
+                try:
+                    store.search_add(batch, folded, languages, busy_ms=busy_ms)
+                except sqlite3.OperationalError as exc:
+                    if "readonly" in str(exc) or "read-only" in str(exc):
+                        self.readonly_reason = str(exc)
+                    if "locked" not in str(exc):
+                        log.warning("search index not updated this time: %s", exc)
+                    break
+                done += len(batch)
+        finally:
+            self.lock.release()
+        return done
