@@ -56,6 +56,10 @@ class MatchResult:
     vetoed: tuple[str, ...] = ()  # topics whose `not:` terms vetoed the article
     snippet: str = ""  # keyword-in-context text around the first match, plain text
     highlights: tuple[tuple[int, int], ...] = ()  # [start, end) spans of matched terms in `snippet`
+    urgent_topic: str = ""  # the urgent topic that holds on what the article reports now
+    urgent_sentence: str = ""  # the sentence that made it urgent, quoted in the alert
+    urgent_rank: int = 50  # lower goes first among one cycle's alerts
+    mention: str = ""  # no topic fired but GBAO is named: the line shown in "Other mentions of GBAO"
 
     @property
     def matched(self) -> bool:
