@@ -173,10 +173,16 @@ class Monitor:
         if self._out_of_range(article.published):
             self._record_old(entry, key, article.published)
             return Outcome("old")
-        match = self.matcher.match(article.title, article.text)
+        match = self.matcher.match(article.title, article.text, article.published or entry.published)
         if not match.matched:
             # an article we could not fetch is tried again later; its summary alone did not match
             status = "failed" if error else "unmatched"
+            if match.mention and not error:  # names GBAO but fired no topic: the digest's safety net
+                with self.store.transaction():
+                    item_id = self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url,
+                                                     url_key=key, status=status)
+                    self.store.add_mention(item_id, article, match.mention)
+                return Outcome(status)
             self._record(entry, key, status, error or None)
             return Outcome(status, error)
         return self._store_match(entry, key, article, match)
@@ -273,7 +279,8 @@ class Monitor:
 
     async def send_digest(self, kind: str = "digest") -> int:
         """Queue the digest of every waiting story (if any) and deliver what is due; returns stories queued."""
-        digest = build_digest(self.store, self.settings, kind=kind, feed_names=self.feed_names)  # type: ignore[arg-type]
+        digest = build_digest(self.store, self.settings, kind=kind, feed_names=self.feed_names,  # type: ignore[arg-type]
+                              mentions_max=self.matcher.rules.safety_net_max)
         count = 0
         if digest is None:
             log.info("no new matching stories: no digest")

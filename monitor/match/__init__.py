@@ -129,6 +129,12 @@ def _prefilter(rules: RuleSet) -> Prefilter:
         if not literal:
             return Prefilter(None)
         topics.append(literal)
+    if rules.safety_net:  # a page that names GBAO is read even when no topic can fire: the safety net lists it
+        safety = [t for t in rules.safety_net_terms if t.kind != "regex"]
+        if len(safety) < len(rules.safety_net_terms):
+            return Prefilter(None)
+        if safety:
+            topics.append((frozenset(tuple(key.split(" ")) for term in safety for key in _keys(term)),))
     return Prefilter(tuple(topics))
 
 

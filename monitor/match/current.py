@@ -109,6 +109,9 @@ def urgent_evidence(matcher: "Matcher", an: "Analysis", rep: "TopicReport", publ
     again = matcher._topic(doc, rep.topic, live)
     if not again.fired:
         return None
-    pairs = [p for p in again.near_pairs if p]
-    anchor = pairs[0][0] if pairs else again.occurrences[0]
+    # quote the body's sentence with the event word (the title is shown anyway), else the title
+    topic = rep.topic
+    event = {matcher.tid(t) for t in (topic.near[0].one_of if topic.near else topic.any or topic.terms())}
+    candidates = [o for o in again.occurrences if o.term in event] or again.occurrences
+    anchor = min(candidates, key=lambda o: (o.start < doc.body_start, o.start))
     return sentence_around(doc, anchor)

@@ -43,15 +43,37 @@ def apply_senses(matcher: "Matcher", doc: "Document", occ: list["Occurrence"]
     names |= {matcher.tid(t) for t in matcher.rules.safety_net_terms}
     starts = {o.first for o in occ if o.term in names}
     for sense in matcher.rules.senses:
+        surnames: set[str] = set()
+        undecided = []
         for o in of(sense.terms):
             why = _why(matcher, doc, sense, o, of, starts)
             if why:
                 calls.append(SenseCall(o, sense.name, why))
+                if why.startswith(_CAPS):
+                    surnames.add(_next_word(doc, matcher, o))
+            else:
+                undecided.append(o)
+        for o in undecided if surnames else ():  # "Rushan Abbas" in a Title-Cased headline, once the body said so
+            if _next_word(doc, matcher, o) in surnames:
+                calls.append(SenseCall(o, sense.name, f"followed by {_next_word(doc, matcher, o)!r}, a surname "
+                                                      "elsewhere in the article"))
     if not calls:
         return occ, []
     gone = [(c.occurrence.first, c.occurrence.last) for c in calls]
     kept = [o for o in occ if not any(o.first <= last and first <= o.last for first, last in gone)]
     return kept, calls
+
+
+_CAPS = "followed by the capitalised word"
+
+
+def _next_word(doc: "Document", matcher: "Matcher", o: "Occurrence") -> str:
+    i = o.last + 1
+    if i >= len(doc.norm_starts):
+        return ""
+    start = doc.norm_starts[i]
+    end = doc.norm.find(" ", start)
+    return doc.norm[start:] if end < 0 else doc.norm[start:end]
 
 
 def _surface(doc: "Document", o: "Occurrence") -> str:
@@ -73,7 +95,7 @@ def _why(matcher: "Matcher", doc: "Document", sense: Sense, o: "Occurrence", of,
     if sense.followed_by_capitalised:
         word = _capitalised_next(matcher, doc, o, starts)
         if word and not any(c.first == o.last + 1 for c in of(sense.unless_followed_by)):
-            return f"followed by the capitalised word {word!r} (a surname)"
+            return f"{_CAPS} {word!r} (a surname)"
     return ""
 
 
@@ -98,7 +120,7 @@ def _capitalised_next(matcher: "Matcher", doc: "Document", o: "Occurrence", star
 
 def _title_cased(doc: "Document", spans: list[tuple[int, int]]) -> bool:
     words = [doc.text[s:e] for s, e in spans[:doc.title_words] if e - s >= 4]
-    return bool(words) and sum(w[:1].isupper() for w in words) >= 0.6 * len(words)
+    return bool(words) and sum(w[:1].isupper() for w in words) >= 0.75 * len(words)
 
 
 __all__ = ["SenseCall", "apply_senses", "Term"]

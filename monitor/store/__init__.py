@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..models import Article, DigestStory, MatchResult
 from .archive import ArchiveQueries
+from .mentions import MentionQueries
 from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
                      explain_error, utcnow)
 from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
@@ -24,7 +25,7 @@ from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
 __all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 
 
-class Store(ArchiveQueries):
+class Store(ArchiveQueries, MentionQueries):
     """One SQLite connection, used from one thread (the event loop's)."""
 
     def __init__(self, path: str | Path):
@@ -138,8 +139,9 @@ class Store(ArchiveQueries):
         entry = article.entry
         row = self.db.execute(
             """INSERT INTO stories (item_id, source, title, url, final_url, published, fetched_at, text, extracted,
-                 raw_sha256, raw_html_gz, topics, terms, score, snippet, highlights, urgent)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                 raw_sha256, raw_html_gz, topics, terms, score, snippet, highlights, urgent, urgent_topic,
+                 urgent_sentence, urgent_rank)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
             (
                 item_id, entry.feed, article.title or entry.title, entry.url, article.final_url,
                 _ts(article.published or entry.published), _ts(article.fetched_at), article.text,
@@ -147,6 +149,7 @@ class Store(ArchiveQueries):
                 json.dumps([h.topic for h in sorted(match.hits, key=lambda h: -h.score)], ensure_ascii=False),
                 json.dumps(list(match.terms), ensure_ascii=False), match.score, match.snippet,
                 json.dumps([list(span) for span in match.highlights]), int(match.urgent if urgent is None else urgent),
+                match.urgent_topic or None, match.urgent_sentence or None, match.urgent_rank,
             ),
         ).fetchone()
         return int(row[0])
@@ -154,7 +157,8 @@ class Store(ArchiveQueries):
     def waiting_stories(self, *, urgent_only: bool = False, limit: int | None = None) -> list[DigestStory]:
         """Stories no digest has taken yet, best first."""
         q = "SELECT * FROM stories WHERE digest_id IS NULL" + (" AND urgent = 1" if urgent_only else "")
-        q += " ORDER BY score DESC, id" + (f" LIMIT {int(limit)}" if limit else "")
+        q += " ORDER BY " + ("urgent_rank, " if urgent_only else "") + "score DESC, id"  # killings first
+        q += f" LIMIT {int(limit)}" if limit else ""
         return [self._digest_story(r) for r in self.db.execute(q)]
 
     def story(self, story_id: int) -> sqlite3.Row | None:
@@ -167,12 +171,13 @@ class Store(ArchiveQueries):
             published=_dt(row["published"]), topics=tuple(json.loads(row["topics"])),
             terms=tuple(json.loads(row["terms"])), snippet=row["snippet"],
             highlights=tuple(tuple(s) for s in json.loads(row["highlights"])), score=row["score"],
+            urgent_topic=row["urgent_topic"] or "", urgent_sentence=row["urgent_sentence"] or "",
         )
 
     # --- digests and the outbox -----------------------------------------------------------
 
     def queue_digest(self, kind: str, story_ids: list[int], messages: dict[str, list[str]],
-                     updates: Iterable[DigestStory] = ()) -> int | None:
+                     updates: Iterable[DigestStory] = (), mention_ids: Iterable[int] = ()) -> int | None:
         """Take stories (and the update notes it lists) into a digest and queue its message for every
         channel, in one transaction.
 
@@ -196,6 +201,7 @@ class Store(ArchiveQueries):
                     f"UPDATE stories SET digest_id = ? WHERE id IN ({','.join('?' * len(chunk))})", [digest_id, *chunk]
                 )
             self.mark_updates_announced(digest_id, updates)
+            self.mark_mentions_taken(digest_id, mention_ids)
             for channel, parts in messages.items():
                 db.executemany(
                     "INSERT INTO outbox (digest_id, channel, seq, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?)",

@@ -118,10 +118,27 @@ CREATE TABLE IF NOT EXISTS story_updates (      -- sources that arrived after th
     story_id INTEGER NOT NULL REFERENCES stories (id),
     seen_at TEXT NOT NULL
 );
+-- relevance safety net (store/mentions.py) --
+CREATE TABLE IF NOT EXISTS mentions (           -- unmatched articles that name GBAO: "Other mentions of GBAO"
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL UNIQUE REFERENCES items (id),
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    url TEXT NOT NULL,
+    published TEXT,
+    fetched_at TEXT NOT NULL,
+    line TEXT NOT NULL,
+    digest_id INTEGER REFERENCES digests (id)   -- NULL = waiting for a digest
+);
+CREATE INDEX IF NOT EXISTS mentions_waiting ON mentions (digest_id);
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.
-COLUMNS: tuple[tuple[str, str, str], ...] = ()
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("stories", "urgent_topic", "TEXT"),  # relevance (issue 17): the urgent topic and its current sentence
+    ("stories", "urgent_sentence", "TEXT"),
+    ("stories", "urgent_rank", "INTEGER NOT NULL DEFAULT 50"),
+)
 
 
 def add_missing_columns(db: sqlite3.Connection) -> None:
