@@ -90,9 +90,12 @@ class Sense:
     preceded_by: tuple[Term, ...] = ()
     unless_near: tuple[Term, ...] = ()  # context that keeps the GBAO reading even so
     unless_followed_by: tuple[Term, ...] = ()
+    preceded_by_capitalised: bool = False  # a capitalised given name before it (Hrithik Roshan)
+    unless_preceded_by: tuple[Term, ...] = ()
 
     def context(self) -> tuple[Term, ...]:
-        return self.near + self.followed_by + self.preceded_by + self.unless_near + self.unless_followed_by
+        return (self.near + self.followed_by + self.preceded_by + self.unless_near + self.unless_followed_by
+                + self.unless_preceded_by)
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,8 @@ class SenseSpec(_Strict):
     near: TermList | None = None
     within: int = Field(default=10, ge=1, le=200)
     followed_by: Union[Literal["capitalised", "capitalized"], TermList, None] = None
-    preceded_by: TermList | None = None
+    preceded_by: Union[Literal["capitalised", "capitalized"], TermList, None] = None
+    unless_preceded_by: TermList | None = None
     unless_near: TermList | None = None
     unless_followed_by: TermList | None = None
 
@@ -356,8 +360,10 @@ class _Compiler:
         opt = lambda key: self.terms(getattr(spec, key) or [], at + (key,))  # noqa: E731
         caps = isinstance(spec.followed_by, str)
         followed = () if caps or not spec.followed_by else self.terms(spec.followed_by, at + ("followed_by",))
+        caps_before = isinstance(spec.preceded_by, str)
+        before = () if caps_before or not spec.preceded_by else self.terms(spec.preceded_by, at + ("preceded_by",))
         return Sense(name, spec.description, opt("terms"), opt("near"), spec.within, followed, caps,
-                     opt("preceded_by"), opt("unless_near"), opt("unless_followed_by"))
+                     before, opt("unless_near"), opt("unless_followed_by"), caps_before, opt("unless_preceded_by"))
 
     def safety_terms(self) -> tuple[Term, ...]:
         s = self.spec.settings

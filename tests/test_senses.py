@@ -100,3 +100,34 @@ def test_a_sense_without_any_context_is_a_config_error_with_its_line():
     with pytest.raises(ConfigError) as err:
         parse_rules(bad)
     assert "senses.nothing" in str(err.value) and "near:, followed_by: or preceded_by:" in str(err.value)
+
+
+def test_one_sense_per_article_when_the_first_mention_is_afghan(m):
+    text = ("Taliban officials in Afghanistan's Badakhshan said on Sunday that the Ishkashim district market will "
+            "reopen next month after repairs to the roads leading to the valley and the river crossing were done. "
+            "Traders in Ishkashim were detained last week for selling fuel without permits, residents said.")
+    assert not m.match("", text).matched
+    out = m.explain("", text)
+    assert "one sense per article" in out
+
+
+def test_a_later_tajik_mention_keeps_the_story_even_after_an_afghan_first_mention(m):
+    text = ("A man from the Afghan side of Ishkashim crossed the bridge to trade on Saturday, his cousin said "
+            "after the market closed for the season and the stalls were taken down by the municipal workers. "
+            "Tajik police then detained him in Ishkashim and took him to Khorog.")
+    assert m.match("", text).matched
+
+
+def test_a_surname_seen_once_marks_the_person_in_its_declined_forms_too(m):
+    title = "В Казани задержан Рушан Гарифуллин"
+    text = "Родственники Рушана Гарифуллина сообщили, что его задержали в аэропорту."
+    assert not m.match(title, text).matched
+
+
+def test_preceded_by_a_capitalised_given_name():
+    rules = {**RULES, "senses": {"actor": {"terms": ["Roshan"], "preceded_by": "capitalised"}}}
+    rules["aliases"] = {**RULES["aliases"], "places": RULES["aliases"]["places"] + ["Roshan"]}
+    actor = Matcher(parse_rules(rules))
+    assert not actor.match("", "Fans say Hrithik Roshan was detained briefly at the airport.").matched
+    assert actor.match("", "Police detained two men in Roshan on Monday.").matched
+    assert actor.match("", "Roshan police detained two men on Monday.").matched, "a capital starting a sentence"

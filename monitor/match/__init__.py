@@ -175,6 +175,8 @@ class Matcher:
         if keyed:
             self._auto.make_automaton()
         self._regexes = [(i, t.pattern) for i, t in enumerate(self.terms) if t.kind == "regex"]
+        self._groups: dict[int, tuple[tuple[Term, ...], frozenset[int]]] = {}
+        self._weights: dict[str, tuple[Topic, dict[int, list[float]]]] = {}
         self.prefilter = _prefilter(rules)
 
     def could_match(self, raw: str) -> bool:
@@ -183,6 +185,24 @@ class Matcher:
 
     def tid(self, term: Term) -> int:
         return self._index[(term.kind, term.key)]
+
+    def _ids(self, terms: tuple[Term, ...]) -> frozenset[int]:
+        """The term ids of a group, computed once per group (a topic is decided for every article)."""
+        key = id(terms)
+        hit = self._groups.get(key)
+        if hit is None or hit[0] is not terms:
+            hit = self._groups[key] = (terms, frozenset(self.tid(t) for t in terms))
+        return hit[1]
+
+    def _scoring(self, topic: Topic) -> dict[int, list[float]]:
+        """tid → the weights it counts with in this topic (a term listed twice with two weights counts twice)."""
+        hit = self._weights.get(topic.name)
+        if hit is None or hit[0] is not topic:
+            table: dict[int, list[float]] = {}
+            for term in topic.terms():
+                table.setdefault(self.tid(term), []).append(term.weight)
+            hit = self._weights[topic.name] = (topic, table)
+        return hit[1]
 
     # --- the pass over the text ------------------------------------------------------------------
 
@@ -267,21 +287,24 @@ class Matcher:
         rep = TopicReport(topic)
         w = self.rules.weights
         factor = {"title": w.title, "lead": w.lead, "body": w.body, "end": w.end}
-        veto = [t.text for t in topic.not_ if self.tid(t) in by_term]
+        found = by_term.keys()
+        veto = [t.text for t in topic.not_ if self.tid(t) in by_term] if not found.isdisjoint(
+            self._ids(topic.not_)) else []
         if len(veto) >= topic.not_needs:
             rep.vetoed_by = veto
-        has = lambda terms: any(self.tid(t) in by_term for t in terms)  # noqa: E731
+        has = lambda terms: not found.isdisjoint(self._ids(terms))  # noqa: E731
         rep.any_ok = not topic.any or has(topic.any)
         rep.groups_ok = [has(g) for g in topic.all]
         for near in topic.near:
             rep.near_pairs.append(self._near(near.within, near.one_of, near.and_one_of, by_term))
         score = 0.0
-        for term in topic.terms():
-            occ = by_term.get(self.tid(term))
-            if occ:
-                rep.occurrences.extend(occ)
-                best = max(factor[o.zone] for o in occ)
-                score += term.weight * best * (1 + 0.25 * min(len(occ) - 1, 4))
+        weights = self._scoring(topic)
+        for tid in (found & weights.keys()) if len(found) < len(weights) else (weights.keys() & found):
+            occ = by_term[tid]
+            rep.occurrences.extend(occ)
+            best = max(factor[o.zone] for o in occ)
+            for weight in weights[tid]:
+                score += weight * best * (1 + 0.25 * min(len(occ) - 1, 4))
         for pair in rep.near_pairs:
             if pair:
                 score += self.rules.near_bonus
@@ -305,8 +328,8 @@ class Matcher:
     def _near(self, within: int, a: tuple[Term, ...], b: tuple[Term, ...],
               by_term: dict[int, list[Occurrence]]) -> tuple[Occurrence, Occurrence] | None:
         """The closest pair (one from each side) no more than `within` words apart, earliest first."""
-        left = sorted((o for t in a for o in by_term.get(self.tid(t), ())), key=lambda o: o.first)
-        right = sorted((o for t in b for o in by_term.get(self.tid(t), ())), key=lambda o: o.first)
+        left = sorted((o for t in self._ids(a) & by_term.keys() for o in by_term[t]), key=lambda o: o.first)
+        right = sorted((o for t in self._ids(b) & by_term.keys() for o in by_term[t]), key=lambda o: o.first)
         best: tuple[int, Occurrence, Occurrence] | None = None
         j = 0
         for x in left:  # both lists sorted: a sliding window keeps this linear in practice
