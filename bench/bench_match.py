@@ -6,13 +6,19 @@
    else our labelled examples repeated), matched with 5 terms and with 500 terms; the goal is 500 ≤ ~1.5× 5.
 2. Case forms of the mission's place and people names: how many does `stem*` (grammatical endings) catch,
    and how many does snowballstemmer's Russian stemmer map to the stem of the base form (if installed)?
+3. The per-page cost of matching with the shipped keywords.yaml (every form generated), against the cost of
+   extracting the same pages with trafilatura, on the shared extraction benchmark (181 real pages).
+4. Start-up: compiling keywords.yaml with a cold forms cache (the dictionaries load) and a warm one.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,6 +30,7 @@ from monitor.match import Matcher  # noqa: E402
 from monitor.rules import WORD, compile_term, fold, load_rules, parse_rules  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "corpus" / "extraction-benchmark" / "ground-truth.json"
+PAGES = SHARED.parent / "html"
 
 
 def megabyte() -> str:
@@ -133,6 +140,52 @@ def bench_inflection() -> None:
     print(f"snowball Russian stem of the base form: {stem_ok}/{total} case forms caught (no Tajik stemmer exists)")
 
 
+def bench_per_page() -> None:
+    """Matching one real article with the shipped rules, against extracting it (the stage before)."""
+    if not SHARED.exists():
+        print("per-page cost: ../shared/corpus/extraction-benchmark is absent, skipped")
+        return
+    data = json.loads(SHARED.read_text(encoding="utf-8"))
+    items = data.values() if isinstance(data, dict) else data
+    texts = [i["articleBody"] for i in items if isinstance(i, dict) and i.get("articleBody")]
+    matcher = Matcher(load_rules(ROOT / "keywords.yaml"))
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for text in texts:
+            matcher.match("", text)
+        runs.append((time.perf_counter() - start) / len(texts) * 1000)
+    match_ms = min(runs)
+    from monitor.extract import decode_html, extract_text
+
+    pages = [decode_html(p.read_bytes()) for p in sorted(PAGES.glob("*"))[:60]]
+    start = time.perf_counter()
+    for page in pages:
+        extract_text(page, "")
+    extract_ms = (time.perf_counter() - start) / max(len(pages), 1) * 1000
+    RESULT.update({"match_ms_per_page": round(match_ms, 2), "extract_ms_per_page": round(extract_ms, 1),
+                   "automaton_keys": len(matcher._auto)})
+    print(f"per page ({len(texts)} real articles, {sum(map(len, texts)) // len(texts):,} characters on average; "
+          f"{len(matcher.terms)} terms, {len(matcher._auto):,} keys with their forms): match {match_ms:.2f} ms, "
+          f"extraction {extract_ms:.1f} ms ({match_ms / extract_ms:.1%} of it)")
+
+
+def bench_startup() -> None:
+    """load_rules(keywords.yaml) in a fresh process: with no forms cache, then with the cache it wrote."""
+    code = ("import sys, time; t = time.perf_counter(); from monitor.rules import load_rules; "
+            "i = time.perf_counter(); load_rules(sys.argv[1]); print(i - t, time.perf_counter() - i)")
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "MONITOR_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
+        runs = [[float(x) for x in subprocess.run([sys.executable, "-c", code, str(ROOT / "keywords.yaml")],
+                                                  env=env, capture_output=True, text=True,
+                                                  check=True).stdout.split()] for _ in range(3)]
+    imports, cold, warm = min(r[0] for r in runs), runs[0][1], min(r[1] for r in runs[1:])
+    RESULT.update({"startup_import_s": round(imports, 2), "startup_cold_s": round(cold, 2),
+                   "startup_warm_s": round(warm, 2)})
+    print(f"start-up: importing the rule compiler {imports:.2f} s; compiling keywords.yaml with a cold forms "
+          f"cache (dictionaries load) {cold:.2f} s, with the cache it wrote {warm:.2f} s")
+
+
 if __name__ == "__main__":
     import argparse
 
@@ -142,6 +195,8 @@ if __name__ == "__main__":
     compile_term("Хорог*")
     bench_terms()
     bench_inflection()
+    bench_per_page()
+    bench_startup()
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(RESULT, fh)

@@ -22,18 +22,22 @@ def failing_feeds(states: list[FeedState], failing_after: float, now: datetime, 
 
 
 def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest", feed_names: set[str],
-                 now: datetime | None = None) -> Digest | None:
-    """The next digest: every waiting story (best first), updates if the user wants them, failing feeds.
+                 now: datetime | None = None, mentions_max: int = 15) -> Digest | None:
+    """The next digest: every waiting story (best first), updates if the user wants them, failing feeds, and
+    the safety net: the newest `mentions_max` unmatched articles that name GBAO (the rest counted, not listed).
 
     Returns None when there is nothing new to tell.
     """
     now = now or datetime.now(timezone.utc)
     stories = tuple(store.waiting_stories(limit=MAX_STORIES))
     updates: tuple[DigestStory, ...] = tuple(store.waiting_updates()) if settings.show_updates else ()
-    if not stories and not updates:
+    mentions = store.waiting_mentions()
+    if not stories and not updates and not mentions:
         return None
     failing = tuple(failing_feeds(store.all_feed_states(), settings.failing_after, now, feed_names))
-    return Digest(kind=kind, created_at=now, stories=stories, updates=updates, failing_feeds=failing)
+    return Digest(kind=kind, created_at=now, stories=stories, updates=updates, failing_feeds=failing,
+                  mentions=tuple(mentions[:mentions_max]), more_mentions=max(len(mentions) - mentions_max, 0),
+                  mention_ids=tuple(m.mention_id for m in mentions))
 
 
 def urgent_digests(store: Store, *, now: datetime | None = None) -> list[Digest]:

@@ -1,4 +1,4 @@
-"""`monitor eval` and `monitor explain`: measure keywords.yaml on labelled articles, explain one article.
+"""`monitor eval`: measure keywords.yaml on labelled articles (`monitor explain` reads files the same way).
 
 Three folder formats are read, so the same command measures our own examples and the shared corpus:
   * text files with `# label:` / `# lang:` header lines, then `TITLE: ...`, then the text (tests/relevance);
@@ -44,7 +44,8 @@ class Sample:
 
 
 def read_text_article(path: Path) -> tuple[dict[str, str], str, str]:
-    """`# key: value` header lines, an optional `TITLE:` line, then the text."""
+    """`# key: value` header lines, an optional `TITLE:` line, then the text: the one reader of labelled
+    files, for `monitor eval` and `monitor explain` alike."""
     headers: dict[str, str] = {}
     title, body = "", []
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -226,26 +227,3 @@ def rule_report(samples: list[Sample], matcher: Matcher, root: Path) -> str:
     from .recheck.blame import blame, format_blame
 
     return format_blame(blame(samples, matcher), root)
-
-
-# --- explain ----------------------------------------------------------------------------------------
-
-
-def explain_text(title: str, text: str, keywords: Path) -> str:
-    """`monitor explain` on an article already in hand."""
-    return Matcher(load_rules(keywords)).explain(title, text)
-
-
-def explain_html(html: str, keywords: Path) -> str:
-    """`monitor explain URL`: the caller fetches the page; the text is extracted as in `monitor eval`."""
-    title, text, _ = html_to_text(html)
-    return f"title: {title}\n{len(text)} characters of text extracted\n\n" + explain_text(title, text, keywords)
-
-
-def explain_file(path: Path, keywords: Path) -> str:
-    """`monitor explain FILE`: .html/.htm pages are extracted; text files may start with `TITLE:`."""
-    path = Path(path)
-    if path.suffix.lower() in (".html", ".htm"):
-        return explain_html(path.read_bytes().decode("utf-8", errors="replace"), keywords)
-    _, title, text = read_text_article(path)
-    return explain_text(title, text, keywords)

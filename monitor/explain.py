@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from .config import Settings
+from .evaluate import read_text_article
 from .extract import decode_html, extract_text
 from .fetch import Fetcher
 from .match import Matcher
@@ -24,9 +26,8 @@ async def load_article(target: str) -> tuple[str, str, str]:
         path = Path(target)
         raw = path.read_bytes()
         if path.suffix.lower() not in (".html", ".htm", ".xhtml") and b"<html" not in raw[:2048].lower():
-            text = raw.decode("utf-8", "replace")
-            title, _, body = text.partition("\n")
-            return title.removeprefix("TITLE:").strip(), body.strip(), str(path)
+            headers, title, body = read_text_article(path)  # exactly as `monitor eval` reads it
+            return title, body, str(path)
         html, origin = decode_html(raw), str(path)
     extracted = extract_text(html, origin)
     if extracted is None:
@@ -34,10 +35,34 @@ async def load_article(target: str) -> tuple[str, str, str]:
     return extracted.title, extracted.text, origin
 
 
+def file_headers(target: str) -> dict[str, str]:
+    """The `# key: value` lines of a labelled text file (label, lang, date …); none for pages and URLs."""
+    path = Path(target)
+    if target.startswith(("http://", "https://")) or path.suffix.lower() in (".html", ".htm", ".xhtml"):
+        return {}
+    try:
+        return read_text_article(path)[0]
+    except OSError:
+        return {}
+
+
+def _published(headers: dict[str, str]) -> datetime | None:
+    for key in ("published", "date"):
+        try:
+            when = datetime.fromisoformat(headers.get(key, "").strip())
+        except ValueError:
+            continue
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return None
+
+
 async def explain_target(target: str, keywords: str, feeds: str | None = None) -> str:
     matcher = Matcher(load_rules(keywords))
     title, text, origin = await load_article(target)
+    headers = file_headers(target)
     head = f"article: {origin}\ntitle: {title or '(none)'}\ntext: {len(text.split())} words extracted\n"
+    shown = {k: v for k, v in headers.items() if k in ("label", "lang", "language", "date", "published", "note")}
+    head += "".join(f"{k}: {v}\n" for k, v in shown.items())
     if not text and not title:
         return head + "no text could be extracted from this page"
-    return head + matcher.explain(title, text)
+    return head + matcher.explain(title, text, _published(headers))

@@ -56,6 +56,10 @@ class MatchResult:
     vetoed: tuple[str, ...] = ()  # topics whose `not:` terms vetoed the article
     snippet: str = ""  # keyword-in-context text around the first match, plain text
     highlights: tuple[tuple[int, int], ...] = ()  # [start, end) spans of matched terms in `snippet`
+    urgent_topic: str = ""  # the urgent topic that holds on what the article reports now
+    urgent_sentence: str = ""  # the sentence that made it urgent, quoted in the alert
+    urgent_rank: int = 50  # lower goes first among one cycle's alerts
+    mention: str = ""  # no topic fired but GBAO is named: the line shown in "Other mentions of GBAO"
 
     @property
     def matched(self) -> bool:
@@ -93,6 +97,20 @@ class DigestStory:
     score: float = 0.0
     also_reported_by: tuple[tuple[str, str], ...] = ()  # (source name, url)
     found_on_recheck: bool = False  # matched only when `monitor rematch` re-scored its kept text
+    urgent_topic: str = ""  # for an urgent alert: the topic that holds on the current event
+    urgent_sentence: str = ""  # … and the sentence that says so
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An article that names GBAO or the Pamiris but fired no topic: the digest's safety net."""
+
+    mention_id: int
+    title: str
+    url: str
+    source: str
+    published: datetime | None
+    line: str  # the sentence that names the place
 
 
 @dataclass(frozen=True)
@@ -117,6 +135,9 @@ class Digest:
     updates: tuple[DigestStory, ...] = ()  # known stories with new sources ("also reported by")
     failing_feeds: tuple[FailingFeed, ...] = ()
     title: str = ""  # free text for kind="test"
+    mentions: tuple[Mention, ...] = ()  # "Other mentions of GBAO", the last section
+    more_mentions: int = 0  # taken by this digest but over the cap, so not listed
+    mention_ids: tuple[int, ...] = ()  # every mention this digest takes (listed or over the cap)
 
     def by_topic(self) -> list[tuple[str, list[DigestStory]]]:
         """Stories grouped under their first topic, topics in order of their best story's score."""

@@ -173,12 +173,13 @@ class Monitor:
         if self._out_of_range(article.published):
             self._record_old(entry, key, article.published)
             return Outcome("old")
-        match = self.matcher.match(article.title, article.text)
+        match = self.matcher.match(article.title, article.text, article.published or entry.published)
         if not match.matched:
             # an article we could not fetch is tried again later; its summary alone did not match
             status = "failed" if error else "unmatched"
-            if status == "unmatched" and self.settings.keep_unmatched_days:
-                self._keep_unmatched(entry, key, article)
+            mention = match.mention if not error else None  # names GBAO but fired no topic: the safety net
+            if status == "unmatched" and (self.settings.keep_unmatched_days or mention):
+                self._keep_unmatched(entry, key, article, mention)
             else:
                 self._record(entry, key, status, error or None)
             return Outcome(status, error)
@@ -246,12 +247,16 @@ class Monitor:
         self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key, status=status,
                                error=error)
 
-    def _keep_unmatched(self, entry: FeedEntry, key: str, article: Article) -> None:
-        """Settle the item and keep its text, so `monitor rematch` can find it after a rule is fixed."""
+    def _keep_unmatched(self, entry: FeedEntry, key: str, article: Article, mention: str | None = None) -> None:
+        """Settle the item and keep its text, so `monitor rematch` can find it after a rule is fixed; one that
+        names GBAO goes to the digest's "Other mentions" too."""
         with self.store.transaction():
             item_id = self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key,
                                              status="unmatched")
-            self.store.keep_text(item_id, article)
+            if self.settings.keep_unmatched_days:
+                self.store.keep_text(item_id, article)
+            if mention:
+                self.store.add_mention(item_id, article, mention)
 
     def prune_kept_texts(self) -> int:
         """Forget unmatched texts older than settings.keep_unmatched_days (every digest job does this)."""
@@ -293,7 +298,8 @@ class Monitor:
     async def send_digest(self, kind: str = "digest") -> int:
         """Queue the digest of every waiting story (if any) and deliver what is due; returns stories queued."""
         self.prune_kept_texts()
-        digest = build_digest(self.store, self.settings, kind=kind, feed_names=self.feed_names)  # type: ignore[arg-type]
+        digest = build_digest(self.store, self.settings, kind=kind, feed_names=self.feed_names,  # type: ignore[arg-type]
+                              mentions_max=self.matcher.rules.safety_net_max)
         count = 0
         if digest is None:
             log.info("no new matching stories: no digest")

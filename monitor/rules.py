@@ -1,9 +1,11 @@
-"""keywords.yaml → a compiled RuleSet, and the text folding that terms and articles share.
+"""keywords.yaml → a compiled RuleSet.
 
 The file is written by non-programmers, so every mistake is reported at once with its line, and the term
-syntax stays small: a word, a phrase, `stem*` (stem plus a grammatical ending), `re: ...` for experts, and
-`@alias` for a named list of spellings. Folding is defined here, not in the matcher, because a term and the
-text it should find must be folded by the very same function.
+syntax stays small: a word or phrase (in all its grammatical forms, see monitor.morph), `=exact` (only as
+written), `stem*` (stem plus a grammatical ending), `re: ...` for experts, and `@alias` for a named list of
+spellings. `senses:` say when an ambiguous name means something else (Afghan Ishkashim, a person called
+Rushan); the safety-net settings say which names put an unmatched article in "Other mentions of GBAO".
+Folding lives in monitor.morph.fold, shared by terms, their generated forms and the text.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from monitor import morph
 from monitor.config import ConfigError, LineOf, Problem, load_yaml, validation_problems
 
 try:  # RE2 runs in linear time whatever the pattern; it is the engine for users' expert regexes.
@@ -23,58 +26,7 @@ try:  # RE2 runs in linear time whatever the pattern; it is the engine for users
 except ImportError:  # pragma: no cover - exercised only where google-re2 is missing
     _re2 = None
 
-# --- folding -----------------------------------------------------------------------------------
-
-# Tajik letters that writers replace by their Russian look-alikes (ӣ and ӯ lose their macron below).
-_LOOKALIKES = {"ҳ": "х", "қ": "к", "ғ": "г", "ҷ": "ч", "ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ۀ": "ه"}
-_SPACE_LIKE = "\u200c\u00a0\u2009\u202f"  # ZWNJ (Persian half-space) and no-break spaces count as spaces
-_DELETE = "\u0640\u200d\u00ad\u200b"  # tatweel, ZWJ, soft hyphen, zero-width space vanish
-
-
-def _fold_char(ch: str) -> str:
-    if ch in _SPACE_LIKE:
-        return " "
-    if ch in _DELETE or unicodedata.combining(ch):
-        return ""
-    out = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)).casefold()
-    out = "".join(_LOOKALIKES.get(c, c) for c in out)
-    if len(out) != 1:  # ß, ligatures, İ: keep one character so offsets stay simple
-        low = ch.lower()
-        return low if len(low) == 1 else ch
-    return out
-
-
-_TABLE: dict[int, str] = {}
-for _cp in list(range(0x80, 0x3000)) + list(range(0xFB00, 0x10000)):
-    _c = chr(_cp)
-    if 0xD800 <= _cp < 0xE000:
-        continue
-    _f = _fold_char(_c)
-    if _f != _c:
-        _TABLE[_cp] = _f
-_TABLE.update({cp: chr(cp).lower() for cp in range(ord("A"), ord("Z") + 1)})
-
-WORD = re.compile(r"[^\W_]+")
-# Characters that vanish in folding (combining marks, tatweel, soft hyphen): the matcher maps offsets around them.
-VANISHING = re.compile("[" + "".join(re.escape(chr(cp)) for cp, v in sorted(_TABLE.items()) if v == "") + "]")
-
-
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-
-
-def fold(text: str) -> str:
-    """NFC, casefold, strip accents (ё=е, ӣ=и, ų=u), Tajik/Arabic letters → look-alikes, ZWNJ → space.
-
-    lower() runs in C and the table only over runs of non-ASCII characters: a 120 KB page with one curly
-    quote folds in 3 ms instead of 10, with the same result as the table alone for every letter we read.
-    """
-    return _NON_ASCII.sub(lambda m: m.group().translate(_TABLE), unicodedata.normalize("NFC", text).lower())
-
-
-def fold_words(text: str) -> list[str]:
-    """The folded words of a text: letters and digits; everything else separates words."""
-    return WORD.findall(fold(text))
-
+from monitor.morph.fold import VANISHING, WORD, fold, fold_words  # noqa: F401  (re-exported)
 
 # --- grammatical endings for `stem*` -------------------------------------------------------------
 
@@ -98,25 +50,52 @@ def _default_endings() -> frozenset[str]:
     endings.update(a + b for a in _TG_1 for b in _TG_2)
     endings.update(_TG_VERB)
     endings.discard("")
-    return frozenset(fold(e) for e in endings)
+    return frozenset(fold(e) for e in endings) | morph.TAJIK_ENDINGS | morph.PERSIAN_ENDINGS
 
 
 DEFAULT_ENDINGS = _default_endings()
 
 # --- the compiled form -------------------------------------------------------------------------
 
-TermKind = Literal["word", "prefix", "regex"]
+TermKind = Literal["word", "prefix", "regex", "exact"]
 
 
 @dataclass(frozen=True)
 class Term:
-    """One spelling to look for. `key` is folded; for a prefix it is the stem without the star."""
+    """One term as written. `key` is folded (for a prefix: the stem); `forms` is what the matcher looks for."""
 
     text: str  # as the user wrote it, for explain output
     key: str
     kind: TermKind = "word"
     weight: float = 1.0
     pattern: Any = field(default=None, compare=False, hash=False)
+    forms: morph.Forms = field(default=morph.Forms(), compare=False, hash=False)
+
+    def reweighted(self, factor: float) -> "Term":
+        return self if factor == 1.0 else Term(self.text, self.key, self.kind, self.weight * factor, self.pattern,
+                                               self.forms)
+
+
+@dataclass(frozen=True)
+class Sense:
+    """Another reading of an ambiguous name, decided per occurrence from its neighbours after the pass."""
+
+    name: str
+    description: str
+    terms: tuple[Term, ...]  # the ambiguous names
+    near: tuple[Term, ...] = ()  # context anywhere within `within` words
+    within: int = 10
+    followed_by: tuple[Term, ...] = ()  # a term right after the name
+    followed_by_capitalised: bool = False  # the next word starts with a capital letter (a surname)
+    preceded_by: tuple[Term, ...] = ()
+    unless_near: tuple[Term, ...] = ()  # context that keeps the GBAO reading even so
+    unless_followed_by: tuple[Term, ...] = ()
+    preceded_by_capitalised: bool = False  # a capitalised given name before it (Hrithik Roshan)
+    unless_preceded_by: tuple[Term, ...] = ()
+
+    def context(self) -> tuple[Term, ...]:
+        return (self.near + self.followed_by + self.preceded_by + self.unless_near + self.unless_followed_by
+                + self.unless_preceded_by)
 
 
 @dataclass(frozen=True)
@@ -139,6 +118,7 @@ class Topic:
     near: tuple[Near, ...] = ()
     not_: tuple[Term, ...] = ()
     not_needs: int = 1  # distinct `not:` terms needed to veto
+    urgent_rank: int = 50  # lower is sent first among one cycle's alerts
 
     def terms(self) -> tuple[Term, ...]:
         """Every term whose matches count for the score (the `not:` terms do not)."""
@@ -168,6 +148,14 @@ class RuleSet:
     near_bonus: float = 1.0
     weights: Weights = Weights()
     source: str = ""
+    senses: tuple[Sense, ...] = ()
+    safety_net: bool = True
+    safety_net_max: int = 15
+    safety_net_terms: tuple[Term, ...] = ()
+    ending_sets: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, hash=False)
+
+    def endings_for(self, cls: str) -> frozenset[str]:
+        return self.endings if cls == "star" else self.ending_sets.get(cls, frozenset())
 
 
 # --- the file format (pydantic) ----------------------------------------------------------------
@@ -208,6 +196,7 @@ class TopicSpec(_Strict):
     near: Annotated[list[NearSpec], Field(min_length=1)] | None = None
     not_: TermList | None = Field(default=None, alias="not")
     not_needs: int = Field(default=1, ge=1)
+    urgent_rank: int = Field(default=50, ge=0, le=1000)
 
     @model_validator(mode="after")
     def _something_to_find(self) -> "TopicSpec":
@@ -230,11 +219,33 @@ class SettingsSpec(_Strict):
     near_bonus: float = Field(default=1.0, ge=0)
     weights: WeightsSpec = WeightsSpec()
     extra_endings: list[Text] = []
+    safety_net: bool = True
+    safety_net_max: int = Field(default=15, ge=1, le=500)
+    safety_net_terms: TermList | None = None
+
+
+class SenseSpec(_Strict):
+    description: str = ""
+    terms: TermList
+    near: TermList | None = None
+    within: int = Field(default=10, ge=1, le=200)
+    followed_by: Union[Literal["capitalised", "capitalized"], TermList, None] = None
+    preceded_by: Union[Literal["capitalised", "capitalized"], TermList, None] = None
+    unless_preceded_by: TermList | None = None
+    unless_near: TermList | None = None
+    unless_followed_by: TermList | None = None
+
+    @model_validator(mode="after")
+    def _some_context(self) -> "SenseSpec":
+        if not (self.near or self.followed_by or self.preceded_by):
+            raise ValueError("a sense needs near:, followed_by: or preceded_by: to tell when it applies")
+        return self
 
 
 class KeywordsFile(_Strict):
     settings: SettingsSpec = SettingsSpec()
     aliases: dict[str, TermList] = {}
+    senses: dict[str, SenseSpec] = {}
     topics: Annotated[dict[str, TopicSpec], Field(min_length=1)]
 
 
@@ -271,12 +282,14 @@ def compile_regex(pattern: str) -> Any:
 
 
 def compile_term(text: str, weight: float = 1.0) -> Term:
-    """`Хорог*` → prefix term, `re: ...` → regex term, anything else → a word or phrase."""
+    """`Хорог*` → prefix term, `re: ...` → regex, `=Rushan` → exactly that word, else a word or phrase in all
+    its forms (monitor.morph)."""
     raw = text.strip()
     if raw.lower().startswith("re:"):
         return Term(raw, raw[3:].strip(), "regex", weight, compile_regex(raw[3:].strip()))
-    prefix = raw.endswith("*")
-    body = raw[:-1] if prefix else raw
+    exact = raw.startswith("=")
+    prefix = raw.endswith("*") and not exact
+    body = raw[1:] if exact else raw[:-1] if prefix else raw
     if "*" in body:
         raise ValueError(f"{raw!r}: a star may only end a term (Хорог*), for other patterns use 're: ...'")
     words = fold_words(body)
@@ -284,7 +297,8 @@ def compile_term(text: str, weight: float = 1.0) -> Term:
         raise ValueError(f"{raw!r} has no letters or digits to look for")
     if prefix and not fold(body).rstrip()[-1:].isalnum():
         raise ValueError(f"{raw!r}: the star must follow a letter directly (Хорог*, not 'Хорог *')")
-    return Term(raw, " ".join(words), "prefix" if prefix else "word", weight)
+    kind: TermKind = "exact" if exact else "prefix" if prefix else "word"
+    return Term(raw, " ".join(words), kind, weight, None, morph.expand(body, kind if kind != "word" else "word"))
 
 
 class _Compiler:
@@ -319,7 +333,7 @@ class _Compiler:
             text, weight = (entry.term, entry.weight) if isinstance(entry, TermSpec) else (entry, 1.0)
             if text.strip().startswith("@"):
                 for t in self.alias(text.strip()[1:].strip(), where + (i,)):
-                    t = t if weight == 1.0 else Term(t.text, t.key, t.kind, t.weight * weight, t.pattern)
+                    t = t.reweighted(weight)
                     out.setdefault((t.kind, t.key), t)
                 continue
             try:
@@ -339,7 +353,23 @@ class _Compiler:
             for i, n in enumerate(spec.near or [])
         )
         return Topic(name, spec.description, spec.urgent, spec.min_score, self.terms(spec.any or [], at + ("any",)),
-                     groups, nears, self.terms(spec.not_ or [], at + ("not",)), spec.not_needs)
+                     groups, nears, self.terms(spec.not_ or [], at + ("not",)), spec.not_needs, spec.urgent_rank)
+
+    def sense(self, name: str, spec: SenseSpec) -> Sense:
+        at = ("senses", name)
+        opt = lambda key: self.terms(getattr(spec, key) or [], at + (key,))  # noqa: E731
+        caps = isinstance(spec.followed_by, str)
+        followed = () if caps or not spec.followed_by else self.terms(spec.followed_by, at + ("followed_by",))
+        caps_before = isinstance(spec.preceded_by, str)
+        before = () if caps_before or not spec.preceded_by else self.terms(spec.preceded_by, at + ("preceded_by",))
+        return Sense(name, spec.description, opt("terms"), opt("near"), spec.within, followed, caps,
+                     before, opt("unless_near"), opt("unless_followed_by"), caps_before, opt("unless_preceded_by"))
+
+    def safety_terms(self) -> tuple[Term, ...]:
+        s = self.spec.settings
+        if s.safety_net_terms:
+            return self.terms(s.safety_net_terms, ("settings", "safety_net_terms"))
+        return self.aliases.get("places", ()) if "places" in self.spec.aliases else ()
 
 
 def parse_rules(data: Any, file: str = "keywords.yaml", line_of: LineOf = lambda _: None) -> RuleSet:
@@ -354,6 +384,8 @@ def parse_rules(data: Any, file: str = "keywords.yaml", line_of: LineOf = lambda
     for name in spec.aliases:
         comp.alias(name, ("aliases", name))
     topics = tuple(comp.topic(name, t) for name, t in spec.topics.items())
+    senses = tuple(comp.sense(name, t) for name, t in spec.senses.items())
+    safety = comp.safety_terms()
     endings = set(DEFAULT_ENDINGS)
     for i, e in enumerate(spec.settings.extra_endings):
         words = fold_words(e)
@@ -361,11 +393,13 @@ def parse_rules(data: Any, file: str = "keywords.yaml", line_of: LineOf = lambda
             comp.problem(("settings", "extra_endings", i), f"{e!r}: an ending is a few letters, one word")
         else:
             endings.add(words[0])
+    morph.flush()
     if comp.problems:
         raise ConfigError(comp.problems)
     s = spec.settings
     return RuleSet(topics, frozenset(endings), s.lead_words, s.end_fraction, s.snippet_chars, s.near_bonus,
-                   Weights(**s.weights.model_dump()), file)
+                   Weights(**s.weights.model_dump()), file, senses, s.safety_net and bool(safety),
+                   s.safety_net_max, safety, {"tg": morph.TAJIK_ENDINGS, "fa": morph.PERSIAN_ENDINGS})
 
 
 def load_rules(path: str | Path) -> RuleSet:

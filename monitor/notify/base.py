@@ -135,6 +135,8 @@ def safe_url(url: str) -> str | None:
 
 
 KIND_LABEL = {"urgent": "URGENT", "digest": "Digest", "backfill": "Backfill", "test": "Test"}
+MENTIONS_HEADING = "Other mentions of GBAO"
+MENTIONS_NOTE = "no topic fired on these, but they name a GBAO place or the Pamiris"
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -153,6 +155,8 @@ def summary_line(digest: Digest) -> str:
         parts.append(plural(len(digest.stories), "story", "stories") + (f" on {topics}" if topics else ""))
     if digest.updates:
         parts.append(plural(len(digest.updates), "update"))
+    if digest.mentions or digest.more_mentions:
+        parts.append(plural(len(digest.mentions) + digest.more_mentions, "other mention") + " of GBAO")
     if not parts:
         parts.append("no new stories")
     return "; ".join(parts)

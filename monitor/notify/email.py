@@ -26,6 +26,7 @@ from .base import (
     KIND_LABEL, PermanentError, Secret, TransientError, fmt_time, one_line, safe_url, segments, subject, summary_line,
 )
 from .base import RECHECK_MARK
+from .base import MENTIONS_HEADING, MENTIONS_NOTE
 from .text import render_text
 
 _KIND_HEADERS: dict[str, dict[str, str]] = {
@@ -227,6 +228,7 @@ def render_html(digest: Digest) -> str:
     ]
     if digest.kind == "test":
         body.append("<p>This is a test message: the channel works. No stories are included.</p>")
+    body += _urgent_html(digest)
     for topic, stories in digest.by_topic():
         body.append(f'<h2 style="font-size:18px;border-bottom:1px solid #ccc">{_e(one_line(topic, 80))} ({len(stories)})</h2>')
         body.extend(_story_html(s) for s in stories)
@@ -237,6 +239,7 @@ def render_html(digest: Digest) -> str:
             title = _link(story.url, one_line(story.title, 300) or "(no title)")
             body.append(f'<li dir="auto">{title}' + (f" — now also: {links}" if links else "") + "</li>")
         body.append("</ul>")
+    body += _mentions_html(digest)
     if digest.failing_feeds:
         body.append('<hr><p style="color:#555;font-size:13px">Feeds failing for a long time (check them):</p><ul style="color:#555;font-size:13px">')
         for feed in digest.failing_feeds:
@@ -247,3 +250,30 @@ def render_html(digest: Digest) -> str:
         f"<title>{_e(subject(digest))}</title></head>\n"
         '<body style="font-family:Arial,Helvetica,sans-serif;max-width:720px">\n' + "\n".join(body) + "\n</body></html>\n"
     )
+
+
+def _urgent_html(digest: Digest) -> list[str]:
+    """An alert names the urgent topic and quotes the sentence that made it urgent."""
+    out = []
+    for story in digest.stories if digest.kind == "urgent" else ():
+        if story.urgent_topic:
+            quote = f' — <q dir="auto">{_e(one_line(story.urgent_sentence, 400))}</q>' if story.urgent_sentence else ""
+            out.append(f'<p style="color:#b00020">Urgent topic: <b>{_e(one_line(story.urgent_topic, 80))}</b>{quote}</p>')
+    return out
+
+
+def _mentions_html(digest: Digest) -> list[str]:
+    """The safety net, last: unmatched articles that name a GBAO place or the Pamiris."""
+    if not digest.mentions:
+        return []
+    out = [f'<h2 style="font-size:16px;border-bottom:1px solid #ccc">{_e(MENTIONS_HEADING)} '
+           f'({len(digest.mentions) + digest.more_mentions})</h2>',
+           f'<div style="color:#555;font-size:13px">{_e(MENTIONS_NOTE)}</div><ul>']
+    for m in digest.mentions:
+        out.append(f'<li dir="auto">{_link(m.url, one_line(m.title, 300) or "(no title)")} '
+                   f'<span style="color:#555;font-size:13px">{_e(one_line(m.source, 80))} · {_e(fmt_time(m.published))}'
+                   f'</span><br><span style="font-size:13px">{_e(one_line(m.line, 300))}</span></li>')
+    out.append("</ul>")
+    if digest.more_mentions:
+        out.append(f'<p style="color:#555;font-size:13px">… and {digest.more_mentions} more</p>')
+    return out

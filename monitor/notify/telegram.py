@@ -23,6 +23,7 @@ import httpx
 from ..models import Digest, DigestStory
 from .base import PermanentError, Secret, TransientError, fmt_time, one_line, safe_url, segments, summary_line
 from .base import RECHECK_MARK
+from .base import MENTIONS_HEADING, MENTIONS_NOTE
 
 LIMIT = 4096
 _PART_RESERVE = 16  # room for the " [12/12]" part label added after splitting
@@ -67,11 +68,33 @@ def _story(story: DigestStory, compact: bool = False) -> str:
 def _header(digest: Digest) -> str:
     line = _e(summary_line(digest))
     if digest.kind == "urgent":
-        return f"🚨 <b>URGENT</b> — {line}"
+        return f"🚨 <b>URGENT</b> — {line}" + _urgent_reason(digest)
     if digest.kind == "test":
         return f"<b>Pamir monitor test</b> — {line}\nThe channel works; no stories are included."
     label = "Backfill" if digest.kind == "backfill" else "Digest"
     return f"<b>Pamir monitor {label}</b> — {line}\n<i>{_e(fmt_time(digest.created_at))}</i>"
+
+
+def _urgent_reason(digest: Digest) -> str:
+    """An alert names the urgent topic and quotes the sentence that made it urgent."""
+    story = digest.stories[0] if digest.stories else None
+    if story is None or not story.urgent_topic:
+        return ""
+    quote = f"\n«{_e(one_line(story.urgent_sentence, 400))}»" if story.urgent_sentence else ""
+    return f"\nUrgent topic: <b>{_e(one_line(story.urgent_topic, 80))}</b>{quote}"
+
+
+def _mentions_blocks(digest: Digest) -> list[str]:
+    """The safety net, last: one short block per unmatched article that names GBAO."""
+    if not digest.mentions:
+        return []
+    out = [f"<i>{_e(MENTIONS_NOTE)}</i>"]
+    out += [f"• {_link(m.url, one_line(m.title, 300) or '(no title)')}\n"
+            f"<i>{_e(one_line(m.source, 80))} · {_e(fmt_time(m.published))}</i>\n{_e(one_line(m.line, 300))}"
+            for m in digest.mentions]
+    if digest.more_mentions:
+        out.append(f"… and {digest.more_mentions} more")
+    return out
 
 
 def render_chunks(digest: Digest, limit: int = LIMIT) -> list[str]:
@@ -85,6 +108,7 @@ def render_chunks(digest: Digest, limit: int = LIMIT) -> list[str]:
             links = ", ".join(_link(url, one_line(src, 80)) for src, url in s.also_reported_by[:10])
             blocks.append(("Also reported by", f"• {_link(s.url, one_line(s.title, 300) or '(no title)')}"
                            + (f" — now also: {links}" if links else ""), None))
+    blocks.extend((MENTIONS_HEADING, block, None) for block in _mentions_blocks(digest))
     if digest.failing_feeds:
         lines = ["<i>Feeds failing for a long time (check them):</i>"]
         lines += [f"- {_e(one_line(f.name, 80))}: since {_e(fmt_time(f.since))}: {_e(one_line(f.error, 200))}"

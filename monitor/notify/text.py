@@ -7,7 +7,7 @@ matched terms are marked «like this» so a reader sees at a glance why a story 
 from __future__ import annotations
 
 from ..models import Digest, DigestStory
-from .base import KIND_LABEL, RECHECK_MARK, fmt_time, one_line, segments, summary_line
+from .base import KIND_LABEL, MENTIONS_HEADING, MENTIONS_NOTE, RECHECK_MARK, fmt_time, one_line, segments, summary_line
 
 RULE = "=" * 72
 
@@ -39,6 +39,7 @@ def render_text(digest: Digest) -> str:
     out.append(f"Created {fmt_time(digest.created_at)}")
     if digest.kind == "test":
         out += ["", "This is a test message: the channel works. No stories are included."]
+    out += urgent_lines(digest)
     number = 0
     for topic, stories in digest.by_topic():
         out += ["", f"== {one_line(topic, 80)} ({len(stories)}) =="]
@@ -51,8 +52,34 @@ def render_text(digest: Digest) -> str:
             out += ["", f"- {one_line(story.title, 300) or '(no title)'}", f"  {one_line(story.url, 2000)}"]
             for source, url in story.also_reported_by:
                 out.append(f"  now also {one_line(source, 80)}: {one_line(url, 2000)}")
+    out += mentions_lines(digest)
     if digest.failing_feeds:
         out += ["", "-- ", "Feeds failing for a long time (check them):"]
         for feed in digest.failing_feeds:
             out.append(f"- {one_line(feed.name, 80)}: since {fmt_time(feed.since)}: {one_line(feed.error, 200)}")
     return "\n".join(out) + "\n"
+
+
+def urgent_lines(digest: Digest) -> list[str]:
+    """An alert names the urgent topic and quotes the sentence that made it urgent."""
+    out: list[str] = []
+    for story in digest.stories if digest.kind == "urgent" else ():
+        if story.urgent_topic:
+            out += ["", f"Urgent topic: {one_line(story.urgent_topic, 80)}"]
+            if story.urgent_sentence:
+                out.append(f"Because: “{one_line(story.urgent_sentence, 400)}”")
+    return out
+
+
+def mentions_lines(digest: Digest) -> list[str]:
+    """The safety net, last: title, source and date, the link, and the line that names the place."""
+    if not digest.mentions:
+        return []
+    out = ["", f"== {MENTIONS_HEADING} ({len(digest.mentions) + digest.more_mentions}) ==", f"({MENTIONS_NOTE})"]
+    for m in digest.mentions:
+        out += ["", f"- {one_line(m.title, 300) or '(no title)'}", f"  {one_line(m.source, 80)} · {fmt_time(m.published)}",
+                f"  {one_line(m.url, 2000)}", f"  {one_line(m.line, 300)}"]
+    if digest.more_mentions:
+        out += ["", f"… and {digest.more_mentions} more (at most {len(digest.mentions)} are listed: "
+                    "settings: safety_net_max in keywords.yaml)"]
+    return out

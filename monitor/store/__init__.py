@@ -18,6 +18,7 @@ from pathlib import Path
 from ..models import Article, DigestStory, MatchResult
 from .archive import ArchiveQueries
 from .labels import Label, LabelQueries
+from .mentions import MentionQueries
 from .texts import KeptText, KeptTextQueries
 from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
                      explain_error, utcnow)
@@ -27,7 +28,7 @@ from .web import WebQueries
 __all__ = ["Store", "Label", "KeptText", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 
 
-class Store(ArchiveQueries, LabelQueries, KeptTextQueries, WebQueries):
+class Store(ArchiveQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQueries):
     """One SQLite connection, used from one thread (the event loop's)."""
 
     def __init__(self, path: str | Path):
@@ -167,8 +168,9 @@ class Store(ArchiveQueries, LabelQueries, KeptTextQueries, WebQueries):
         entry = article.entry
         row = self.db.execute(
             """INSERT INTO stories (item_id, source, title, url, final_url, published, fetched_at, text, extracted,
-                 raw_sha256, raw_html_gz, topics, terms, score, snippet, highlights, urgent)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                 raw_sha256, raw_html_gz, topics, terms, score, snippet, highlights, urgent, urgent_topic,
+                 urgent_sentence, urgent_rank)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
             (
                 item_id, entry.feed, article.title or entry.title, entry.url, article.final_url,
                 _ts(article.published or entry.published), _ts(article.fetched_at), article.text,
@@ -176,6 +178,7 @@ class Store(ArchiveQueries, LabelQueries, KeptTextQueries, WebQueries):
                 json.dumps([h.topic for h in sorted(match.hits, key=lambda h: -h.score)], ensure_ascii=False),
                 json.dumps(list(match.terms), ensure_ascii=False), match.score, match.snippet,
                 json.dumps([list(span) for span in match.highlights]), int(match.urgent if urgent is None else urgent),
+                match.urgent_topic or None, match.urgent_sentence or None, match.urgent_rank,
             ),
         ).fetchone()
         return int(row[0])
@@ -183,7 +186,8 @@ class Store(ArchiveQueries, LabelQueries, KeptTextQueries, WebQueries):
     def waiting_stories(self, *, urgent_only: bool = False, limit: int | None = None) -> list[DigestStory]:
         """Stories no digest has taken yet, best first."""
         q = "SELECT * FROM stories WHERE digest_id IS NULL" + (" AND urgent = 1" if urgent_only else "")
-        q += " ORDER BY score DESC, id" + (f" LIMIT {int(limit)}" if limit else "")
+        q += " ORDER BY " + ("urgent_rank, " if urgent_only else "") + "score DESC, id"  # killings first
+        q += f" LIMIT {int(limit)}" if limit else ""
         return [self._digest_story(r) for r in self.db.execute(q)]
 
     def story(self, story_id: int) -> sqlite3.Row | None:
@@ -197,12 +201,13 @@ class Store(ArchiveQueries, LabelQueries, KeptTextQueries, WebQueries):
             terms=tuple(json.loads(row["terms"])), snippet=row["snippet"],
             highlights=tuple(tuple(s) for s in json.loads(row["highlights"])), score=row["score"],
             found_on_recheck=bool(row["rechecked"]),
+            urgent_topic=row["urgent_topic"] or "", urgent_sentence=row["urgent_sentence"] or "",
         )
 
     # --- digests and the outbox -----------------------------------------------------------
 
     def queue_digest(self, kind: str, story_ids: list[int], messages: dict[str, list[str]],
-                     updates: Iterable[DigestStory] = ()) -> int | None:
+                     updates: Iterable[DigestStory] = (), mention_ids: Iterable[int] = ()) -> int | None:
         """Take stories (and the update notes it lists) into a digest and queue its message for every
         channel, in one transaction.
 
@@ -226,6 +231,7 @@ class Store(ArchiveQueries, LabelQueries, KeptTextQueries, WebQueries):
                     f"UPDATE stories SET digest_id = ? WHERE id IN ({','.join('?' * len(chunk))})", [digest_id, *chunk]
                 )
             self.mark_updates_announced(digest_id, updates)
+            self.mark_mentions_taken(digest_id, mention_ids)
             for channel, parts in messages.items():
                 db.executemany(
                     "INSERT INTO outbox (digest_id, channel, seq, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?)",

@@ -146,11 +146,27 @@ CREATE UNIQUE INDEX IF NOT EXISTS labels_story ON labels (story_id) WHERE story_
 CREATE INDEX IF NOT EXISTS labels_url ON labels (url);
 -- web interface and weekly report (store/web.py): stories by the date they are about --
 CREATE INDEX IF NOT EXISTS stories_when ON stories (COALESCE(published, fetched_at));
+-- relevance safety net (store/mentions.py) --
+CREATE TABLE IF NOT EXISTS mentions (           -- unmatched articles that name GBAO: "Other mentions of GBAO"
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL UNIQUE REFERENCES items (id),
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    url TEXT NOT NULL,
+    published TEXT,
+    fetched_at TEXT NOT NULL,
+    line TEXT NOT NULL,
+    digest_id INTEGER REFERENCES digests (id)   -- NULL = waiting for a digest
+);
+CREATE INDEX IF NOT EXISTS mentions_waiting ON mentions (digest_id);
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("stories", "rechecked", "INTEGER NOT NULL DEFAULT 0"),  # 1: found by `monitor rematch` after a rule change
+    ("stories", "urgent_topic", "TEXT"),  # relevance (issue 17): the urgent topic and its current sentence
+    ("stories", "urgent_sentence", "TEXT"),
+    ("stories", "urgent_rank", "INTEGER NOT NULL DEFAULT 50"),
 )
 
 

@@ -1,8 +1,11 @@
 """One pass over an article for every term of every topic, then topic logic, scores and a snippet.
 
-All plain and prefix terms go into one Aho-Corasick automaton over the folded text, whose words are joined
-by single spaces; word boundaries are then a look at one character on each side, so the cost hardly grows
-with the number of terms. Expert regexes run on RE2 (linear time) over the same folded text.
+All plain and prefix terms — with every form monitor.morph generated for them, the senses' context words and
+the safety net's names — go into one Aho-Corasick automaton over the folded text, whose words are joined by
+single spaces; word boundaries are then a look at one character on each side, so the cost hardly grows with
+the number of terms or forms. Expert regexes run on RE2 (linear time) over the same folded text. After the
+pass, senses drop the occurrences of names read in another sense (monitor.match.senses), topics are decided,
+and an urgent topic is checked against what the article reports now (monitor.match.current).
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import accumulate
 
 import ahocorasick
 
 from monitor.models import MatchResult, TopicHit
 from monitor.rules import VANISHING, WORD, RuleSet, Term, Topic, fold
+
+from .current import urgent_evidence
+from .senses import SenseCall, apply_senses
 
 ZONES = ("title", "lead", "body", "end")
 
@@ -67,8 +74,10 @@ class TopicReport:
 @dataclass
 class Analysis:
     doc: Document
-    occurrences: list[Occurrence]
+    occurrences: list[Occurrence]  # after senses: what topics and the safety net see
     reports: list[TopicReport]
+    senses: list[SenseCall] = field(default_factory=list)
+    mentions: list[Occurrence] = field(default_factory=list)  # safety-net names left after senses
 
 
 _TAGS = re.compile(r"<[^<>]*>")  # removed without a space: "Хо<b>рог</b>" must stay "Хорог"
@@ -115,12 +124,22 @@ def _prefilter(rules: RuleSet) -> Prefilter:
     for topic in rules.topics:
         groups = ([topic.any] if topic.any else []) + list(topic.all)
         groups += [side for near in topic.near for side in (near.one_of, near.and_one_of)]
-        literal = tuple(frozenset(tuple(term.key.split(" ")) for term in group)
+        literal = tuple(frozenset(tuple(key.split(" ")) for term in group for key in _keys(term))
                         for group in groups if group and all(term.kind != "regex" for term in group))
         if not literal:
             return Prefilter(None)
         topics.append(literal)
+    if rules.safety_net:  # a page that names GBAO is read even when no topic can fire: the safety net lists it
+        safety = [t for t in rules.safety_net_terms if t.kind != "regex"]
+        if len(safety) < len(rules.safety_net_terms):
+            return Prefilter(None)
+        if safety:
+            topics.append((frozenset(tuple(key.split(" ")) for term in safety for key in _keys(term)),))
     return Prefilter(tuple(topics))
+
+
+def _keys(term: Term) -> tuple[str, ...]:
+    return term.forms.keys() or (term.key,)
 
 
 class Matcher:
@@ -130,23 +149,34 @@ class Matcher:
         self.rules = rules
         index: dict[tuple[str, str], int] = {}
         self.terms: list[Term] = []
-        for topic in rules.topics:
-            for term in topic.terms() + topic.not_:
-                if (term.kind, term.key) not in index:
-                    index[(term.kind, term.key)] = len(self.terms)
-                    self.terms.append(term)
+        every = [t for topic in rules.topics for t in topic.terms() + topic.not_]
+        every += [t for sense in rules.senses for t in sense.terms + sense.context()] + list(rules.safety_net_terms)
+        for term in every:
+            if (term.kind, term.key) not in index:
+                index[(term.kind, term.key)] = len(self.terms)
+                self.terms.append(term)
         self._index = index
         self._auto = ahocorasick.Automaton()
-        keyed: dict[str, list[tuple[int, bool]]] = {}
+        keyed: dict[str, set[tuple[int, str | None]]] = {}
         for i, term in enumerate(self.terms):
-            if term.kind != "regex":
-                keyed.setdefault(term.key, []).append((i, term.kind == "prefix"))
+            if term.kind == "regex":
+                continue
+            forms = term.forms
+            if not forms.keys():  # a Term built by hand: its key, as before
+                forms = type(forms)((term.key,), ((term.key, "star"),) if term.kind == "prefix" else ())
+            for key in forms.exact:
+                keyed.setdefault(key, set()).add((i, None))
+            for key, cls in forms.stems:
+                keyed.setdefault(key, set()).add((i, cls))
+        self._endings = {cls: rules.endings_for(cls) for cls in ("star", "tg", "fa")}
         for key, entries in keyed.items():
-            self._auto.add_word(key, (len(key), tuple(entries)))
+            self._auto.add_word(key, (len(key), tuple(sorted(entries, key=lambda e: (e[0], e[1] or "")))))
         self._has_keys = bool(keyed)
         if keyed:
             self._auto.make_automaton()
         self._regexes = [(i, t.pattern) for i, t in enumerate(self.terms) if t.kind == "regex"]
+        self._groups: dict[int, tuple[tuple[Term, ...], frozenset[int]]] = {}
+        self._weights: dict[str, tuple[Topic, dict[int, list[float]]]] = {}
         self.prefilter = _prefilter(rules)
 
     def could_match(self, raw: str) -> bool:
@@ -155,6 +185,24 @@ class Matcher:
 
     def tid(self, term: Term) -> int:
         return self._index[(term.kind, term.key)]
+
+    def _ids(self, terms: tuple[Term, ...]) -> frozenset[int]:
+        """The term ids of a group, computed once per group (a topic is decided for every article)."""
+        key = id(terms)
+        hit = self._groups.get(key)
+        if hit is None or hit[0] is not terms:
+            hit = self._groups[key] = (terms, frozenset(self.tid(t) for t in terms))
+        return hit[1]
+
+    def _scoring(self, topic: Topic) -> dict[int, list[float]]:
+        """tid → the weights it counts with in this topic (a term listed twice with two weights counts twice)."""
+        hit = self._weights.get(topic.name)
+        if hit is None or hit[0] is not topic:
+            table: dict[int, list[float]] = {}
+            for term in topic.terms():
+                table.setdefault(self.tid(term), []).append(term.weight)
+            hit = self._weights[topic.name] = (topic, table)
+        return hit[1]
 
     # --- the pass over the text ------------------------------------------------------------------
 
@@ -207,8 +255,8 @@ class Matcher:
 
     def raw_hits(self, doc: Document) -> list[tuple[int, int, int]]:
         """The one pass: (term, start, end) in doc.norm for every term whose match sits on word boundaries."""
-        norm, endings = doc.norm, self.rules.endings
-        found: list[tuple[int, int, int]] = []  # (term, norm start, norm end)
+        norm, endings = doc.norm, self._endings
+        found: set[tuple[int, int, int]] = set()  # (term, norm start, norm end)
         n = len(norm)
         for end, (length, entries) in self._auto.iter(norm) if self._has_keys else ():
             start = end - length + 1
@@ -216,20 +264,22 @@ class Matcher:
                 continue
             after = end + 1
             exact = after == n or norm[after] == " "
-            for tid, prefix in entries:
+            stop = -1
+            for tid, cls in entries:
                 if exact:
-                    found.append((tid, start, after))
-                elif prefix:
-                    stop = norm.find(" ", after)
-                    stop = n if stop < 0 else stop
-                    if norm[after:stop] in endings:
-                        found.append((tid, start, stop))
+                    found.add((tid, start, after))
+                elif cls is not None:
+                    if stop < 0:
+                        stop = norm.find(" ", after)
+                        stop = n if stop < 0 else stop
+                    if norm[after:stop] in endings[cls]:
+                        found.add((tid, start, stop))
         for tid, pattern in self._regexes:
             for m in pattern.finditer(norm):
                 s, e = m.span()
                 if (s == 0 or norm[s - 1] == " ") and (e == n or norm[e] == " ") and e > s:
-                    found.append((tid, s, e))
-        return found
+                    found.add((tid, s, e))
+        return list(found)
 
     # --- topics ------------------------------------------------------------------------------------
 
@@ -237,21 +287,24 @@ class Matcher:
         rep = TopicReport(topic)
         w = self.rules.weights
         factor = {"title": w.title, "lead": w.lead, "body": w.body, "end": w.end}
-        veto = [t.text for t in topic.not_ if self.tid(t) in by_term]
+        found = by_term.keys()
+        veto = [t.text for t in topic.not_ if self.tid(t) in by_term] if not found.isdisjoint(
+            self._ids(topic.not_)) else []
         if len(veto) >= topic.not_needs:
             rep.vetoed_by = veto
-        has = lambda terms: any(self.tid(t) in by_term for t in terms)  # noqa: E731
+        has = lambda terms: not found.isdisjoint(self._ids(terms))  # noqa: E731
         rep.any_ok = not topic.any or has(topic.any)
         rep.groups_ok = [has(g) for g in topic.all]
         for near in topic.near:
             rep.near_pairs.append(self._near(near.within, near.one_of, near.and_one_of, by_term))
         score = 0.0
-        for term in topic.terms():
-            occ = by_term.get(self.tid(term))
-            if occ:
-                rep.occurrences.extend(occ)
-                best = max(factor[o.zone] for o in occ)
-                score += term.weight * best * (1 + 0.25 * min(len(occ) - 1, 4))
+        weights = self._scoring(topic)
+        for tid in (found & weights.keys()) if len(found) < len(weights) else (weights.keys() & found):
+            occ = by_term[tid]
+            rep.occurrences.extend(occ)
+            best = max(factor[o.zone] for o in occ)
+            for weight in weights[tid]:
+                score += weight * best * (1 + 0.25 * min(len(occ) - 1, 4))
         for pair in rep.near_pairs:
             if pair:
                 score += self.rules.near_bonus
@@ -275,8 +328,8 @@ class Matcher:
     def _near(self, within: int, a: tuple[Term, ...], b: tuple[Term, ...],
               by_term: dict[int, list[Occurrence]]) -> tuple[Occurrence, Occurrence] | None:
         """The closest pair (one from each side) no more than `within` words apart, earliest first."""
-        left = sorted((o for t in a for o in by_term.get(self.tid(t), ())), key=lambda o: o.first)
-        right = sorted((o for t in b for o in by_term.get(self.tid(t), ())), key=lambda o: o.first)
+        left = sorted((o for t in self._ids(a) & by_term.keys() for o in by_term[t]), key=lambda o: o.first)
+        right = sorted((o for t in self._ids(b) & by_term.keys() for o in by_term[t]), key=lambda o: o.first)
         best: tuple[int, Occurrence, Occurrence] | None = None
         j = 0
         for x in left:  # both lists sorted: a sliding window keeps this linear in practice
@@ -295,25 +348,52 @@ class Matcher:
     def analyse(self, title: str, text: str) -> Analysis:
         doc = self.document(title, text)
         occ = self.occurrences(doc)
+        calls: list[SenseCall] = []
+        if self.rules.senses and occ:
+            occ, calls = apply_senses(self, doc, occ)
         by_term: dict[int, list[Occurrence]] = {}
         for o in occ:
             by_term.setdefault(o.term, []).append(o)
-        return Analysis(doc, occ, [self._topic(doc, t, by_term) for t in self.rules.topics])
+        safety = {self.tid(t) for t in self.rules.safety_net_terms}
+        mentions = [o for o in occ if o.term in safety]
+        return Analysis(doc, occ, [self._topic(doc, t, by_term) for t in self.rules.topics], calls, mentions)
+
+    def by_term(self, occurrences: list[Occurrence]) -> dict[int, list[Occurrence]]:
+        out: dict[int, list[Occurrence]] = {}
+        for o in occurrences:
+            out.setdefault(o.term, []).append(o)
+        return out
 
     # --- results -----------------------------------------------------------------------------------
 
-    def match(self, title: str, text: str) -> MatchResult:
-        """Which topics fired, which were vetoed, and a snippet with highlights around the best match."""
+    def match(self, title: str, text: str, published: datetime | None = None) -> MatchResult:
+        """Which topics fired, which were vetoed, a snippet with highlights around the best match; whether an
+        urgent topic holds on what the article reports now (and the sentence that says so); and, when no
+        topic fired, the one line that names GBAO for the safety net."""
         an = self.analyse(title, text)
         fired = sorted((r for r in an.reports if r.fired), key=lambda r: -r.score)
-        hits = tuple(
-            TopicHit(r.topic.name, r.score, self._surfaces(an.doc, r.occurrences), r.topic.urgent) for r in fired
-        )
         vetoed = tuple(r.topic.name for r in an.reports if r.vetoed_by)
         if not fired:
-            return MatchResult((), vetoed)
+            mention = self.mention_line(an) if self.rules.safety_net and an.mentions else ""
+            return MatchResult((), vetoed, mention=mention)
+        current = {r.topic.name: urgent_evidence(self, an, r, published) for r in fired if r.topic.urgent}
+        hits = tuple(TopicHit(r.topic.name, r.score, self._surfaces(an.doc, r.occurrences),
+                              current.get(r.topic.name) is not None) for r in fired)
         snippet, marks = self.snippet(an.doc, fired[0], [o for r in fired for o in r.occurrences])
-        return MatchResult(hits, vetoed, snippet, marks)
+        urgent = sorted((r.topic.urgent_rank, -r.score, r.topic.name, current[r.topic.name]) for r in fired
+                        if current.get(r.topic.name) is not None)
+        if not urgent:
+            return MatchResult(hits, vetoed, snippet, marks)
+        rank, _, topic, sentence = urgent[0]
+        return MatchResult(hits, vetoed, snippet, marks, urgent_topic=topic, urgent_sentence=sentence,
+                           urgent_rank=rank)
+
+    def mention_line(self, an: Analysis) -> str:
+        """The sentence around the first GBAO name, on one line, for "Other mentions of GBAO"."""
+        from .current import sentence_around
+
+        first = min(an.mentions, key=lambda o: (o.start < an.doc.body_start, o.start))  # body first
+        return sentence_around(an.doc, first, 200)
 
     def _surfaces(self, doc: Document, occ: list[Occurrence]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(" ".join(doc.text[o.start:o.end].split()).casefold() for o in occ))
@@ -345,9 +425,10 @@ class Matcher:
         spans = sorted({(s + len(prefix), e + len(prefix)) for s, e in spans})
         return prefix + text + suffix, tuple(spans)
 
-    def explain(self, title: str, text: str) -> str:
-        """A readable account for `monitor explain`: terms per zone, each topic's conditions, score, verdict."""
-        return format_analysis(self, self.analyse(title, text))
+    def explain(self, title: str, text: str, published: datetime | None = None) -> str:
+        """A readable account for `monitor explain`: terms per zone, senses, each topic's conditions, score,
+        urgency and verdict."""
+        return format_analysis(self, self.analyse(title, text), published)
 
 
 def _squeeze(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
@@ -365,38 +446,4 @@ def _squeeze(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[i
     return "".join(out).rstrip(), [(newpos[s], newpos[e]) for s, e in spans]
 
 
-def format_analysis(matcher: Matcher, an: Analysis) -> str:
-    """Plain text: every matched term with its zone, then per topic what held, what vetoed and the score."""
-    doc, lines = an.doc, []
-    w = matcher.rules.weights
-    lines.append(f"zones: title {doc.title_words} words, lead {matcher.rules.lead_words} words (x{w.lead:g}), "
-                 f"end zone from word {doc.end_start} (x{w.end:g}); title x{w.title:g}, body x{w.body:g}")
-    lines.append("")
-    lines.append("terms found:" if an.occurrences else "terms found: none")
-    for o in an.occurrences:
-        term = matcher.terms[o.term]
-        lines.append(f"  {doc.text[o.start:o.end]!r:32} {o.zone:5}  word {o.first:<6} term {term.text!r}")
-    verdict = []
-    for rep in an.reports:
-        t = rep.topic
-        mark = "FIRED" if rep.fired else ("VETOED" if rep.vetoed_by else "no")
-        lines += ["", f"topic {t.name}: {mark}{'  [urgent]' if t.urgent and rep.fired else ''} — {rep.reason}"]
-        if t.any:
-            lines.append(f"  any:  {'ok' if rep.any_ok else 'MISSING'}")
-        for i, ok in enumerate(rep.groups_ok):
-            lines.append(f"  all group {i + 1}: {'ok' if ok else 'MISSING'}")
-        for i, pair in enumerate(rep.near_pairs):
-            if pair:
-                a, b = pair
-                gap = max(b.first - a.last, a.first - b.last, 0)
-                lines.append(f"  near {i + 1}: {doc.text[a.start:a.end]!r} and {doc.text[b.start:b.end]!r}, "
-                             f"{gap} words apart (≤ {t.near[i].within})")
-            else:
-                lines.append(f"  near {i + 1}: no pair within {t.near[i].within} words")
-        if rep.vetoed_by:
-            lines.append(f"  not:  vetoed by {', '.join(rep.vetoed_by)}")
-        lines.append(f"  score {rep.score:g} (min_score {t.min_score:g})")
-        if rep.fired:
-            verdict.append(t.name + (" (urgent)" if t.urgent else ""))
-    lines += ["", "verdict: " + ("MATCHED — " + ", ".join(verdict) if verdict else "not matched")]
-    return "\n".join(lines)
+from .report import format_analysis  # noqa: E402  (re-exported; it needs the Matcher)
