@@ -175,6 +175,7 @@ class FeedSpec(BaseModel):
     language: str | None = None
     links: str | None = None  # kind: site — a regex the article links must match
     proxy: str | None = None
+    user_agent: str | None = None  # this feed's User-Agent (a site that refuses the default one)
     enabled: bool = True
 
     @field_validator("url")
@@ -213,7 +214,7 @@ class Settings(BaseModel):
     keep_raw_html: bool = False  # store gzip of each matched page in the evidence archive
     show_updates: bool = False  # digest lists "also reported by" for stories already sent
     failing_after: float = 86400.0  # a feed failing this long is listed in the digest footer
-    user_agent: str | None = None
+    user_agent: str | None = None  # default: a common browser's (fetch.USER_AGENT); see the README's trade-off
     proxy: str | None = None
 
     @field_validator("digest_interval", "failing_after", mode="before")

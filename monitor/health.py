@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from .config import FeedsFile
+from .notify.base import channel_label
 from .store import Store
 
 
@@ -50,7 +51,7 @@ def format_status(store: Store, feeds: FeedsFile | None, now: datetime | None = 
                 detail = f", next attempt {row['next_attempt']}"
             if row["last_error"] and row["status"] != "sent":
                 detail += f", last error: {row['last_error']}"
-            lines.append(f"  {row['channel']}: {row['messages']} {row['status']}{detail}")
+            lines.append(f"  {channel_label(row['channel'])}: {row['messages']} {row['status']}{detail}")
     else:
         lines.append("delivery queue: empty")
     if dead:

@@ -224,12 +224,13 @@ class Monitor:
             if same is not None:
                 self.store.add_story_source(same, item_id, entry.feed, article.final_url, article.title,
                                             article=article, raw_html_gz=raw_gz)
-                log.info("story %d also reported by %r: %s", same, entry.feed, article.title)
+                log.info("story %d also reported by %r", same, entry.feed)  # no title: logs name no topic
                 return Outcome("duplicate")
             story_id = self.store.add_story(item_id, article, match, raw_gz, urgent=self._is_urgent(article, match))
             self.neardup.add(story_id, sig)
-        log.info("match [%s] %s (score %.1f) %s", ", ".join(h.topic for h in match.hits), article.title,
-                 match.score, article.final_url)
+        # Logs reach journald and log hosts: the story id is enough (`monitor show ID`); topics, titles and
+        # terms would tell a reader of the logs what this monitor watches.
+        log.info("new story %d from %r (score %.1f)", story_id, entry.feed, match.score)
         return Outcome("matched")
 
     def _is_urgent(self, article: Article, match: MatchResult) -> bool:
@@ -279,8 +280,7 @@ class Monitor:
             log.info("no new matching stories: no digest")
         elif deliver.queue_digest(self.store, digest, self.notifiers) is not None:
             count = len(digest.stories)
-            log.info("digest queued: %d stor%s on %s", count, "y" if count == 1 else "ies",
-                     ", ".join(digest.topic_names) or "updates")
+            log.info("digest queued: %d stor%s", count, "y" if count == 1 else "ies")
         await deliver.deliver_due(self.store, self.notifiers)
         return count
 

@@ -71,6 +71,20 @@ class Secret:
         return text.replace(self._value, "********") if self._value else text
 
 
+def channel_label(channel: str) -> str:
+    """A channel as logs, errors and `status` name it: a Telegram chat id is cut to its last three characters.
+
+    Logs go to journald (and often on to a log host); a chat id there would tie this machine to a team's chat.
+    The outbox keeps the full id (`telegram:-100123…`) so pending messages survive a restart.
+    """
+    kind, _, target = channel.partition(":")
+    if kind == "telegram" and target:
+        return f"telegram:…{target[-3:]}" if len(target) > 3 else "telegram:…"
+    if kind == "file":
+        return "digest file"
+    return channel
+
+
 # --- text helpers shared by every renderer ----------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

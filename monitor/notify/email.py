@@ -125,8 +125,8 @@ class EmailNotifier:
                     _login(client, c.user, c.password.reveal())
                 refused = client.sendmail(c.envelope_from, c.recipients, message)
                 if refused:  # accepted for the others: raising would send them a second copy
-                    logging.getLogger("monitor.deliver").warning(
-                        "email: %s refused recipient(s) %s", where, ", ".join(sorted(refused))
+                    logging.getLogger("monitor.deliver").warning(  # a count: addresses never go to the log
+                        "email: %s refused %d of %d recipient(s)", where, len(refused), len(c.recipients)
                     )
         except (TransientError, PermanentError):
             raise
@@ -134,7 +134,8 @@ class EmailNotifier:
             raise TransientError(f"{where} refused the login ({exc.smtp_code}): check MONITOR_SMTP_USER and the password") from None
         except smtplib.SMTPRecipientsRefused as exc:
             codes = {code for code, _ in exc.recipients.values()}
-            detail = "; ".join(f"{addr}: {code} {_text(resp)}" for addr, (code, resp) in exc.recipients.items())
+            detail = "; ".join(f"recipient {c.recipients.index(addr) + 1 if addr in c.recipients else '?'}: {code} "
+                               f"{_redact(_text(resp), c.recipients)}" for addr, (code, resp) in exc.recipients.items())
             if all(400 <= code < 500 for code in codes):
                 raise TransientError(f"{where} deferred all recipients: {detail}") from None
             raise PermanentError(f"{where} refused all recipients: {detail}") from None
@@ -142,7 +143,7 @@ class EmailNotifier:
             kind = TransientError if 400 <= exc.smtp_code < 500 else PermanentError
             if isinstance(exc, smtplib.SMTPSenderRefused):
                 kind = TransientError  # a configuration problem the operator can fix: keep the message
-            raise kind(f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}") from None
+            raise kind(f"{where} answered {exc.smtp_code} {_redact(_text(exc.smtp_error), c.recipients, c.envelope_from)}") from None
         except smtplib.SMTPServerDisconnected as exc:  # smtplib reports a read timeout this way too
             if "timed out" in str(exc):
                 raise TransientError(f"{where} did not answer within {c.timeout:g} s", quick_retry=False) from None
@@ -168,6 +169,13 @@ def _login(client: smtplib.SMTP, user: str, password: str) -> None:
     code, response = client.docmd("AUTH", "PLAIN " + token)
     if code not in (235, 503):
         raise smtplib.SMTPAuthenticationError(code, response)
+
+
+def _redact(text: str, recipients: list[str], sender: str = "") -> str:
+    """Server replies often quote the address (`550 <a@b>: no such user`); errors reach journald without it."""
+    for number, address in enumerate(recipients, 1):
+        text = text.replace(address, f"recipient {number}") if address else text
+    return text.replace(sender, "the sender") if sender else text
 
 
 def _text(value: bytes | str) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from ..models import Digest, DigestStory
-from .base import PermanentError, Secret, TransientError, fmt_time, one_line, safe_url, segments, summary_line
+from .base import PermanentError, Secret, TransientError, channel_label, fmt_time, one_line, safe_url, segments, summary_line
 
 LIMIT = 4096
 _PART_RESERVE = 16  # room for the " [12/12]" part label added after splitting
@@ -173,7 +173,8 @@ class TelegramNotifier:
             if "parse" not in exc.reason.lower() and "entit" not in exc.reason.lower():
                 raise
             # Our markup was refused: better an alert without bold than no alert at all.
-            logging.getLogger("monitor.deliver").warning("%s: markup refused (%s); sending as plain text", self.channel, exc.reason)
+            logging.getLogger("monitor.deliver").warning("%s: markup refused (%s); sending as plain text",
+                                                         channel_label(self.channel), exc.reason)
             plain = html.unescape(re.sub(r"<[^>]+>", "", message))
             await self._post({"text": plain[:LIMIT]})
 
@@ -183,7 +184,7 @@ class TelegramNotifier:
             await self._sleep(wait)
         payload = {"chat_id": self.chat_id, "link_preview_options": {"is_disabled": True}, **fields}
         url = f"{self.api_base}/bot{self.token.reveal()}/sendMessage"
-        where = f"Telegram API {self.api_base} (chat {self.chat_id})"
+        where = f"Telegram API ({channel_label(self.channel)})"  # errors reach journald: no chat id, no host
         try:
             async with httpx.AsyncClient(timeout=self.timeout, verify=_tls_context()) as client:
                 response = await client.post(url, json=payload)
