@@ -177,7 +177,8 @@ def _print_digest(monitor: Monitor) -> None:
     """--dry-run: show the digest, queue nothing, mark nothing: the stories stay waiting for a real run."""
     from .notify.text import render_text
 
-    digest = build_digest(monitor.store, monitor.settings, kind="backfill", feed_names=monitor.feed_names)
+    digest = build_digest(monitor.store, monitor.settings, kind="backfill", feed_names=monitor.feed_names,
+                          topic_titles=monitor.matcher.rules.titles)
     if digest is None:
         print("no matching stories in the period")
         return

@@ -84,7 +84,7 @@ def queue_digest(store: Store, digest: Digest, notifiers: Sequence[Notifier]) ->
     if digest_id is None:
         log.warning("%s not queued: its stories were taken by another digest", digest.kind)
     else:
-        log.info("queued %s %d: %d stories, %s", digest.kind, digest_id, len(story_ids),
+        log.info("queued %s %d: %d stor%s, %s", digest.kind, digest_id, len(story_ids), "y" if len(story_ids) == 1 else "ies",
                  ", ".join(f"{channel_label(c)} ({len(p)} part{'s' if len(p) != 1 else ''})" for c, p in messages.items()))
     return digest_id
 

@@ -46,6 +46,7 @@ class TopicHit:
     score: float
     terms: tuple[str, ...]  # the matched words as written in the text, casefolded, unique, in order
     urgent: bool = False
+    concepts: tuple[str, ...] = ()  # what matched, as a reader names it: alias names or terms, in order
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,13 @@ class MatchResult:
             seen.update(dict.fromkeys(hit.terms))
         return tuple(seen)
 
+    @property
+    def concepts(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for hit in self.hits:
+            seen.update(dict.fromkeys(hit.concepts))
+        return tuple(seen)
+
 
 @dataclass(frozen=True)
 class DigestStory:
@@ -92,6 +100,9 @@ class DigestStory:
     highlights: tuple[tuple[int, int], ...] = ()
     score: float = 0.0
     also_reported_by: tuple[tuple[str, str], ...] = ()  # (source name, url)
+    also_titles: tuple[str, ...] = ()  # each further source's own title, "" where it is the lead's
+    concepts: tuple[str, ...] = ()  # what matched, as a reader names it (alias names, terms)
+    seen_at: datetime | None = None  # when the monitor fetched it: orders undated stories
 
 
 @dataclass(frozen=True)
@@ -116,18 +127,29 @@ class Digest:
     updates: tuple[DigestStory, ...] = ()  # known stories with new sources ("also reported by")
     failing_feeds: tuple[FailingFeed, ...] = ()
     title: str = ""  # free text for kind="test"
+    topic_titles: tuple[tuple[str, str], ...] = ()  # (topic id, title) from keywords.yaml
+    urgent_sent: tuple[tuple[int, str], ...] = ()  # (story id, title) of alerts sent since the last digest
 
     def by_topic(self) -> list[tuple[str, list[DigestStory]]]:
-        """Stories grouped under their first topic, topics in order of their best story's score."""
+        """Stories grouped under their first topic's title, topics in order of their best story's score,
+        newest first within a topic (the score breaks ties)."""
         groups: dict[str, list[DigestStory]] = {}
         for story in sorted(self.stories, key=lambda s: -s.score):
             topic = story.topics[0] if story.topics else "other"
             groups.setdefault(topic, []).append(story)
-        return list(groups.items())
+        return [(self.title_of(topic), sorted(stories, key=_newest_first)) for topic, stories in groups.items()]
+
+    def title_of(self, topic: str) -> str:
+        return dict(self.topic_titles).get(topic) or topic
 
     @property
     def topic_names(self) -> list[str]:
         return [topic for topic, _ in self.by_topic()]
+
+
+def _newest_first(story: DigestStory) -> tuple[float, float]:
+    when = story.published or story.seen_at
+    return (-when.timestamp() if when else float("inf"), -story.score)
 
 
 @dataclass

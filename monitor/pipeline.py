@@ -264,7 +264,7 @@ class Monitor:
     async def send_urgent(self) -> int:
         """Queue one alert per waiting urgent story and deliver at once; returns how many were queued."""
         queued = 0
-        for digest in urgent_digests(self.store):
+        for digest in urgent_digests(self.store, topic_titles=self.matcher.rules.titles):
             if deliver.queue_digest(self.store, digest, self.notifiers) is not None:
                 queued += 1
         if queued:
@@ -274,7 +274,8 @@ class Monitor:
 
     async def send_digest(self, kind: str = "digest") -> int:
         """Queue the digest of every waiting story (if any) and deliver what is due; returns stories queued."""
-        digest = build_digest(self.store, self.settings, kind=kind, feed_names=self.feed_names)  # type: ignore[arg-type]
+        digest = build_digest(self.store, self.settings, kind=kind, feed_names=self.feed_names,  # type: ignore[arg-type]
+                              topic_titles=self.matcher.rules.titles)
         count = 0
         if digest is None:
             log.info("no new matching stories: no digest")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -117,6 +117,14 @@ class Term:
     kind: TermKind = "word"
     weight: float = 1.0
     pattern: Any = field(default=None, compare=False, hash=False)
+    concept: str = field(default="", compare=False, hash=False)  # the innermost @alias it came from
+
+    @property
+    def label(self) -> str:
+        """What a reader is shown as "matched": the alias's name, else the term as written (no star)."""
+        if self.concept:
+            return self.concept.replace("_", " ")
+        return self.text[3:].strip()[:40] if self.kind == "regex" else self.text.rstrip("*").strip()
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,7 @@ class Topic:
     near: tuple[Near, ...] = ()
     not_: tuple[Term, ...] = ()
     not_needs: int = 1  # distinct `not:` terms needed to veto
+    title: str = ""  # the heading readers see; the id when empty
 
     def terms(self) -> tuple[Term, ...]:
         """Every term whose matches count for the score (the `not:` terms do not)."""
@@ -168,6 +177,11 @@ class RuleSet:
     near_bonus: float = 1.0
     weights: Weights = Weights()
     source: str = ""
+
+    @property
+    def titles(self) -> dict[str, str]:
+        """Topic id → the title a reader sees (the id itself for a topic without `title:`)."""
+        return {t.name: t.title or t.name for t in self.topics}
 
 
 # --- the file format (pydantic) ----------------------------------------------------------------
@@ -200,6 +214,7 @@ class NearSpec(_Strict):
 
 
 class TopicSpec(_Strict):
+    title: str = Field(default="", max_length=80)
     description: str = ""
     urgent: bool = False
     min_score: float = Field(default=1.0, ge=0)
@@ -309,6 +324,7 @@ class _Compiler:
             return ()
         self.expanding.append(name)
         terms = self.terms(self.spec.aliases[name], ("aliases", name))
+        terms = tuple(t if t.concept else replace(t, concept=name) for t in terms)
         self.expanding.pop()
         self.aliases[name] = terms
         return terms
@@ -319,7 +335,7 @@ class _Compiler:
             text, weight = (entry.term, entry.weight) if isinstance(entry, TermSpec) else (entry, 1.0)
             if text.strip().startswith("@"):
                 for t in self.alias(text.strip()[1:].strip(), where + (i,)):
-                    t = t if weight == 1.0 else Term(t.text, t.key, t.kind, t.weight * weight, t.pattern)
+                    t = t if weight == 1.0 else replace(t, weight=t.weight * weight)
                     out.setdefault((t.kind, t.key), t)
                 continue
             try:
@@ -339,7 +355,7 @@ class _Compiler:
             for i, n in enumerate(spec.near or [])
         )
         return Topic(name, spec.description, spec.urgent, spec.min_score, self.terms(spec.any or [], at + ("any",)),
-                     groups, nears, self.terms(spec.not_ or [], at + ("not",)), spec.not_needs)
+                     groups, nears, self.terms(spec.not_ or [], at + ("not",)), spec.not_needs, spec.title.strip())
 
 
 def parse_rules(data: Any, file: str = "keywords.yaml", line_of: LineOf = lambda _: None) -> RuleSet:

@@ -148,6 +148,21 @@ def safe_url(url: str) -> str | None:
     return None
 
 
+MAX_CONCEPTS = 5
+
+
+def matched(story) -> list[str]:
+    """At most MAX_CONCEPTS names of what matched (alias names, not every inflection found in the text)."""
+    names = list(story.concepts) or list(dict.fromkeys(story.terms))  # older states kept only word forms
+    return [one_line(n, 60) for n in names[:MAX_CONCEPTS]]
+
+
+def also_reported(story) -> list[tuple[str, str, str]]:
+    """(outlet, url, its own title or "" when it is the lead's) for every further source."""
+    titles = list(story.also_titles)
+    return [(src, url, titles[i] if i < len(titles) else "") for i, (src, url) in enumerate(story.also_reported_by)]
+
+
 KIND_LABEL = {"urgent": "URGENT", "digest": "Digest", "backfill": "Backfill", "test": "Test"}
 
 

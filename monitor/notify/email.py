@@ -23,7 +23,8 @@ from email.utils import format_datetime, make_msgid, parseaddr
 
 from ..models import Digest, DigestStory
 from .base import (
-    KIND_LABEL, PermanentError, Secret, TransientError, fmt_time, one_line, safe_url, segments, subject, summary_line,
+    KIND_LABEL, PermanentError, Secret, TransientError, also_reported, fmt_time, matched, one_line, plural, safe_url,
+    segments, subject, summary_line,
 )
 from .text import render_text
 
@@ -209,16 +210,18 @@ def _story_html(story: DigestStory) -> str:
     parts = [
         '<div style="margin:0 0 18px 0">',
         f'<h3 style="margin:0 0 4px 0;font-size:16px" dir="auto">{_link(story.url, title)}</h3>',
-        f'<div style="color:#555;font-size:13px">{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))}</div>',
+        f'<div style="color:#555;font-size:13px">{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))}'
+        f' · story {story.story_id}</div>',
     ]
-    if story.terms:
-        terms = ", ".join(_e(one_line(t, 60)) for t in story.terms)
+    if matched(story):
+        terms = ", ".join(_e(t) for t in matched(story))
         parts.append(f'<div style="color:#555;font-size:13px">Matched: {terms}</div>')
     if story.snippet:
         parts.append(f'<p style="margin:6px 0" dir="auto">{_snippet_html(story)}</p>')
     if story.also_reported_by:
-        links = ", ".join(_link(url, one_line(src, 80)) for src, url in story.also_reported_by)
-        parts.append(f'<div style="font-size:13px">Also reported by: {links}</div>')
+        links = ", ".join(_link(url, one_line(src, 80)) + (f" — “{_e(one_line(title, 200))}”" if title else "")
+                          for src, url, title in also_reported(story))
+        parts.append(f'<div style="font-size:13px" dir="auto">Also reported by: {links}</div>')
     parts.append("</div>")
     return "\n".join(parts)
 
@@ -233,8 +236,13 @@ def render_html(digest: Digest) -> str:
     ]
     if digest.kind == "test":
         body.append("<p>This is a test message: the channel works. No stories are included.</p>")
+    if digest.urgent_sent:
+        body.append('<p style="color:#b00020">Urgent alerts sent since the last digest (not repeated below):</p><ul>')
+        body.extend(f'<li dir="auto">story {sid}: {_e(one_line(title, 200))}</li>' for sid, title in digest.urgent_sent)
+        body.append("</ul>")
     for topic, stories in digest.by_topic():
-        body.append(f'<h2 style="font-size:18px;border-bottom:1px solid #ccc">{_e(one_line(topic, 80))} ({len(stories)})</h2>')
+        count = plural(len(stories), "story", "stories")
+        body.append(f'<h2 style="font-size:18px;border-bottom:1px solid #ccc">{_e(one_line(topic, 80))} ({count})</h2>')
         body.extend(_story_html(s) for s in stories)
     if digest.updates:
         body.append('<h2 style="font-size:18px;border-bottom:1px solid #ccc">Also reported by</h2><ul>')

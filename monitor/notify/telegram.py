@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from ..models import Digest, DigestStory
-from .base import PermanentError, Secret, TransientError, channel_label, fmt_time, one_line, safe_url, segments, summary_line
+from .base import (PermanentError, Secret, TransientError, also_reported, channel_label, fmt_time, matched, one_line,
+                   safe_url, segments, summary_line)
 
 LIMIT = 4096
 _PART_RESERVE = 16  # room for the " [12/12]" part label added after splitting
@@ -51,13 +52,17 @@ def _link(url: str, label: str) -> str:
 def _story(story: DigestStory, compact: bool = False) -> str:
     """Title link, source and date; unless compact, the snippet with the matched terms in bold."""
     title = one_line(story.title, 300) or "(no title)"
-    lines = [f"• {_link(story.url, title)}", f"<i>{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))}</i>"]
+    lines = [f"• {_link(story.url, title)}",
+             f"<i>{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))} · story {story.story_id}</i>"]
     if not compact:
+        if matched(story):
+            lines.append(f"<i>Matched: {_e(', '.join(matched(story)))}</i>")
         if story.snippet:
             text = "".join(f"<b>{_e(p)}</b>" if hit else _e(p) for p, hit in segments(story.snippet, story.highlights))
             lines.append(one_line(text))
         if story.also_reported_by:
-            links = ", ".join(_link(url, one_line(src, 80)) for src, url in story.also_reported_by[:10])
+            links = ", ".join(_link(url, one_line(src, 80)) + (f" — “{_e(one_line(t, 200))}”" if t else "")
+                              for src, url, t in also_reported(story)[:10])
             lines.append(f"Also reported by: {links}")
     return "\n".join(lines)
 
@@ -69,7 +74,11 @@ def _header(digest: Digest) -> str:
     if digest.kind == "test":
         return f"<b>Pamir monitor test</b> — {line}\nThe channel works; no stories are included."
     label = "Backfill" if digest.kind == "backfill" else "Digest"
-    return f"<b>Pamir monitor {label}</b> — {line}\n<i>{_e(fmt_time(digest.created_at))}</i>"
+    head = f"<b>Pamir monitor {label}</b> — {line}\n<i>{_e(fmt_time(digest.created_at))}</i>"
+    if digest.urgent_sent:
+        head += "\n\n🚨 <i>Urgent alerts sent since the last digest:</i>\n" + "\n".join(
+            f"- story {sid}: {_e(one_line(title, 150))}" for sid, title in digest.urgent_sent[:20])
+    return head
 
 
 def render_chunks(digest: Digest, limit: int = LIMIT) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..models import Article, DigestStory, MatchResult
 from .archive import ArchiveQueries
+from .digests import DigestQueries
 from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
                      explain_error, utcnow)
 from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
@@ -24,7 +25,7 @@ from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
 __all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 
 
-class Store(ArchiveQueries):
+class Store(ArchiveQueries, DigestQueries):
     """One SQLite connection, used from one thread (the event loop's)."""
 
     def __init__(self, path: str | Path):
@@ -149,6 +150,8 @@ class Store(ArchiveQueries):
                 json.dumps([list(span) for span in match.highlights]), int(match.urgent if urgent is None else urgent),
             ),
         ).fetchone()
+        self.db.execute("UPDATE stories SET concepts = ? WHERE id = ?",  # what matched, as a reader names it
+                        (json.dumps(list(match.concepts), ensure_ascii=False), row[0]))
         return int(row[0])
 
     def waiting_stories(self, *, urgent_only: bool = False, limit: int | None = None) -> list[DigestStory]:
@@ -161,13 +164,14 @@ class Store(ArchiveQueries):
         return self.db.execute("SELECT * FROM stories WHERE id = ?", (story_id,)).fetchone()
 
     def _digest_story(self, row: sqlite3.Row) -> DigestStory:
-        return DigestStory(
+        return self.with_lead(DigestStory(
+            concepts=tuple(json.loads(row["concepts"] or "[]")), seen_at=_dt(row["fetched_at"]),
             also_reported_by=self.also_reported_by(row["id"]),
             story_id=row["id"], title=row["title"], url=row["final_url"] or row["url"], source=row["source"],
             published=_dt(row["published"]), topics=tuple(json.loads(row["topics"])),
             terms=tuple(json.loads(row["terms"])), snippet=row["snippet"],
             highlights=tuple(tuple(s) for s in json.loads(row["highlights"])), score=row["score"],
-        )
+        ))
 
     # --- digests and the outbox -----------------------------------------------------------
 

@@ -121,7 +121,9 @@ CREATE TABLE IF NOT EXISTS story_updates (      -- sources that arrived after th
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.
-COLUMNS: tuple[tuple[str, str, str], ...] = ()
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("stories", "concepts", "TEXT NOT NULL DEFAULT '[]'"),  # digest: what matched, as alias names (issue 12)
+)
 
 
 def add_missing_columns(db: sqlite3.Connection) -> None:

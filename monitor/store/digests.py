@@ -1,0 +1,68 @@
+"""SQL for what a digest tells its reader: which outlet leads a folded story, which alerts went out, and the
+service's own bookkeeping between runs (the last digest, failure announcements)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from ..models import DigestStory
+from .common import _dt, _ts
+
+_EPOCH = datetime.max.replace(tzinfo=timezone.utc)  # an undated source never leads a dated one
+
+
+class DigestQueries:
+    """Mixed into Store: it needs `db`."""
+
+    db: sqlite3.Connection
+
+    def with_lead(self, story: DigestStory) -> DigestStory:
+        """The story as the reader should see it: the outlet that published first leads (a republisher fetched
+        before the original must not pass for the source); the others follow with their own titles."""
+        rows = self.db.execute(
+            """SELECT ss.source, ss.url, ss.title, e.published, e.final_url FROM story_sources ss
+               LEFT JOIN source_evidence e ON e.source_id = ss.id WHERE ss.story_id = ? ORDER BY ss.id""",
+            (story.story_id,),
+        ).fetchall()
+        if not rows:
+            return story
+        outlets = [(story.published, story.source, story.url, story.title)]
+        outlets += [(_dt(r["published"]), r["source"], r["final_url"] or r["url"], r["title"]) for r in rows]
+        lead = min(range(len(outlets)), key=lambda i: (outlets[i][0] or _EPOCH, i))
+        published, source, url, title = outlets[lead]
+        rest = [o for i, o in enumerate(outlets) if i != lead]
+        same = " ".join((title or "").split()).casefold()
+        return replace(
+            story, source=source, url=url, title=title or story.title, published=published or story.published,
+            also_reported_by=tuple((o[1], o[2]) for o in rest),
+            also_titles=tuple("" if " ".join((o[3] or "").split()).casefold() == same else o[3] for o in rest),
+        )
+
+    def story_concepts(self, story_id: int) -> tuple[str, ...]:
+        row = self.db.execute("SELECT concepts FROM stories WHERE id = ?", (story_id,)).fetchone()
+        return tuple(json.loads(row[0])) if row and row[0] else ()
+
+    def urgent_alerts_since(self, since: datetime | None) -> list[tuple[int, str]]:
+        """(story id, title) of the urgent alerts queued after `since` (the last digest): the digest says so."""
+        rows = self.db.execute(
+            """SELECT s.id, s.title FROM stories s JOIN digests d ON d.id = s.digest_id
+               WHERE d.kind = 'urgent' AND d.created_at > ? ORDER BY d.created_at, s.id""",
+            (_ts(since) or "",),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    # --- bookkeeping between runs (meta table) -----------------------------------------------
+
+    def meta_get(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def meta_set(self, key: str, value: str | None) -> None:
+        if value is None:
+            self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                            "value = excluded.value", (key, value))
