@@ -96,11 +96,14 @@ async def deliver_due(
     now: datetime | None = None,
     sleep: Sleep = asyncio.sleep,
     quick_retry_delay: float = QUICK_RETRY_DELAY,
+    force: bool = False,
 ) -> DeliveryReport:
-    """Send every due outbox message of the configured channels, each channel in order, channels in parallel."""
+    """Send every due outbox message of the configured channels, each channel in order, channels in parallel.
+
+    `force` (`monitor flush`) sends every pending message now, whatever its back-off says."""
     now = now or datetime.now(timezone.utc)
     report = DeliveryReport()
-    due_ids = {m.id for m in store.due_messages(now)}
+    due_ids = {m.id for m in store.due_messages(_FAR_FUTURE if force else now)}
     pending: dict[str, list[OutboxMessage]] = {}
     for message in store.due_messages(_FAR_FUTURE):  # every pending message, in order
         pending.setdefault(message.channel, []).append(message)

@@ -114,7 +114,7 @@ class FailingFeed:
     error: str
 
 
-DigestKind = Literal["digest", "urgent", "backfill", "test"]
+DigestKind = Literal["digest", "urgent", "backfill", "test", "health"]  # health: feeds failing or recovered
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,7 @@ class Digest:
     title: str = ""  # free text for kind="test"
     topic_titles: tuple[tuple[str, str], ...] = ()  # (topic id, title) from keywords.yaml
     urgent_sent: tuple[tuple[int, str], ...] = ()  # (story id, title) of alerts sent since the last digest
+    recovered: tuple[str, ...] = ()  # kind="health": feeds working again after an announced failure
 
     def by_topic(self) -> list[tuple[str, list[DigestStory]]]:
         """Stories grouped under their first topic's title, topics in order of their best story's score,

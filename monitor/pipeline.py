@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from . import deliver
 from .config import FeedsFile, FeedSpec
 from .dedup import guid_key, url_key
-from .digest import build_digest, urgent_digests
+from .digest import ANNOUNCED_KEY, build_digest, digest_due, health_notice, next_digest_at, quiet_until, urgent_digests
 from .extract import ExtractionTimeout, ExtractorPool, decode_html
 from .fetch import Fetcher, FetchError
 from .match import Matcher
@@ -58,6 +58,7 @@ class Monitor:
         self.since, self.until = since, until
         self._article_slots = asyncio.Semaphore(self.settings.concurrency + 2 * self.extractor.workers)
         self._claimed: set[str] = set()
+        self.undelivered = False  # a message could not be delivered this run (it stays queued): exit code 3
         self.skipped_extractions = 0  # URL keys a feed is processing now: two feeds, one fetch
         trusted = {(urlsplit(f.url).hostname or "").lower() for f in feeds.feeds}
         self.fetcher = Fetcher(self.settings, trusted, feeds=feeds.feeds)  # per-feed proxy, robots exemption
@@ -269,11 +270,47 @@ class Monitor:
                 queued += 1
         if queued:
             log.info("urgent: %d alert(s) queued", queued)
-            await deliver.deliver_due(self.store, self.notifiers)
+            await self.deliver()
         return queued
 
-    async def send_digest(self, kind: str = "digest") -> int:
-        """Queue the digest of every waiting story (if any) and deliver what is due; returns stories queued."""
+    async def deliver(self, *, force: bool = False) -> deliver.DeliveryReport:
+        """Send what the outbox holds (all of it now with `force`); remember whether something stays queued."""
+        report = await deliver.deliver_due(self.store, self.notifiers, force=force)
+        if not report.ok or report.unconfigured:
+            self.undelivered = True
+        return report
+
+    async def send_health(self) -> bool:
+        """Announce feeds failing longer than `failing_after` (and their recovery), once per episode, even when
+        no story is waiting; quiet hours hold it back. Returns whether a notice was queued."""
+        import json
+
+        now = datetime.now(timezone.utc)
+        digest, record = health_notice(self.store, self.settings, self.feed_names, now)
+        if digest is not None and quiet_until(now, self.settings):
+            return False
+        if digest is not None and deliver.queue_digest(self.store, digest, self.notifiers) is None:
+            return False
+        self.store.meta_set(ANNOUNCED_KEY, json.dumps(record, ensure_ascii=False))
+        if digest is not None:
+            log.warning("feed health notice queued: %s", digest.title)
+            await self.deliver()
+        return digest is not None
+
+    async def send_digest(self, kind: str = "digest", *, force: bool = False) -> int:
+        """Queue the digest of every waiting story (if any and if due: `digest_interval`, `digest_at`, quiet
+        hours) and deliver what is due; returns stories queued."""
+        now = datetime.now(timezone.utc)
+        if kind == "digest" and not force and not digest_due(self.store, self.settings, now):
+            waiting = self.store.waiting_count()[0]
+            if waiting:
+                when = next_digest_at(self.store.last_digest_at(), self.settings, now)
+                log.info("%d stor%s wait for the next digest at %s", waiting, "y" if waiting == 1 else "ies",
+                         when.isoformat(timespec="minutes"))
+            else:
+                log.info("no new matching stories: no digest")
+            await self.deliver()
+            return 0
         digest = build_digest(self.store, self.settings, kind=kind, feed_names=self.feed_names,  # type: ignore[arg-type]
                               topic_titles=self.matcher.rules.titles)
         count = 0
@@ -282,7 +319,7 @@ class Monitor:
         elif deliver.queue_digest(self.store, digest, self.notifiers) is not None:
             count = len(digest.stories)
             log.info("digest queued: %d stor%s", count, "y" if count == 1 else "ies")
-        await deliver.deliver_due(self.store, self.notifiers)
+        await self.deliver()
         return count
 
 

@@ -163,7 +163,7 @@ def also_reported(story) -> list[tuple[str, str, str]]:
     return [(src, url, titles[i] if i < len(titles) else "") for i, (src, url) in enumerate(story.also_reported_by)]
 
 
-KIND_LABEL = {"urgent": "URGENT", "digest": "Digest", "backfill": "Backfill", "test": "Test"}
+KIND_LABEL = {"urgent": "URGENT", "digest": "Digest", "backfill": "Backfill", "test": "Test", "health": "Feed health"}
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -172,8 +172,8 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 def summary_line(digest: Digest) -> str:
     """'3 stories on detentions, internet' — the core of every subject and headline."""
-    if digest.kind == "test":
-        return one_line(digest.title or "test message", 120)
+    if digest.kind in ("test", "health"):
+        return one_line(digest.title or "test message", 160)
     topics = ", ".join(one_line(t, 40) for t in digest.topic_names[:4])
     if len(digest.topic_names) > 4:
         topics += f" +{len(digest.topic_names) - 4} more"

@@ -256,6 +256,10 @@ def render_html(digest: Digest) -> str:
         for feed in digest.failing_feeds:
             body.append(f"<li>{_e(one_line(feed.name, 80))}: since {_e(fmt_time(feed.since))}: {_e(one_line(feed.error, 200))}</li>")
         body.append("</ul>")
+    if digest.recovered:
+        body.append('<p style="color:#555;font-size:13px">Feeds working again:</p><ul style="color:#555;font-size:13px">')
+        body.extend(f"<li>{_e(one_line(name, 80))}</li>" for name in digest.recovered)
+        body.append("</ul>")
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>{_e(subject(digest))}</title></head>\n"

@@ -71,6 +71,8 @@ def _header(digest: Digest) -> str:
     line = _e(summary_line(digest))
     if digest.kind == "urgent":
         return f"🚨 <b>URGENT</b> — {line}"
+    if digest.kind == "health":
+        return f"<b>Pamir monitor: feed health</b> — {line}"
     if digest.kind == "test":
         return f"<b>Pamir monitor test</b> — {line}\nThe channel works; no stories are included."
     label = "Backfill" if digest.kind == "backfill" else "Digest"
@@ -97,6 +99,9 @@ def render_chunks(digest: Digest, limit: int = LIMIT) -> list[str]:
         lines += [f"- {_e(one_line(f.name, 80))}: since {_e(fmt_time(f.since))}: {_e(one_line(f.error, 200))}"
                   for f in digest.failing_feeds[:20]]
         blocks.append((None, "\n".join(lines), None))
+    if digest.recovered:
+        blocks.append((None, "<i>Feeds working again:</i>\n" + "\n".join(f"- {_e(one_line(n, 80))}"
+                                                                          for n in digest.recovered[:20]), None))
 
     budget = limit - _PART_RESERVE
     cont = f"<i>(continued) {_e(summary_line(digest))}</i>"

@@ -63,4 +63,6 @@ def render_text(digest: Digest) -> str:
         out += ["", "-- ", "Feeds failing for a long time (check them):"]
         for feed in digest.failing_feeds:
             out.append(f"- {one_line(feed.name, 80)}: since {fmt_time(feed.since)}: {one_line(feed.error, 200)}")
+    if digest.recovered:
+        out += ["", "Feeds working again:"] + [f"- {one_line(name, 80)}" for name in digest.recovered]
     return "\n".join(out) + "\n"

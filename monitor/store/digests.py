@@ -66,3 +66,28 @@ class DigestQueries:
         else:
             self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
                             "value = excluded.value", (key, value))
+
+    # --- for `monitor status` ------------------------------------------------------------------
+
+    def outbox_channels(self) -> list[dict]:
+        """Per channel: messages sent / pending / failed, when its queue is really tried next (its *first* pending
+        message: later ones wait behind it) and the last error of a message not sent."""
+        out: dict[str, dict] = {}
+        for r in self.db.execute("SELECT channel, status, COUNT(*) FROM outbox GROUP BY channel, status"):
+            out.setdefault(r[0], {"channel": r[0], "sent": 0, "pending": 0, "failed": 0, "next": None,
+                                  "error": None})[r[1]] = r[2]
+        for channel, info in out.items():
+            first = self.db.execute(
+                "SELECT next_attempt_at FROM outbox WHERE channel = ? AND status = 'pending' "
+                "ORDER BY digest_id, seq LIMIT 1", (channel,)).fetchone()
+            info["next"] = _dt(first[0]) if first else None
+            err = self.db.execute(
+                "SELECT last_error FROM outbox WHERE channel = ? AND status != 'sent' AND last_error IS NOT NULL "
+                "ORDER BY id DESC LIMIT 1", (channel,)).fetchone()
+            info["error"] = err[0] if err else None
+        return [out[c] for c in sorted(out)]
+
+    def waiting_count(self) -> tuple[int, int]:
+        """(stories waiting for the next digest, of which urgent ones not yet alerted)."""
+        row = self.db.execute("SELECT COUNT(*), COALESCE(SUM(urgent), 0) FROM stories WHERE digest_id IS NULL").fetchone()
+        return int(row[0]), int(row[1])
