@@ -188,7 +188,8 @@ def _print_digest(monitor: Monitor) -> None:
     """--dry-run: show the digest; the caller's `Store.dry_run()` then undoes everything the preview did."""
     from .notify.text import render_text
 
-    digest = build_digest(monitor.store, monitor.settings, kind="backfill", feed_names=monitor.feed_names)
+    digest = build_digest(monitor.store, monitor.settings, kind="backfill", feed_names=monitor.feed_names,
+                          topic_titles=monitor.matcher.rules.titles)
     if digest is None:
         print("no matching stories in the period")
         return

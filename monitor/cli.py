@@ -91,12 +91,30 @@ def _date(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
+class JournalFormatter(logging.Formatter):
+    """Under journald: a `<N>` syslog priority in front (sd-daemon(3)), so `journalctl -p warning` and alerting
+    on priorities work, and one entry per event: journald cuts at newlines, so a multi-line message (a list of
+    config problems, a traceback) is folded onto one line instead of spilling into entries without priority."""
+
+    PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        priority = self.PRIORITY.get(record.levelno, 3 if record.levelno > logging.ERROR else 6)
+        return f"<{priority}>" + " ⏎ ".join(line for line in text.splitlines() if line.strip())
+
+
 def setup_logging(verbose: int) -> None:
-    """One line per event on stderr; journald adds its own timestamps, a terminal gets ours."""
+    """One line per event on stderr; journald adds its own timestamps and reads our priorities, a terminal
+    gets timestamps."""
     level = logging.INFO if verbose < 1 else logging.DEBUG
-    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
-        "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=level, format=fmt, datefmt="%Y-%m-%d %H:%M:%S", stream=sys.stderr, force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(JournalFormatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                               datefmt="%Y-%m-%d %H:%M:%S"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
 
@@ -137,6 +155,13 @@ def load_config(args: argparse.Namespace) -> tuple[FeedsFile, object]:
     return feeds, rules
 
 
+def fail(text: str) -> None:
+    """An error for the user on stderr; under journald one entry at priority err (`<3>`)."""
+    if os.environ.get("JOURNAL_STREAM"):
+        text = "<3>" + " ⏎ ".join(line for line in text.splitlines() if line.strip())
+    print(text, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
@@ -147,15 +172,15 @@ def main(argv: list[str] | None = None) -> int:
         handler = getattr(args, "handler", None) or getattr(commands, "cmd_" + args.command.replace("-", "_"))
         return handler(args)
     except ConfigError as exc:
-        print(f"configuration error:\n{exc}", file=sys.stderr)
+        fail(f"configuration error:\n{exc}")
         return 2
     except (StateError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        fail(f"error: {exc}")
         return 1
     except sqlite3.DatabaseError as exc:  # after opening: a full disk, a page damaged since, a lock held too long
         from .store import explain_error
 
-        print(f"error: {explain_error(args.state, exc)}", file=sys.stderr)
+        fail(f"error: {explain_error(args.state, exc)}")
         return 1
     except KeyboardInterrupt:
         return 130

@@ -185,6 +185,7 @@ class FeedSpec(BaseModel):
     language: str | None = None
     links: str | None = None  # kind: site — a regex the article links must match
     proxy: str | None = None
+    user_agent: str | None = None  # this feed's User-Agent (a site that refuses the default one)
     enabled: bool = True
 
     @field_validator("url")
@@ -224,9 +225,12 @@ class Settings(BaseModel):
     show_updates: bool = False  # digest lists "also reported by" for stories already sent
     keep_unmatched_days: int = Field(default=180, ge=0)  # text of unmatched articles kept for `rematch`; 0: none
     failing_after: float = 86400.0  # a feed failing this long is listed in the digest footer
-    user_agent: str | None = None
+    user_agent: str | None = None  # default: a common browser's (fetch.USER_AGENT); see the README's trade-off
     proxy: str | None = None
     weekly_report: Any = None  # "mon 08:00" [zone]: the weekly report's time (web/schedule.py), or off
+    digest_at: list[str | int] | None = None  # fixed digest times, "HH:MM" in `timezone`; replaces digest_interval
+    timezone: str = "UTC"  # of digest_at and quiet_hours (IANA name, e.g. Asia/Dushanbe, Europe/Berlin)
+    quiet_hours: str | None = None  # "22:00-07:00": nothing but urgent alerts is sent in this window
 
     @field_validator("digest_interval", "failing_after", mode="before")
     @classmethod
@@ -239,6 +243,47 @@ class Settings(BaseModel):
         from .web.schedule import parse_weekly
 
         return None if value in (None, False, "", "off") else parse_weekly(value)
+    @field_validator("digest_at")
+    @classmethod
+    def _times(cls, value: list[str | int] | None) -> list[str | int] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("digest_at needs at least one time, e.g. [\"08:00\", \"18:00\"]")
+            # YAML 1.1 reads an unquoted 18:00 as the base-60 number 1080: take it back as the time it was
+            return sorted({_clock_time(f"{v // 60}:{v % 60:02d}" if isinstance(v, int) else str(v)) for v in value})
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = str(value).replace("–", "-").split("-")
+        if len(parts) != 2:
+            raise ValueError(f"bad quiet_hours {value!r}: expected a window such as \"22:00-07:00\"")
+        start, end = (_clock_time(p.strip()) for p in parts)
+        if start == end:
+            raise ValueError("quiet_hours: the window starts and ends at the same time")
+        return f"{start}-{end}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}: use an IANA name such as Asia/Dushanbe or UTC") from None
+        return str(value)
+
+
+def _clock_time(text: str) -> str:
+    """'8:00' -> '08:00'; raises ValueError for anything that is not a time of day."""
+    m = re.match(r"^\s*(\d{1,2}):(\d{2})\s*$", text)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"bad time {text!r}: expected HH:MM, e.g. 08:00")
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
 
 
 class FeedsFile(BaseModel):

@@ -38,6 +38,18 @@ def url_key(url: str) -> str:
     return f"{host}{port}{path}" + (f"?{query}" if query else "")
 
 
+def canonical_url(url: str) -> str:
+    """The link a reader is shown and cites: tracking parameters (utm_*, fbclid …) and the fragment dropped,
+    everything else as the outlet wrote it (unlike `url_key`, this stays a working address)."""
+    parts = urlsplit((url or "").strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not _TRACKING.match(k)]
+    query = parts.query if len(kept) == len(pairs) else urlencode(kept)
+    return parts._replace(query=query, fragment="").geturl()
+
+
 def guid_key(entry: FeedEntry) -> str | None:
     """GUIDs that are URLs are compared as URL keys (feeds flip http/https in them); others per feed."""
     if not entry.guid:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .models import Digest
-from .notify.base import Notifier, PermanentError, TransientError, one_line
+from .notify.base import Notifier, PermanentError, TransientError, channel_label, one_line
 from .store import OutboxMessage, Store
 
 log = logging.getLogger("monitor.deliver")
@@ -75,7 +75,8 @@ def queue_digest(store: Store, digest: Digest, notifiers: Sequence[Notifier]) ->
         try:
             messages[notifier.channel] = notifier.render(digest)
         except Exception:  # a renderer bug must not silence every channel
-            log.exception("%s: could not render the %s; this channel will not get it", notifier.channel, digest.kind)
+            log.exception("%s: could not render the %s; this channel will not get it", channel_label(notifier.channel),
+                          digest.kind)
     if notifiers and not messages:
         raise RuntimeError("no channel could render the digest; nothing was queued, the stories stay waiting")
     story_ids = [s.story_id for s in digest.stories]
@@ -83,8 +84,8 @@ def queue_digest(store: Store, digest: Digest, notifiers: Sequence[Notifier]) ->
     if digest_id is None:
         log.warning("%s not queued: its stories were taken by another digest", digest.kind)
     else:
-        log.info("queued %s %d: %d stories, %s", digest.kind, digest_id, len(story_ids),
-                 ", ".join(f"{c} ({len(p)} part{'s' if len(p) != 1 else ''})" for c, p in messages.items()))
+        log.info("queued %s %d: %d stor%s, %s", digest.kind, digest_id, len(story_ids), "y" if len(story_ids) == 1 else "ies",
+                 ", ".join(f"{channel_label(c)} ({len(p)} part{'s' if len(p) != 1 else ''})" for c, p in messages.items()))
     return digest_id
 
 
@@ -95,11 +96,14 @@ async def deliver_due(
     now: datetime | None = None,
     sleep: Sleep = asyncio.sleep,
     quick_retry_delay: float = QUICK_RETRY_DELAY,
+    force: bool = False,
 ) -> DeliveryReport:
-    """Send every due outbox message of the configured channels, each channel in order, channels in parallel."""
+    """Send every due outbox message of the configured channels, each channel in order, channels in parallel.
+
+    `force` (`monitor flush`) sends every pending message now, whatever its back-off says."""
     now = now or datetime.now(timezone.utc)
     report = DeliveryReport()
-    due_ids = {m.id for m in store.due_messages(now)}
+    due_ids = {m.id for m in store.due_messages(_FAR_FUTURE if force else now)}
     pending: dict[str, list[OutboxMessage]] = {}
     for message in store.due_messages(_FAR_FUTURE):  # every pending message, in order
         pending.setdefault(message.channel, []).append(message)
@@ -114,7 +118,8 @@ async def deliver_due(
             due.append(m)
         if channel not in by_channel:
             report.unconfigured[channel] = len(messages)
-            log.warning("%s: %d message(s) pending but the channel is not configured now", channel, len(messages))
+            log.warning("%s: %d message(s) pending but the channel is not configured now", channel_label(channel),
+                        len(messages))
             continue
         if due:
             tasks.append(_deliver_channel(store, by_channel[channel], due, now, report, sleep, quick_retry_delay))
@@ -128,7 +133,7 @@ async def _deliver_channel(
 ) -> None:
     channel = notifier.channel
     for index, message in enumerate(messages):
-        where = f"{channel}: digest {message.digest_id} part {message.seq + 1}"
+        where = f"{channel_label(channel)}: digest {message.digest_id} part {message.seq + 1}"
         try:
             elapsed = await _send_with_retries(notifier, message.payload, where, sleep, quick_retry_delay)
         except PermanentError as exc:
@@ -194,13 +199,13 @@ async def send_test(notifiers: Sequence[Notifier], *, now: datetime | None = Non
                 await notifier.send(part)
         except (TransientError, PermanentError) as exc:
             kind = "temporary" if isinstance(exc, TransientError) else "permanent"
-            log.warning("test message via %s failed (%s): %s", notifier.channel, kind, exc.reason)
+            log.warning("test message via %s failed (%s): %s", channel_label(notifier.channel), kind, exc.reason)
             return notifier.channel, False, f"{kind} error: {exc.reason}"
         except Exception as exc:
-            log.exception("test message via %s failed", notifier.channel)
+            log.exception("test message via %s failed", channel_label(notifier.channel))
             return notifier.channel, False, one_line(f"unexpected error: {type(exc).__name__}: {exc}", 300)
         detail = f"accepted in {time.monotonic() - started:.1f} s"
-        log.info("test message via %s %s", notifier.channel, detail)
+        log.info("test message via %s %s", channel_label(notifier.channel), detail)
         return notifier.channel, True, detail
 
     return list(await asyncio.gather(*(one(n) for n in notifiers)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from .config import FeedsFile
+from .notify.base import channel_label
 from .store import Store
 
 
@@ -16,6 +17,15 @@ def _ago(when: datetime | None, now: datetime) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f}{unit} ago"
     return f"{seconds:.0f}s ago"
+
+
+def _when(when: datetime | None, now: datetime) -> str:
+    """A time the user can trust: one already past means "at the next run", which is when it really happens."""
+    if when is None:
+        return "unknown"
+    if when <= now:
+        return "at the next run (due now)"
+    return f"at {when.isoformat(timespec='minutes')} (in {_ago(now - (when - now), now).removesuffix(' ago')})"
 
 
 def format_status(store: Store, feeds: FeedsFile | None, now: datetime | None = None) -> str:
@@ -41,16 +51,29 @@ def format_status(store: Store, feeds: FeedsFile | None, now: datetime | None = 
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5] for r in rows]
     lines.append("")
-    outbox = store.outbox_summary()
+    waiting, urgent = store.waiting_count()
+    if waiting:
+        from .digest import next_digest_at
+
+        when = next_digest_at(store.last_digest_at(), feeds.settings, now) if feeds else None
+        at = f"; next digest {_when(when, now)}" if when else ""
+        lines.append(f"waiting for the next digest: {waiting} stor{'y' if waiting == 1 else 'ies'}"
+                     + (f" ({urgent} urgent, sent at the next run)" if urgent else "") + at)
+    else:
+        lines.append("waiting for the next digest: nothing")
+    outbox = store.outbox_channels()
     if outbox:
         lines.append("delivery queue:")
         for row in outbox:
+            counts = ", ".join(f"{row[k]} {k}" for k in ("sent", "pending", "failed") if row[k])
             detail = ""
-            if row["status"] == "pending":
-                detail = f", next attempt {row['next_attempt']}"
-            if row["last_error"] and row["status"] != "sent":
-                detail += f", last error: {row['last_error']}"
-            lines.append(f"  {row['channel']}: {row['messages']} {row['status']}{detail}")
+            if row["pending"]:
+                detail = f"; next attempt {_when(row['next'], now)}"
+            if row["error"] and (row["pending"] or row["failed"]):
+                detail += f"; last error: {row['error']}"
+            lines.append(f"  {channel_label(row['channel'])}: {counts}{detail}")
+        if any(row["pending"] for row in outbox):
+            lines.append("  (`monitor flush` retries every pending message now)")
     else:
         lines.append("delivery queue: empty")
     lines += kept_text_lines(store, feeds)

@@ -46,6 +46,7 @@ class TopicHit:
     score: float
     terms: tuple[str, ...]  # the matched words as written in the text, casefolded, unique, in order
     urgent: bool = False
+    concepts: tuple[str, ...] = ()  # what matched, as a reader names it: alias names or terms, in order
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,13 @@ class MatchResult:
             seen.update(dict.fromkeys(hit.terms))
         return tuple(seen)
 
+    @property
+    def concepts(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for hit in self.hits:
+            seen.update(dict.fromkeys(hit.concepts))
+        return tuple(seen)
+
 
 @dataclass(frozen=True)
 class DigestStory:
@@ -99,6 +107,9 @@ class DigestStory:
     found_on_recheck: bool = False  # matched only when `monitor rematch` re-scored its kept text
     urgent_topic: str = ""  # for an urgent alert: the topic that holds on the current event
     urgent_sentence: str = ""  # … and the sentence that says so
+    also_titles: tuple[str, ...] = ()  # each further source's own title, "" where it is the lead's
+    concepts: tuple[str, ...] = ()  # what matched, as a reader names it (alias names, terms)
+    seen_at: datetime | None = None  # when the monitor fetched it: orders undated stories
 
 
 @dataclass(frozen=True)
@@ -122,7 +133,7 @@ class FailingFeed:
     error: str
 
 
-DigestKind = Literal["digest", "urgent", "backfill", "test"]
+DigestKind = Literal["digest", "urgent", "backfill", "test", "health"]  # health: feeds failing or recovered
 
 
 @dataclass(frozen=True)
@@ -138,18 +149,30 @@ class Digest:
     mentions: tuple[Mention, ...] = ()  # "Other mentions of GBAO", the last section
     more_mentions: int = 0  # taken by this digest but over the cap, so not listed
     mention_ids: tuple[int, ...] = ()  # every mention this digest takes (listed or over the cap)
+    topic_titles: tuple[tuple[str, str], ...] = ()  # (topic id, title) from keywords.yaml
+    urgent_sent: tuple[tuple[int, str], ...] = ()  # (story id, title) of alerts sent since the last digest
+    recovered: tuple[str, ...] = ()  # kind="health": feeds working again after an announced failure
 
     def by_topic(self) -> list[tuple[str, list[DigestStory]]]:
-        """Stories grouped under their first topic, topics in order of their best story's score."""
+        """Stories grouped under their first topic's title, topics in order of their best story's score,
+        newest first within a topic (the score breaks ties)."""
         groups: dict[str, list[DigestStory]] = {}
         for story in sorted(self.stories, key=lambda s: -s.score):
             topic = story.topics[0] if story.topics else "other"
             groups.setdefault(topic, []).append(story)
-        return list(groups.items())
+        return [(self.title_of(topic), sorted(stories, key=_newest_first)) for topic, stories in groups.items()]
+
+    def title_of(self, topic: str) -> str:
+        return dict(self.topic_titles).get(topic) or topic
 
     @property
     def topic_names(self) -> list[str]:
         return [topic for topic, _ in self.by_topic()]
+
+
+def _newest_first(story: DigestStory) -> tuple[float, float]:
+    when = story.published or story.seen_at
+    return (-when.timestamp() if when else float("inf"), -story.score)
 
 
 @dataclass

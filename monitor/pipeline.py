@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from . import deliver
 from .config import FeedsFile, FeedSpec
 from .dedup import guid_key, url_key
-from .digest import build_digest, urgent_digests
+from .digest import ANNOUNCED_KEY, build_digest, digest_due, health_notice, next_digest_at, quiet_until, urgent_digests
 from .extract import ExtractionTimeout, ExtractorPool, decode_html
 from .fetch import Fetcher, FetchError
 from .match import Matcher
@@ -58,6 +58,7 @@ class Monitor:
         self.since, self.until = since, until
         self._article_slots = asyncio.Semaphore(self.settings.concurrency + 2 * self.extractor.workers)
         self._claimed: set[str] = set()
+        self.undelivered = False  # a message could not be delivered this run (it stays queued): exit code 3
         self.skipped_extractions = 0  # URL keys a feed is processing now: two feeds, one fetch
         trusted = {(urlsplit(f.url).hostname or "").lower() for f in feeds.feeds}
         self.fetcher = Fetcher(self.settings, trusted, feeds=feeds.feeds)  # per-feed proxy, robots exemption
@@ -228,12 +229,13 @@ class Monitor:
             if same is not None:
                 self.store.add_story_source(same, item_id, entry.feed, article.final_url, article.title,
                                             article=article, raw_html_gz=raw_gz)
-                log.info("story %d also reported by %r: %s", same, entry.feed, article.title)
+                log.info("story %d also reported by %r", same, entry.feed)  # no title: logs name no topic
                 return Outcome("duplicate")
             story_id = self.store.add_story(item_id, article, match, raw_gz, urgent=self._is_urgent(article, match))
             self.neardup.add(story_id, sig)
-        log.info("match [%s] %s (score %.1f) %s", ", ".join(h.topic for h in match.hits), article.title,
-                 match.score, article.final_url)
+        # Logs reach journald and log hosts: the story id is enough (`monitor show ID`); topics, titles and
+        # terms would tell a reader of the logs what this monitor watches.
+        log.info("new story %d from %r (score %.1f)", story_id, entry.feed, match.score)
         return Outcome("matched")
 
     def _is_urgent(self, article: Article, match: MatchResult) -> bool:
@@ -287,27 +289,62 @@ class Monitor:
     async def send_urgent(self) -> int:
         """Queue one alert per waiting urgent story and deliver at once; returns how many were queued."""
         queued = 0
-        for digest in urgent_digests(self.store):
+        for digest in urgent_digests(self.store, topic_titles=self.matcher.rules.titles):
             if deliver.queue_digest(self.store, digest, self.notifiers) is not None:
                 queued += 1
         if queued:
             log.info("urgent: %d alert(s) queued", queued)
-            await deliver.deliver_due(self.store, self.notifiers)
+            await self.deliver()
         return queued
 
-    async def send_digest(self, kind: str = "digest") -> int:
-        """Queue the digest of every waiting story (if any) and deliver what is due; returns stories queued."""
+    async def deliver(self, *, force: bool = False) -> deliver.DeliveryReport:
+        """Send what the outbox holds (all of it now with `force`); remember whether something stays queued."""
+        report = await deliver.deliver_due(self.store, self.notifiers, force=force)
+        if not report.ok or report.unconfigured:
+            self.undelivered = True
+        return report
+
+    async def send_health(self) -> bool:
+        """Announce feeds failing longer than `failing_after` (and their recovery), once per episode, even when
+        no story is waiting; quiet hours hold it back. Returns whether a notice was queued."""
+        import json
+
+        now = datetime.now(timezone.utc)
+        digest, record = health_notice(self.store, self.settings, self.feed_names, now)
+        if digest is not None and quiet_until(now, self.settings):
+            return False
+        if digest is not None and deliver.queue_digest(self.store, digest, self.notifiers) is None:
+            return False
+        self.store.meta_set(ANNOUNCED_KEY, json.dumps(record, ensure_ascii=False))
+        if digest is not None:
+            log.warning("feed health notice queued: %s", digest.title)
+            await self.deliver()
+        return digest is not None
+
+    async def send_digest(self, kind: str = "digest", *, force: bool = False) -> int:
+        """Queue the digest of every waiting story (if any and if due: `digest_interval`, `digest_at`, quiet
+        hours) and deliver what is due; returns stories queued."""
+        now = datetime.now(timezone.utc)
+        if kind == "digest" and not force and not digest_due(self.store, self.settings, now):
+            waiting = self.store.waiting_count()[0]
+            if waiting:
+                when = next_digest_at(self.store.last_digest_at(), self.settings, now)
+                log.info("%d stor%s wait for the next digest at %s", waiting, "y" if waiting == 1 else "ies",
+                         when.isoformat(timespec="minutes"))
+            else:
+                log.info("no new matching stories: no digest")
+            await self.deliver()
+            return 0
         self.prune_kept_texts()
         digest = build_digest(self.store, self.settings, kind=kind, feed_names=self.feed_names,  # type: ignore[arg-type]
-                              mentions_max=self.matcher.rules.safety_net_max)
+                              topic_titles=self.matcher.rules.titles, mentions_max=self.matcher.rules.safety_net_max)
         count = 0
         if digest is None:
             log.info("no new matching stories: no digest")
         elif deliver.queue_digest(self.store, digest, self.notifiers) is not None:
             count = len(digest.stories)
-            log.info("digest queued: %d stor%s on %s", count, "y" if count == 1 else "ies",
-                     ", ".join(digest.topic_names) or "updates")
-        await deliver.deliver_due(self.store, self.notifiers)
+            log.info("digest queued: %d stor%s", count, "y" if count == 1 else "ies")
+        await self.deliver()
         return count
 
 

@@ -5,7 +5,9 @@ sites (WordPress, news CMSs) write `Disallow: /*?s=` and `Allow:` exceptions tha
 longest match. The matcher below follows RFC 9309 in ~60 lines.
 
 Policy (documented in the README's politeness section):
-- 2xx: the rules of the group naming our product token (`pamir-monitor`, from the User-Agent), else `*`.
+- 2xx: the rules of the `*` group. The default User-Agent is a browser's and names no product of ours, so no
+  group is ours and `*` applies (a `User-agent: Mozilla` group is for browsers, not for us). Only a user who set
+  `user_agent:` to a product token of their own (`pamir-monitor/1.0 …`) gets that token's group, else `*`.
   `Crawl-delay` widens the host's spacing (capped at MAX_CRAWL_DELAY).
 - 4xx (404, 410, 401, 403 ...): no robots.txt to honour, everything is allowed (RFC 9309 2.3.1.3).
 - 5xx, timeout, network error: allowed, logged at debug, and asked again after ERROR_TTL; a copy that was
@@ -106,6 +108,12 @@ def parse_robots(text: str, token: str) -> Rules:
     return out
 
 
+def product_token(user_agent: str) -> str:
+    """The robots.txt token a User-Agent stands for: "*" for a browser-like one (it names no product of ours)."""
+    token = re.split(r"[/\s]", user_agent.strip(), maxsplit=1)[0].lower()
+    return "*" if not token or token == "mozilla" else token
+
+
 @dataclass
 class _Entry:
     rules: Rules
@@ -117,7 +125,7 @@ class RobotsCache:
 
     def __init__(self, fetcher: "Fetcher"):
         self.fetcher = fetcher
-        self.token = re.split(r"[/\s]", fetcher.user_agent.strip(), maxsplit=1)[0].lower() or "*"
+        self.token = product_token(fetcher.user_agent)
         self._cache: dict[str, _Entry] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 

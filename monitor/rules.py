@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -70,10 +70,17 @@ class Term:
     weight: float = 1.0
     pattern: Any = field(default=None, compare=False, hash=False)
     forms: morph.Forms = field(default=morph.Forms(), compare=False, hash=False)
+    concept: str = field(default="", compare=False, hash=False)  # the innermost @alias it came from
+
+    @property
+    def label(self) -> str:
+        """What a reader is shown as "matched": the alias's name, else the term as written (no star)."""
+        if self.concept:
+            return self.concept.replace("_", " ")
+        return self.text[3:].strip()[:40] if self.kind == "regex" else self.text.rstrip("*").strip()
 
     def reweighted(self, factor: float) -> "Term":
-        return self if factor == 1.0 else Term(self.text, self.key, self.kind, self.weight * factor, self.pattern,
-                                               self.forms)
+        return self if factor == 1.0 else replace(self, weight=self.weight * factor)
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,7 @@ class Topic:
     not_: tuple[Term, ...] = ()
     not_needs: int = 1  # distinct `not:` terms needed to veto
     urgent_rank: int = 50  # lower is sent first among one cycle's alerts
+    title: str = ""  # the heading readers see; the id when empty
 
     def terms(self) -> tuple[Term, ...]:
         """Every term whose matches count for the score (the `not:` terms do not)."""
@@ -157,6 +165,11 @@ class RuleSet:
     def endings_for(self, cls: str) -> frozenset[str]:
         return self.endings if cls == "star" else self.ending_sets.get(cls, frozenset())
 
+    @property
+    def titles(self) -> dict[str, str]:
+        """Topic id → the title a reader sees (the id itself for a topic without `title:`)."""
+        return {t.name: t.title or t.name for t in self.topics}
+
 
 # --- the file format (pydantic) ----------------------------------------------------------------
 
@@ -188,6 +201,7 @@ class NearSpec(_Strict):
 
 
 class TopicSpec(_Strict):
+    title: str = Field(default="", max_length=80)
     description: str = ""
     urgent: bool = False
     min_score: float = Field(default=1.0, ge=0)
@@ -323,6 +337,7 @@ class _Compiler:
             return ()
         self.expanding.append(name)
         terms = self.terms(self.spec.aliases[name], ("aliases", name))
+        terms = tuple(t if t.concept else replace(t, concept=name) for t in terms)
         self.expanding.pop()
         self.aliases[name] = terms
         return terms
@@ -353,7 +368,8 @@ class _Compiler:
             for i, n in enumerate(spec.near or [])
         )
         return Topic(name, spec.description, spec.urgent, spec.min_score, self.terms(spec.any or [], at + ("any",)),
-                     groups, nears, self.terms(spec.not_ or [], at + ("not",)), spec.not_needs, spec.urgent_rank)
+                     groups, nears, self.terms(spec.not_ or [], at + ("not",)), spec.not_needs, spec.urgent_rank,
+                     spec.title.strip())
 
     def sense(self, name: str, spec: SenseSpec) -> Sense:
         at = ("senses", name)

@@ -76,7 +76,8 @@ class Service:
                                    seconds=spec.interval, id=f"feed:{spec.name}", replace_existing=True,
                                    next_run_time=first)
         last = self.monitor.store.last_digest_at()
-        interval = feeds.settings.digest_interval
+        # Fixed times and quiet hours are checked each minute (send_digest decides whether one is due).
+        interval = 60.0 if feeds.settings.digest_at or feeds.settings.quiet_hours else feeds.settings.digest_interval
         digest = jobs.get("digest")
         if digest is None or digest.trigger.interval.total_seconds() != interval:
             next_digest = max(now + timedelta(seconds=90), (last + timedelta(seconds=interval)) if last else now)
@@ -119,6 +120,7 @@ class Service:
         return step
 
     async def _retry_outbox(self) -> None:
+        await self.monitor.send_health()  # a feed failing for long is announced even with no story to send
         await deliver.deliver_due(self.monitor.store, self.monitor.notifiers)
 
     def reload(self) -> None:

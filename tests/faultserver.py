@@ -163,7 +163,8 @@ def dns_shim(folder: Path) -> dict[str, str]:
     return {"PYTHONPATH": f"{shim}:{PROJECT}"}
 
 
-def feeds_yaml(path: Path, feeds: list[tuple[str, str]], settings: str = "  timeout: 2\n") -> Path:
+def feeds_yaml(path: Path, feeds: list[tuple[str, str]],
+               settings: str = "  timeout: 2\n  digest_interval: 1s\n") -> Path:  # a digest each run
     """Write a feeds.yaml with these (name, url) pairs and settings (indented YAML lines)."""
     lines = ["feeds:"]
     for name, url in feeds:

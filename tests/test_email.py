@@ -61,11 +61,11 @@ def test_a_digest_arrives_as_multipart_alternative_with_cyrillic_tajik_and_persi
     for body in (text, page):
         assert "Активист задержан в Хороге" in body and TAJIK in body and PERSIAN in body
     # topics are headings, titles are links, the matched terms are highlighted in the snippet
-    assert '<h2 style="font-size:18px;border-bottom:1px solid #ccc">detentions (2)</h2>' in page
+    assert '<h2 style="font-size:18px;border-bottom:1px solid #ccc">detentions (2 stories)</h2>' in page
     assert '<a href="https://news.example.org/1" style="color:#1a4f8b">Активист задержан в Хороге</a>' in page
     assert ">боздошт</mark>" in page and ">detained</mark>" in page
     assert "Asia-Plus · 2026-05-01 09:30 UTC" in page
-    assert "«detained»" in text and "Matched: detained" in text and "https://news.example.org/3" in text
+    assert "⟦detained⟧" in text and "Matched: detained" in text and "https://news.example.org/3" in text
 
 
 def test_urgent_subject_names_the_story_and_a_title_with_crlf_cannot_inject_headers_or_markup():
@@ -211,7 +211,7 @@ def test_with_no_channel_the_digest_is_printed_or_appended_to_the_digest_file(tm
     assert isinstance(printer, StdoutNotifier) and printer.channel == "stdout"
     asyncio.run(printer.send(printer.render(digest)[0]))
     out = capsys.readouterr().out
-    assert "== detentions (1) ==" in out and "1. Detention in Khorog" in out and "«detained»" in out
+    assert "== detentions (1 story) ==" in out and "1. Detention in Khorog" in out and "⟦detained⟧" in out
     path = tmp_path / "digests.txt"
     (writer,) = notifiers_from_env({"MONITOR_DIGEST_FILE": str(path)})
     for _ in range(2):

@@ -220,7 +220,7 @@ def test_a_title_with_line_breaks_fakes_no_digest_line_and_no_log_line(world):
         assert log_line.match(line), f"a log line that is not a log record: {line!r}"
     assert not any(line.startswith(("2. FAKE", "INFO monitor: FAKE")) for line in world.run.stdout.splitlines())
     assert "Khorog 2. FAKE STORY http://evil.example/ INFO monitor: FAKE LOG LINE" in world.run.stdout
-    assert any("FAKE LOG LINE" in line and "match [" in line for line in world.run.stderr.splitlines())
+    assert "FAKE LOG LINE" not in world.run.stderr, "titles are not logged at all (logs name no story's content)"
 
 
 def test_hostile_xml_is_parsed_safely_and_quickly_in_process(tmp_path):

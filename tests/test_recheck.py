@@ -62,7 +62,7 @@ class User:
         self.keywords.write_text(OLD_RULES, encoding="utf-8")
         self.feeds = tmp_path / "feeds.yaml"
         self.feeds.write_text(f"feeds:\n  - name: Pamir Daily\n    url: {site.url('/feed.xml')}\n"
-                              "settings:\n  timeout: 5\n", encoding="utf-8")
+                              "settings:\n  timeout: 5\n  digest_interval: 1s\n", encoding="utf-8")
 
     def __call__(self, *args: str, code: int = 0):
         """`run` as its own process, as a user (or the timer) runs it; the quick commands in this one."""

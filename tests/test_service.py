@@ -148,7 +148,7 @@ def test_a_feed_added_by_reload_on_a_new_host_delivers_its_story(tmp_path):
                                                       "    interval: 1s\nsettings:"), encoding="utf-8")
             proc.send_signal(signal.SIGHUP)
             assert wait_for(lambda: second.requested(path), 20), _log(log)
-            assert wait_for(lambda: "match [" in _log(log), 10), _log(log)
+            assert wait_for(lambda: "new story" in _log(log), 10), _log(log)
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(20) == 0, _log(log)
         finally:

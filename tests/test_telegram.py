@@ -117,7 +117,7 @@ def test_rate_limit_server_errors_and_refusals_raise_the_right_error():
     with FakeTelegram(chats=("-100999",)) as tg:
         with pytest.raises(PermanentError) as err:
             asyncio.run(notifier_for(tg, chat="-100123").send("hello"))
-        assert "chat -100123" in err.value.reason and "chat not found" in err.value.reason
+        assert "telegram:…123" in err.value.reason and "-100123" not in err.value.reason and "chat not found" in err.value.reason
         tg.fail(400, description="Bad Request: group chat was upgraded to a supergroup chat",
                 parameters={"migrate_to_chat_id": -1009876})
         with pytest.raises(PermanentError, match="set MONITOR_TELEGRAM_CHAT_ID to -1009876"):

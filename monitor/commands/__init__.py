@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from .. import __version__
 from ..cli import instance_lock, load_config
 from ..config import ConfigError, load_feeds
 from ..store import Store
@@ -24,7 +25,7 @@ from ..store import Store
 log = logging.getLogger("monitor")
 
 # Modules of this package that add subcommands (each has `register(command)`); one line per area.
-AREAS: tuple[str, ...] = ("recheck", "web")
+AREAS: tuple[str, ...] = ("recheck", "web", "outbox", "feeds")
 
 
 def _notifiers():
@@ -44,9 +45,18 @@ def _state(args: argparse.Namespace, *, locked: bool = False) -> Iterator[Store]
             store.close()
 
 
+EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG, EXIT_DEGRADED = 0, 1, 2, 3  # 3: done, but every source failed or a
+# message could not be delivered (it stays queued): what a systemd OnFailure= or cron must notice
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     feeds, rules = load_config(args)
     notifiers = _notifiers()
+    from ..notify import channels_summary
+
+    # The first line under journald: which state, which channels — never a secret, an address or a chat id.
+    log.info("monitor %s%s: state %s; delivery: %s", __version__, " (one cycle)" if args.once else "",
+             os.path.abspath(args.state), channels_summary(notifiers))
     with _state(args, locked=True) as store:
         return asyncio.run(_run_once(feeds, rules, store, notifiers) if args.once
                            else _serve(args, feeds, rules, store, notifiers))
@@ -58,6 +68,7 @@ async def _run_once(feeds, rules, store: Store, notifiers) -> int:
     async with Monitor(feeds, rules, store, notifiers) as monitor:
         results = await monitor.poll_all()
         await monitor.send_urgent()
+        await monitor.send_health()
         await monitor.send_digest()
         await _weekly_report(monitor)
     failed = [r for r in results if not r.ok]
@@ -65,7 +76,13 @@ async def _run_once(feeds, rules, store: Store, notifiers) -> int:
     log.info("cycle done: %d feed(s) polled, %d failed, %d new stor%s; %d page(s) extracted, %d without any "
              "keyword skipped", len(results), len(failed), stories, "y" if stories == 1 else "ies",
              monitor.extractor.pages, monitor.extractor.skipped)
-    return 0
+    if results and len(failed) == len(results):
+        log.error("every source failed (%d): exit %d", len(failed), EXIT_DEGRADED)
+        return EXIT_DEGRADED
+    if monitor.undelivered:
+        log.error("a message could not be delivered; it stays queued for the next run: exit %d", EXIT_DEGRADED)
+        return EXIT_DEGRADED
+    return EXIT_OK
 
 
 async def _weekly_report(monitor) -> None:

@@ -378,7 +378,9 @@ class Matcher:
             return MatchResult((), vetoed, mention=mention)
         current = {r.topic.name: urgent_evidence(self, an, r, published) for r in fired if r.topic.urgent}
         hits = tuple(TopicHit(r.topic.name, r.score, self._surfaces(an.doc, r.occurrences),
-                              current.get(r.topic.name) is not None) for r in fired)
+                              current.get(r.topic.name) is not None,
+                              tuple(dict.fromkeys(self.terms[o.term].label for o in r.occurrences)))
+                     for r in fired)
         snippet, marks = self.snippet(an.doc, fired[0], [o for r in fired for o in r.occurrences])
         urgent = sorted((r.topic.urgent_rank, -r.score, r.topic.name, current[r.topic.name]) for r in fired
                         if current.get(r.topic.name) is not None)
@@ -406,13 +408,15 @@ class Matcher:
             o for o in best.occurrences if o.start >= doc.body_start
         ]
         width = self.rules.snippet_chars
+        body_start = _after_repeated_title(doc)  # extracted text often opens with the headline again
+        in_body = [o for o in in_body if o.start >= body_start] or in_body
         if in_body:
             centre = in_body[0]
-            lo = max(doc.body_start, centre.start - width // 3)
+            lo = max(body_start, centre.start - width // 3)
         else:  # only the title matched: show the start of the body (or the title when there is none)
-            lo = doc.body_start if doc.body_start < len(doc.text) else 0
+            lo = body_start if body_start < len(doc.text) else 0
         hi = min(len(doc.text), lo + width)
-        if lo > doc.body_start:  # start on a word
+        if lo > body_start:  # start on a word
             space = doc.text.find(" ", lo, lo + 30)
             lo = space + 1 if space >= 0 else lo
         if hi < len(doc.text):
@@ -420,7 +424,7 @@ class Matcher:
             hi = space if space > lo else hi
         spans = [(o.start, o.end) for o in marks if o.start >= lo and o.end <= hi]
         text, spans = _squeeze(doc.text[lo:hi], [(s - lo, e - lo) for s, e in spans])
-        prefix = "…" if lo > doc.body_start and lo > 0 else ""
+        prefix = "…" if lo > body_start and lo > 0 else ""
         suffix = "…" if hi < len(doc.text) else ""
         spans = sorted({(s + len(prefix), e + len(prefix)) for s, e in spans})
         return prefix + text + suffix, tuple(spans)
@@ -429,6 +433,18 @@ class Matcher:
         """A readable account for `monitor explain`: terms per zone, senses, each topic's conditions, score,
         urgency and verdict."""
         return format_analysis(self, self.analyse(title, text), published)
+
+
+def _after_repeated_title(doc: Document) -> int:
+    """Where the body really starts: past the headline when the page's text repeats it as its first line."""
+    title = doc.text[: doc.body_start].split()
+    if not title:
+        return doc.body_start
+    pattern = r"\s*" + r"\W*".join(re.escape(w) for w in title) + r"\W*?(?:\s+|$)"
+    m = re.match(pattern, doc.text[doc.body_start:], re.IGNORECASE)
+    if not m or doc.body_start + m.end() >= len(doc.text):
+        return doc.body_start
+    return doc.body_start + m.end()
 
 
 def _squeeze(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:

@@ -162,6 +162,21 @@ def notifiers_from_env(environ: Mapping[str, str] | None = None) -> list[Notifie
     return notifiers
 
 
+def channels_summary(notifiers: Sequence[Notifier]) -> str:
+    """The channels in use as the service's first log line names them: kinds and counts only (no address, no
+    chat id, no host: journald lines travel)."""
+    chats = sum(isinstance(n, TelegramNotifier) for n in notifiers)
+    parts = []
+    for n in notifiers:
+        if isinstance(n, EmailNotifier):
+            parts.append(f"email ({len(n.config.recipients)} recipient{'s' if len(n.config.recipients) != 1 else ''})")
+        elif isinstance(n, StdoutNotifier):
+            parts.append("digest file (append)" if n.path else "stdout")
+    if chats:
+        parts.append(f"telegram ({chats} chat{'s' if chats != 1 else ''})")
+    return ", ".join(parts) or "none"
+
+
 def describe_channels(channels: Mapping[str, str] | Sequence[Notifier]) -> str:
     """One secret-free line for `check-config`, status and startup logs; takes the environment or the notifiers."""
     notifiers = notifiers_from_env(channels) if isinstance(channels, Mapping) else list(channels)

@@ -71,6 +71,20 @@ class Secret:
         return text.replace(self._value, "********") if self._value else text
 
 
+def channel_label(channel: str) -> str:
+    """A channel as logs, errors and `status` name it: a Telegram chat id is cut to its last three characters.
+
+    Logs go to journald (and often on to a log host); a chat id there would tie this machine to a team's chat.
+    The outbox keeps the full id (`telegram:-100123…`) so pending messages survive a restart.
+    """
+    kind, _, target = channel.partition(":")
+    if kind == "telegram" and target:
+        return f"telegram:…{target[-3:]}" if len(target) > 3 else "telegram:…"
+    if kind == "file":
+        return "digest file"
+    return channel
+
+
 # --- text helpers shared by every renderer ----------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -134,7 +148,22 @@ def safe_url(url: str) -> str | None:
     return None
 
 
-KIND_LABEL = {"urgent": "URGENT", "digest": "Digest", "backfill": "Backfill", "test": "Test"}
+MAX_CONCEPTS = 5
+
+
+def matched(story) -> list[str]:
+    """At most MAX_CONCEPTS names of what matched (alias names, not every inflection found in the text)."""
+    names = list(story.concepts) or list(dict.fromkeys(story.terms))  # older states kept only word forms
+    return [one_line(n, 60) for n in names[:MAX_CONCEPTS]]
+
+
+def also_reported(story) -> list[tuple[str, str, str]]:
+    """(outlet, url, its own title or "" when it is the lead's) for every further source."""
+    titles = list(story.also_titles)
+    return [(src, url, titles[i] if i < len(titles) else "") for i, (src, url) in enumerate(story.also_reported_by)]
+
+
+KIND_LABEL = {"urgent": "URGENT", "digest": "Digest", "backfill": "Backfill", "test": "Test", "health": "Feed health"}
 MENTIONS_HEADING = "Other mentions of GBAO"
 MENTIONS_NOTE = "no topic fired on these, but they name a GBAO place or the Pamiris"
 
@@ -145,8 +174,8 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 def summary_line(digest: Digest) -> str:
     """'3 stories on detentions, internet' — the core of every subject and headline."""
-    if digest.kind == "test":
-        return one_line(digest.title or "test message", 120)
+    if digest.kind in ("test", "health"):
+        return one_line(digest.title or "test message", 160)
     topics = ", ".join(one_line(t, 40) for t in digest.topic_names[:4])
     if len(digest.topic_names) > 4:
         topics += f" +{len(digest.topic_names) - 4} more"

@@ -23,10 +23,10 @@ from email.utils import format_datetime, make_msgid, parseaddr
 
 from ..models import Digest, DigestStory
 from .base import (
-    KIND_LABEL, PermanentError, Secret, TransientError, fmt_time, one_line, safe_url, segments, subject, summary_line,
+    KIND_LABEL, PermanentError, Secret, TransientError, also_reported, fmt_time, matched, one_line, plural, safe_url,
+    segments, subject, summary_line,
 )
-from .base import RECHECK_MARK
-from .base import MENTIONS_HEADING, MENTIONS_NOTE
+from .base import MENTIONS_HEADING, MENTIONS_NOTE, RECHECK_MARK
 from .text import render_text
 
 _KIND_HEADERS: dict[str, dict[str, str]] = {
@@ -127,8 +127,8 @@ class EmailNotifier:
                     _login(client, c.user, c.password.reveal())
                 refused = client.sendmail(c.envelope_from, c.recipients, message)
                 if refused:  # accepted for the others: raising would send them a second copy
-                    logging.getLogger("monitor.deliver").warning(
-                        "email: %s refused recipient(s) %s", where, ", ".join(sorted(refused))
+                    logging.getLogger("monitor.deliver").warning(  # a count: addresses never go to the log
+                        "email: %s refused %d of %d recipient(s)", where, len(refused), len(c.recipients)
                     )
         except (TransientError, PermanentError):
             raise
@@ -136,7 +136,8 @@ class EmailNotifier:
             raise TransientError(f"{where} refused the login ({exc.smtp_code}): check MONITOR_SMTP_USER and the password") from None
         except smtplib.SMTPRecipientsRefused as exc:
             codes = {code for code, _ in exc.recipients.values()}
-            detail = "; ".join(f"{addr}: {code} {_text(resp)}" for addr, (code, resp) in exc.recipients.items())
+            detail = "; ".join(f"recipient {c.recipients.index(addr) + 1 if addr in c.recipients else '?'}: {code} "
+                               f"{_redact(_text(resp), c.recipients)}" for addr, (code, resp) in exc.recipients.items())
             if all(400 <= code < 500 for code in codes):
                 raise TransientError(f"{where} deferred all recipients: {detail}") from None
             raise PermanentError(f"{where} refused all recipients: {detail}") from None
@@ -144,7 +145,7 @@ class EmailNotifier:
             kind = TransientError if 400 <= exc.smtp_code < 500 else PermanentError
             if isinstance(exc, smtplib.SMTPSenderRefused):
                 kind = TransientError  # a configuration problem the operator can fix: keep the message
-            raise kind(f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}") from None
+            raise kind(f"{where} answered {exc.smtp_code} {_redact(_text(exc.smtp_error), c.recipients, c.envelope_from)}") from None
         except smtplib.SMTPServerDisconnected as exc:  # smtplib reports a read timeout this way too
             if "timed out" in str(exc):
                 raise TransientError(f"{where} did not answer within {c.timeout:g} s", quick_retry=False) from None
@@ -170,6 +171,13 @@ def _login(client: smtplib.SMTP, user: str, password: str) -> None:
     code, response = client.docmd("AUTH", "PLAIN " + token)
     if code not in (235, 503):
         raise smtplib.SMTPAuthenticationError(code, response)
+
+
+def _redact(text: str, recipients: list[str], sender: str = "") -> str:
+    """Server replies often quote the address (`550 <a@b>: no such user`); errors reach journald without it."""
+    for number, address in enumerate(recipients, 1):
+        text = text.replace(address, f"recipient {number}") if address else text
+    return text.replace(sender, "the sender") if sender else text
 
 
 def _text(value: bytes | str) -> str:
@@ -204,16 +212,17 @@ def _story_html(story: DigestStory) -> str:
         '<div style="margin:0 0 18px 0">',
         f'<h3 style="margin:0 0 4px 0;font-size:16px" dir="auto">{_link(story.url, title)}</h3>',
         f'<div style="color:#555;font-size:13px">{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))}'
-        + (f" · <b>{RECHECK_MARK}</b>" if story.found_on_recheck else "") + "</div>",
+        + f" · story {story.story_id}" + (f" · <b>{RECHECK_MARK}</b>" if story.found_on_recheck else "") + "</div>",
     ]
-    if story.terms:
-        terms = ", ".join(_e(one_line(t, 60)) for t in story.terms)
+    if matched(story):
+        terms = ", ".join(_e(t) for t in matched(story))
         parts.append(f'<div style="color:#555;font-size:13px">Matched: {terms}</div>')
     if story.snippet:
         parts.append(f'<p style="margin:6px 0" dir="auto">{_snippet_html(story)}</p>')
     if story.also_reported_by:
-        links = ", ".join(_link(url, one_line(src, 80)) for src, url in story.also_reported_by)
-        parts.append(f'<div style="font-size:13px">Also reported by: {links}</div>')
+        links = ", ".join(_link(url, one_line(src, 80)) + (f" — “{_e(one_line(title, 200))}”" if title else "")
+                          for src, url, title in also_reported(story))
+        parts.append(f'<div style="font-size:13px" dir="auto">Also reported by: {links}</div>')
     parts.append("</div>")
     return "\n".join(parts)
 
@@ -229,8 +238,13 @@ def render_html(digest: Digest) -> str:
     if digest.kind == "test":
         body.append("<p>This is a test message: the channel works. No stories are included.</p>")
     body += _urgent_html(digest)
+    if digest.urgent_sent:
+        body.append('<p style="color:#b00020">Urgent alerts sent since the last digest (not repeated below):</p><ul>')
+        body.extend(f'<li dir="auto">story {sid}: {_e(one_line(title, 200))}</li>' for sid, title in digest.urgent_sent)
+        body.append("</ul>")
     for topic, stories in digest.by_topic():
-        body.append(f'<h2 style="font-size:18px;border-bottom:1px solid #ccc">{_e(one_line(topic, 80))} ({len(stories)})</h2>')
+        count = plural(len(stories), "story", "stories")
+        body.append(f'<h2 style="font-size:18px;border-bottom:1px solid #ccc">{_e(one_line(topic, 80))} ({count})</h2>')
         body.extend(_story_html(s) for s in stories)
     if digest.updates:
         body.append('<h2 style="font-size:18px;border-bottom:1px solid #ccc">Also reported by</h2><ul>')
@@ -244,6 +258,10 @@ def render_html(digest: Digest) -> str:
         body.append('<hr><p style="color:#555;font-size:13px">Feeds failing for a long time (check them):</p><ul style="color:#555;font-size:13px">')
         for feed in digest.failing_feeds:
             body.append(f"<li>{_e(one_line(feed.name, 80))}: since {_e(fmt_time(feed.since))}: {_e(one_line(feed.error, 200))}</li>")
+        body.append("</ul>")
+    if digest.recovered:
+        body.append('<p style="color:#555;font-size:13px">Feeds working again:</p><ul style="color:#555;font-size:13px">')
+        body.extend(f"<li>{_e(one_line(name, 80))}</li>" for name in digest.recovered)
         body.append("</ul>")
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'

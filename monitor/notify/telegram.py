@@ -21,9 +21,9 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from ..models import Digest, DigestStory
-from .base import PermanentError, Secret, TransientError, fmt_time, one_line, safe_url, segments, summary_line
-from .base import RECHECK_MARK
-from .base import MENTIONS_HEADING, MENTIONS_NOTE
+from .base import (PermanentError, Secret, TransientError, also_reported, channel_label, fmt_time, matched, one_line,
+                   safe_url, segments, summary_line)
+from .base import MENTIONS_HEADING, MENTIONS_NOTE, RECHECK_MARK
 
 LIMIT = 4096
 _PART_RESERVE = 16  # room for the " [12/12]" part label added after splitting
@@ -53,14 +53,18 @@ def _link(url: str, label: str) -> str:
 def _story(story: DigestStory, compact: bool = False) -> str:
     """Title link, source and date; unless compact, the snippet with the matched terms in bold."""
     title = one_line(story.title, 300) or "(no title)"
-    lines = [f"• {_link(story.url, title)}", f"<i>{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))}"
+    lines = [f"• {_link(story.url, title)}",
+             f"<i>{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))} · story {story.story_id}"
              + (f" · {RECHECK_MARK}" if story.found_on_recheck else "") + "</i>"]
     if not compact:
+        if matched(story):
+            lines.append(f"<i>Matched: {_e(', '.join(matched(story)))}</i>")
         if story.snippet:
             text = "".join(f"<b>{_e(p)}</b>" if hit else _e(p) for p, hit in segments(story.snippet, story.highlights))
             lines.append(one_line(text))
         if story.also_reported_by:
-            links = ", ".join(_link(url, one_line(src, 80)) for src, url in story.also_reported_by[:10])
+            links = ", ".join(_link(url, one_line(src, 80)) + (f" — “{_e(one_line(t, 200))}”" if t else "")
+                              for src, url, t in also_reported(story)[:10])
             lines.append(f"Also reported by: {links}")
     return "\n".join(lines)
 
@@ -69,10 +73,16 @@ def _header(digest: Digest) -> str:
     line = _e(summary_line(digest))
     if digest.kind == "urgent":
         return f"🚨 <b>URGENT</b> — {line}" + _urgent_reason(digest)
+    if digest.kind == "health":
+        return f"<b>Pamir monitor: feed health</b> — {line}"
     if digest.kind == "test":
         return f"<b>Pamir monitor test</b> — {line}\nThe channel works; no stories are included."
     label = "Backfill" if digest.kind == "backfill" else "Digest"
-    return f"<b>Pamir monitor {label}</b> — {line}\n<i>{_e(fmt_time(digest.created_at))}</i>"
+    head = f"<b>Pamir monitor {label}</b> — {line}\n<i>{_e(fmt_time(digest.created_at))}</i>"
+    if digest.urgent_sent:
+        head += "\n\n🚨 <i>Urgent alerts sent since the last digest:</i>\n" + "\n".join(
+            f"- story {sid}: {_e(one_line(title, 150))}" for sid, title in digest.urgent_sent[:20])
+    return head
 
 
 def _urgent_reason(digest: Digest) -> str:
@@ -114,6 +124,9 @@ def render_chunks(digest: Digest, limit: int = LIMIT) -> list[str]:
         lines += [f"- {_e(one_line(f.name, 80))}: since {_e(fmt_time(f.since))}: {_e(one_line(f.error, 200))}"
                   for f in digest.failing_feeds[:20]]
         blocks.append((None, "\n".join(lines), None))
+    if digest.recovered:
+        blocks.append((None, "<i>Feeds working again:</i>\n" + "\n".join(f"- {_e(one_line(n, 80))}"
+                                                                          for n in digest.recovered[:20]), None))
 
     budget = limit - _PART_RESERVE
     cont = f"<i>(continued) {_e(summary_line(digest))}</i>"
@@ -199,7 +212,8 @@ class TelegramNotifier:
             if "parse" not in exc.reason.lower() and "entit" not in exc.reason.lower():
                 raise
             # Our markup was refused: better an alert without bold than no alert at all.
-            logging.getLogger("monitor.deliver").warning("%s: markup refused (%s); sending as plain text", self.channel, exc.reason)
+            logging.getLogger("monitor.deliver").warning("%s: markup refused (%s); sending as plain text",
+                                                         channel_label(self.channel), exc.reason)
             plain = html.unescape(re.sub(r"<[^>]+>", "", message))
             await self._post({"text": plain[:LIMIT]})
 
@@ -209,7 +223,7 @@ class TelegramNotifier:
             await self._sleep(wait)
         payload = {"chat_id": self.chat_id, "link_preview_options": {"is_disabled": True}, **fields}
         url = f"{self.api_base}/bot{self.token.reveal()}/sendMessage"
-        where = f"Telegram API {self.api_base} (chat {self.chat_id})"
+        where = f"Telegram API ({channel_label(self.channel)})"  # errors reach journald: no chat id, no host
         try:
             async with httpx.AsyncClient(timeout=self.timeout, verify=_tls_context()) as client:
                 response = await client.post(url, json=payload)

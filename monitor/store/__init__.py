@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..models import Article, DigestStory, MatchResult
 from .archive import ArchiveQueries
+from .digests import DigestQueries
 from .labels import Label, LabelQueries
 from .mentions import MentionQueries
 from .texts import KeptText, KeptTextQueries
@@ -28,7 +29,7 @@ from .web import WebQueries
 __all__ = ["Store", "Label", "KeptText", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 
 
-class Store(ArchiveQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQueries):
+class Store(ArchiveQueries, DigestQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQueries):
     """One SQLite connection, used from one thread (the event loop's)."""
 
     def __init__(self, path: str | Path):
@@ -181,6 +182,8 @@ class Store(ArchiveQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQu
                 match.urgent_topic or None, match.urgent_sentence or None, match.urgent_rank,
             ),
         ).fetchone()
+        self.db.execute("UPDATE stories SET concepts = ? WHERE id = ?",  # what matched, as a reader names it
+                        (json.dumps(list(match.concepts), ensure_ascii=False), row[0]))
         return int(row[0])
 
     def waiting_stories(self, *, urgent_only: bool = False, limit: int | None = None) -> list[DigestStory]:
@@ -194,7 +197,8 @@ class Store(ArchiveQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQu
         return self.db.execute("SELECT * FROM stories WHERE id = ?", (story_id,)).fetchone()
 
     def _digest_story(self, row: sqlite3.Row) -> DigestStory:
-        return DigestStory(
+        return self.with_lead(DigestStory(
+            concepts=tuple(json.loads(row["concepts"] or "[]")), seen_at=_dt(row["fetched_at"]),
             also_reported_by=self.also_reported_by(row["id"]),
             story_id=row["id"], title=row["title"], url=row["final_url"] or row["url"], source=row["source"],
             published=_dt(row["published"]), topics=tuple(json.loads(row["topics"])),
@@ -202,7 +206,7 @@ class Store(ArchiveQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQu
             highlights=tuple(tuple(s) for s in json.loads(row["highlights"])), score=row["score"],
             found_on_recheck=bool(row["rechecked"]),
             urgent_topic=row["urgent_topic"] or "", urgent_sentence=row["urgent_sentence"] or "",
-        )
+        ))
 
     # --- digests and the outbox -----------------------------------------------------------
 

@@ -154,7 +154,7 @@ class ArchiveQueries:
         for story_id, sources in news.items():
             row = self.story(story_id)
             if row is not None:
-                out.append(replace(self._digest_story(row), also_reported_by=tuple(sources)))
+                out.append(replace(self._digest_story(row), also_reported_by=tuple(sources), also_titles=()))
         return out
 
     def mark_updates_announced(self, digest_id: int, updates: Iterable[DigestStory]) -> int:

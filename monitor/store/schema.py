@@ -167,6 +167,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("stories", "urgent_topic", "TEXT"),  # relevance (issue 17): the urgent topic and its current sentence
     ("stories", "urgent_sentence", "TEXT"),
     ("stories", "urgent_rank", "INTEGER NOT NULL DEFAULT 50"),
+    ("stories", "concepts", "TEXT NOT NULL DEFAULT '[]'"),  # digest: what matched, as alias names (issue 12)
 )
 
 

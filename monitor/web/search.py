@@ -33,6 +33,7 @@ _QUERY_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 class Alias:
     name: str
     terms: tuple[Term, ...]
+    nested: bool = False  # another alias includes it ("@khorog" in places): a synonym set, not a mixed list
 
     @property
     def spellings(self) -> bool:
@@ -86,7 +87,10 @@ def load_aliases(path: str | Path) -> list[Alias]:
                 continue
         return out
 
-    return [Alias(str(name), tuple(dict.fromkeys(resolve(str(name), (str(name),))))) for name in raw]
+    nested = {str(e).strip()[1:].strip() for entries in raw.values() for e in (entries or [])
+              if isinstance(e, str) and e.strip().startswith("@")}
+    return [Alias(str(name), tuple(dict.fromkeys(resolve(str(name), (str(name),)))), str(name) in nested)
+            for name in raw]
 
 
 def _quote(words: str) -> str:
@@ -134,6 +138,9 @@ def build_query(text: str, aliases: list[Alias], endings: frozenset[str] = DEFAU
         # The narrowest alias that spells the word: "Khorugh" is in @khorog and in @places (which includes
         # @khorog, @rushan ...); it stands for Khorog, not for every place.
         found = [a for a in aliases if a.spellings and any(_spells(t, key, endings) for t in a.terms)]
+        # a synonym set that other aliases build on (@khorog inside @places) beats an alias that merely
+        # lists the name among others for a sense's context
+        found = [a for a in found if a.nested] or found
         narrowest = min((len(a.terms) for a in found), default=0)
         for alias in (a for a in found if len(a.terms) == narrowest):
             options += [s for s in (_term_fts(t) for t in alias.terms) if s]

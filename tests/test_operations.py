@@ -1,0 +1,143 @@
+"""Signals a sysadmin gets: exit codes, failing feeds announced, the digest schedule across timer runs,
+`status` that tells the truth, `flush`, journald priorities and the service's first line.
+
+Everything runs through the CLI a user types, against a local site and the local Bot API server.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from datetime import datetime, timezone
+
+from monitor.config import Settings
+from monitor.digest import next_digest_at, quiet_until
+from tests.conftest import PROJECT, run_cli
+from tests.fake_telegram import FakeTelegram
+from tests.localsite import Page, article_html
+from tests.test_politeness import KHOROG, news_feed
+
+STORY = ("Activists detained in Khorog", "/news/khorog")
+TRIAL = ["A regional court in Khorog sentenced four Pamiri men to long prison terms on Wednesday after a trial "
+         "that lasted two days and was closed to their families.",
+         "The men had been detained during the protests in Gorno-Badakhshan in May 2022, a lawyer said; the "
+         "prosecution accused them of organising mass riots, which their relatives deny."]
+
+
+def feeds(tmp_path, site, settings: str = "", path: str = "/feed.xml", name: str = "Test News"):
+    f = tmp_path / "feeds.yaml"
+    f.write_text(f"feeds:\n  - name: {name}\n    url: {site.url(path)}\nsettings:\n  timeout: 3\n{settings}",
+                 encoding="utf-8")
+    return f
+
+
+def run(tmp_path, feeds_path, *extra: str, env=None):
+    return run_cli("run", "--once", "--feeds", str(feeds_path), "--keywords", str(PROJECT / "keywords.yaml"),
+                   "--state", str(tmp_path / "state.db"), *extra, env=env)
+
+
+def cli(tmp_path, feeds_path, *args: str, env=None):
+    return run_cli(*args, "--feeds", str(feeds_path), "--keywords", str(PROJECT / "keywords.yaml"),
+                   "--state", str(tmp_path / "state.db"), env=env)
+
+
+def test_exit_code_3_when_every_source_failed_and_2_for_a_config_mistake(tmp_path, site):
+    site.add("/feed.xml", Page(b"down", status=503, content_type="text/plain"))
+    result = run(tmp_path, feeds(tmp_path, site))
+    assert result.returncode == 3, result.stderr
+    assert "every source failed (1): exit 3" in result.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("feeds:\n  - name: X\n    url: ftp://nowhere\n", encoding="utf-8")
+    assert run(tmp_path, bad).returncode == 2
+
+
+def test_a_message_that_could_not_be_delivered_gives_exit_3_stays_queued_and_flush_sends_it(tmp_path, site):
+    site.add("/news/khorog", article_html(*STORY[:1], KHOROG))
+    site.add("/feed.xml", news_feed(site, [STORY]))
+    f = feeds(tmp_path, site)
+    with FakeTelegram() as tg:
+        tg.fail(502, times=3)
+        first = run(tmp_path, f, env=tg.env())
+        assert first.returncode == 3, first.stderr
+        assert "stays queued for the next run: exit 3" in first.stderr
+        status = cli(tmp_path, f, "status", env=tg.env()).stdout
+        assert re.search(r"telegram:…890: 1 pending; next attempt at \d{4}-\d\d-\d\dT", status), status
+        assert "`monitor flush`" in status
+        flushed = cli(tmp_path, f, "flush", env=tg.env())
+        assert flushed.returncode == 0, flushed.stdout + flushed.stderr
+        assert "flush: 1 message(s) sent, 0 still queued" in flushed.stdout
+        assert len(tg.messages) == 1 and "Activists detained in Khorog" in tg.messages[0]["text"]
+    db = sqlite3.connect(tmp_path / "state.db")
+    # a message whose time has passed is due "at the next run", never shown as a time already gone
+    db.execute("UPDATE outbox SET status = 'pending', next_attempt_at = '2020-01-01T00:00:00+00:00'")
+    db.commit()
+    assert "1 pending; next attempt at the next run (due now)" in cli(tmp_path, f, "status").stdout
+
+
+def test_the_digest_interval_holds_across_timer_runs_and_status_shows_what_waits(tmp_path, site):
+    site.add("/news/khorog", article_html(STORY[0], KHOROG))
+    site.add("/feed.xml", news_feed(site, [STORY]))
+    f = feeds(tmp_path, site, "  digest_interval: 1h\n")
+    first = run(tmp_path, f)
+    assert first.returncode == 0 and "Activists detained in Khorog" in first.stdout
+    site.add("/news/rushan", article_html("Pamiri activists sentenced in Khorog", TRIAL))
+    site.add("/feed.xml", news_feed(site, [STORY, ("Pamiri activists sentenced in Khorog", "/news/rushan")]))
+    second = run(tmp_path, f)  # fifteen minutes later, say: the timer's next run
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == "", "one digest per digest_interval, not one per run"
+    assert re.search(r"1 story wait for the next digest at \d{4}-", second.stderr), second.stderr
+    status = cli(tmp_path, f, "status").stdout
+    assert re.search(r"waiting for the next digest: 1 story; next digest at \d{4}-.* \(in 5\dm\)", status), status
+
+
+def test_fixed_digest_times_in_a_timezone_and_quiet_hours():
+    s = Settings(digest_at=["08:00", 1080], timezone="Asia/Dushanbe", quiet_hours="22:00-07:00")  # UTC+5
+    assert s.digest_at == ["08:00", "18:00"], "an unquoted 18:00 (YAML's base-60 1080) is read as the time"
+    utc = timezone.utc
+    last = datetime(2026, 5, 1, 3, 0, tzinfo=utc)  # 08:00 in Dushanbe
+    assert next_digest_at(last, s, last) == datetime(2026, 5, 1, 13, 0, tzinfo=utc)  # 18:00 local
+    evening = datetime(2026, 5, 1, 13, 0, tzinfo=utc)
+    assert next_digest_at(evening, s, evening) == datetime(2026, 5, 2, 3, 0, tzinfo=utc)  # 08:00 next day
+    night = datetime(2026, 5, 1, 18, 30, tzinfo=utc)  # 23:30 local: quiet
+    assert quiet_until(night, s) == datetime(2026, 5, 2, 2, 0, tzinfo=utc)  # 07:00 local
+    hourly = Settings(digest_interval="1h", quiet_hours="22:00-07:00")
+    late = datetime(2026, 5, 1, 23, 30, tzinfo=utc)
+    assert next_digest_at(None, hourly, late) == datetime(2026, 5, 2, 7, 0, tzinfo=utc), "nothing in quiet hours"
+    assert next_digest_at(late.replace(hour=21), hourly, late) == datetime(2026, 5, 2, 7, 0, tzinfo=utc)
+
+
+def test_a_feed_failing_for_long_is_announced_once_and_its_recovery_once(tmp_path, site):
+    site.add("/feed.xml", Page(b"gone", status=500, content_type="text/plain"))
+    site.add("/ok.xml", news_feed(site, []))
+    f = tmp_path / "feeds.yaml"
+    f.write_text(f"feeds:\n  - name: Broken\n    url: {site.url('/feed.xml')}\n  - name: Fine\n"
+                 f"    url: {site.url('/ok.xml')}\nsettings:\n  timeout: 3\n  failing_after: 1s\n", encoding="utf-8")
+    assert run(tmp_path, f).stdout == "", "failing for less than failing_after: nothing yet"
+    time.sleep(1.1)
+    second = run(tmp_path, f)
+    assert "Feed health — Pamir news monitor — 1 feed failing: Broken" in second.stdout, second.stdout
+    assert "- Broken: since " in second.stdout and "HTTP 500" in second.stdout
+    assert run(tmp_path, f).stdout == "", "once per failure episode"
+    site.add("/feed.xml", news_feed(site, []))
+    recovered = run(tmp_path, f)
+    assert "1 feed working again: Broken" in recovered.stdout and "Feeds working again:\n- Broken" in recovered.stdout
+    assert run(tmp_path, f).stdout == ""
+
+
+def test_under_journald_every_line_has_a_priority_and_the_first_names_state_and_channels(tmp_path, site):
+    site.add("/feed.xml", Page(b"down", status=503, content_type="text/plain"))
+    with FakeTelegram() as tg:
+        result = run(tmp_path, feeds(tmp_path, site), env={**tg.env("-1001234567890"), "JOURNAL_STREAM": "8:12345"})
+    lines = result.stderr.splitlines()
+    assert lines and all(re.match(r"^<[0-7]>", line) for line in lines), result.stderr
+    assert lines[0].startswith("<6>INFO monitor: monitor ") and f"state {tmp_path / 'state.db'}" in lines[0]
+    assert "delivery: telegram (1 chat)" in lines[0] and "1234567890" not in result.stderr
+    assert tg.token not in result.stderr
+    assert any(line.startswith("<4>WARNING monitor: feed 'Test News' failed: HTTP 503") for line in lines)
+    assert any(line.startswith("<3>ERROR") and "every source failed" in line for line in lines)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("feeds:\n  - name: X\n    url: ftp://a\n  - name: Y\n    url: ftp://b\n", encoding="utf-8")
+    config = run(tmp_path, bad, env={"JOURNAL_STREAM": "8:12345"})
+    (entry,) = config.stderr.splitlines()
+    assert entry.startswith("<3>configuration error: ⏎ ") and "feeds.0.url" in entry and "feeds.1.url" in entry
