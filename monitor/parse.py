@@ -86,12 +86,20 @@ def _charset_fixed(feed_name: str, content: bytes, headers: dict[str, str]) -> t
     if effective is None or effective.startswith(("utf_16", "utf_32")) or effective.startswith("cp0"):
         return content, headers  # a charset we cannot judge (unknown, UTF-16/32, EBCDIC): feedparser's own rules
     text, used, warning = decode(content, declared)
-    if used == effective or (used == "ascii" and effective == "utf_8"):
+    if (used == effective or (used == "ascii" and effective == "utf_8")) and _decodes(content, used):
         return content, headers
     if warning:
         log.warning("feed %r: %s", feed_name, warning)
     fixed = _XML_ENCODING.sub(rb"\1", text.encode("utf-8"), count=1)
     return fixed, {**headers, "content-type": "application/xml; charset=utf-8"}
+
+
+def _decodes(content: bytes, encoding: str) -> bool:
+    try:
+        content.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
 
 
 def _recognised(parsed) -> bool:

@@ -31,7 +31,6 @@ CHANNEL_PATH = re.compile(r"^/s/([A-Za-z0-9_]{3,64})/?$")
 MAX_PAGES = 200  # preview pages (~20 posts each) one backfill walks back
 POLL_PAGES = 5  # pages one poll walks back while every post is newer than the last success
 TITLE_CHARS = 120
-_POST_LINK = re.compile(r"^https?://(?:www\.)?t(?:elegram)?\.me/(?:s/)?([A-Za-z0-9_]{3,64}/\d{1,12})/?(?:\?.*)?$")
 _ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
 
@@ -84,13 +83,10 @@ def _post(feed_name: str, post) -> FeedEntry | None:
                 links.append(href)
     lines = []
     forwarded = post.xpath(".//*[contains(@class, 'tgme_widget_message_forwarded_from_name')]")
-    guid = url
     if forwarded:
         name = " ".join(forwarded[0].text_content().split())
         source = (forwarded[0].get("href") or "").strip()
         lines.append(f"Forwarded from {name}" + (f" ({source})" if source.startswith("http") else ""))
-        if _POST_LINK.match(source):  # a forward of a post is that post: once it is known, the forward is too
-            guid = "https://t.me/" + _POST_LINK.match(source).group(1)
     if body:
         lines.append(body)
     if links:
@@ -105,7 +101,7 @@ def _post(feed_name: str, post) -> FeedEntry | None:
         if published := _iso(value):
             break
     raw = lxml.html.tostring(post, encoding="utf-8")
-    return FeedEntry(feed=feed_name, url=url, guid=guid, title=_title(body or preview_text), summary=body[:500],
+    return FeedEntry(feed=feed_name, url=url, guid=url, title=_title(body or preview_text), summary=body[:500],
                      published=published, text="\n\n".join(lines), raw=raw)
 
 
