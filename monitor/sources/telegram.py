@@ -105,6 +105,10 @@ def _post(feed_name: str, post) -> FeedEntry | None:
                      published=published, text="\n\n".join(lines), raw=raw)
 
 
+def _number(entry: FeedEntry) -> int:
+    return int(entry.url.rsplit("/", 1)[1])
+
+
 def _has_class(node, name: str) -> bool:
     return name in (node.get("class") or "").split()
 
@@ -142,7 +146,7 @@ def _before(doc, page_url: str, entries: list[FeedEntry]) -> int | None:
         if value.isdigit():
             return int(value)
     if doc.xpath("//a[contains(@class, 'tme_messages_more')]") and entries:
-        return min(int(e.url.rsplit("/", 1)[1]) for e in entries)
+        return min(_number(e) for e in entries)
     return None
 
 
@@ -168,18 +172,22 @@ async def fetch_page(spec: FeedSpec, fetcher: Fetcher, before: int | None) -> tu
 async def entries_for(spec: FeedSpec, fetcher: Fetcher, store, *, since: datetime | None) -> list[FeedEntry]:
     """The channel's latest posts for one poll, newest first; older pages too while every post on a page is
     newer than the last success (a busy channel posts more than one page between two polls)."""
-    state = store.feed_state(spec.name)
+    state = store.feed_state(spec.name) if store is not None else None  # no state: a probe
     last = since or (state.last_success - timedelta(hours=1) if state and state.last_success else None)
     entries, before = await fetch_page(spec, fetcher, None)
     pages = 1
     while last and before and pages < POLL_PAGES and entries and all(e.published and e.published > last
                                                                          for e in entries):
+        asked = before
         try:
             older, before = await fetch_page(spec, fetcher, before)
         except (FetchError, ParseError) as exc:
             log.debug("%s: older posts: %s", spec.name, exc)
             break
         pages += 1
+        older = [e for e in older if _number(e) < asked]  # a server that ignores ?before= repeats its page
+        if not older:
+            break
         entries = older + entries
     if since:
         entries = [e for e in entries if not (e.published and e.published < since)]
@@ -198,6 +206,8 @@ async def archive(spec: FeedSpec, fetcher: Fetcher, *, since: datetime,
                 raise
             log.info("%s: page before post %s: %s; stopping there", spec.name, before, exc)
             return
+        if before is not None:
+            entries = [e for e in entries if _number(e) < before]
         if not entries:
             return
         yield entries[::-1]
