@@ -26,6 +26,7 @@ from .models import Article, FeedEntry, FeedResult, MatchResult
 from .neardup import NearDupIndex, signature
 from .parse import ParseError, parse_feed
 from .rules import RuleSet
+from .sources.charset import is_garbled
 from .store import Store
 
 log = logging.getLogger("monitor")
@@ -212,6 +213,9 @@ class Monitor:
                 log.warning("article %s: %s; using the feed summary", entry.url, exc)
             except Exception as exc:  # a crashing extractor must cost one article, not the run
                 log.warning("article %s: extraction failed (%s); using the feed summary", entry.url, exc)
+        if extracted is not None and is_garbled(extracted.text) and entry.summary:
+            log.warning("article %s: the page text is garbled (undecodable bytes); using the feed summary", entry.url)
+            extracted = None
         if extracted is None:
             return Article(entry=entry, final_url=response.url, title=entry.title, text=entry.summary,
                            published=entry.published, fetched_at=now, raw_sha256=sha, raw_html=raw,
