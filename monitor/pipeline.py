@@ -312,7 +312,8 @@ def _carried(entry: FeedEntry, keep_raw: bool) -> Article:
     raw = entry.raw or (entry.text or "").encode("utf-8")
     return Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.text or "",
                    published=entry.published, fetched_at=datetime.now(timezone.utc),
-                   raw_sha256=hashlib.sha256(raw).hexdigest(), raw_html=raw if keep_raw and entry.raw else None, extracted=False)
+                   raw_sha256=hashlib.sha256(raw).hexdigest(), raw_html=raw if keep_raw and entry.raw else None,
+                   extracted=True)  # the whole text, as the source published it: not a stand-in summary
 
 
 def _summary(result: FeedResult, failed: list[str]) -> str:

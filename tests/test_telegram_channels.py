@@ -111,6 +111,7 @@ def test_a_tajik_post_about_khorugh_on_a_telegram_channel_is_caught_folded_and_s
         "no page is fetched for a post: its text is in the preview"
     shown = run(tmp_path, feeds, "show", "1")
     assert "gbao_synth_mirror" in shown.stdout, shown.stdout + shown.stderr
+    assert "Хешовандонашон мегӯянд" in shown.stdout and "feed summary" not in shown.stdout, "the post is the text"
 
     # the channel edits post 104 so that it now names Хоруғ and a detention: same key, not sent again
     site.add(f"/s/{CHANNEL}", preview_page(CHANNEL, "Pamir Synth News", latest_posts(
