@@ -99,9 +99,13 @@ def test_a_tajik_post_about_khorugh_on_a_telegram_channel_is_caught_folded_and_s
     site.add("/s/gbao_synth_mirror", preview_page("gbao_synth_mirror", "GBAO Synth Mirror", [
         Post(5, KHORUGH_TG, NOW - timedelta(hours=2), forwarded_from=("Pamir Synth News", f"https://t.me/{CHANNEL}/102")),
     ]))
-    feeds = feeds_file(tmp_path, site, CHANNEL, "gbao_synth_mirror")
+    site.add("/s/closed_synth", Page(b"<html><body><div class='tgme_page'>Channel not found</div></body></html>"))
+    feeds = feeds_file(tmp_path, site, CHANNEL, "gbao_synth_mirror", "closed_synth")
     first = run(tmp_path, feeds, "run", "--once")
     assert first.returncode == 0, first.stderr
+    assert "feed 'Telegram closed_synth' failed: not a Telegram channel preview" in first.stderr, \
+        "a private or missing channel fails in one clear line; the others go on"
+    assert "Traceback" not in first.stderr
     assert "Дар Хоруғ се ҷавон боздошт шуданд" in first.stdout
     assert f"https://t.me/{CHANNEL}/102" in first.stdout
     assert first.stdout.count("Дар Хоруғ се ҷавон боздошт шуданд") == 1, "the forwarded copy is folded in"
@@ -132,10 +136,3 @@ def test_backfill_walks_the_channel_back_page_by_page(tmp_path, channel):
     asked = [r.path for r in site.requests]
     assert f"/s/{CHANNEL}?before=101" in asked
     assert f"/s/{CHANNEL}?before=96" not in asked, "a page already older than --since ends the walk"
-
-
-def test_a_channel_that_is_not_public_fails_in_one_clear_line(tmp_path, site):
-    site.add("/s/closed_synth", Page(b"<html><body><div class='tgme_page'>Channel not found</div></body></html>"))
-    result = run(tmp_path, feeds_file(tmp_path, site, "closed_synth"), "run", "--once")
-    assert result.returncode == 0
-    assert "not a Telegram channel preview" in result.stderr and "Traceback" not in result.stderr
