@@ -136,3 +136,32 @@ def test_backfill_walks_the_channel_back_page_by_page(tmp_path, channel):
     asked = [r.path for r in site.requests]
     assert f"/s/{CHANNEL}?before=101" in asked
     assert f"/s/{CHANNEL}?before=96" not in asked, "a page already older than --since ends the walk"
+
+
+def test_a_busy_channel_is_read_back_to_the_last_poll(site, store):
+    """More posts than one preview page holds since the last poll: the older pages are read too, no further."""
+    import asyncio
+
+    from monitor.config import FeedSpec, Settings
+    from monitor.fetch import Fetcher
+    from monitor.sources.telegram import entries_for
+
+    def page(numbers, age):
+        return preview_page("busy_synth", "Busy", [Post(n, f"Сообщение {n}", NOW - age) for n in numbers])
+
+    site.add("/s/busy_synth", page(range(30, 50), timedelta(minutes=10)))
+    site.add("/s/busy_synth?before=30", page(range(10, 30), timedelta(minutes=20)))
+    site.add("/s/busy_synth?before=10", page(range(1, 10), timedelta(days=3)))
+    site.add("/robots.txt", Page(b"User-agent: *\nAllow: /\n", content_type="text/plain"))
+    spec = FeedSpec(name="Busy", kind="telegram", url=site.url("/s/busy_synth"))
+    store.ensure_feed(spec.name, spec.url)
+    store.record_poll_success(spec.name, etag=None, last_modified=None, fetch_ms=1, new_items=0, matches=0)
+
+    async def poll():
+        async with Fetcher(Settings(timeout=5), {"127.0.0.1"}, feeds=[spec]) as fetcher:
+            return await entries_for(spec, fetcher, store, since=None)
+
+    entries = asyncio.run(poll())
+    numbers = [int(e.url.rsplit("/", 1)[1]) for e in entries]
+    assert numbers == list(range(49, 0, -1)), "newest first, every post since the last poll"
+    assert f"/s/busy_synth?before=1" not in [r.path for r in site.requests], "the walk stops at the last poll"
