@@ -66,6 +66,7 @@ def test_a_feed_that_declares_latin1_but_is_windows_1251_is_read_as_cyrillic():
 def test_a_latin1_page_stays_latin1_and_a_short_tajik_cp1251_page_stays_cyrillic():
     latin = "<html><body><p>Le café de la rue Saint-Honoré était fermé. Über die Straße, Müller à Zürich.</p></body></html>"
     assert "Zürich" in decode_html(latin.encode("latin-1")), "not cp1257 or any Baltic codepage"
+    assert "Müller" in decode_html("<p>Müller</p>".encode("latin-1")), "not Mьller (Windows-1251)"
     tajik = "<html><body><p>Дар Хорог се нафар кушта шуданд</p></body></html>"
     assert "Дар Хорог се нафар кушта шуданд" in decode_html(tajik.encode("cp1251")), "not Hebrew (cp1255)"
 

@@ -119,7 +119,20 @@ def guess_codepage(content: bytes) -> str:
         other = "koi8_r" if name == "cp1251" else "cp1251"
         if looks_wrong(sample.decode(name, "replace"), name) and not looks_wrong(sample.decode(other, "replace"), other):
             name = other
+        if _mixed_words(sample.decode(name, "replace")):  # "Mьller": a few Latin-1 letters, not Cyrillic
+            name = "cp1252"
     return name
+
+
+_CYRILLIC_WORD = re.compile(r"[^\W\d_]*[\u0400-\u04ff][^\W\d_]*")
+
+
+def _mixed_words(text: str) -> bool:
+    """Do most words with a Cyrillic letter also hold Latin letters? Real Cyrillic text does not mix scripts
+    inside words; Latin-1 accents read as Windows-1251 do ("Mьller", "cafй")."""
+    words = _CYRILLIC_WORD.findall(text)
+    mixed = sum(1 for w in words if any("a" <= c.lower() <= "z" for c in w))
+    return bool(words) and mixed > len(words) / 2
 
 
 def is_garbled(text: str) -> bool:
