@@ -49,14 +49,14 @@ def parse_feed(feed_name: str, content: bytes, *, url: str, headers: dict[str, s
     entries = [_entry(feed_name, e, url) for e in raw_entries]
     linkless = sum(e is None for e in entries)
     entries = [e for e in entries if e is not None]
-    if linkless:
-        log.info("feed %r: %d of %d item(s) have no usable link and were skipped", feed_name, linkless,
-                 len(raw_entries))
-    if not entries and not raw_entries and _recognised(parsed):
-        return []  # a feed with no items (yet) is just quiet
+    if linkless:  # counted, not fatal: the feed answered; a feed whose every item lacks a link is worth a warning
+        log.log(logging.WARNING if not entries else logging.INFO,
+                "feed %r: %d of %d item(s) have no usable link and were skipped", feed_name, linkless,
+                len(raw_entries))
+    if not entries and (raw_entries or _recognised(parsed)):
+        return []  # a feed with no items (yet), or only link-less ones, is quiet
     if not entries:
-        raise ParseError(_why_empty(parsed, content) if not raw_entries else
-                         f"none of the feed's {len(raw_entries)} item(s) has a usable link")
+        raise ParseError(_why_empty(parsed, content))
     return entries
 
 
@@ -78,8 +78,9 @@ def _charset_fixed(feed_name: str, content: bytes, headers: dict[str, str]) -> t
     header_charset = m.group(1) if (m := _CHARSET.search(content_type)) else None
     if header_charset is None and (not content_type or content_type.lower().startswith("text/")):
         headers = {**headers, "content-type": "application/xml"}
-    if content.isascii() or content[:2] in (b"\xff\xfe", b"\xfe\xff") or content.startswith(codecs.BOM_UTF8):
-        return content, headers
+    if content.isascii() or content[:2] in (b"\xff\xfe", b"\xfe\xff") or content.startswith(codecs.BOM_UTF8) \
+            or b"\x00" in content[:4]:
+        return content, headers  # pure ASCII, or a BOM / UTF-16 or UTF-32 bytes: feedparser's own detection
     xml_charset = m.group(2).decode("ascii", "ignore") if (m := _XML_ENCODING.match(content[:500])) else None
     declared = [c for c in (header_charset, xml_charset) if c]
     effective = codec(declared[0]) if declared else "utf_8"
@@ -223,9 +224,8 @@ def _parse_json_feed(feed_name: str, content: bytes, base: str) -> list[FeedEntr
             published=published,
         ))
     if linkless:
-        log.info("feed %r: %d item(s) have no usable link and were skipped", feed_name, linkless)
-    if not entries and linkless:
-        raise ParseError(f"none of the feed's {linkless} item(s) has a usable link")
+        log.log(logging.WARNING if not entries else logging.INFO,
+                "feed %r: %d item(s) have no usable link and were skipped", feed_name, linkless)
     return entries  # a JSON Feed with an empty items list is quiet
 
 
