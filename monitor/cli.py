@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("run", "poll the feeds and deliver digests (forever, or once with --once)")
     p.add_argument("--once", action="store_true", help="one cycle: poll every feed, send the digest, exit")
-    command("check-config", "validate feeds.yaml and keywords.yaml; exit 2 on any mistake")
+    p = command("check-config", "validate feeds.yaml and keywords.yaml; exit 2 on any mistake")
+    p.add_argument("--probe", action="store_true", help="also ask every enabled source once (network): does it "
+                   "answer with a feed, and how many items? exit 1 if any fails")
     command("test-delivery", "send a short test message through every configured channel")
     command("status", "per feed health, and the delivery queue")
     p = command("explain", "show which rules fire on one article, and its score")

@@ -167,6 +167,12 @@ def parse_duration(value: str | int | float) -> float:
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
 
 
+def _path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path
+
+
 def _check_url(value: str) -> str:
     if not isinstance(value, str) or not _URL.match(value.strip()):
         raise ValueError(f"bad URL {value!r}: expected an http:// or https:// address")
@@ -180,7 +186,7 @@ class FeedSpec(BaseModel):
 
     name: str = Field(min_length=1)
     url: str
-    kind: Literal["feed", "site", "sitemap"] = "feed"
+    kind: Literal["feed", "site", "sitemap", "telegram"] = "feed"
     interval: float = 1800.0  # seconds; written as 15m, 2h ...
     language: str | None = None
     links: str | None = None  # kind: site — a regex the article links must match
@@ -197,6 +203,13 @@ class FeedSpec(BaseModel):
     @classmethod
     def _interval(cls, value: Any) -> float:
         return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _telegram_url(self) -> "FeedSpec":
+        if self.kind == "telegram" and not re.match(r"^/s/[A-Za-z0-9_]{3,64}/?$", _path(self.url)):
+            raise ValueError(f"kind: telegram needs the channel's public preview, https://t.me/s/CHANNEL "
+                             f"(got {self.url!r})")
+        return self
 
     @field_validator("links")
     @classmethod

@@ -1,5 +1,7 @@
 """Sources without a usable feed: listing pages (`kind: site`), XML sitemaps (`kind: sitemap`), the archive
 walks a backfill needs (feed pages, older listing pages, whole sitemap indexes), and feed auto-discovery.
+`entries_for` and `archive` are the one interface of every kind that is not a feed; `kind: telegram` is
+dispatched to monitor/sources/telegram.py.
 
 Everything is fetched through the run's Fetcher, so per-host limits, spacing, Retry-After, back-off and
 robots.txt apply; links robots.txt forbids are dropped here, before the pipeline would ask for them.
@@ -57,6 +59,10 @@ async def entries_for(spec: FeedSpec, fetcher: Fetcher, store: Store, *, since: 
     A site gives the article links of its listing page; a sitemap the URLs changed since the last success
     (less POLL_WINDOW), or since `since` when the run has one. Raises FetchError/ParseError like a feed.
     """
+    if spec.kind == "telegram":
+        from .sources import telegram
+
+        return await telegram.entries_for(spec, fetcher, store, since=since)
     if spec.kind == "site":
         entries, _ = await listing_page(spec, fetcher, spec.url)
     else:
@@ -80,7 +86,11 @@ async def archive(spec: FeedSpec, fetcher: Fetcher, *, since: datetime,
     Entries dated outside the period are dropped here; undated ones are judged by the pipeline on the page's
     own date. The caller may stop early (`break`); a first page that fails raises FetchError/ParseError.
     """
-    if spec.kind == "sitemap":
+    if spec.kind == "telegram":
+        from .sources import telegram
+
+        walk = telegram.archive(spec, fetcher, since=since, until=until)
+    elif spec.kind == "sitemap":
         walk = sitemap_walk(spec, fetcher, since=since, until=until)
     elif spec.kind == "site":
         walk = _listing_walk(spec, fetcher, since=since)

@@ -35,31 +35,24 @@ _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{2,40})", re.IGNORECASE)
 
 
-def decode_html(content: bytes, content_type: str | None = None) -> str:
-    """Decode a page: HTTP charset, then <meta charset>, then UTF-8, then trafilatura's guess.
+def decode_html(content: bytes, content_type: str | None = None, *, where: str = "") -> str:
+    """Decode a page: almost-valid UTF-8 is UTF-8, else the HTTP charset, then <meta charset> (unless the
+    bytes prove it wrong), else a guess among our languages' codepages (monitor.sources.charset).
 
     Russian and Tajik sites still serve Windows-1251 and KOI8-R; a wrong guess would make every Cyrillic
-    keyword miss, so a declared charset wins over statistics.
+    keyword miss, so a declared charset wins over statistics unless the text it gives is plainly mojibake.
     """
-    candidates: list[str] = []
+    from .sources.charset import decode
+
+    declared: list[str | None] = []
     if content_type and (m := _HEADER_CHARSET.search(content_type)):
-        candidates.append(m.group(1))
+        declared.append(m.group(1))
     if m := _META_CHARSET.search(content[:4096]):
-        candidates.append(m.group(1).decode("ascii", "ignore"))
-    candidates.append("utf-8")
-    for name in candidates:
-        try:
-            return content.decode(_alias(name))
-        except (LookupError, UnicodeDecodeError):
-            continue
-    from trafilatura.utils import decode_file
-
-    return decode_file(content)
-
-
-def _alias(name: str) -> str:
-    name = name.strip().lower()
-    return {"win-1251": "cp1251", "windows1251": "cp1251", "x-cp1251": "cp1251"}.get(name, name)
+        declared.append(m.group(1).decode("ascii", "ignore"))
+    text, _codec, warning = decode(content, declared)
+    if warning:
+        log.warning("%s%s", f"{where}: " if where else "", warning)
+    return text
 
 
 def extract_text(html: str, url: str, with_metadata: bool = True) -> Extracted | None:

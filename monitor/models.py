@@ -21,6 +21,9 @@ class FeedEntry:
     title: str = ""
     summary: str = ""  # plain text, tags stripped
     published: datetime | None = None  # timezone-aware UTC when known
+    # The whole text, when the source carries it (a Telegram post): the pipeline fetches no page for it.
+    text: str | None = None
+    raw: bytes | None = field(default=None, compare=False, repr=False)  # the bytes `text` came from (evidence)
 
 
 @dataclass(frozen=True)

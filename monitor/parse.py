@@ -7,8 +7,10 @@ external XML entities); JSON Feed, which feedparser does not know, is read here 
 from __future__ import annotations
 
 import calendar
+import codecs
 import html
 import json
+import logging
 import re
 from datetime import datetime, timezone
 from urllib.parse import urljoin
@@ -16,6 +18,9 @@ from urllib.parse import urljoin
 import feedparser
 
 from .models import FeedEntry
+from .sources.dates import parse_date_text
+
+log = logging.getLogger("monitor.parse")
 
 MAX_ENTRIES = 500  # a feed with more items than this is cut: newest first as the feed orders them
 
@@ -27,84 +32,136 @@ class ParseError(Exception):
 def parse_feed(feed_name: str, content: bytes, *, url: str, headers: dict[str, str] | None = None) -> list[FeedEntry]:
     """Parse RSS 0.9x/1.0/2.0, Atom or JSON Feed into entries with absolute links.
 
-    A feed with XML errors that still yields entries is used; one with no entries raises ParseError.
+    A feed with XML errors that still yields entries is used; a recognised feed with no entries is quiet;
+    anything else with no entries raises ParseError. Items without any usable link are counted in the log.
     """
+    if content.startswith(codecs.BOM_UTF8) and content[3:].lstrip()[:1] in (b"{", b"["):
+        content = content[3:]  # a JSON Feed saved by an editor that writes a BOM
     head = content.lstrip()[:1]
     if head in (b"{", b"["):
         return _parse_json_feed(feed_name, content, url)
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     response_headers.setdefault("content-location", url)
+    content, response_headers = _charset_fixed(feed_name, content, response_headers)
     parsed = feedparser.parse(content, response_headers=response_headers, sanitize_html=False,
                               resolve_relative_uris=False)
-    if _fell_back(parsed, content, response_headers) and (utf8 := _redecoded(content)) is not None:
-        # no charset declared, or a wrong one: feedparser's last resort is windows-1252, which turns a
-        # Windows-1251 or KOI8-R feed into mojibake that no Cyrillic keyword matches. Guess, as a browser does.
-        response_headers["content-type"] = "application/xml; charset=utf-8"
-        parsed = feedparser.parse(utf8, response_headers=response_headers, sanitize_html=False,
-                                  resolve_relative_uris=False)
-    entries = [_entry(feed_name, e, url) for e in parsed.entries[:MAX_ENTRIES]]
+    raw_entries = parsed.entries[:MAX_ENTRIES]
+    entries = [_entry(feed_name, e, url) for e in raw_entries]
+    linkless = sum(e is None for e in entries)
     entries = [e for e in entries if e is not None]
-    if not entries and not (parsed.get("version") and not parsed.get("bozo")):
-        raise ParseError(_why_empty(parsed, content))  # a well-formed feed with no items is just quiet
+    if linkless:  # counted, not fatal: the feed answered; a feed whose every item lacks a link is worth a warning
+        log.log(logging.WARNING if not entries else logging.INFO,
+                "feed %r: %d of %d item(s) have no usable link and were skipped", feed_name, linkless,
+                len(raw_entries))
+    if not entries and (raw_entries or _recognised(parsed)):
+        return []  # a feed with no items (yet), or only link-less ones, is quiet
+    if not entries:
+        raise ParseError(_why_empty(parsed, content))
     return entries
 
 
-_XML_ENCODING = re.compile(rb"""^(\s*<\?xml\b[^>]*?)\s+encoding\s*=\s*["'][^"']*["']""")
+_XML_ENCODING = re.compile(rb"""^(\s*<\?xml\b[^>]*?)\s+encoding\s*=\s*["']([^"']*)["']""")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{2,40})", re.IGNORECASE)
 
 
-def _fell_back(parsed, content: bytes, headers: dict[str, str]) -> bool:
-    """Did feedparser have to guess the charset: a declared one failed, or none was declared and it is not UTF-8?"""
-    if isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
-        return True
-    if "charset=" in headers.get("content-type", "").lower() or _XML_ENCODING.match(content[:500]):
+def _charset_fixed(feed_name: str, content: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """The bytes and headers feedparser should see.
+
+    `text/xml`, `text/html`, `text/plain` or no Content-Type without a charset make feedparser assume us-ascii
+    or iso-8859-1 (RFC 3023, since obsoleted): the XML declaration and UTF-8 decide instead (RFC 7303). Bytes
+    the declared charset cannot have produced are decoded by monitor.sources.charset (almost-valid UTF-8 stays
+    UTF-8) and handed over as UTF-8; a warning says so.
+    """
+    from .sources.charset import codec, decode
+
+    content_type = headers.get("content-type", "")
+    header_charset = m.group(1) if (m := _CHARSET.search(content_type)) else None
+    if header_charset is None and (not content_type or content_type.lower().startswith("text/")):
+        headers = {**headers, "content-type": "application/xml"}
+    if content.isascii() or content[:2] in (b"\xff\xfe", b"\xfe\xff") or content.startswith(codecs.BOM_UTF8) \
+            or b"\x00" in content[:4]:
+        return content, headers  # pure ASCII, or a BOM / UTF-16 or UTF-32 bytes: feedparser's own detection
+    xml_charset = m.group(2).decode("ascii", "ignore") if (m := _XML_ENCODING.match(content[:500])) else None
+    declared = [c for c in (header_charset, xml_charset) if c]
+    effective = codec(declared[0]) if declared else "utf_8"
+    if effective is None or effective.startswith(("utf_16", "utf_32")) or effective.startswith("cp0"):
+        return content, headers  # a charset we cannot judge (unknown, UTF-16/32, EBCDIC): feedparser's own rules
+    text, used, warning = decode(content, declared)
+    if (used == effective or (used == "ascii" and effective == "utf_8")) and _decodes(content, used):
+        return content, headers
+    if warning:
+        log.warning("feed %r: %s", feed_name, warning)
+    fixed = _XML_ENCODING.sub(rb"\1", text.encode("utf-8"), count=1)
+    return fixed, {**headers, "content-type": "application/xml; charset=utf-8"}
+
+
+def _decodes(content: bytes, encoding: str) -> bool:
+    try:
+        content.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
         return False
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError:
+    return True
+
+
+def _recognised(parsed) -> bool:
+    """RSS or Atom that feedparser recognised, and whose only complaints are about charset declarations or
+    an HTML entity (`&nbsp;`) in the channel: an empty feed, not a broken one."""
+    if not parsed.get("version"):
+        return False
+    if not parsed.get("bozo"):
         return True
-    return False
-
-
-def _redecoded(content: bytes) -> bytes | None:
-    """The feed re-encoded as UTF-8 when the bytes look like another (e.g. Cyrillic) charset; else None."""
-    from charset_normalizer import from_bytes  # a dependency of trafilatura
-
-    best = from_bytes(content[:300_000]).best()
-    if best is None or best.encoding in ("cp1252", "latin_1", "iso8859_2", "ascii", "utf_8"):
-        return None
-    try:
-        text = content.decode(best.encoding, errors="replace")
-    except LookupError:
-        return None
-    return _XML_ENCODING.sub(rb"\1", text.encode("utf-8"), count=1)
+    exc = parsed.get("bozo_exception")
+    if isinstance(exc, (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)):
+        return True
+    return "undefined entity" in str(exc)
 
 
 def _entry(feed_name: str, raw: dict, base: str) -> FeedEntry | None:
-    link = raw.get("link") or _first_link(raw) or (raw.get("id") if str(raw.get("id", "")).startswith("http") else "")
+    link = _usable_link(raw, base)
     if not link:
-        return None
-    link = urljoin(base, link.strip())
-    if not link.startswith(("http://", "https://")):
         return None
     summary = raw.get("summary") or ""
     if not summary and raw.get("content"):
         summary = raw["content"][0].get("value", "")
+    # dict.get: feedparser's own lookup of a missing updated_parsed warns and remaps
+    published = _when(dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed"))
+    if published is None:
+        published = parse_date_text(dict.get(raw, "published") or dict.get(raw, "updated") or "")
     return FeedEntry(
         feed=feed_name,
         url=link,
         guid=(raw.get("id") or "").strip() or None,
         title=plain_text(raw.get("title") or ""),
         summary=plain_text(summary),
-        # dict.get: feedparser's own lookup of a missing updated_parsed warns and remaps
-        published=_when(dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed")),
+        published=published,
     )
 
 
-def _first_link(raw: dict) -> str:
-    for link in raw.get("links") or []:
-        if link.get("rel", "alternate") == "alternate" and link.get("href"):
-            return link["href"]
+def _usable_link(raw: dict, base: str) -> str:
+    """The first candidate that is an http(s) URL once made absolute: the entry's link, its other links
+    (alternate first), then an http id. An Atom entry whose first link is `urn:uuid:` tries the others."""
+    links = raw.get("links") or []
+    candidates = [raw.get("link")]
+    candidates += [link.get("href") for link in links if link.get("rel", "alternate") == "alternate"]
+    candidates += [link.get("href") for link in links if link.get("rel") in ("related", "via", "bookmark")]
+    if str(raw.get("id") or "").strip().lower().startswith(("http://", "https://")):
+        candidates.append(raw.get("id"))  # a guid that is a URL, when nothing else links the item
+    candidates += [link.get("href") for link in links if link.get("rel") == "self"]  # the entry's own document
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate.strip() and (url := absolute_url(base, candidate)):
+            return url
     return ""
+
+
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\"<>\\^`{|}]")
+
+
+def absolute_url(base: str, link: str) -> str:
+    """`link` made absolute against `base`, with spaces and other characters a URL cannot hold
+    percent-encoded (a relative link `news/some story.html` must not be requested raw); "" unless http(s)."""
+    link = _UNSAFE.sub(lambda m: "%{:02X}".format(ord(m.group())), link.strip())
+    url = urljoin(base, link)
+    return url if url.startswith(("http://", "https://")) else ""
 
 
 def _when(parsed) -> datetime | None:
@@ -138,14 +195,17 @@ def _parse_json_feed(feed_name: str, content: bytes, base: str) -> list[FeedEntr
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise ParseError("not a feed: JSON without an 'items' list (expected JSON Feed)")
     entries = []
+    linkless = 0
     for item in data["items"][:MAX_ENTRIES]:
         if not isinstance(item, dict):
             continue
-        link = item.get("url") or item.get("external_url") or ""
-        if not isinstance(link, str) or not link:
-            continue
-        link = urljoin(base, link)
-        if not link.startswith(("http://", "https://")):
+        link = ""
+        ident = item.get("id") if str(item.get("id") or "").lower().startswith(("http://", "https://")) else None
+        for candidate in (item.get("url"), item.get("external_url"), ident):
+            if isinstance(candidate, str) and candidate.strip() and (link := absolute_url(base, candidate)):
+                break
+        if not link:
+            linkless += 1
             continue
         published = None
         for key in ("date_published", "date_modified"):
@@ -153,18 +213,20 @@ def _parse_json_feed(feed_name: str, content: bytes, base: str) -> list[FeedEntr
             if isinstance(value, str):
                 try:
                     published = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
-                    break
                 except ValueError:
-                    pass
+                    published = parse_date_text(value)
+                if published is not None:
+                    break
         entries.append(FeedEntry(
             feed=feed_name, url=link, guid=str(item.get("id") or "") or None,
             title=plain_text(str(item.get("title") or "")),
             summary=plain_text(str(item.get("summary") or item.get("content_html") or item.get("content_text") or "")),
             published=published,
         ))
-    if not entries:
-        raise ParseError("the feed has no entries")
-    return entries
+    if linkless:
+        log.log(logging.WARNING if not entries else logging.INFO,
+                "feed %r: %d item(s) have no usable link and were skipped", feed_name, linkless)
+    return entries  # a JSON Feed with an empty items list is quiet
 
 
 _TAG = re.compile(r"<[^>]{0,2000}>")

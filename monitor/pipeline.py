@@ -26,6 +26,7 @@ from .models import Article, FeedEntry, FeedResult, MatchResult
 from .neardup import NearDupIndex, signature
 from .parse import ParseError, parse_feed
 from .rules import RuleSet
+from .sources.charset import is_garbled
 from .store import Store
 
 log = logging.getLogger("monitor")
@@ -169,12 +170,18 @@ class Monitor:
         if self._out_of_range(entry.published):
             self._record_old(entry, key, entry.published)
             return Outcome("old")
-        async with feed_slots, self._article_slots:  # backpressure: fetch no faster than extraction keeps up
-            article, error = await self._fetch_article(entry)
+        if entry.text is not None:  # the source carried the whole text (a Telegram post): nothing to fetch
+            article, error = _carried(entry, self.settings.keep_raw_html), ""
+        else:
+            async with feed_slots, self._article_slots:  # backpressure: fetch no faster than extraction keeps up
+                article, error = await self._fetch_article(entry)
         if self._out_of_range(article.published):
             self._record_old(entry, key, article.published)
             return Outcome("old")
-        match = self.matcher.match(article.title, article.text, article.published or entry.published)
+        if article.published is None and self.since is not None:
+            log.info("%s: %s has no date in its feed or page: kept in the backfill as undated", entry.feed,
+                     entry.url)
+        match = self.matcher.match(article.title, _match_text(article), article.published or entry.published)
         if not match.matched:
             # an article we could not fetch is tried again later; its summary alone did not match
             status = "failed" if error else "unmatched"
@@ -202,7 +209,8 @@ class Monitor:
         extracted = None
         if any(t in content_type for t in _HTML_TYPES):
             try:  # the workers skip a page with no keyword anywhere: most pages of a feed are not about GBAO
-                extracted = await self.extractor.extract(decode_html(response.content, content_type), response.url,
+                extracted = await self.extractor.extract(decode_html(response.content, content_type,
+                                                                     where=response.url), response.url,
                                                          with_metadata=not (entry.title and entry.published),
                                                          hint=None if self._needs_page_date(entry)
                                                          else f"{entry.title}\n{entry.summary}")
@@ -210,6 +218,9 @@ class Monitor:
                 log.warning("article %s: %s; using the feed summary", entry.url, exc)
             except Exception as exc:  # a crashing extractor must cost one article, not the run
                 log.warning("article %s: extraction failed (%s); using the feed summary", entry.url, exc)
+        if extracted is not None and is_garbled(extracted.text) and entry.summary:
+            log.warning("article %s: the page text is garbled (undecodable bytes); using the feed summary", entry.url)
+            extracted = None
         if extracted is None:
             return Article(entry=entry, final_url=response.url, title=entry.title, text=entry.summary,
                            published=entry.published, fetched_at=now, raw_sha256=sha, raw_html=raw,
@@ -243,7 +254,9 @@ class Monitor:
         published = article.published or article.entry.published
         if not match.urgent or self.since is not None:  # a backfill is one digest, never a burst of alerts
             return False
-        return published is None or (article.fetched_at - published).total_seconds() <= URGENT_MAX_AGE
+        if published is None:  # an undated entry may be years old: it waits for the digest
+            return False
+        return (article.fetched_at - published).total_seconds() <= URGENT_MAX_AGE
 
     def _record(self, entry: FeedEntry, key: str, status: str, error: str | None = None) -> None:
         self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key, status=status,
@@ -346,6 +359,24 @@ class Monitor:
             log.info("digest queued: %d stor%s", count, "y" if count == 1 else "ies")
         await self.deliver()
         return count
+
+
+def _match_text(article: Article) -> str:
+    """What the matcher reads besides the title: the page's text, and the feed's summary too when the page
+    text does not already contain it. A garbled or truncated page must not hide what the feed itself says."""
+    summary = article.entry.summary.strip()
+    if not article.extracted or not summary or summary[:200] in article.text:
+        return article.text
+    return f"{summary}\n\n{article.text}"
+
+
+def _carried(entry: FeedEntry, keep_raw: bool) -> Article:
+    """An entry whose source carried its whole text: the article is the entry itself, no page is fetched."""
+    raw = entry.raw or (entry.text or "").encode("utf-8")
+    return Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.text or "",
+                   published=entry.published, fetched_at=datetime.now(timezone.utc),
+                   raw_sha256=hashlib.sha256(raw).hexdigest(), raw_html=raw if keep_raw and entry.raw else None,
+                   extracted=True)  # the whole text, as the source published it: not a stand-in summary
 
 
 def _summary(result: FeedResult, failed: list[str]) -> str:

@@ -113,7 +113,23 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{args.keywords}: {len(rules.topics)} topic(s)")
     print("delivery: " + describe_channels(os.environ))
     print("configuration OK")
+    if getattr(args, "probe", False):
+        return _probe(feeds)
     return 0
+
+
+def _probe(feeds) -> int:
+    from ..sources.probe import probe
+
+    results = asyncio.run(probe(feeds))
+    print(f"\nprobing {len(results)} enabled source(s):")
+    for result in results:
+        print("  " + result.line())
+    failed = [r for r in results if not r.ok]
+    empty = [r for r in results if r.ok and not r.items]
+    print(f"{len(results) - len(failed)} of {len(results)} answered"
+          + (f"; {len(empty)} with no items" if empty else "") + (f"; {len(failed)} failed" if failed else ""))
+    return 1 if failed else 0
 
 
 def cmd_test_delivery(args: argparse.Namespace) -> int:
