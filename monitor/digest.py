@@ -30,10 +30,12 @@ def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest
     now = now or datetime.now(timezone.utc)
     stories = tuple(store.waiting_stories(limit=MAX_STORIES))
     updates: tuple[DigestStory, ...] = tuple(store.waiting_updates()) if settings.show_updates else ()
-    if not stories and not updates:
+    changes = tuple(store.waiting_changes()) if kind == "digest" else ()  # pages edited or removed (evidence/)
+    if not stories and not updates and not changes:
         return None
     failing = tuple(failing_feeds(store.all_feed_states(), settings.failing_after, now, feed_names))
-    return Digest(kind=kind, created_at=now, stories=stories, updates=updates, failing_feeds=failing)
+    return Digest(kind=kind, created_at=now, stories=stories, updates=updates, failing_feeds=failing,
+                  changes=changes)
 
 
 def urgent_digests(store: Store, *, now: datetime | None = None) -> list[Digest]:

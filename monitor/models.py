@@ -34,8 +34,9 @@ class Article:
     published: datetime | None
     fetched_at: datetime
     raw_sha256: str  # of the raw page bytes, for the evidence archive ("" when not fetched)
-    raw_html: bytes | None = None  # kept only when settings.keep_raw_html is on
+    raw_html: bytes | None = None  # old states only: the WARC capture (evidence/) superseded keep_raw_html
     extracted: bool = True  # False when the text is the feed summary
+    hops: tuple = ()  # fetch.Hop exchanges of the page fetch, kept as WARC records when the article matches
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,19 @@ class DigestStory:
 
 
 @dataclass(frozen=True)
+class PageChange:
+    """A matched story's page that its publisher edited or removed after we captured it."""
+
+    capture_id: int
+    story_id: int
+    title: str
+    url: str
+    source: str
+    change: str  # edited | removed
+    note: str  # "edited: 2 paragraphs changed", "removed by the publisher (HTTP 404)"
+
+
+@dataclass(frozen=True)
 class FailingFeed:
     """A feed that has been failing for a while, listed in a digest's footer."""
 
@@ -116,6 +130,7 @@ class Digest:
     updates: tuple[DigestStory, ...] = ()  # known stories with new sources ("also reported by")
     failing_feeds: tuple[FailingFeed, ...] = ()
     title: str = ""  # free text for kind="test"
+    changes: tuple[PageChange, ...] = ()  # pages edited or removed since capture (evidence/recheck.py)
 
     def by_topic(self) -> list[tuple[str, list[DigestStory]]]:
         """Stories grouped under their first topic, topics in order of their best story's score."""

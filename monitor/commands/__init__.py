@@ -24,7 +24,7 @@ from ..store import Store
 log = logging.getLogger("monitor")
 
 # Modules of this package that add subcommands (each has `register(command)`); one line per area.
-AREAS: tuple[str, ...] = ()
+AREAS: tuple[str, ...] = ("evidence",)
 
 
 def _notifiers():
@@ -129,6 +129,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ..archive import export
+
+    if args.format == "wacz":
+        from .evidence import export_wacz_command
+
+        return export_wacz_command(args)
 
     with _state(args) as store:
         if args.output:

@@ -153,6 +153,8 @@ def summary_line(digest: Digest) -> str:
         parts.append(plural(len(digest.stories), "story", "stories") + (f" on {topics}" if topics else ""))
     if digest.updates:
         parts.append(plural(len(digest.updates), "update"))
+    if digest.changes:
+        parts.append(plural(len(digest.changes), "page changed", "pages changed"))
     if not parts:
         parts.append("no new stories")
     return "; ".join(parts)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..models import Article, DigestStory, MatchResult
 from .archive import ArchiveQueries
+from .evidence import EvidenceQueries
 from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
                      explain_error, utcnow)
 from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
@@ -24,7 +25,7 @@ from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
 __all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 
 
-class Store(ArchiveQueries):
+class Store(ArchiveQueries, EvidenceQueries):
     """One SQLite connection, used from one thread (the event loop's)."""
 
     def __init__(self, path: str | Path):
@@ -172,7 +173,7 @@ class Store(ArchiveQueries):
     # --- digests and the outbox -----------------------------------------------------------
 
     def queue_digest(self, kind: str, story_ids: list[int], messages: dict[str, list[str]],
-                     updates: Iterable[DigestStory] = ()) -> int | None:
+                     updates: Iterable[DigestStory] = (), changes: Iterable = ()) -> int | None:
         """Take stories (and the update notes it lists) into a digest and queue its message for every
         channel, in one transaction.
 
@@ -196,6 +197,7 @@ class Store(ArchiveQueries):
                     f"UPDATE stories SET digest_id = ? WHERE id IN ({','.join('?' * len(chunk))})", [digest_id, *chunk]
                 )
             self.mark_updates_announced(digest_id, updates)
+            self.mark_changes_announced(digest_id, changes)
             for channel, parts in messages.items():
                 db.executemany(
                     "INSERT INTO outbox (digest_id, channel, seq, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
