@@ -63,6 +63,9 @@ class Monitor:
         from .evidence.capture import Evidence
 
         self.evidence = Evidence(store, self.settings)  # WARC captures beside the state (<state>.warc/)
+        if self.settings.keep_raw_html:
+            log.info("settings: keep_raw_html is superseded: every matched page is kept whole in %s",
+                     self.evidence.archive.directory)
 
     async def __aenter__(self) -> "Monitor":
         return self

@@ -14,6 +14,7 @@ never an indexed record that is not fully on disk.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -88,3 +89,34 @@ class Evidence:
         return self.store.add_capture(pending, story_id=story_id, source_id=source_id, reason=reason,
                                       monitor_version=__version__, change=change, note=note, diff=diff,
                                       text=text)
+
+
+def describe_captures(store, story_id: int) -> list[str]:
+    """`monitor show`: the story's captures, and each change its publisher made with a short diff."""
+    rows = store.captures(story_id)
+    if not rows:
+        return []
+    lines = ["", "Captures (WARC, as received):"]
+    for c in rows:
+        who = "first source" if c["source_id"] is None else f"source {c['source_id']}"
+        lines.append(f"  {c['id']}. {c['captured_at']}  {c['reason']} ({who})  HTTP {c['status']}  {c['final_url']}")
+        lines.append(f"     {c['warc_file']} @ {c['warc_offset']} (+{c['warc_length']})  payload sha-256 "
+                     f"{c['payload_sha256']}  peer {c['peer'] or 'unknown'}")
+        redirects = " → ".join(f"{u} ({s})" for s, u in json.loads(c["redirects"]))
+        if redirects:
+            lines.append(f"     via {redirects}")
+        if c["change"]:
+            lines.append(f"     {c['change_note']}")
+            lines += [f"       {line}" for line in (c["diff"] or "").splitlines()]
+    return lines
+
+
+def archive_summary(store) -> str:
+    """`monitor status`: how much the WARC archive holds, and where."""
+    archive = WarcArchive.beside(store.path)
+    captures, changes = store.capture_summary()
+    files = archive.files()
+    size = sum(p.stat().st_size for p in files)
+    shown = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+    return (f"evidence archive: {captures} capture(s), {changes} page change(s) noted, {shown} in "
+            f"{len(files)} WARC file(s) at {archive.directory}")

@@ -50,8 +50,11 @@ def _member_bytes(path: Path, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
-def check_records(label: str, data: bytes, base: int = 0) -> tuple[list[str], int, list[tuple[str, bytes]]]:
-    """(problems, records checked, [(type, payload)]) for the gzip-per-record WARC bytes `data`."""
+def check_records(label: str, data: bytes, base: int = 0, names: dict[int, str] | None = None
+                  ) -> tuple[list[str], int, list[tuple[str, bytes]]]:
+    """(problems, records checked, [(type, payload)]) for the gzip-per-record WARC bytes `data`.
+
+    `names` (offset -> "response URL", from the CDXJ index) names a record too damaged to read its headers."""
     problems: list[str] = []
     payloads: list[tuple[str, bytes]] = []
     count = 0
@@ -59,7 +62,8 @@ def check_records(label: str, data: bytes, base: int = 0) -> tuple[list[str], in
         count += 1
         where = f"{label}: record {n} at offset {base + start}"
         if error:
-            problems.append(f"{where}: {error}")
+            known = (names or {}).get(base + start)
+            problems.append(f"{where}" + (f" ({known})" if known else "") + f": {error}")
             continue
         try:
             record = parse_record(raw)
@@ -103,8 +107,9 @@ def verify_wacz(path: str | Path, *, public_key: bytes | None = None) -> Verific
             return result
         actual = "sha256:" + hashlib.sha256(package_bytes).hexdigest()
         if digest_doc.get("hash") != actual:
-            result.problems.append(f"datapackage.json: sha256 {actual} does not match datapackage-digest.json "
+            result.problems.append(f"datapackage.json: {actual} does not match datapackage-digest.json "
                                    f"({digest_doc.get('hash')})")
+        names = _index_names(infos, read)
         listed = set()
         for res in package.get("resources", []):
             name = res.get("path", "")
@@ -114,12 +119,13 @@ def verify_wacz(path: str | Path, *, public_key: bytes | None = None) -> Verific
                 continue
             h = "sha256:" + hashlib.sha256(data).hexdigest()
             if h != res.get("hash"):
-                result.problems.append(f"{name}: sha256 {h} does not match datapackage.json ({res.get('hash')})")
+                result.problems.append(f"{name}: {h} does not match datapackage.json ({res.get('hash')})")
             if len(data) != res.get("bytes"):
                 result.problems.append(f"{name}: {len(data)} bytes, datapackage.json says {res.get('bytes')}")
             result.checked.append(name)
             if name.startswith("archive/") and name.endswith((".warc.gz", ".warc")):
-                problems, count, _ = check_records(name, data if name.endswith(".gz") else gzip.compress(data))
+                problems, count, _ = check_records(name, data if name.endswith(".gz") else gzip.compress(data),
+                                                   names=names.get(name.rsplit("/", 1)[-1]))
                 result.problems += problems
                 result.checked.append(f"{count} WARC records")
         for name in infos:
@@ -129,6 +135,23 @@ def verify_wacz(path: str | Path, *, public_key: bytes | None = None) -> Verific
         problems, result.signature = check_signature(digest_doc, public_key)
         result.problems += problems
     return result
+
+
+def _index_names(infos: dict, read) -> dict[str, dict[int, str]]:
+    """filename -> offset -> "response URL (status)" from the package's CDXJ index, to name damaged records."""
+    out: dict[str, dict[int, str]] = {}
+    for name in infos:
+        if not name.startswith("indexes/") or not name.endswith((".cdx", ".cdxj")):
+            continue
+        data = read(name) or b""
+        for line in data.decode("utf-8", "replace").splitlines():
+            try:
+                entry = json.loads(line.split(" ", 2)[2])
+                out.setdefault(entry["filename"], {})[int(entry["offset"])] = \
+                    f"response {entry['url']}, HTTP {entry.get('status', '?')}"
+            except (IndexError, ValueError, KeyError, TypeError):
+                continue
+    return out
 
 
 def verify_state(store, evidence) -> Verification:
