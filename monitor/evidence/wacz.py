@@ -132,7 +132,7 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
                          "offset": str(base + start), "filename": WARC_NAME}
                 cdx.append(f"{surt(record.uri)} {_ts14(record.headers.get('WARC-Date', ''))} "
                            f"{json.dumps(entry, ensure_ascii=False)}")
-        pages = [json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "Stories"})]
+        pages = [json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "Stories", "hasText": True})]
         for row in stories:
             caps = [c for c in by_story.get(row["id"], []) if c["source_id"] is None] or by_story.get(row["id"], [])
             first = caps[0] if caps else None
