@@ -81,6 +81,7 @@ class Monitor:
         self.extractor.set_prefilter(self.matcher.prefilter)
         self.fetcher.trust((urlsplit(f.url).hostname or "").lower() for f in feeds.feeds)
         self.fetcher.set_feeds(feeds.feeds)
+        self.evidence.archive.max_bytes = feeds.settings.warc_max_bytes
 
     @property
     def feed_names(self) -> set[str]:

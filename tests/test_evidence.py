@@ -340,3 +340,51 @@ def test_a_sigkill_mid_write_never_leaves_a_half_record_indexed(tmp_path):
         assert verify_state(store, evidence).ok
     finally:
         store.close()
+
+
+def _hop(i: int, size: int = 6000):
+    from monitor.fetch import Hop
+
+    return Hop(f"http://news.example/{i}", "GET", f"/{i}", (("Host", "news.example"),), "HTTP/1.1", 200, "OK",
+               (("Content-Type", "text/html"),), os.urandom(size), "192.0.2.1:80", datetime.now(timezone.utc))
+
+
+def test_warc_files_rotate_and_old_ones_go_by_the_retention_setting(store):
+    from monitor.config import Settings
+    from monitor.evidence.capture import Evidence, archive_summary
+    from monitor.evidence.recheck import apply_retention
+    from monitor.evidence.verify import verify_state
+
+    store.db.execute("INSERT INTO items (feed, url, url_key, first_seen, status) VALUES ('f', 'u', 'k', 'x', 'matched')")
+    store.db.execute("""INSERT INTO stories (item_id, source, title, url, final_url, fetched_at, text, extracted,
+                        raw_sha256, topics, terms, score, snippet, highlights) VALUES
+                        (1, 'f', 't', 'u', 'u', '2026-01-01T00:00:00+00:00', 'x', 1, '', '[]', '[]', 1, '', '[]')""")
+    settings = Settings(warc_max_bytes="15kB", evidence_retention="30d")
+    evidence = Evidence(store, settings)
+    for i in range(5):
+        with store.transaction():
+            evidence.index(evidence.write([_hop(i)], text=f"story {i}"), story_id=1)
+    files = evidence.archive.files()
+    assert len(files) >= 3 and all(p.stat().st_size <= 15_000 for p in files)
+    assert "5 capture(s)" in archive_summary(store) and "kB in" in archive_summary(store)
+    store.db.execute("UPDATE captures SET captured_at = '2025-01-01T00:00:00+00:00' WHERE id <= 2")
+    assert apply_retention(evidence, settings) >= 1
+    assert files[0].exists() is False and files[-1].exists(), "the file being written is never deleted"
+    assert verify_state(store, evidence).ok, "expired captures are not checked against deleted files"
+    assert store.capture_summary()[0] < 5
+
+
+def test_every_channel_reports_a_page_change_once_escaped():
+    from monitor.models import Digest, PageChange
+    from monitor.notify.email import render_html
+    from monitor.notify.telegram import render_chunks
+    from monitor.notify.text import render_text
+
+    change = PageChange(7, 3, "Court <b>verdict</b> in Khorog", "https://news.example/a", "Outlet", "removed",
+                        "removed by the publisher (HTTP 410)")
+    digest = Digest(kind="digest", created_at=datetime.now(timezone.utc), changes=(change,))
+    assert "removed by the publisher (HTTP 410)" in render_text(digest)
+    assert "1 page changed" in render_text(digest)
+    html = render_html(digest)
+    assert "Court &lt;b&gt;verdict&lt;/b&gt;" in html and "removed by the publisher (HTTP 410)" in html
+    assert "removed by the publisher (HTTP 410)" in "".join(render_chunks(digest))

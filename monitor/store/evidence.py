@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from ..models import PageChange
-from .common import _ts, utcnow
+from .common import _chunks, _ts, utcnow
 
 
 class EvidenceQueries:
@@ -49,11 +49,12 @@ class EvidenceQueries:
         if since is not None:
             q += " AND captured_at >= ?"
             args.append(_ts(since))
-        if story_ids is not None:
-            ids = list(story_ids)
-            q += f" AND story_id IN ({','.join('?' * len(ids)) or 'NULL'})"
-            args += ids
-        return self.db.execute(q + " ORDER BY id", args).fetchall()
+        if story_ids is None:
+            return self.db.execute(q + " ORDER BY id", args).fetchall()
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(list(story_ids)):  # SQLite caps the number of bound values
+            rows += self.db.execute(q + f" AND story_id IN ({','.join('?' * len(chunk))})", [*args, *chunk])
+        return sorted(rows, key=lambda r: r["id"])
 
     def all_captures(self) -> Iterable[sqlite3.Row]:
         yield from self.db.execute("SELECT * FROM captures WHERE expired_at IS NULL ORDER BY warc_file, warc_offset")
