@@ -388,3 +388,18 @@ def test_every_channel_reports_a_page_change_once_escaped():
     html = render_html(digest)
     assert "Court &lt;b&gt;verdict&lt;/b&gt;" in html and "removed by the publisher (HTTP 410)" in html
     assert "removed by the publisher (HTTP 410)" in "".join(render_chunks(digest))
+
+
+def test_what_counts_as_a_removal_and_as_an_edit():
+    from monitor.evidence.recheck import MIN_CHANGED_CHARS, compare, is_home_redirect
+
+    assert is_home_redirect("https://news.example/2024/05/khorog-arrests", "https://news.example/")
+    assert is_home_redirect("https://news.example/ru/2024/khorog", "https://news.example/ru/")
+    assert not is_home_redirect("https://news.example/a/khorog", "https://news.example/a/khorog/")
+    assert not is_home_redirect("https://news.example/a/khorog", "https://news.example/2024/khorog-arrests")
+    text = "\n".join(KHOROG)
+    assert compare(text, text.replace("Monday", "Monday "))[1] < MIN_CHANGED_CHARS, "whitespace is no edit"
+    assert compare(text, text + "\nViews: 1,204")[1] < MIN_CHANGED_CHARS, "a counter is no edit"
+    changed, letters, diff = compare(text, "\n".join(EDITED))
+    assert (changed, letters >= MIN_CHANGED_CHARS) == (2, True)
+    assert diff.startswith("--- as captured") and "+Officials described the reports" in diff
