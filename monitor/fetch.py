@@ -326,11 +326,13 @@ class Fetcher:
                     raise FetchError(f"response too large: {int(declared):,} bytes (cap {cap:,})")
                 # the raw bytes are kept as evidence; the cap counts decoded bytes (gzip bombs)
                 decoder = resp._get_content_decoder()  # httpx's own gzip/br/zstd chain, as aiter_bytes uses
+                encoded = resp.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
                 raw: list[bytes] = []
                 chunks: list[bytes] = []
                 size = 0
                 async for piece in resp.aiter_raw():
-                    raw.append(piece)
+                    if encoded:
+                        raw.append(piece)
                     chunk = decoder.decode(piece)
                     size += len(chunk)
                     if size > cap:
@@ -338,7 +340,9 @@ class Fetcher:
                     chunks.append(chunk)
                 chunks.append(decoder.flush())
                 self.bytes += resp.num_bytes_downloaded
-                return resp.status_code, resp.headers, b"".join(chunks), _hop(resp, url, b"".join(raw), started)
+                content = b"".join(chunks)
+                body = b"".join(raw) if encoded else content  # unencoded: the received bytes are the content
+                return resp.status_code, resp.headers, content, _hop(resp, url, body, started)
         except FetchError:
             raise
         except httpx.HTTPError as exc:
