@@ -403,3 +403,11 @@ def test_what_counts_as_a_removal_and_as_an_edit():
     changed, letters, diff = compare(text, "\n".join(EDITED))
     assert (changed, letters >= MIN_CHANGED_CHARS) == (2, True)
     assert diff.startswith("--- as captured") and "+Officials described the reports" in diff
+
+
+def test_index_keys_are_surts_as_web_archive_tools_write_them():
+    from monitor.evidence.wacz import surt
+
+    assert surt("https://www.Asia-Plus.tj/ru/news/x?b=2&a=1") == "tj,asia-plus)/ru/news/x?a=1&b=2"
+    assert surt("https://rus.ozodi.org:443/a/32951.html") == "org,ozodi,rus)/a/32951.html"
+    assert surt("http://127.0.0.1:8080/khorog") == "1,0,0,127:8080)/khorog"

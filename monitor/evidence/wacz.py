@@ -51,8 +51,8 @@ def surt(url: str) -> str:
     u = urlsplit(url)
     host = (u.hostname or "").lower().rstrip(".")
     try:
-        ipaddress.ip_address(host)
-        key = host
+        ip = ipaddress.ip_address(host.strip("[]"))
+        key = ",".join(reversed(host.split("."))) if ip.version == 4 else host  # as cdxj-indexer writes them
     except ValueError:
         if host.startswith("www."):
             host = host[4:]
