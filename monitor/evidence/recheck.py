@@ -98,6 +98,9 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
         removed = "removed by the publisher (redirected to the home page)"
     if removed:
         return _note(monitor, story_id, step, hops, "removed", removed, text="", title=row["title"])
+    if not row["extracted"]:  # we kept the feed's summary, not the page's text: nothing to compare an edit with
+        store.record_recheck(story_id, step, "present (no page text kept to compare)")
+        return 0
     html = decode_html(response.content, response.headers.get("content-type", "text/html"))
     extracted = await monitor.extractor.extract(html, response.url, with_metadata=False, hint=None)
     new_text = extracted.text if extracted is not None else ""
