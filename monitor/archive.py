@@ -76,6 +76,9 @@ def show(store: Store, story_id: int, out: TextIO) -> int:
                   f"  title:       {src['title']}", f"  seen at:     {src['seen_at']}"]
         lines += _evidence_lines(src) if src["fetched_at"] else [f"  url:         {src['url']}",
                                                                  "  (no page evidence kept for this source)"]
+    from .evidence.capture import describe_captures
+
+    lines += describe_captures(store, story_id)
     lines += ["", "Text" + ("" if record["extracted"] else " (feed summary; the page text was not extracted)") + ":",
               "", record["text"].rstrip(), ""]
     out.write("\n".join(lines) + "\n")
@@ -89,7 +92,7 @@ def _evidence_lines(rec: dict[str, Any]) -> list[str]:
         f"  published:   {rec['published'] or 'unknown'}",
         f"  fetched at:  {rec['fetched_at']}",
         f"  sha-256:     {rec['raw_sha256'] or '(page not fetched)'}"
-        + ("   raw HTML kept" if rec["has_raw_html"] else ""),
+        + ("   raw HTML kept (keep_raw_html, superseded by the WARC captures)" if rec["has_raw_html"] else ""),
     ]
 
 

@@ -61,8 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("export", "write the evidence archive of matched stories")
     p.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD")
     p.add_argument("--topic", help="only stories of this topic")
-    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument("--format", choices=("jsonl", "csv", "wacz"), default="jsonl",
+                   help="jsonl, csv, or wacz (web archive package with the pages as received; needs -o)")
     p.add_argument("--output", "-o", type=Path, help="file to write (default stdout)")
+    p.add_argument("--sign", action="store_true", help="wacz: sign the package (key from --key or $MONITOR_SIGNING_KEY)")
+    p.add_argument("--key", help="wacz --sign: the private key file (from `monitor keygen`)")
     p = command("show", "print one story with all its sources")
     p.add_argument("story_id", type=int)
     p = command("backfill", "fetch what the sources offer for a past period and send one digest")

@@ -146,6 +146,21 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
 _UNIT_SECONDS = {None: 60, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def parse_size(value: str | int) -> int:
+    """'1GB' -> 1_000_000_000 bytes; a bare number is bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 500MB or 1GB")
+    if isinstance(value, (int, float)):
+        return int(value)
+    m = _SIZE.match(str(value))
+    if not m:
+        raise ValueError(f"bad size {value!r}: expected a size such as 500MB or 1GB")
+    return int(float(m.group(1)) * 1000 ** ("kmgt".find(m.group(2).lower()) + 1 if m.group(2) else 0))
+
+
 def parse_duration(value: str | int | float) -> float:
     """'15m' -> 900.0 seconds. A bare number means minutes."""
     if isinstance(value, bool):
@@ -234,7 +249,7 @@ class Settings(BaseModel):
     timeout: float = Field(default=20.0, gt=0)  # overall deadline per request, seconds
     max_bytes: int = Field(default=10_000_000, ge=10_000)  # response size cap
     extract_timeout: float = Field(default=20.0, gt=0)
-    keep_raw_html: bool = False  # store gzip of each matched page in the evidence archive
+    keep_raw_html: bool = False  # superseded by the WARC archive (every capture keeps the page); still accepted
     show_updates: bool = False  # digest lists "also reported by" for stories already sent
     keep_unmatched_days: int = Field(default=180, ge=0)  # text of unmatched articles kept for `rematch`; 0: none
     failing_after: float = 86400.0  # a feed failing this long is listed in the digest footer
@@ -244,6 +259,10 @@ class Settings(BaseModel):
     digest_at: list[str | int] | None = None  # fixed digest times, "HH:MM" in `timezone`; replaces digest_interval
     timezone: str = "UTC"  # of digest_at and quiet_hours (IANA name, e.g. Asia/Dushanbe, Europe/Berlin)
     quiet_hours: str | None = None  # "22:00-07:00": nothing but urgent alerts is sent in this window
+    # evidence archive (monitor/evidence): WARC files beside the state, re-fetches of matched pages
+    warc_max_bytes: int = Field(default=1_000_000_000, ge=10_000)  # a WARC file rotates past this (1GB, 500MB)
+    evidence_retention: float | None = None  # delete closed WARC files whose captures are all older (None: never)
+    recheck_after: tuple[float, ...] = (86400.0, 604800.0)  # re-fetch a matched page this long after capture
 
     @field_validator("digest_interval", "failing_after", mode="before")
     @classmethod
@@ -289,6 +308,24 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {value!r}: use an IANA name such as Asia/Dushanbe or UTC") from None
         return str(value)
+
+    @field_validator("evidence_retention", mode="before")
+    @classmethod
+    def _retention(cls, value: Any) -> float | None:
+        return None if value in (None, "never", "forever") else parse_duration(value)
+
+    @field_validator("recheck_after", mode="before")
+    @classmethod
+    def _rechecks(cls, value: Any) -> tuple[float, ...]:
+        if value in (None, False, "never"):
+            return ()
+        values = value if isinstance(value, (list, tuple)) else [value]
+        return tuple(sorted(parse_duration(v) for v in values))
+
+    @field_validator("warc_max_bytes", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> int:
+        return parse_size(value)
 
 
 def _clock_time(text: str) -> str:

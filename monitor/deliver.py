@@ -80,7 +80,8 @@ def queue_digest(store: Store, digest: Digest, notifiers: Sequence[Notifier]) ->
     if notifiers and not messages:
         raise RuntimeError("no channel could render the digest; nothing was queued, the stories stay waiting")
     story_ids = [s.story_id for s in digest.stories]
-    digest_id = store.queue_digest(digest.kind, story_ids, messages, digest.updates, digest.mention_ids)
+    digest_id = store.queue_digest(digest.kind, story_ids, messages, digest.updates, digest.mention_ids,
+                                   digest.changes)
     if digest_id is None:
         log.warning("%s not queued: its stories were taken by another digest", digest.kind)
     else:

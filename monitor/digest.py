@@ -41,14 +41,15 @@ def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest
     stories = tuple(_cited(s) for s in store.waiting_stories(limit=MAX_STORIES))
     updates: tuple[DigestStory, ...] = tuple(_cited(s) for s in store.waiting_updates()) if settings.show_updates else ()
     mentions = store.waiting_mentions()
-    if not stories and not updates and not mentions:
+    changes = tuple(store.waiting_changes()) if kind == "digest" else ()  # pages edited or removed (evidence/)
+    if not stories and not updates and not mentions and not changes:
         return None
     failing = tuple(failing_feeds(store.all_feed_states(), settings.failing_after, now, feed_names))
     urgent = tuple(store.urgent_alerts_since(store.last_digest_at())) if kind == "digest" else ()
     return Digest(kind=kind, created_at=now, stories=stories, updates=updates, failing_feeds=failing,
                   topic_titles=tuple((topic_titles or {}).items()), urgent_sent=urgent,
                   mentions=tuple(mentions[:mentions_max]), more_mentions=max(len(mentions) - mentions_max, 0),
-                  mention_ids=tuple(m.mention_id for m in mentions))
+                  mention_ids=tuple(m.mention_id for m in mentions), changes=changes)
 
 
 def urgent_digests(store: Store, *, now: datetime | None = None,

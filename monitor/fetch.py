@@ -24,7 +24,7 @@ import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -57,12 +57,13 @@ class FetchError(Exception):
     """A request that gave no usable response; `reason` is one line a user understands."""
 
     def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None,
-                 host_down: bool = False):
+                 host_down: bool = False, hops: tuple = ()):
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
         self.host_down = host_down  # the host is paused or backed off: nothing was sent
+        self.hops = hops  # the exchanges of an HTTP error answer (a 404 is evidence of a removal)
 
 
 class RobotsDisallowed(FetchError):
@@ -74,12 +75,34 @@ class _NetworkError(FetchError):
 
 
 @dataclass(frozen=True)
+class Hop:
+    """One HTTP exchange as it went over the wire: the material of a WARC capture (monitor/evidence).
+
+    `body` is the payload as received, before Content-Encoding is undone (gzip stays gzip); chunked
+    transfer coding is already removed by the HTTP layer (h11), which `evidence.warc` notes in the record.
+    """
+
+    url: str
+    method: str
+    target: str  # the request target sent (path and query)
+    request_headers: tuple[tuple[str, str], ...]  # as sent, in order
+    http_version: str  # "HTTP/1.1"
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]  # as received, in order, original case
+    body: bytes
+    peer: str  # "ip:port" the socket was connected to (the proxy's, behind a proxy); "" when unknown
+    started: datetime  # UTC, when the request was sent
+
+
+@dataclass(frozen=True)
 class Response:
     url: str  # final URL after redirects
     status: int
     headers: httpx.Headers
     content: bytes
     elapsed_ms: float
+    hops: tuple[Hop, ...] = ()  # every exchange of this fetch, redirects and retries included, last one last
 
     @property
     def not_modified(self) -> bool:
@@ -258,6 +281,7 @@ class Fetcher:
         budget = self.settings.timeout  # network time left: queueing for our own turn is not counted
         retried = False
         hops = 0
+        exchanges: list[Hop] = []
         while hops <= MAX_REDIRECTS:
             try:
                 netguard.check_url(current, self._trust)
@@ -272,7 +296,8 @@ class Fetcher:
                 started = time.monotonic()
                 try:
                     async with asyncio.timeout(budget):
-                        status, resp_headers, content = await self._request(client, current, headers, cap)
+                        status, resp_headers, content, hop = await self._request(client, current, headers, cap)
+                        exchanges.append(hop)
                 except TimeoutError:
                     gate.failed("timeout")
                     raise FetchError(f"timed out after {self.settings.timeout:.0f}s") from None
@@ -301,35 +326,69 @@ class Fetcher:
                         retried = True
                         continue  # wait_turn waits out the pause
                 hint = f", retry after {retry_after:.0f}s" if retry_after is not None else ""
-                raise FetchError(f"HTTP {status} {_phrase(status)}{hint}", status=status, retry_after=retry_after)
+                raise FetchError(f"HTTP {status} {_phrase(status)}{hint}", status=status, retry_after=retry_after,
+                                 hops=tuple(exchanges))
             if status >= 400:
-                raise FetchError(f"HTTP {status} {_phrase(status)}", status=status)
-            return Response(current, status, resp_headers, content, elapsed)
+                raise FetchError(f"HTTP {status} {_phrase(status)}", status=status, hops=tuple(exchanges))
+            return Response(current, status, resp_headers, content, elapsed, tuple(exchanges))
         raise FetchError(f"more than {MAX_REDIRECTS} redirects (a redirect loop?)")
 
     async def _request(self, client: httpx.AsyncClient, url: str, headers: dict[str, str],
-                       cap: int) -> tuple[int, httpx.Headers, bytes]:
+                       cap: int) -> tuple[int, httpx.Headers, bytes, Hop]:
         self.requests += 1
+        started = datetime.now(timezone.utc)
         try:
             async with client.stream("GET", url, headers=headers) as resp:
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > cap:
                     raise FetchError(f"response too large: {int(declared):,} bytes (cap {cap:,})")
+                # the raw bytes are kept as evidence; the cap counts decoded bytes (gzip bombs)
+                decoder = resp._get_content_decoder()  # httpx's own gzip/br/zstd chain, as aiter_bytes uses
+                encoded = resp.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+                raw: list[bytes] = []
                 chunks: list[bytes] = []
                 size = 0
-                async for chunk in resp.aiter_bytes():
+                async for piece in resp.aiter_raw():
+                    if encoded:
+                        raw.append(piece)
+                    chunk = decoder.decode(piece)
                     size += len(chunk)
                     if size > cap:
                         raise FetchError(f"response too large: over the {cap:,}-byte cap")
                     chunks.append(chunk)
+                chunks.append(decoder.flush())
                 self.bytes += resp.num_bytes_downloaded
-                return resp.status_code, resp.headers, b"".join(chunks)
+                content = b"".join(chunks)
+                body = b"".join(raw) if encoded else content  # unencoded: the received bytes are the content
+                return resp.status_code, resp.headers, content, _hop(resp, url, body, started)
         except FetchError:
             raise
         except httpx.HTTPError as exc:
             if netguard.is_blocked(exc) is not None:
                 raise FetchError(describe_error(exc)) from None
             raise _NetworkError(describe_error(exc)) from None
+
+
+def _hop(resp: httpx.Response, url: str, body: bytes, started: datetime) -> Hop:
+    """The exchange as sent and received; the peer address comes from the socket httpcore used."""
+    peer = ""
+    stream = resp.extensions.get("network_stream")
+    try:
+        addr = stream.get_extra_info("server_addr") if stream is not None else None
+        if addr:
+            peer = f"[{addr[0]}]:{addr[1]}" if ":" in str(addr[0]) else f"{addr[0]}:{addr[1]}"
+    except Exception:  # a transport without socket info (tests' mock transports): the address stays unknown
+        peer = ""
+    reason = resp.extensions.get("reason_phrase", b"")
+    request = resp.request
+    return Hop(
+        url=url, method=request.method, target=request.url.raw_path.decode("ascii", "replace"),
+        request_headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
+        http_version=resp.http_version or "HTTP/1.1", status=resp.status_code,
+        reason=reason.decode("latin-1", "replace") if isinstance(reason, bytes) else str(reason or ""),
+        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.headers.raw),
+        body=body, peer=peer, started=started,
+    )
 
 
 def describe_error(exc: BaseException) -> str:

@@ -77,6 +77,9 @@ def format_status(store: Store, feeds: FeedsFile | None, now: datetime | None = 
     else:
         lines.append("delivery queue: empty")
     lines += kept_text_lines(store, feeds)
+    from .evidence.capture import archive_summary
+
+    lines.append(archive_summary(store))
     if dead:
         lines.append("")
         lines.append(f"feeds failing for more than {failing_after / 3600:.0f}h: " + ", ".join(dead))

@@ -37,8 +37,9 @@ class Article:
     published: datetime | None
     fetched_at: datetime
     raw_sha256: str  # of the raw page bytes, for the evidence archive ("" when not fetched)
-    raw_html: bytes | None = None  # kept only when settings.keep_raw_html is on
+    raw_html: bytes | None = None  # old states only: the WARC capture (evidence/) superseded keep_raw_html
     extracted: bool = True  # False when the text is the feed summary
+    hops: tuple = ()  # fetch.Hop exchanges of the page fetch, kept as WARC records when the article matches
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,19 @@ class Mention:
 
 
 @dataclass(frozen=True)
+class PageChange:
+    """A matched story's page that its publisher edited or removed after we captured it."""
+
+    capture_id: int
+    story_id: int
+    title: str
+    url: str
+    source: str
+    change: str  # edited | removed
+    note: str  # "edited: 2 paragraphs changed", "removed by the publisher (HTTP 404)"
+
+
+@dataclass(frozen=True)
 class FailingFeed:
     """A feed that has been failing for a while, listed in a digest's footer."""
 
@@ -155,6 +169,7 @@ class Digest:
     topic_titles: tuple[tuple[str, str], ...] = ()  # (topic id, title) from keywords.yaml
     urgent_sent: tuple[tuple[int, str], ...] = ()  # (story id, title) of alerts sent since the last digest
     recovered: tuple[str, ...] = ()  # kind="health": feeds working again after an announced failure
+    changes: tuple[PageChange, ...] = ()  # pages edited or removed since capture (evidence/recheck.py)
 
     def by_topic(self) -> list[tuple[str, list[DigestStory]]]:
         """Stories grouped under their first topic's title, topics in order of their best story's score,

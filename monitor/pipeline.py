@@ -7,7 +7,6 @@ steps the CLI and the scheduler call: poll one feed, poll all, send urgent alert
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
 import logging
 import time
@@ -63,6 +62,12 @@ class Monitor:
         self.skipped_extractions = 0  # URL keys a feed is processing now: two feeds, one fetch
         trusted = {(urlsplit(f.url).hostname or "").lower() for f in feeds.feeds}
         self.fetcher = Fetcher(self.settings, trusted, feeds=feeds.feeds)  # per-feed proxy, robots exemption
+        from .evidence.capture import Evidence
+
+        self.evidence = Evidence(store, self.settings)  # WARC captures beside the state (<state>.warc/)
+        if self.settings.keep_raw_html:
+            log.info("settings: keep_raw_html is superseded: every matched page is kept whole in %s",
+                     self.evidence.archive.directory)
 
     async def __aenter__(self) -> "Monitor":
         return self
@@ -78,6 +83,7 @@ class Monitor:
         self.extractor.set_prefilter(self.matcher.prefilter)
         self.fetcher.trust((urlsplit(f.url).hostname or "").lower() for f in feeds.feeds)
         self.fetcher.set_feeds(feeds.feeds)
+        self.evidence.archive.max_bytes = feeds.settings.warc_max_bytes
 
     @property
     def feed_names(self) -> set[str]:
@@ -205,7 +211,7 @@ class Monitor:
             return fallback, f"article {entry.url}: {exc}"
         content_type = response.headers.get("content-type", "text/html").lower()
         sha = hashlib.sha256(response.content).hexdigest()
-        raw = response.content if self.settings.keep_raw_html else None
+        raw = None  # keep_raw_html is superseded: the matched page is kept whole as WARC records (evidence/)
         extracted = None
         if any(t in content_type for t in _HTML_TYPES):
             try:  # the workers skip a page with no keyword anywhere: most pages of a feed are not about GBAO
@@ -224,25 +230,28 @@ class Monitor:
         if extracted is None:
             return Article(entry=entry, final_url=response.url, title=entry.title, text=entry.summary,
                            published=entry.published, fetched_at=now, raw_sha256=sha, raw_html=raw,
-                           extracted=False), ""
+                           extracted=False, hops=response.hops), ""
         return Article(entry=entry, final_url=response.url, title=entry.title or extracted.title,
                        text=extracted.text, published=entry.published or extracted.published, fetched_at=now,
-                       raw_sha256=sha, raw_html=raw, extracted=True), ""
+                       raw_sha256=sha, raw_html=raw, extracted=True, hops=response.hops), ""
 
     def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult) -> Outcome:
         """Record the item and either a new story or a further source of a known one, atomically."""
         sig = signature(article.text)
+        # the page as received goes to disk (fsynced) before the transaction that indexes it
+        pending = self.evidence.write(article.hops, text=article.text, title=article.title, feed=entry.feed)
         with self.store.transaction():
             same = self.neardup.find(sig)
             item_id = self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key,
                                              status="matched" if same is None else "duplicate")
-            raw_gz = gzip.compress(article.raw_html) if article.raw_html else None
             if same is not None:
-                self.store.add_story_source(same, item_id, entry.feed, article.final_url, article.title,
-                                            article=article, raw_html_gz=raw_gz)
+                source_id = self.store.add_story_source(same, item_id, entry.feed, article.final_url, article.title,
+                                                        article=article)
+                self.evidence.index(pending, story_id=same, source_id=source_id, reason="source")
                 log.info("story %d also reported by %r", same, entry.feed)  # no title: logs name no topic
                 return Outcome("duplicate")
-            story_id = self.store.add_story(item_id, article, match, raw_gz, urgent=self._is_urgent(article, match))
+            story_id = self.store.add_story(item_id, article, match, None, urgent=self._is_urgent(article, match))
+            self.evidence.index(pending, story_id=story_id)
             self.neardup.add(story_id, sig)
         # Logs reach journald and log hosts: the story id is enough (`monitor show ID`); topics, titles and
         # terms would tell a reader of the logs what this monitor watches.
@@ -334,9 +343,23 @@ class Monitor:
             await self.deliver()
         return digest is not None
 
+    async def recheck_pages(self) -> int:
+        """Re-fetch what is due; returns how many changes were found. Also applies evidence_retention."""
+        from .evidence.recheck import apply_retention, recheck_due
+
+        apply_retention(self.evidence, self.settings)
+        return await recheck_due(self)
+
     async def send_digest(self, kind: str = "digest", *, force: bool = False) -> int:
         """Queue the digest of every waiting story (if any and if due: `digest_interval`, `digest_at`, quiet
-        hours) and deliver what is due; returns stories queued."""
+        hours) and deliver what is due; returns stories queued.
+
+        A regular digest first re-fetches the matched pages that are due (settings.recheck_after), whether or not
+        the digest itself is due, so an edit or a removal is in the digest it belongs to; nothing is fetched when
+        nothing is due.
+        """
+        if kind == "digest":
+            await self.recheck_pages()
         now = datetime.now(timezone.utc)
         if kind == "digest" and not force and not digest_due(self.store, self.settings, now):
             waiting = self.store.waiting_count()[0]

@@ -25,7 +25,7 @@ from ..store import Store
 log = logging.getLogger("monitor")
 
 # Modules of this package that add subcommands (each has `register(command)`); one line per area.
-AREAS: tuple[str, ...] = ("recheck", "web", "outbox", "feeds")
+AREAS: tuple[str, ...] = ("recheck", "web", "outbox", "feeds", "evidence")
 
 
 def _notifiers():
@@ -179,6 +179,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ..archive import export
+
+    if args.format == "wacz":
+        from .evidence import export_wacz_command
+
+        return export_wacz_command(args)
 
     with _state(args) as store:
         if args.output:

@@ -186,6 +186,8 @@ def summary_line(digest: Digest) -> str:
         parts.append(plural(len(digest.updates), "update"))
     if digest.mentions or digest.more_mentions:
         parts.append(plural(len(digest.mentions) + digest.more_mentions, "other mention") + " of GBAO")
+    if digest.changes:
+        parts.append(plural(len(digest.changes), "page changed", "pages changed"))
     if not parts:
         parts.append("no new stories")
     return "; ".join(parts)

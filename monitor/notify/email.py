@@ -253,6 +253,13 @@ def render_html(digest: Digest) -> str:
             title = _link(story.url, one_line(story.title, 300) or "(no title)")
             body.append(f'<li dir="auto">{title}' + (f" — now also: {links}" if links else "") + "</li>")
         body.append("</ul>")
+    if digest.changes:  # evidence/recheck.py
+        body.append('<h2 style="font-size:18px;border-bottom:1px solid #ccc">Pages changed since capture</h2><ul>')
+        for change in digest.changes:
+            title = _link(change.url, one_line(change.title, 300) or "(no title)")
+            body.append(f'<li dir="auto">{title} — {_e(one_line(change.source, 80))}: '
+                        f'<b>{_e(one_line(change.note, 200))}</b> (story {change.story_id})</li>')
+        body.append("</ul>")
     body += _mentions_html(digest)
     if digest.failing_feeds:
         body.append('<hr><p style="color:#555;font-size:13px">Feeds failing for a long time (check them):</p><ul style="color:#555;font-size:13px">')

@@ -62,6 +62,11 @@ def render_text(digest: Digest) -> str:
             out += ["", f"- {one_line(story.title, 300) or '(no title)'}", f"  {one_line(story.url, 2000)}"]
             for source, url in story.also_reported_by:
                 out.append(f"  now also {one_line(source, 80)}: {one_line(url, 2000)}")
+    if digest.changes:  # evidence/recheck.py: publishers editing or deleting a report is news too
+        out += ["", "== Pages changed since capture (a capture of each version is kept) =="]
+        for change in digest.changes:
+            out += ["", f"- {one_line(change.title, 300) or '(no title)'} [story {change.story_id}]",
+                    f"  {one_line(change.source, 80)}: {one_line(change.note, 200)}", f"  {one_line(change.url, 2000)}"]
     out += mentions_lines(digest)
     if digest.failing_feeds:
         out += ["", "-- ", "Feeds failing for a long time (check them):"]

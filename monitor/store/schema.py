@@ -159,6 +159,41 @@ CREATE TABLE IF NOT EXISTS mentions (           -- unmatched articles that name 
     digest_id INTEGER REFERENCES digests (id)   -- NULL = waiting for a digest
 );
 CREATE INDEX IF NOT EXISTS mentions_waiting ON mentions (digest_id);
+-- evidence: WARC captures and re-checks (evidence/, store/evidence.py) --
+CREATE TABLE IF NOT EXISTS captures (           -- one fetch of a page kept as WARC records
+    id INTEGER PRIMARY KEY,
+    story_id INTEGER NOT NULL REFERENCES stories (id),
+    source_id INTEGER REFERENCES story_sources (id), -- NULL: the story's first source
+    reason TEXT NOT NULL,                       -- first | source | recheck
+    warc_file TEXT NOT NULL,                    -- file name under the archive directory (<state>.warc/)
+    warc_offset INTEGER NOT NULL,               -- where the capture's records start, and how many bytes
+    warc_length INTEGER NOT NULL,
+    payload_sha256 TEXT NOT NULL,               -- hex, of the final response's body as received
+    captured_at TEXT NOT NULL,                  -- UTC, when the final request was sent
+    url TEXT NOT NULL,
+    final_url TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    redirects TEXT NOT NULL,                    -- JSON [[status, url], ...] before the final hop
+    peer TEXT,                                  -- address:port connected to (the proxy's behind a proxy)
+    monitor_version TEXT NOT NULL,
+    text_sha256 TEXT,                           -- of the extracted text
+    change TEXT,                                -- re-checks: edited | removed (NULL: unchanged/first)
+    change_note TEXT,                           -- "edited: 2 paragraphs changed", "removed by the publisher (HTTP 404)"
+    diff TEXT,                                  -- a short paragraph diff for `monitor show`
+    text TEXT,                                  -- re-checks that found an edit: the new text (else in stories)
+    announced_in INTEGER REFERENCES digests (id), -- the digest that reported the change
+    expired_at TEXT                             -- its WARC file was deleted by evidence_retention
+);
+CREATE INDEX IF NOT EXISTS captures_story ON captures (story_id);
+CREATE INDEX IF NOT EXISTS captures_file ON captures (warc_file);
+CREATE INDEX IF NOT EXISTS captures_changes ON captures (announced_in) WHERE change IS NOT NULL;
+CREATE TABLE IF NOT EXISTS rechecks (           -- which scheduled re-fetch of a story was done
+    story_id INTEGER NOT NULL REFERENCES stories (id),
+    step INTEGER NOT NULL,                      -- index into settings.recheck_after
+    done_at TEXT NOT NULL,
+    outcome TEXT NOT NULL,                      -- unchanged | edited | removed | failed: reason
+    PRIMARY KEY (story_id, step)
+) WITHOUT ROWID;
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.

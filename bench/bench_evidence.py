@@ -1,0 +1,81 @@
+"""Bench: what does keeping every matched page as WARC cost? Capture, export and verify, against a baseline.
+
+    python bench/bench_evidence.py [N]
+
+N captures (default 300) of real article pages (../shared/corpus/pages when there, else a generated page of
+~120 kB), each gzip-encoded as a server would send it. Prints per capture: the time to build the records and
+append them with fsync (the monitor's path) against writing the same bytes without fsync (the floor), and the
+time to export all as WACZ and to verify the WACZ and the state. A cycle's cost is the capture time times the
+number of *matched* pages, which are few.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monitor.evidence.capture import Evidence  # noqa: E402
+from monitor.evidence.verify import verify_state, verify_wacz  # noqa: E402
+from monitor.evidence.wacz import export_wacz  # noqa: E402
+from monitor.evidence.warc import build_capture  # noqa: E402
+from monitor.fetch import Hop  # noqa: E402
+from monitor.store import Store  # noqa: E402
+
+PAGES = ROOT.parent / "shared" / "corpus" / "pages"
+
+
+def bodies() -> list[bytes]:
+    found = [p.read_bytes() for p in sorted(PAGES.glob("*.htm*"))] if PAGES.is_dir() else []
+    return found or [(b"<p>" + b"Khorog news paragraph. " * 40 + b"</p>\n") * 120]
+
+
+def main(n: int) -> None:
+    pages = [gzip.compress(b) for b in bodies()]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "state.db")
+        store.db.execute("INSERT INTO items (feed, url, url_key, first_seen, status) VALUES ('f','u','k','x','matched')")
+        store.db.execute("""INSERT INTO stories (item_id, source, title, url, final_url, fetched_at, text, extracted,
+            raw_sha256, topics, terms, score, snippet, highlights) VALUES (1, 'f', 't', 'u', 'u', ?, 'x', 1, '',
+            '[]', '[]', 1, '', '[]')""", (datetime.now(timezone.utc).isoformat(),))
+        evidence = Evidence(store)
+        hops = [Hop(f"https://news.example/{i}", "GET", f"/{i}", (("Host", "news.example"),), "HTTP/1.1", 200, "OK",
+                    (("Content-Type", "text/html"), ("Content-Encoding", "gzip")), pages[i % len(pages)],
+                    "192.0.2.1:443", datetime.now(timezone.utc)) for i in range(n)]
+        t = time.perf_counter()
+        for hop in hops:
+            with store.transaction():
+                evidence.index(evidence.write([hop], text="x" * 5000), story_id=1)
+        capture = (time.perf_counter() - t) / n
+        t = time.perf_counter()
+        with open(Path(tmp) / "floor.warc.gz", "ab") as f:
+            for hop in hops:
+                f.write(build_capture([hop], {"text": "x" * 5000}).data)
+        floor = (time.perf_counter() - t) / n
+        size = evidence.archive.size()
+        t = time.perf_counter()
+        export_wacz(store, evidence, datetime(2000, 1, 1, tzinfo=timezone.utc), None, Path(tmp) / "x.wacz")
+        export = time.perf_counter() - t
+        t = time.perf_counter()
+        ok_wacz = verify_wacz(Path(tmp) / "x.wacz").ok
+        wacz_time = time.perf_counter() - t
+        t = time.perf_counter()
+        ok_state = verify_state(store, evidence).ok
+        state_time = time.perf_counter() - t
+        store.close()
+    print(f"captures: {n}, page bodies {min(map(len, pages)):,}–{max(map(len, pages)):,} bytes (gzip), "
+          f"archive {size / 1e6:.1f} MB")
+    print(f"capture (records + append + fsync + index): {capture * 1000:.2f} ms each; "
+          f"baseline without fsync or index: {floor * 1000:.2f} ms ({capture / floor:.1f}x)")
+    print(f"export WACZ: {export:.2f} s; verify WACZ: {wacz_time:.2f} s ({ok_wacz=}); "
+          f"verify state: {state_time:.2f} s ({ok_state=})")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300)

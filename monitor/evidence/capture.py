@@ -1,0 +1,122 @@
+"""Keep a fetched exchange as evidence: WARC records first (fsynced), then the row that indexes them.
+
+Any source kind calls the same two steps with the `Hop`s its fetch returned (`Response.hops`):
+
+    pending = evidence.write(response.hops, text=text, title=title, feed=feed)   # I/O, before the transaction
+    with store.transaction():
+        story_id = store.add_story(...)
+        evidence.index(pending, story_id=story_id)                               # same transaction
+
+A crash between the two leaves WARC bytes nobody indexed (harmless; the item is fetched again next run);
+never an indexed record that is not fully on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import __version__
+from .warc import WarcArchive, Written, build_capture
+
+log = logging.getLogger("monitor.evidence")
+
+
+@dataclass(frozen=True)
+class PendingCapture:
+    """Records on disk, not yet indexed."""
+
+    written: Written
+    payload_sha256: str
+    captured_at: datetime
+    url: str
+    final_url: str
+    status: int
+    redirects: tuple[tuple[int, str], ...]  # (status, url) of every hop before the final one
+    peer: str
+    text_sha256: str
+
+
+class Evidence:
+    """The WARC archive of one state, and how captures are written and indexed."""
+
+    def __init__(self, store, settings=None, directory: str | Path | None = None):
+        self.store = store
+        max_bytes = getattr(settings, "warc_max_bytes", 1_000_000_000)
+        self.archive = (WarcArchive(directory, max_bytes=max_bytes, indexed_end=store.warc_indexed_end)
+                        if directory else
+                        WarcArchive.beside(store.path, max_bytes=max_bytes, indexed_end=store.warc_indexed_end))
+
+    def write(self, hops, *, text: str = "", title: str = "", feed: str = "", reason: str = "capture",
+              extra: dict | None = None) -> PendingCapture | None:
+        """Write one capture's records; None (logged) when there is nothing to keep or the disk refuses."""
+        hops = tuple(hops)
+        if not hops:
+            return None
+        final = hops[-1]
+        redirects = tuple((h.status, h.url) for h in hops[:-1])
+        note = {
+            "software": f"pamir-monitor/{__version__}", "reason": reason, "feed": feed, "title": title,
+            "requested_url": hops[0].url, "final_url": final.url, "status": final.status,
+            "redirect_chain": [{"status": s, "url": u} for s, u in redirects], "peer_address": final.peer,
+            "captured_at": final.started.isoformat(),
+            "body_note": "response bodies as received (Content-Encoding kept); chunked transfer coding removed, "
+                         "its header renamed X-Archive-Orig-Transfer-Encoding",
+            "extracted_text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "extracted_text": text, **(extra or {}),
+        }
+        built = build_capture(hops, note)
+        try:
+            written = self.archive.append(built.data)
+        except OSError as exc:
+            log.error("evidence archive %s: could not write the capture of %s (%s); the story is kept without it",
+                      self.archive.directory, final.url, exc)
+            return None
+        return PendingCapture(written, built.payload_sha256, final.started.astimezone(timezone.utc), hops[0].url,
+                              final.url, final.status, redirects, final.peer,
+                              hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+    def index(self, pending: PendingCapture | None, *, story_id: int, source_id: int | None = None,
+              reason: str = "first", change: str | None = None, note: str | None = None,
+              diff: str | None = None, text: str | None = None) -> int | None:
+        """Record the capture in the state (call inside the caller's transaction); returns its id."""
+        if pending is None:
+            return None
+        return self.store.add_capture(pending, story_id=story_id, source_id=source_id, reason=reason,
+                                      monitor_version=__version__, change=change, note=note, diff=diff,
+                                      text=text)
+
+
+def describe_captures(store, story_id: int) -> list[str]:
+    """`monitor show`: the story's captures, and each change its publisher made with a short diff."""
+    rows = store.captures(story_id)
+    if not rows:
+        return []
+    lines = ["", "Captures (WARC, as received):"]
+    for c in rows:
+        who = "first source" if c["source_id"] is None else f"source {c['source_id']}"
+        lines.append(f"  {c['id']}. {c['captured_at']}  {c['reason']} ({who})  HTTP {c['status']}  {c['final_url']}")
+        lines.append(f"     {c['warc_file']} @ {c['warc_offset']} (+{c['warc_length']})  payload sha-256 "
+                     f"{c['payload_sha256']}  peer {c['peer'] or 'unknown'}")
+        redirects = " → ".join(f"{u} ({s})" for s, u in json.loads(c["redirects"]))
+        if redirects:
+            lines.append(f"     via {redirects}")
+        if c["change"]:
+            lines.append(f"     {c['change_note']}")
+            lines += [f"       {line}" for line in (c["diff"] or "").splitlines()]
+    return lines
+
+
+def archive_summary(store) -> str:
+    """`monitor status`: how much the WARC archive holds, and where."""
+    archive = WarcArchive.beside(store.path)
+    captures, changes = store.capture_summary()
+    files = archive.files()
+    size = sum(p.stat().st_size for p in files)
+    shown = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+    return (f"evidence archive: {captures} capture(s), {changes} page change(s) noted, {shown} in "
+            f"{len(files)} WARC file(s) at {archive.directory}")

@@ -1,0 +1,151 @@
+"""Pages that change or vanish: re-fetch each matched story's page after `settings.recheck_after`.
+
+State media editing or deleting a report is news for our users. A re-fetch that finds the text materially
+changed, or the page gone (404, 410, a redirect to the site's home page), keeps a new capture, notes the
+change once for the next digest and keeps a short paragraph diff for `monitor show`. Only what is due is
+fetched; a cycle with nothing due costs one indexed query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+log = logging.getLogger("monitor.evidence")
+
+MIN_CHANGED_CHARS = 30  # fewer changed letters than this (a view counter, a date stamp) is not an edit
+MAX_DIFF_LINES = 40
+
+
+def paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"\n+", text or "") if p.strip()]
+
+
+def _norm(p: str) -> str:
+    return re.sub(r"\W+", " ", p.casefold()).strip()
+
+
+def compare(old: str, new: str) -> tuple[int, int, str]:
+    """(paragraphs changed, letters changed, a short unified diff) between two versions of a text."""
+    a, b = paragraphs(old), paragraphs(new)
+    na, nb = [_norm(p) for p in a], [_norm(p) for p in b]
+    matcher = difflib.SequenceMatcher(None, na, nb, autojunk=False)
+    changed = letters = 0
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        changed += max(i2 - i1, j2 - j1)
+        before, after = " ".join(na[i1:i2])[:5000], " ".join(nb[j1:j2])[:5000]
+        same = sum(m.size for m in difflib.SequenceMatcher(None, before, after, autojunk=False).get_matching_blocks())
+        letters += max(len(before), len(after)) - same
+    lines = [line[:200] for line in difflib.unified_diff(a, b, "as captured", "now", n=0, lineterm="")]
+    if len(lines) > MAX_DIFF_LINES:
+        lines = lines[:MAX_DIFF_LINES] + [f"… ({len(lines) - MAX_DIFF_LINES} more lines)"]
+    return changed, letters, "\n".join(lines)
+
+
+def is_home_redirect(requested: str, final: str) -> bool:
+    """A removed article often redirects to the site's front page (or a language root like /ru/)."""
+    a, b = urlsplit(requested), urlsplit(final)
+    if a.path.rstrip("/") == b.path.rstrip("/"):
+        return False
+    return b.path.strip("/").count("/") == 0 and len(b.path.strip("/")) <= 5 and not b.query
+
+
+async def recheck_due(monitor) -> int:
+    """Re-fetch every story whose re-check is due; returns how many changes were noted."""
+    steps = tuple(monitor.settings.recheck_after)
+    if not steps:
+        return 0
+    due = monitor.store.due_rechecks(steps)
+    if not due:
+        return 0
+    results = await asyncio.gather(*(recheck_story(monitor, story_id, step) for story_id, step in due))
+    found = sum(results)
+    log.info("re-checked %d page(s): %d changed or removed", len(due), found)
+    return found
+
+
+async def recheck_story(monitor, story_id: int, step: int) -> int:
+    """One re-fetch; 1 when it noted a change. A network failure leaves the step due for the next cycle."""
+    from ..extract import decode_html
+    from ..fetch import FetchError
+
+    store = monitor.store
+    row = store.story(story_id)
+    if row is None:
+        return 0
+    old_text, last_change = store.latest_text(story_id)
+    if last_change == "removed":
+        store.record_recheck(story_id, step, "removed earlier")
+        return 0
+    url = row["final_url"] or row["url"]
+    removed = ""
+    try:
+        response = await monitor.fetcher.get(url, feed=row["source"])
+        hops = response.hops
+    except FetchError as exc:
+        if exc.status in (404, 410):
+            removed, hops = f"removed by the publisher (HTTP {exc.status})", exc.hops
+        else:
+            log.info("re-check of story %d (%s): %s; trying again next cycle", story_id, url, exc)
+            return 0
+    if not removed and is_home_redirect(url, response.url):
+        removed = "removed by the publisher (redirected to the home page)"
+    if removed:
+        return _note(monitor, story_id, step, hops, "removed", removed, text="", title=row["title"])
+    if not row["extracted"]:  # we kept the feed's summary, not the page's text: nothing to compare an edit with
+        store.record_recheck(story_id, step, "present (no page text kept to compare)")
+        return 0
+    html = decode_html(response.content, response.headers.get("content-type", "text/html"))
+    extracted = await monitor.extractor.extract(html, response.url, with_metadata=False, hint=None)
+    new_text = extracted.text if extracted is not None else ""
+    if not new_text.strip():
+        if row["title"] and row["title"].casefold() in html.casefold():
+            store.record_recheck(story_id, step, "unchanged (no text extracted)")
+            return 0
+        return _note(monitor, story_id, step, hops, "removed",
+                     "removed by the publisher (the page no longer carries the article)", text="", title=row["title"])
+    changed, letters, diff = compare(old_text, new_text)
+    if letters < MIN_CHANGED_CHARS:
+        store.record_recheck(story_id, step, "unchanged")
+        return 0
+    note = f"edited: {changed} paragraph{'s' if changed != 1 else ''} changed"
+    return _note(monitor, story_id, step, hops, "edited", note, text=new_text, title=row["title"], diff=diff)
+
+
+def _note(monitor, story_id: int, step: int, hops, change: str, note: str, *, text: str, title: str,
+          diff: str | None = None) -> int:
+    pending = monitor.evidence.write(hops, text=text, title=title, reason=f"recheck: {note}")
+    with monitor.store.transaction():
+        if pending is None:  # nothing to keep (no exchange) or the disk refused: still report the change
+            monitor.store.record_recheck(story_id, step, f"{change} (capture not kept)")
+        else:
+            monitor.evidence.index(pending, story_id=story_id, reason="recheck", change=change, note=note,
+                                   diff=diff, text=text if change == "edited" else None)
+            monitor.store.record_recheck(story_id, step, change)
+    log.warning("story %d: %s", story_id, note)
+    return 1
+
+
+def apply_retention(evidence, settings) -> int:
+    """Delete closed WARC files whose every capture is older than settings.evidence_retention."""
+    keep = getattr(settings, "evidence_retention", None)
+    if not keep:
+        return 0
+    files = evidence.archive.files()[:-1]  # never the file being written
+    limit = datetime.now(timezone.utc) - timedelta(seconds=keep)
+    deleted = 0
+    for path in files:
+        newest = evidence.store.warc_file_newest(path.name)
+        if newest is None or datetime.fromisoformat(newest) >= limit:
+            continue
+        expired = evidence.store.expire_warc_file(path.name)
+        path.unlink(missing_ok=True)
+        deleted += 1
+        log.info("evidence retention: deleted %s (%d capture(s), the newest from %s)", path.name, expired, newest)
+    return deleted

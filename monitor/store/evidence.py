@@ -1,0 +1,143 @@
+"""SQL for the evidence archive: WARC captures, scheduled re-checks, page changes (used by monitor/evidence)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from ..models import PageChange
+from .common import _chunks, _ts, utcnow
+
+
+class EvidenceQueries:
+    """Mixed into Store: it needs `db` and `_atomic()` from there. Tables captures, rechecks (end of _SCHEMA)."""
+
+    db: sqlite3.Connection
+
+    def add_capture(self, pending, *, story_id: int, source_id: int | None, reason: str, monitor_version: str,
+                    change: str | None = None, note: str | None = None, diff: str | None = None,
+                    text: str | None = None) -> int:
+        """Index a capture whose records are already on disk (evidence.capture.Evidence.write)."""
+        w = pending.written
+        with self._atomic() as db:  # type: ignore[attr-defined]
+            row = db.execute(
+                """INSERT INTO captures (story_id, source_id, reason, warc_file, warc_offset, warc_length,
+                     payload_sha256, captured_at, url, final_url, status, redirects, peer, monitor_version,
+                     text_sha256, change, change_note, diff, text)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                (story_id, source_id, reason, w.file, w.offset, w.length, pending.payload_sha256,
+                 _ts(pending.captured_at), pending.url, pending.final_url, pending.status,
+                 json.dumps([list(r) for r in pending.redirects]), pending.peer, monitor_version,
+                 pending.text_sha256, change, note, diff, text),
+            ).fetchone()
+        return int(row[0])
+
+    def warc_indexed_end(self, name: str) -> int | None:
+        row = self.db.execute("SELECT MAX(warc_offset + warc_length) FROM captures WHERE warc_file = ?",
+                              (name,)).fetchone()
+        return row[0]
+
+    def captures(self, story_id: int | None = None, *, since: datetime | None = None,
+                 story_ids: Iterable[int] | None = None) -> list[sqlite3.Row]:
+        """Captures (not expired), oldest first: of one story, of some stories, or all since a date."""
+        q, args = "SELECT * FROM captures WHERE expired_at IS NULL", []
+        if story_id is not None:
+            q += " AND story_id = ?"
+            args.append(story_id)
+        if since is not None:
+            q += " AND captured_at >= ?"
+            args.append(_ts(since))
+        if story_ids is None:
+            return self.db.execute(q + " ORDER BY id", args).fetchall()
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(list(story_ids)):  # SQLite caps the number of bound values
+            rows += self.db.execute(q + f" AND story_id IN ({','.join('?' * len(chunk))})", [*args, *chunk])
+        return sorted(rows, key=lambda r: r["id"])
+
+    def all_captures(self) -> Iterable[sqlite3.Row]:
+        yield from self.db.execute("SELECT * FROM captures WHERE expired_at IS NULL ORDER BY warc_file, warc_offset")
+
+    # --- re-checks ---------------------------------------------------------------------------
+
+    def due_rechecks(self, steps: tuple[float, ...], now: datetime | None = None) -> list[tuple[int, int]]:
+        """(story id, step) of every re-fetch that is due: `steps[k]` seconds after the story's fetch.
+
+        A step is due only within as long again after its time (so an upgrade does not re-fetch an archive
+        of years), and only the latest due step of a story is returned (the earlier ones are then moot).
+        """
+        now = now or utcnow()
+        due: dict[int, int] = {}
+        for k, seconds in enumerate(steps):
+            window = max(seconds, 86400.0)
+            rows = self.db.execute(
+                """SELECT id FROM stories s WHERE fetched_at <= ? AND fetched_at > ?
+                   AND NOT EXISTS (SELECT 1 FROM rechecks r WHERE r.story_id = s.id AND r.step >= ?)""",
+                (_ts(now - timedelta(seconds=seconds)), _ts(now - timedelta(seconds=seconds + window)), k),
+            )
+            for (story_id,) in rows:
+                due[story_id] = k
+        return sorted(due.items())
+
+    def record_recheck(self, story_id: int, step: int, outcome: str) -> None:
+        with self._atomic() as db:  # type: ignore[attr-defined]
+            db.execute(
+                """INSERT INTO rechecks (story_id, step, done_at, outcome) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (story_id, step) DO UPDATE SET done_at = excluded.done_at, outcome = excluded.outcome""",
+                (story_id, step, _ts(utcnow()), outcome),
+            )
+
+    def latest_text(self, story_id: int) -> tuple[str, str | None]:
+        """The text last seen on a story's page (an edit's, else the story's) and the last change noted."""
+        row = self.db.execute("SELECT text FROM stories WHERE id = ?", (story_id,)).fetchone()
+        last = self.db.execute(
+            """SELECT change, text FROM captures WHERE story_id = ? AND source_id IS NULL AND change IS NOT NULL
+               ORDER BY id DESC LIMIT 1""", (story_id,)).fetchone()
+        edited = self.db.execute(
+            """SELECT text FROM captures WHERE story_id = ? AND source_id IS NULL AND text IS NOT NULL
+               ORDER BY id DESC LIMIT 1""", (story_id,)).fetchone()
+        text = edited[0] if edited else (row[0] if row else "")
+        return text, last[0] if last else None
+
+    def waiting_changes(self) -> list[PageChange]:
+        rows = self.db.execute(
+            """SELECT c.id, c.story_id, c.change, c.change_note, s.title, s.final_url, s.url, s.source
+               FROM captures c JOIN stories s ON s.id = c.story_id
+               WHERE c.change IS NOT NULL AND c.announced_in IS NULL ORDER BY c.id"""
+        ).fetchall()
+        return [PageChange(r["id"], r["story_id"], r["title"], r["final_url"] or r["url"], r["source"], r["change"],
+                           r["change_note"] or r["change"]) for r in rows]
+
+    def mark_changes_announced(self, digest_id: int, changes: Iterable[PageChange]) -> int:
+        count = 0
+        with self._atomic() as db:  # type: ignore[attr-defined]
+            for change in changes:
+                count += db.execute("UPDATE captures SET announced_in = ? WHERE id = ? AND announced_in IS NULL",
+                                    (digest_id, change.capture_id)).rowcount
+        return count
+
+    # --- retention ---------------------------------------------------------------------------
+
+    def warc_file_newest(self, name: str) -> str | None:
+        row = self.db.execute("SELECT MAX(captured_at) FROM captures WHERE warc_file = ?", (name,)).fetchone()
+        return row[0]
+
+    def expire_warc_file(self, name: str) -> int:
+        with self._atomic() as db:  # type: ignore[attr-defined]
+            return db.execute("UPDATE captures SET expired_at = ? WHERE warc_file = ? AND expired_at IS NULL",
+                              (_ts(utcnow()), name)).rowcount
+
+    def capture_summary(self) -> tuple[int, int]:
+        """(captures kept, page changes noted)."""
+        row = self.db.execute(
+            "SELECT COUNT(*), COUNT(change) FROM captures WHERE expired_at IS NULL").fetchone()
+        return int(row[0]), int(row[1])
+
+    def raw_pages_kept(self) -> list[tuple[str, str, list[tuple[int, str, bytes]]]]:
+        """Pages kept by the superseded keep_raw_html (old states), to check them against their SHA-256."""
+        stories = self.db.execute(
+            "SELECT id, raw_sha256, raw_html_gz FROM stories WHERE raw_html_gz IS NOT NULL").fetchall()
+        sources = self.db.execute(
+            "SELECT source_id, raw_sha256, raw_html_gz FROM source_evidence WHERE raw_html_gz IS NOT NULL").fetchall()
+        return [("story", "", [tuple(r) for r in stories]), ("source", "", [tuple(r) for r in sources])]
