@@ -13,7 +13,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
 
 from . import deliver
 from .config import FeedsFile, FeedSpec
@@ -59,7 +58,7 @@ class Monitor:
         self._article_slots = asyncio.Semaphore(self.settings.concurrency + 2 * self.extractor.workers)
         self._claimed: set[str] = set()
         self.skipped_extractions = 0  # URL keys a feed is processing now: two feeds, one fetch
-        trusted = {(urlsplit(f.url).hostname or "").lower() for f in feeds.feeds}
+        trusted = _trusted(feeds)
         self.fetcher = Fetcher(self.settings, trusted, feeds=feeds.feeds)  # per-feed proxy, robots exemption
 
     async def __aenter__(self) -> "Monitor":
@@ -74,7 +73,7 @@ class Monitor:
         self.feeds, self.settings = feeds, feeds.settings
         self.matcher = Matcher(rules)
         self.extractor.set_prefilter(self.matcher.prefilter)
-        self.fetcher.trust((urlsplit(f.url).hostname or "").lower() for f in feeds.feeds)
+        self.fetcher.trust(_trusted(feeds))
         self.fetcher.set_feeds(feeds.feeds)
 
     @property
@@ -283,6 +282,13 @@ class Monitor:
                      ", ".join(digest.topic_names) or "updates")
         await deliver.deliver_due(self.store, self.notifiers)
         return count
+
+
+def _trusted(feeds: FeedsFile) -> set[str]:
+    """The feeds' own host:port pairs: a feed on a local bridge (127.0.0.1:8080) must not open 127.0.0.1:6379."""
+    from .netguard import trusted_hosts_from
+
+    return trusted_hosts_from((f.url for f in feeds.feeds), with_port=True)
 
 
 def _summary(result: FeedResult, failed: list[str]) -> str:
