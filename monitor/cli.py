@@ -104,7 +104,11 @@ def setup_logging(verbose: int) -> None:
 def instance_lock(state: str) -> Iterator[None]:
     """One monitor per state file: two schedulers on one state would send everything twice."""
     path = Path(state).with_name(Path(state).name + ".lock")
-    handle = open(path, "a+")
+    try:
+        handle = open(path, "a+")
+    except OSError as exc:  # a read-only folder or disk, a missing folder: say so, no traceback
+        raise RuntimeError(f"cannot create the lock file {path} beside the state ({exc.strerror or exc}); "
+                           "the state needs a writable folder (use --state or $MONITOR_STATE)") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
