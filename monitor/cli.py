@@ -10,6 +10,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import re
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -96,8 +97,22 @@ def setup_logging(verbose: int) -> None:
     fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
         "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=level, format=fmt, datefmt="%Y-%m-%d %H:%M:%S", stream=sys.stderr, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_InertFormatter(fmt, datefmt="%Y-%m-%d %H:%M:%S"))
     for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class _InertFormatter(logging.Formatter):
+    """Titles and URLs from the web are logged: an ESC, BEL, CR or NUL in one must not drive the terminal or the
+    journal, so every control character but newline and tab is shown as \\xNN."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if m.group() < "\u0100" else f"\\u{ord(m.group()):04x}",
+                            super().format(record))
 
 
 @contextmanager

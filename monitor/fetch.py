@@ -213,13 +213,15 @@ class Fetcher:
 
     async def get(self, url: str, *, etag: str | None = None,
                   last_modified: str | None = None, max_bytes: int | None = None,
-                  accept: str | None = None, feed: str | None = None, robots: bool | None = None) -> Response:
+                  accept: str | None = None, feed: str | None = None, robots: bool | None = None,
+                  truncate: bool = False) -> Response:
         """GET with redirects checked hop by hop; raises FetchError with a one-line reason.
 
         URLs the user wrote in feeds.yaml are trusted as written; every other URL (a link from a feed, a redirect)
         may reach a private address only on one of the feeds' own hosts: netguard checks each connection.
         `feed` names the feed the request is for (its proxy is used). robots.txt is checked for each hop unless
-        `robots` is False, or it is None and the URL is a `kind: feed` URL from feeds.yaml.
+        `robots` is False, or it is None and the URL is a `kind: feed` URL from feeds.yaml. With `truncate`, a body
+        over the cap is cut to its first `max_bytes` instead of refused (robots.txt: RFC 9309 parses a prefix).
         """
         cap = max_bytes or self.settings.max_bytes
         headers: dict[str, str] = {}
@@ -232,10 +234,10 @@ class Fetcher:
         if robots is None:
             robots = url not in self._feed_urls
         client = self._client(self.proxy_for(url, feed))
-        return await self._follow(client, url, headers, cap, robots, feed)
+        return await self._follow(client, url, headers, cap, robots, feed, truncate)
 
     async def _follow(self, client: httpx.AsyncClient, url: str, headers: dict[str, str], cap: int,
-                      robots: bool, feed: str | None) -> Response:
+                      robots: bool, feed: str | None, truncate: bool = False) -> Response:
         current = url
         budget = self.settings.timeout  # network time left: queueing for our own turn is not counted
         retried = False
@@ -254,7 +256,8 @@ class Fetcher:
                 started = time.monotonic()
                 try:
                     async with asyncio.timeout(budget):
-                        status, resp_headers, content = await self._request(client, current, headers, cap)
+                        status, resp_headers, content = await self._request(client, current, headers, cap,
+                                                                            truncate)
                 except TimeoutError:
                     gate.failed("timeout")
                     raise FetchError(f"timed out after {self.settings.timeout:.0f}s") from None
@@ -290,19 +293,22 @@ class Fetcher:
         raise FetchError(f"more than {MAX_REDIRECTS} redirects (a redirect loop?)")
 
     async def _request(self, client: httpx.AsyncClient, url: str, headers: dict[str, str],
-                       cap: int) -> tuple[int, httpx.Headers, bytes]:
+                       cap: int, truncate: bool = False) -> tuple[int, httpx.Headers, bytes]:
         self.requests += 1
         try:
             async with client.stream("GET", url, headers=headers) as resp:
                 declared = resp.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > cap:
+                if declared.isdigit() and int(declared) > cap and not truncate:
                     raise FetchError(f"response too large: {int(declared):,} bytes (cap {cap:,})")
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in resp.aiter_bytes():
                     size += len(chunk)
                     if size > cap:
-                        raise FetchError(f"response too large: over the {cap:,}-byte cap")
+                        if not truncate:
+                            raise FetchError(f"response too large: over the {cap:,}-byte cap")
+                        chunks.append(chunk[: len(chunk) - (size - cap)])
+                        break
                     chunks.append(chunk)
                 self.bytes += resp.num_bytes_downloaded
                 return resp.status_code, resp.headers, b"".join(chunks)

@@ -53,6 +53,10 @@ class LocalSite:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
+            def setup(self) -> None:  # headers and body go out in two writes: without this, each keep-alive
+                super().setup()       # request waits ~40 ms for a delayed ACK (Nagle)
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def do_GET(self) -> None:
                 with site._lock:
                     site.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()},
