@@ -70,6 +70,7 @@ def main() -> int:
     args = parser.parse_args()
     cases = args.cases or ALL_CASES
     rows: list[tuple[str, dict]] = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as tmp:
         work = Path(tmp)
         with HostileWorld() as world:  # baseline: one ordinary story on an ordinary feed
@@ -89,6 +90,8 @@ def main() -> int:
                 rows.append(("all cases in one run", run_once(work / "all", feeds_yaml_text(world.sources(cases)))))
             with LocalSite("127.0.0.1") as site:
                 rows.append(("200 feeds x 20 items", run_once(work / "many-feeds", many_feeds(site))))
+    print(f"hostile feeds, {os.cpu_count()} cores, load average before {load_before:.1f}, after "
+          f"{os.getloadavg()[0]:.1f}; time = wall of one `run --once`, peak = summed RSS of its process tree\n")
     print(f"{'case':36} {'time':>8} {'peak MB':>8}  exit")
     for name, r in rows:
         flag = "" if r["exit"] == 0 and not r["traceback"] else "  FAILED"

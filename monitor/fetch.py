@@ -325,7 +325,7 @@ def describe_error(exc: BaseException) -> str:
     blocked = netguard.is_blocked(exc)
     if blocked is not None:
         return str(blocked)
-    text = " ".join(str(e) for e in _chain(exc) if str(e))
+    text = " ".join(dict.fromkeys(str(e) for e in _chain(exc) if str(e)))  # httpx repeats its cause's text
     if isinstance(exc, httpx.ConnectTimeout):
         return "timed out while connecting"
     if isinstance(exc, httpx.TimeoutException):
