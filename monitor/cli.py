@@ -106,11 +106,18 @@ def setup_logging(verbose: int) -> None:
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+MAX_LOG_MESSAGE = 2000  # characters: a 1 MB title from a hostile feed must not become a 1 MB log line
+
+
 class _InertFormatter(logging.Formatter):
     """Titles and URLs from the web are logged: an ESC, BEL, CR or NUL in one must not drive the terminal or the
-    journal, so every control character but newline and tab is shown as \\xNN."""
+    journal, so every control character but newline and tab is shown as \\xNN; an absurdly long message is cut."""
 
     def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if len(message) > MAX_LOG_MESSAGE:
+            record = logging.makeLogRecord({**record.__dict__, "args": None,
+                                            "msg": f"{message[:MAX_LOG_MESSAGE]}… ({len(message):,} characters)"})
         return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if m.group() < "\u0100" else f"\\u{ord(m.group()):04x}",
                             super().format(record))
 

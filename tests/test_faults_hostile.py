@@ -113,6 +113,8 @@ def test_sources_that_only_look_hostile_are_not_failures(hostile):
 def test_a_huge_title_is_cut_for_the_reader(hostile):
     lines = [line for line in hostile["first"].stdout.splitlines() if "Khorog GBAO detained Khorog" in line]
     assert lines and all(len(line) < 400 for line in lines), [len(line) for line in lines]
+    longest = max(len(line) for line in hostile["first"].stderr.splitlines())
+    assert longest < 2200, f"a log line of {longest:,} characters"
 
 
 def test_control_characters_reach_neither_the_digest_nor_the_log(hostile):
