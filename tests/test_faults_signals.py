@@ -34,7 +34,7 @@ def test_sighup_twice_then_sigterm_mid_poll_loses_nothing(tmp_path):
     with LocalSite() as site, LocalSite("127.0.0.2") as other:
         slow = {**STORIES, **BORING}
         for path, (title, text) in slow.items():
-            site.add(path, Page(article_html(title, text).encode(), delay=1.0))
+            site.add(path, Page(article_html(title, text).encode(), delay=1.5))
         site.add("/slow.xml", Page(rss("Slow", [{"title": t, "path": p} for p, (t, _) in slow.items()],
                                        base=site.base).encode(), content_type="application/rss+xml"))
         path, (title, text) = NEW_STORY
