@@ -162,3 +162,26 @@ def test_two_hundred_feeds_of_twenty_items_stay_under_600_mb(tmp_path):
         assert db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 200 * 20
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("kind", ["rss", "atom", "rdf"])
+def test_a_feed_far_longer_than_we_keep_is_cut_before_parsing_and_keeps_its_first_entries(kind):
+    from monitor.parse import MAX_ENTRIES, parse_feed
+
+    n = 3 * MAX_ENTRIES
+    if kind == "atom":
+        body = ("<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>t</title>" + "".join(
+            f"<entry><title>E{i}</title><link href='https://a.example/{i}'/><id>{i}</id></entry>"
+            for i in range(n)) + "</feed>")
+    elif kind == "rdf":
+        body = ("<?xml version='1.0'?><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#' "
+                "xmlns='http://purl.org/rss/1.0/'><channel rdf:about='c'><title>t</title><items><rdf:Seq>"
+                "<rdf:li resource='https://a.example/0'/></rdf:Seq></items></channel>" + "".join(
+                    f"<item rdf:about='https://a.example/{i}'><title>E{i}</title><link>https://a.example/{i}</link>"
+                    "</item>" for i in range(n)) + "</rdf:RDF>")
+    else:
+        body = ("<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>" + "".join(
+            f"<item><title>E{i}</title><link>https://a.example/{i}</link></item>" for i in range(n))
+                + "</channel></rss>")
+    entries = parse_feed("Long", body.encode(), url="https://a.example/feed")
+    assert [e.title for e in entries] == [f"E{i}" for i in range(MAX_ENTRIES)]
