@@ -85,7 +85,8 @@ def test_a_wrong_smtp_password_is_a_clear_error_nothing_is_marked_sent_and_it_go
             "The lawyer represents families of men detained after the 2022 protests in Gorno-Badakhshan."]))
         site.add("/feed.xml", Page(rss("F", [{"title": "Pamiri lawyer detained in Khorog", "path": "/s/1"}],
                                        base=site.base).encode(), content_type="application/rss+xml"))
-        feeds = feeds_yaml(tmp_path / "feeds.yaml", [("Feed", site.url("/feed.xml"))])
+        feeds = feeds_yaml(tmp_path / "feeds.yaml", [("Feed", site.url("/feed.xml"))],
+                       settings="  timeout: 15\n")
         state = tmp_path / "state.db"
         args = ("run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
                 "--state", str(state))

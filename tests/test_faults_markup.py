@@ -201,7 +201,8 @@ def test_a_hostile_feed_reaches_mail_and_telegram_as_inert_text(tmp_path):
                       f"{escape(' '.join(body))}</description></item>" for t, u in items)
         site.add("/feed.xml", Page(f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>{xml}"
                                    "</channel></rss>".encode(), content_type="application/rss+xml"))
-        feeds = feeds_yaml(tmp_path / "feeds.yaml", [('Hostile </b><tg-spoiler>feed', site.url("/feed.xml"))])
+        feeds = feeds_yaml(tmp_path / "feeds.yaml", [('Hostile </b><tg-spoiler>feed', site.url("/feed.xml"))],
+                       settings="  timeout: 15\n")
         result = run_cli("run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
                          "--state", str(tmp_path / "state.db"), env={**sink.env(), **tg.env()})
         assert result.returncode == 0, result.stderr

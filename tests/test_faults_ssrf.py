@@ -88,7 +88,8 @@ def ssrf(tmp_path_factory):
                   f"<description>{escape(STORY)}</description></item>")
         feed.add("/feed.xml", Page(f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>{items}"
                                    "</channel></rss>".encode(), content_type="application/rss+xml"))
-        feeds = feeds_yaml(tmp / "feeds.yaml", [("Local Feed", feed.url("/feed.xml"))])
+        feeds = feeds_yaml(tmp / "feeds.yaml", [("Local Feed", feed.url("/feed.xml"))],
+                       settings="  timeout: 15\n")
         state = tmp / "state.db"
         result = run_cli("run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
                          "--state", str(state))

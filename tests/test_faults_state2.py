@@ -37,7 +37,8 @@ def made_state(tmp_path_factory):
         site.add("/feed.xml", Page(rss("Feed", [{"title": "Pamiri rights defender detained in Khorog",
                                                  "path": "/s/1"}], base=site.base).encode(),
                                    content_type="application/rss+xml"))
-        feeds = feeds_yaml(tmp / "feeds.yaml", [("Feed", site.url("/feed.xml"))])
+        feeds = feeds_yaml(tmp / "feeds.yaml", [("Feed", site.url("/feed.xml"))],
+                       settings="  timeout: 15\n")
         state = tmp / "state.db"
         done = run_cli("run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
                        "--state", str(state))
