@@ -10,6 +10,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import re
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -96,7 +97,20 @@ def _date(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
-class JournalFormatter(logging.Formatter):
+class _InertFormatter(logging.Formatter):
+    """Titles and URLs from the web are logged: an ESC, BEL, CR or NUL in one must not drive the terminal or the
+    journal, so every control character but newline and tab is shown as \\xNN; an absurdly long message is cut."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if len(message) > MAX_LOG_MESSAGE:
+            record = logging.makeLogRecord({**record.__dict__, "args": None,
+                                            "msg": f"{message[:MAX_LOG_MESSAGE]}… ({len(message):,} characters)"})
+        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if m.group() < "\u0100" else f"\\u{ord(m.group()):04x}",
+                            super().format(record))
+
+
+class JournalFormatter(_InertFormatter):
     """Under journald: a `<N>` syslog priority in front (sd-daemon(3)), so `journalctl -p warning` and alerting
     on priorities work, and one entry per event: journald cuts at newlines, so a multi-line message (a list of
     config problems, a traceback) is folded onto one line instead of spilling into entries without priority."""
@@ -117,18 +131,28 @@ def setup_logging(verbose: int) -> None:
     if os.environ.get("JOURNAL_STREAM"):
         handler.setFormatter(JournalFormatter("%(levelname)s %(name)s: %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handler.setFormatter(_InertFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
                                                datefmt="%Y-%m-%d %H:%M:%S"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+MAX_LOG_MESSAGE = 2000  # characters: a 1 MB title from a hostile feed must not become a 1 MB log line
+
+
 @contextmanager
 def instance_lock(state: str) -> Iterator[None]:
     """One monitor per state file: two schedulers on one state would send everything twice."""
     path = Path(state).with_name(Path(state).name + ".lock")
-    handle = open(path, "a+")
+    try:
+        handle = open(path, "a+")
+    except OSError as exc:  # a read-only folder or disk, a missing folder: say so, no traceback
+        raise RuntimeError(f"cannot create the lock file {path} beside the state ({exc.strerror or exc}); "
+                           "the state needs a writable folder (use --state or $MONITOR_STATE)") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -251,13 +251,15 @@ class Fetcher:
 
     async def get(self, url: str, *, etag: str | None = None,
                   last_modified: str | None = None, max_bytes: int | None = None,
-                  accept: str | None = None, feed: str | None = None, robots: bool | None = None) -> Response:
+                  accept: str | None = None, feed: str | None = None, robots: bool | None = None,
+                  truncate: bool = False) -> Response:
         """GET with redirects checked hop by hop; raises FetchError with a one-line reason.
 
         URLs the user wrote in feeds.yaml are trusted as written; every other URL (a link from a feed, a redirect)
         may reach a private address only on one of the feeds' own hosts: netguard checks each connection.
         `feed` names the feed the request is for (its proxy is used). robots.txt is checked for each hop unless
-        `robots` is False, or it is None and the URL is a `kind: feed` URL from feeds.yaml.
+        `robots` is False, or it is None and the URL is a `kind: feed` URL from feeds.yaml. With `truncate`, a body
+        over the cap is cut to its first `max_bytes` instead of refused (robots.txt: RFC 9309 parses a prefix).
         """
         cap = max_bytes or self.settings.max_bytes
         headers: dict[str, str] = {}
@@ -273,10 +275,10 @@ class Fetcher:
         if robots is None:
             robots = url not in self._feed_urls
         client = self._client(self.proxy_for(url, feed))
-        return await self._follow(client, url, headers, cap, robots, feed)
+        return await self._follow(client, url, headers, cap, robots, feed, truncate)
 
     async def _follow(self, client: httpx.AsyncClient, url: str, headers: dict[str, str], cap: int,
-                      robots: bool, feed: str | None) -> Response:
+                      robots: bool, feed: str | None, truncate: bool = False) -> Response:
         current = url
         budget = self.settings.timeout  # network time left: queueing for our own turn is not counted
         retried = False
@@ -296,7 +298,8 @@ class Fetcher:
                 started = time.monotonic()
                 try:
                     async with asyncio.timeout(budget):
-                        status, resp_headers, content, hop = await self._request(client, current, headers, cap)
+                        status, resp_headers, content, hop = await self._request(client, current, headers, cap,
+                                                                                 truncate)
                         exchanges.append(hop)
                 except TimeoutError:
                     gate.failed("timeout")
@@ -334,13 +337,13 @@ class Fetcher:
         raise FetchError(f"more than {MAX_REDIRECTS} redirects (a redirect loop?)")
 
     async def _request(self, client: httpx.AsyncClient, url: str, headers: dict[str, str],
-                       cap: int) -> tuple[int, httpx.Headers, bytes, Hop]:
+                       cap: int, truncate: bool = False) -> tuple[int, httpx.Headers, bytes, Hop]:
         self.requests += 1
         started = datetime.now(timezone.utc)
         try:
             async with client.stream("GET", url, headers=headers) as resp:
                 declared = resp.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > cap:
+                if declared.isdigit() and int(declared) > cap and not truncate:
                     raise FetchError(f"response too large: {int(declared):,} bytes (cap {cap:,})")
                 # the raw bytes are kept as evidence; the cap counts decoded bytes (gzip bombs)
                 decoder = resp._get_content_decoder()  # httpx's own gzip/br/zstd chain, as aiter_bytes uses
@@ -354,7 +357,10 @@ class Fetcher:
                     chunk = decoder.decode(piece)
                     size += len(chunk)
                     if size > cap:
-                        raise FetchError(f"response too large: over the {cap:,}-byte cap")
+                        if not truncate:
+                            raise FetchError(f"response too large: over the {cap:,}-byte cap")
+                        chunks.append(chunk[: len(chunk) - (size - cap)])
+                        break
                     chunks.append(chunk)
                 chunks.append(decoder.flush())
                 self.bytes += resp.num_bytes_downloaded
@@ -396,7 +402,7 @@ def describe_error(exc: BaseException) -> str:
     blocked = netguard.is_blocked(exc)
     if blocked is not None:
         return str(blocked)
-    text = " ".join(str(e) for e in _chain(exc) if str(e))
+    text = " ".join(dict.fromkeys(str(e) for e in _chain(exc) if str(e)))  # httpx repeats its cause's text
     if isinstance(exc, httpx.ConnectTimeout):
         return "timed out while connecting"
     if isinstance(exc, httpx.TimeoutException):

@@ -60,7 +60,7 @@ class Monitor:
         self._claimed: set[str] = set()
         self.undelivered = False  # a message could not be delivered this run (it stays queued): exit code 3
         self.skipped_extractions = 0  # URL keys a feed is processing now: two feeds, one fetch
-        trusted = {(urlsplit(f.url).hostname or "").lower() for f in feeds.feeds}
+        trusted = _trusted(feeds)
         self.fetcher = Fetcher(self.settings, trusted, feeds=feeds.feeds)  # per-feed proxy, robots exemption
         from .evidence.capture import Evidence
 
@@ -81,7 +81,7 @@ class Monitor:
         self.feeds, self.settings = feeds, feeds.settings
         self.matcher = Matcher(rules)
         self.extractor.set_prefilter(self.matcher.prefilter)
-        self.fetcher.trust((urlsplit(f.url).hostname or "").lower() for f in feeds.feeds)
+        self.fetcher.trust(_trusted(feeds))
         self.fetcher.set_feeds(feeds.feeds)
         self.evidence.archive.max_bytes = feeds.settings.warc_max_bytes
 
@@ -400,6 +400,11 @@ def _carried(entry: FeedEntry, keep_raw: bool) -> Article:
                    published=entry.published, fetched_at=datetime.now(timezone.utc),
                    raw_sha256=hashlib.sha256(raw).hexdigest(), raw_html=raw if keep_raw and entry.raw else None,
                    extracted=True)  # the whole text, as the source published it: not a stand-in summary
+def _trusted(feeds: FeedsFile) -> set[str]:
+    """The feeds' own host:port pairs: a feed on a local bridge (127.0.0.1:8080) must not open 127.0.0.1:6379."""
+    from .netguard import trusted_hosts_from
+
+    return trusted_hosts_from((f.url for f in feeds.feeds), with_port=True)
 
 
 def _summary(result: FeedResult, failed: list[str]) -> str:

@@ -13,6 +13,7 @@ Policy (documented in the README's politeness section):
 - 5xx, timeout, network error: allowed, logged at debug, and asked again after ERROR_TTL; a copy that was
   read earlier keeps applying. RFC 9309 would assume "disallow"; for a monitor that asks a host for a few
   pages an hour, losing a story to a flaky robots.txt costs more than one polite request.
+- Larger than MAX_ROBOTS_BYTES: its first 500 KB are parsed (RFC 9309 2.5), not the whole file ignored.
 - Exempt: the feed URLs the user wrote in feeds.yaml (decided in fetch.py), and /robots.txt itself.
 """
 
@@ -165,7 +166,7 @@ class RobotsCache:
 
         try:
             response = await self.fetcher.get(origin + "/robots.txt", robots=False, feed=feed,
-                                              max_bytes=MAX_ROBOTS_BYTES, accept="text/plain")
+                                              max_bytes=MAX_ROBOTS_BYTES, accept="text/plain", truncate=True)
         except FetchError as exc:
             if exc.host_down:
                 raise  # paused or backed off: the caller's own request would fail the same way

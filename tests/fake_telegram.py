@@ -97,6 +97,12 @@ class FakeTelegram:
         with self._lock:
             self._script.extend([(status, body)] * times)
 
+    def fail_html(self, status: int = 502, times: int = 1) -> None:
+        """Answer the next `times` requests with an HTML error page (a proxy or load balancer in front of the API)."""
+        with self._lock:
+            self._script.extend([(status, {"__html__": f"<html><head><title>{status}</title></head><body><h1>"
+                                                      f"{status} Bad Gateway</h1><hr>nginx</body></html>"})] * times)
+
     def _answer(self, path: str, payload: dict) -> tuple[int, dict]:
         with self._lock:
             if self._script:
@@ -136,9 +142,10 @@ class FakeTelegram:
                 status, body = fake._answer(self.path, payload)
                 with fake._lock:
                     fake.requests.append({**payload, "status": status, "path": self.path})
-                data = json.dumps(body).encode()
+                html_page = body.get("__html__") if isinstance(body, dict) else None
+                data = html_page.encode() if html_page else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html" if html_page else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

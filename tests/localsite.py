@@ -6,6 +6,7 @@ Every request is recorded (path, headers, time) so tests can assert what was and
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,12 +33,17 @@ class Request:
     at: float
 
 
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class LocalSite:
     """`with LocalSite() as site: site.add("/feed.xml", Page(...)); site.url("/feed.xml")`"""
 
     def __init__(self, host: str = "127.0.0.1"):
         self.pages: dict[str, Page] = {}
         self.requests: list[Request] = []
+        self.served: list[str] = []  # paths whose whole response was written, in order
         self._lock = threading.Lock()
         site = self
 
@@ -46,6 +52,10 @@ class LocalSite:
 
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
+
+            def setup(self) -> None:  # headers and body go out in two writes: without this, each keep-alive
+                super().setup()       # request waits ~40 ms for a delayed ACK (Nagle)
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self) -> None:
                 with site._lock:
@@ -79,10 +89,14 @@ class LocalSite:
                             time.sleep(page.trickle)
                     else:
                         self.wfile.write(page.body)
+                    self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
-                    pass
+                    return
+                with site._lock:
+                    site.served.append(self.path)
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        server_class = _ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer  # "::1": IPv6 loopback
+        self.server = server_class((host, 0), Handler)
         self.server.daemon_threads = True
         self.host, self.port = self.server.server_address[:2]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -97,7 +111,8 @@ class LocalSite:
 
     @property
     def base(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base + path

@@ -1,6 +1,7 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it receives, for tests and benchmarks.
 
-Switches: `refuse(code)` answers DATA with an error; `stall()` holds a message mid-DATA (before the
+Switches: `refuse(code)` answers DATA with an error; `refuse_recipient(addr)` refuses one RCPT TO; `drop()`
+closes the connection after DATA without any reply; `stall()` holds a message mid-DATA (before the
 250 — the client never hears that it was accepted, as with a server that hangs or a process killed
 while waiting); `stall(after_receipt=True)` records the message first and then hangs, which is the
 "server delivered it but we never saw the 250" window. `stalled` is set while a message is held.
@@ -47,9 +48,20 @@ class _Handler:
     def __init__(self, sink: "SmtpSink"):
         self.sink = sink
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # noqa: N802
+        refusal = self.sink.refused_recipients.get(address.lower())
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
         sink = self.sink
         sink.data_commands += 1
+        if sink.drop_after_data:  # the whole message was read; the connection goes without a reply
+            server.transport.abort()
+            return "451 never sent: the connection is gone"
         if sink.refuse_code:
             return f"{sink.refuse_code} {sink.refuse_text}"
         if sink.stall_mode and sink.stall_mode != "after_receipt":
@@ -84,6 +96,8 @@ class SmtpSink:
         self.refuse_code: int | None = None
         self.refuse_text = ""
         self.stall_mode: str | None = None
+        self.refused_recipients: dict[str, str] = {}  # address -> reply to its RCPT TO, e.g. "550 5.1.1 no such user"
+        self.drop_after_data = False
         self.stalled = threading.Event()
         self._released = threading.Event()
         self._lock = threading.Lock()
@@ -94,8 +108,15 @@ class SmtpSink:
     def refuse(self, code: int = 451, text: str = "try again later") -> None:
         self.refuse_code, self.refuse_text = code, text
 
+    def refuse_recipient(self, address: str, reply: str = "550 5.1.1 mailbox unavailable") -> None:
+        self.refused_recipients[address.lower()] = reply
+
+    def drop(self) -> None:
+        """Read each message to its end, then close the connection without the final reply."""
+        self.drop_after_data = True
+
     def accept(self) -> None:
-        self.refuse_code, self.stall_mode = None, None
+        self.refuse_code, self.stall_mode, self.drop_after_data = None, None, False
         self._released.set()
 
     def stall(self, after_receipt: bool = False) -> None:

@@ -242,12 +242,13 @@ class TelegramNotifier:
         try:
             body = response.json()
         except (json.JSONDecodeError, ValueError):
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
+            body = None
         status = response.status_code
-        if status == 200 and body.get("ok"):
+        if isinstance(body, dict) and status == 200 and body.get("ok"):
             return
+        if not isinstance(body, dict):  # a proxy's or load balancer's error page: say so, never quote it
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            body = {"description": f"{response.reason_phrase}, not a Bot API answer ({kind})"}
         description = self.token.redact(one_line(str(body.get("description") or response.reason_phrase), 300))
         params = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
         if status == 429:

@@ -24,7 +24,7 @@ from .mentions import MentionQueries
 from .texts import KeptText, KeptTextQueries
 from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
                      explain_error, utcnow)
-from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
+from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns, record_version, stored_version
 from .web import WebQueries
 
 __all__ = ["Store", "Label", "KeptText", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
@@ -39,6 +39,7 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
             self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA busy_timeout = 10000")
+            self._refuse_newer()  # before the first write: a newer monitor's state is never touched
             # before anything writes: a damaged state is refused whichever pages the damage hit (0.3 s per 200 MB)
             check = self.db.execute("PRAGMA quick_check(1)").fetchone()
             if check is not None and check[0] != "ok":
@@ -48,11 +49,19 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
             add_missing_columns(self.db)
-            self.db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            record_version(self.db)
         except sqlite3.DatabaseError as exc:
             raise StateError(_explain(self.path, exc)) from None
+
+    def _refuse_newer(self) -> None:
+        found = stored_version(self.db)
+        if found > SCHEMA_VERSION:
+            self.db.close()
+            raise StateError(
+                f"{self.path}: this state was written by a newer version of the monitor (schema {found}; this one "
+                f"knows up to {SCHEMA_VERSION}). It was left untouched: upgrade the monitor, or use --state for "
+                "another file."
+            )
 
     def close(self) -> None:
         self.db.close()

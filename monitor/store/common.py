@@ -74,7 +74,8 @@ def _explain(path: str, exc: sqlite3.DatabaseError) -> str:
             "restore it from a backup or move it aside to start with a fresh state."
         )
     if "readonly" in text or "unable to open" in text:
-        return f"{path}: cannot open the state file for writing ({text})"
+        return (f"{path}: cannot open the state file for writing ({text}); nothing was changed. Check that the "
+                "file and its folder are writable, or use --state or $MONITOR_STATE for another file.")
     if "full" in text:
         return (f"{path}: the disk is full ({text}); nothing was lost: the interrupted step was rolled back and "
                 "is done again by the next run. Free some space and run again.")

@@ -6,7 +6,7 @@ one an older state lacks, so any state opens with every column, whatever version
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: re-check, labels, safety net, evidence captures, digests kept, web index (2026-12)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -215,3 +215,21 @@ def add_missing_columns(db: sqlite3.Connection) -> None:
         if column not in have[table]:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
             have[table].add(column)
+
+
+def stored_version(db: sqlite3.Connection) -> int:
+    """The schema version a state was written with (PRAGMA user_version or meta.schema_version), read only."""
+    found = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and str(row[0]).strip().isdigit():
+            found = max(found, int(row[0]))
+    return found
+
+
+def record_version(db: sqlite3.Connection) -> None:
+    """After the migrations: the state is now at SCHEMA_VERSION, so an older monitor will refuse it."""
+    if int(db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
+    db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET "
+               "value = excluded.value WHERE CAST(meta.value AS INTEGER) < ?", (str(SCHEMA_VERSION), SCHEMA_VERSION))
