@@ -144,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         handler = getattr(args, "handler", None) or getattr(commands, "cmd_" + args.command.replace("-", "_"))
-        return handler(args)
+        code = handler(args)
+        if args.command == "run" and getattr(args, "once", False):
+            exit_now(code)
+        return code
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
@@ -158,6 +161,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def exit_now(code: int) -> None:
+    """End a finished `run --once` at once: flush what was written, then leave without the interpreter's teardown.
+
+    By then the state is closed (every transaction committed) and the extraction workers are ended; what is
+    left is freeing a few hundred modules one by one, ~0.2 s of a cycle that otherwise costs a round trip.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def run_async(coro) -> int:

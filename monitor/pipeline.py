@@ -20,10 +20,9 @@ from .config import FeedsFile, FeedSpec
 from .dedup import guid_key, url_key
 from .digest import build_digest, urgent_digests
 from .extract import ExtractionTimeout, ExtractorPool, decode_html
-from .fetch import Fetcher, FetchError
+from .fetch import Fetcher, FetchError, Response
 from .match import Matcher
 from .models import Article, FeedEntry, FeedResult, MatchResult
-from .neardup import NearDupIndex, signature
 from .parse import ParseError, parse_feed
 from .rules import RuleSet
 from .store import Store
@@ -53,7 +52,7 @@ class Monitor:
         self.store = store
         self.notifiers = notifiers
         self.matcher = Matcher(rules)
-        self.neardup = NearDupIndex(store)
+        self._neardup = None  # opened at the first match: a cycle with nothing new never imports numpy
         self.extractor = ExtractorPool(timeout=self.settings.extract_timeout, prefilter=self.matcher.prefilter)
         self.since, self.until = since, until
         self._article_slots = asyncio.Semaphore(self.settings.concurrency + 2 * self.extractor.workers)
@@ -76,6 +75,15 @@ class Monitor:
         self.extractor.set_prefilter(self.matcher.prefilter)
         self.fetcher.trust((urlsplit(f.url).hostname or "").lower() for f in feeds.feeds)
         self.fetcher.set_feeds(feeds.feeds)
+
+    @property
+    def neardup(self):
+        """The near-duplicate index (neardup.NearDupIndex), opened when a cycle first needs it."""
+        if self._neardup is None:
+            from .neardup import NearDupIndex
+
+            self._neardup = NearDupIndex(self.store)
+        return self._neardup
 
     @property
     def feed_names(self) -> set[str]:
@@ -168,8 +176,10 @@ class Monitor:
         if self._out_of_range(entry.published):
             self._record_old(entry, key, entry.published)
             return Outcome("old")
-        async with feed_slots, self._article_slots:  # backpressure: fetch no faster than extraction keeps up
-            article, error = await self._fetch_article(entry)
+        async with self._article_slots:  # backpressure: fetch no faster than extraction keeps up
+            async with feed_slots:  # the host's turn ends with the download, not after the extraction
+                response, error = await self._get_page(entry)
+            article = await self._read_page(entry, response)
         if self._out_of_range(article.published):
             self._record_old(entry, key, article.published)
             return Outcome("old")
@@ -181,16 +191,21 @@ class Monitor:
             return Outcome(status, error)
         return self._store_match(entry, key, article, match)
 
-    async def _fetch_article(self, entry: FeedEntry) -> tuple[Article, str]:
-        """The page's main text, or the feed's own summary when the page cannot be had or read."""
-        now = datetime.now(timezone.utc)
-        fallback = Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.summary,
-                           published=entry.published, fetched_at=now, raw_sha256="", extracted=False)
+    async def _get_page(self, entry: FeedEntry) -> tuple[Response | None, str]:
+        """The article's page, or None and one line saying why not."""
+        self.extractor.warm_up()  # the workers start (off the event loop) while the first pages are on the wire
         try:
-            response = await self.fetcher.get(entry.url, feed=entry.feed)
+            return await self.fetcher.get(entry.url, feed=entry.feed), ""
         except FetchError as exc:
             log.debug("article %s: %s", entry.url, exc)
-            return fallback, f"article {entry.url}: {exc}"
+            return None, f"article {entry.url}: {exc}"
+
+    async def _read_page(self, entry: FeedEntry, response: Response | None) -> Article:
+        """The page's main text as an Article; the feed's own summary stands in when there is none."""
+        now = datetime.now(timezone.utc)
+        if response is None:
+            return Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.summary,
+                           published=entry.published, fetched_at=now, raw_sha256="", extracted=False)
         content_type = response.headers.get("content-type", "text/html").lower()
         sha = hashlib.sha256(response.content).hexdigest()
         raw = response.content if self.settings.keep_raw_html else None
@@ -208,13 +223,15 @@ class Monitor:
         if extracted is None:
             return Article(entry=entry, final_url=response.url, title=entry.title, text=entry.summary,
                            published=entry.published, fetched_at=now, raw_sha256=sha, raw_html=raw,
-                           extracted=False), ""
+                           extracted=False)
         return Article(entry=entry, final_url=response.url, title=entry.title or extracted.title,
                        text=extracted.text, published=entry.published or extracted.published, fetched_at=now,
-                       raw_sha256=sha, raw_html=raw, extracted=True), ""
+                       raw_sha256=sha, raw_html=raw, extracted=True)
 
     def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult) -> Outcome:
         """Record the item and either a new story or a further source of a known one, atomically."""
+        from .neardup import signature
+
         sig = signature(article.text)
         with self.store.transaction():
             same = self.neardup.find(sig)
