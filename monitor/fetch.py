@@ -130,7 +130,7 @@ class Fetcher:
     """One shared async HTTP client for a run; use `async with Fetcher(...)`."""
 
     def __init__(self, settings: Settings, trusted_hosts: set[str], *, user_agent: str | None = None,
-                 proxy: str | None = None, feeds: Iterable[FeedSpec] = ()):
+                 proxy: str | None = None, feeds: Iterable[FeedSpec] = (), robots_keeper=None):
         from .robots import RobotsCache
 
         self.settings = settings
@@ -147,7 +147,7 @@ class Fetcher:
         self._feeds_by_name: dict[str, FeedSpec] = {}
         self._feed_urls: dict[str, FeedSpec] = {}
         self.set_feeds(feeds)
-        self.robots = RobotsCache(self)
+        self.robots = RobotsCache(self, robots_keeper)  # robots_keeper: the Store, to keep copies between runs
         self.client = self._client(self.default_proxy)  # built now: a bad proxy URL fails at start
 
     def set_feeds(self, feeds: Iterable[FeedSpec]) -> None:

@@ -59,7 +59,8 @@ class Monitor:
         self._claimed: set[str] = set()
         self.skipped_extractions = 0  # URL keys a feed is processing now: two feeds, one fetch
         trusted = {(urlsplit(f.url).hostname or "").lower() for f in feeds.feeds}
-        self.fetcher = Fetcher(self.settings, trusted, feeds=feeds.feeds)  # per-feed proxy, robots exemption
+        self.fetcher = Fetcher(self.settings, trusted, feeds=feeds.feeds,  # per-feed proxy, robots exemption
+                               robots_keeper=store)
 
     async def __aenter__(self) -> "Monitor":
         return self
@@ -131,6 +132,7 @@ class Monitor:
             from . import crawl  # sites without feeds and sitemaps (issue 6)
 
             return await crawl.entries_for(spec, self.fetcher, self.store, since=self.since), None, None, False
+        self.fetcher.robots.prefetch(spec.url, feed=spec.name)  # a new host: its articles will need it next
         response = await self.fetcher.get(spec.url, etag=state.etag if state else None,
                                           last_modified=state.last_modified if state else None,
                                           accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, "

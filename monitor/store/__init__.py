@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..models import Article, DigestStory, MatchResult
 from .archive import ArchiveQueries
+from .robots import RobotsQueries
 from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
                      explain_error, utcnow)
 from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
@@ -24,7 +25,7 @@ from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
 __all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 
 
-class Store(ArchiveQueries):
+class Store(ArchiveQueries, RobotsQueries):
     """One SQLite connection, used from one thread (the event loop's)."""
 
     def __init__(self, path: str | Path):

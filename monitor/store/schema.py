@@ -118,6 +118,12 @@ CREATE TABLE IF NOT EXISTS story_updates (      -- sources that arrived after th
     story_id INTEGER NOT NULL REFERENCES stories (id),
     seen_at TEXT NOT NULL
 );
+-- politeness (robots.py) --
+CREATE TABLE IF NOT EXISTS robots (             -- robots.txt per origin, kept between runs
+    origin TEXT PRIMARY KEY,
+    body TEXT NOT NULL,                         -- '' when the host has none (4xx)
+    expires_at REAL NOT NULL                    -- Unix time
+);
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.
