@@ -15,10 +15,13 @@ import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from . import __version__
-from .config import ConfigError, FeedsFile, load_feeds
+from .problems import ConfigError
+
+if TYPE_CHECKING:  # config (pydantic) is imported when a command needs it: a quiet cycle never does
+    from .config import FeedsFile
 
 log = logging.getLogger("monitor")
 
@@ -119,6 +122,7 @@ def instance_lock(state: str) -> Iterator[None]:
 
 def load_config(args: argparse.Namespace) -> tuple[FeedsFile, object]:
     """Both files, every problem of both reported together."""
+    from .config import load_feeds
     from .rules import load_rules
 
     problems = []

@@ -7,36 +7,16 @@ data is validated with pydantic models; a validation error's path is mapped back
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .problems import ConfigError, Problem  # noqa: F401  (defined without pydantic; re-exported here)
+
 Path_ = tuple[str | int, ...]
 LineOf = Callable[[Path_], int | None]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One mistake in a config file, precise enough to fix without guessing."""
-
-    file: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.message}"
-
-
-class ConfigError(Exception):
-    """A config file could not be used; carries every problem found, not just the first."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]

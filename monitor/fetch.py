@@ -25,12 +25,15 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from . import __version__, netguard
-from .config import FeedSpec, Settings
+
+if TYPE_CHECKING:  # attributes only: a quiet cycle (monitor/quiet.py) fetches without loading pydantic
+    from .config import FeedSpec, Settings
 
 log = logging.getLogger("monitor.fetch")
 
@@ -41,6 +44,8 @@ WAIT_RETRY_AFTER = 60.0  # a Retry-After up to this long is waited out (and the 
 FAILS_BEFORE_BACKOFF = 5  # consecutive failures of one host before it is left alone for a while
 MAX_BACKOFF_ROUND = 8  # 2, 4, 8 ... 256 minutes
 PROXY_ENV = "MONITOR_PROXY"
+ACCEPT_FEEDS = ("application/rss+xml, application/atom+xml, application/xml;q=0.9, application/feed+json;q=0.9, "
+                "*/*;q=0.5")
 
 
 class FetchError(Exception):

@@ -20,7 +20,7 @@ from .config import FeedsFile, FeedSpec
 from .dedup import guid_key, url_key
 from .digest import build_digest, urgent_digests
 from .extract import ExtractionTimeout, ExtractorPool, decode_html
-from .fetch import Fetcher, FetchError, Response
+from .fetch import ACCEPT_FEEDS, Fetcher, FetchError, Response
 from .match import Matcher
 from .models import Article, FeedEntry, FeedResult, MatchResult
 from .parse import ParseError, parse_feed
@@ -46,7 +46,8 @@ class Monitor:
     """One run's shared machinery; use `async with Monitor(...) as monitor:`."""
 
     def __init__(self, feeds: FeedsFile, rules: RuleSet, store: Store, notifiers: list, *,
-                 since: datetime | None = None, until: datetime | None = None):
+                 since: datetime | None = None, until: datetime | None = None,
+                 prefetched: dict[str, Response | FetchError] | None = None):
         self.feeds = feeds
         self.settings = feeds.settings
         self.store = store
@@ -55,6 +56,7 @@ class Monitor:
         self._neardup = None  # opened at the first match: a cycle with nothing new never imports numpy
         self.extractor = ExtractorPool(timeout=self.settings.extract_timeout, prefilter=self.matcher.prefilter)
         self.since, self.until = since, until
+        self.prefetched = dict(prefetched or {})  # feed name -> its answer, already received this cycle
         self._article_slots = asyncio.Semaphore(self.settings.concurrency + 2 * self.extractor.workers)
         self._claimed: set[str] = set()
         self.skipped_extractions = 0  # URL keys a feed is processing now: two feeds, one fetch
@@ -133,10 +135,12 @@ class Monitor:
 
             return await crawl.entries_for(spec, self.fetcher, self.store, since=self.since), None, None, False
         self.fetcher.robots.prefetch(spec.url, feed=spec.name)  # a new host: its articles will need it next
-        response = await self.fetcher.get(spec.url, etag=state.etag if state else None,
-                                          last_modified=state.last_modified if state else None,
-                                          accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, "
-                                                 "application/feed+json;q=0.9, */*;q=0.5")
+        response = self.prefetched.pop(spec.name, None)  # a quiet cycle's answer (monitor/quiet.py): not asked twice
+        if isinstance(response, FetchError):
+            raise response
+        if response is None:
+            response = await self.fetcher.get(spec.url, etag=state.etag if state else None,
+                                              last_modified=state.last_modified if state else None, accept=ACCEPT_FEEDS)
         if response.not_modified:
             return [], None, None, True
         entries = parse_feed(spec.name, response.content, url=response.url, headers=dict(response.headers))

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from ..cli import instance_lock, load_config
-from ..config import ConfigError, load_feeds
+from ..problems import ConfigError
 from ..store import Store
 
 log = logging.getLogger("monitor")
@@ -45,20 +45,42 @@ def _state(args: argparse.Namespace, *, locked: bool = False) -> Iterator[Store]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.once:
+        return _cmd_run_once(args)
     feeds, rules = load_config(args)
     notifiers = _notifiers()
     with _state(args, locked=True) as store:
-        return asyncio.run(_run_once(feeds, rules, store, notifiers) if args.once
-                           else _serve(args, feeds, rules, store, notifiers))
+        return asyncio.run(_serve(args, feeds, rules, store, notifiers))
 
 
-async def _run_once(feeds, rules, store: Store, notifiers) -> int:
+def _cmd_run_once(args: argparse.Namespace) -> int:
+    """One cycle: the quiet cycle when it can be one (monitor/quiet.py), else the full pipeline."""
+    from .. import quiet
+
+    fp = quiet.fingerprint(args.feeds, args.keywords, os.environ)
+    # with no state to hold a plan, the config is checked before a state file is created for it
+    config = None if fp and Path(args.state).exists() else (load_config(args), _notifiers())
+    with _state(args, locked=True) as store:
+        return asyncio.run(_run_once(args, store, fp, config))
+
+
+async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, config) -> int:
+    from .. import quiet
+
+    prefetched = None
+    plan = quiet.usable_plan(store, fp) if config is None else None
+    if plan is not None:
+        prefetched = await quiet.poll(plan, store)
+        if prefetched is None:
+            return 0  # every feed answered 304 and nothing was due
+    (feeds, rules), notifiers = config or (load_config(args), _notifiers())
     from ..pipeline import Monitor
 
-    async with Monitor(feeds, rules, store, notifiers) as monitor:
+    async with Monitor(feeds, rules, store, notifiers, prefetched=prefetched) as monitor:
         results = await monitor.poll_all()
         await monitor.send_urgent()
         await monitor.send_digest()
+    store.save_quiet_plan(quiet.make_plan(feeds, fp))
     failed = [r for r in results if not r.ok]
     stories = sum(r.matches for r in results)
     log.info("cycle done: %d feed(s) polled, %d failed, %d new stor%s; %d page(s) extracted, %d without any "
@@ -100,6 +122,8 @@ def cmd_test_delivery(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from ..health import format_status
+
+    from ..config import load_feeds
 
     try:
         feeds = load_feeds(args.feeds)

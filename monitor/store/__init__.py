@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..models import Article, DigestStory, MatchResult
 from .archive import ArchiveQueries
+from .quiet import QuietQueries
 from .robots import RobotsQueries
 from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
                      explain_error, utcnow)
@@ -25,7 +26,7 @@ from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
 __all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 
 
-class Store(ArchiveQueries, RobotsQueries):
+class Store(ArchiveQueries, RobotsQueries, QuietQueries):
     """One SQLite connection, used from one thread (the event loop's)."""
 
     def __init__(self, path: str | Path):
