@@ -438,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bench-venv", default=os.environ.get("BENCH_VENV", "/work/bench-venv"),
                     help="venv with rss2email (skipped when missing)")
     ap.add_argument("--soak-cycles", type=int, default=50, help="cycles for the memory soak (0: skip)")
+    ap.add_argument("--steady-rounds", type=int, default=7,
+                    help="nothing-new cycles interleaved with the floor (python -c pass + one 304), 0: skip")
     ap.add_argument("--no-micro", action="store_true", help="skip bench_match.py / bench_dedup.py")
     ap.add_argument("--no-calibrate", action="store_true")
     ap.add_argument("--workdir", help="keep state, logs and digests here (default: a temp dir, removed)")
@@ -502,6 +504,14 @@ def main(argv: list[str] | None = None) -> int:
         log("cycle 2: nothing new")
         c2 = results["cycle2"] = measure("cycle2", cmd, workdir, site, env, timeout=args.monitor_timeout)
         log(f"  {c2['wall']:.1f} s, exit {c2['exit']}")
+        if args.steady_rounds:
+            import steady
+
+            log(f"steady: {args.steady_rounds} nothing-new cycles interleaved with the floor")
+            results["steady"] = steady.rounds(cmd, site.feeds[0]["url"], python=args.python, n=args.steady_rounds,
+                                              env=env, cwd=ROOT)
+            save()
+            log(f"  median {results['steady']['monitor_median']:.2f} s, floor {results['steady']['floor_median']:.2f} s")
         adv = site.call(f"advance?fraction={args.new_fraction}")
         log(f"cycle 3: {adv['new_items']} new items on {adv['feeds_changed']} feeds")
         c3 = results["cycle3"] = measure("cycle3", cmd, workdir, site, env, timeout=args.monitor_timeout)
@@ -547,6 +557,9 @@ def main(argv: list[str] | None = None) -> int:
                 argv_r2e = b2e.write_config(r2dir, site.feeds[:n], port, args.bench_venv)
                 log(f"baseline: rss2email on {n} feeds (SMTP sink on port {port})")
                 r = measure("rss2email", argv_r2e, workdir, site, {**os.environ, "HOME": str(r2dir)}, timeout=14400)
+                log(f"baseline: rss2email again, nothing new (its steady run)")
+                r["steady"] = measure("rss2email-steady", argv_r2e, workdir, site, {**os.environ, "HOME": str(r2dir)},
+                                      timeout=14400)
             finally:
                 sink.send_signal(signal.SIGTERM)
                 sink.wait(10)
@@ -634,7 +647,8 @@ def evaluate(r: dict) -> list[dict]:
     seq = r.get("sequential")
     if seq and seq.get("exit") == 0:
         ratio = seq["wall_scaled"] / c1["wall"]
-        add("first cycle >= 20x faster than sequential", ratio >= 20 if complete else False, f"{ratio:.1f}x",
+        want = 20 if p["feeds"] >= 1000 else 12  # issue 18: >= 12x on the 30-host bench, >= 20x at 1,000 feeds
+        add(f"first cycle >= {want}x faster than sequential", ratio >= want if complete else False, f"{ratio:.1f}x",
             ("sequential time scaled from a sample" if seq["scale"] != 1 else "")
             + ("" if complete else "; INVALID: first cycle incomplete"))
     floor = r["floor"]["seconds"]
@@ -650,6 +664,18 @@ def evaluate(r: dict) -> list[dict]:
         add("second cycle <= 5% of first cycle's bytes", share <= 0.05, f"{share:.2%}")
     add("second cycle fetches no article (no extraction)", c2.get("article_requests", 1) == 0,
         f"{c2.get('article_requests')} article requests")
+    steady = r.get("steady")
+    if steady:
+        bound = 2 * steady["floor_median"]
+        add("nothing new within 2x of `python -c pass` + one round trip", steady["monitor_median"] <= bound,
+            f"median {steady['monitor_median']:.2f} s vs floor {steady['floor_median']:.2f} s "
+            f"({steady['ratio_to_floor']:.2f}x; python -c pass {steady['python_pass_median']:.3f} s)")
+    r2e_steady = (r.get("rss2email") or {}).get("steady")
+    if r2e_steady and r2e_steady.get("exit") == 0:
+        ours = steady["monitor_median"] if steady else c2["wall"]
+        ratio = r2e_steady["wall"] / ours
+        add("nothing new >= 10x faster than rss2email's steady run", ratio >= 10,
+            f"{ratio:.1f}x ({r2e_steady['wall']:.1f} s vs {ours:.2f} s)")
     new = c3.get("new_items") or 0
     if new:
         add("1% new: article fetches == new items", c3.get("article_requests") == new,
@@ -721,8 +747,15 @@ def render(r: dict) -> str:
     if r2 and "wall" in r2:
         label = "4. rss2email" + (f" (x{r2['scale']:.0f} of {r2['feeds_run']})" if r2["scale"] != 1 else "")
         row(label, r2, scaled=True)
+        if r2.get("steady") and "wall" in r2["steady"]:
+            row("4. rss2email, nothing new", r2["steady"])
     elif r2:
         lines.append(f"4. rss2email: {r2.get('status')}")
+    steady = r.get("steady")
+    if steady:
+        lines.append(f"2b. nothing new, median of {steady['rounds']} interleaved rounds: {steady['monitor_median']:.2f} s; "
+                     f"floor (python -c pass + one 304) {steady['floor_median']:.2f} s; python -c pass "
+                     f"{steady['python_pass_median']:.3f} s")
     lines.append("")
     lines.append("peak MB = peak summed PSS of the process tree (main + extraction workers), sampled every 0.1 s; "
                  "CPU = user+sys incl. reaped children")

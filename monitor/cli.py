@@ -16,10 +16,13 @@ import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from . import __version__
-from .config import ConfigError, FeedsFile, load_feeds
+from .problems import ConfigError
+
+if TYPE_CHECKING:  # config (pydantic) is imported when a command needs it: a quiet cycle never does
+    from .config import FeedsFile
 
 log = logging.getLogger("monitor")
 
@@ -167,6 +170,7 @@ def instance_lock(state: str) -> Iterator[None]:
 
 def load_config(args: argparse.Namespace) -> tuple[FeedsFile, object]:
     """Both files, every problem of both reported together."""
+    from .config import load_feeds
     from .rules import load_rules
 
     problems = []
@@ -199,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         handler = getattr(args, "handler", None) or getattr(commands, "cmd_" + args.command.replace("-", "_"))
-        return handler(args)
+        code = handler(args)
+        if args.command == "run" and getattr(args, "once", False):
+            exit_now(code)
+        return code
     except ConfigError as exc:
         fail(f"configuration error:\n{exc}")
         return 2
@@ -213,6 +220,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def exit_now(code: int) -> None:
+    """End a finished `run --once` at once: flush what was written, then leave without the interpreter's teardown.
+
+    By then the state is closed (every transaction committed) and the extraction workers are ended; what is
+    left is freeing a few hundred modules one by one, ~0.2 s of a cycle that otherwise costs a round trip.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def run_async(coro) -> int:

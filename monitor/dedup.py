@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import courlan
-
 from .models import FeedEntry
 
 _TRACKING = re.compile(
@@ -25,6 +23,8 @@ _AMP_PATH = re.compile(r"(?:/amp)+(?=/|$)|\.amp(?=$)", re.IGNORECASE)
 
 def url_key(url: str) -> str:
     """A stable key for "the same page": http://m.site.org/amp/a/?utm_source=x == https://site.org/a"""
+    import courlan  # here, not at the top: a cycle in which every feed answers 304 never needs it (~30 ms)
+
     try:
         normal = courlan.normalize_url(url.strip(), trailing_slash=False)
     except Exception:  # courlan raises on some malformed input; the raw URL is still a key

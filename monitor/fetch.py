@@ -25,12 +25,15 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from . import netguard
-from .config import FeedSpec, Settings
+
+if TYPE_CHECKING:  # attributes only: a quiet cycle (monitor/quiet.py) fetches without loading pydantic
+    from .config import FeedSpec, Settings
 
 log = logging.getLogger("monitor.fetch")
 
@@ -51,6 +54,8 @@ WAIT_RETRY_AFTER = 60.0  # a Retry-After up to this long is waited out (and the 
 FAILS_BEFORE_BACKOFF = 5  # consecutive failures of one host before it is left alone for a while
 MAX_BACKOFF_ROUND = 8  # 2, 4, 8 ... 256 minutes
 PROXY_ENV = "MONITOR_PROXY"
+ACCEPT_FEEDS = ("application/rss+xml, application/atom+xml, application/xml;q=0.9, application/feed+json;q=0.9, "
+                "*/*;q=0.5")
 
 
 class FetchError(Exception):
@@ -163,7 +168,7 @@ class Fetcher:
     """One shared async HTTP client for a run; use `async with Fetcher(...)`."""
 
     def __init__(self, settings: Settings, trusted_hosts: set[str], *, user_agent: str | None = None,
-                 proxy: str | None = None, feeds: Iterable[FeedSpec] = ()):
+                 proxy: str | None = None, feeds: Iterable[FeedSpec] = (), robots_keeper=None):
         from .robots import RobotsCache
 
         self.settings = settings
@@ -180,7 +185,7 @@ class Fetcher:
         self._feeds_by_name: dict[str, FeedSpec] = {}
         self._feed_urls: dict[str, FeedSpec] = {}
         self.set_feeds(feeds)
-        self.robots = RobotsCache(self)
+        self.robots = RobotsCache(self, robots_keeper)  # robots_keeper: the Store, to keep copies between runs
         self.client = self._client(self.default_proxy)  # built now: a bad proxy URL fails at start
 
     def set_feeds(self, feeds: Iterable[FeedSpec]) -> None:

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash
 
 if TYPE_CHECKING:
     from .store import Store
@@ -49,11 +48,46 @@ CONTAINED = 0.7  # ... or this share of the shorter text's shingles is in the lo
 #                  excerpts estimate 0.79-0.80, different reports at most 0.40),
 MIN_CONTAINED_JACCARD = 0.25  # provided the Jaccard is at least this (a short brief quoted inside an analysis is not)
 SEED = 1
-SCHEME = "affine32"  # pinned: hash values of different datasketch schemes must never be mixed
+SCHEME = "affine32"  # pinned: datasketch's scheme that minhash() reproduces; schemes must never be mixed
 PARAMS = f"minhash-{SCHEME}-seed{SEED}-p{NUM_PERM}-w{SHINGLE}-b{BANDS}x{ROWS}-min{MIN_WORDS}-v1"
 
 _WORD = re.compile(r"\w+")
-_PROTO = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)  # its permutations are computed once
+
+
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The affine permutations h -> a*h + b (mod 2**32, `a` odd) of datasketch's "affine32" scheme, seed 1.
+
+    Computed as datasketch 2.0 computes them, so signatures are bit-identical to `datasketch.MinHash(
+    num_perm=128, seed=1, scheme="affine32")` (tests/test_neardup.py checks it against the library): states
+    written before keep their index. Why not the library itself: importing datasketch imports scipy, 0.3 s
+    of every run's start-up for a dozen lines of numpy.
+    """
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
+
+
+_A, _B = _permutations()
+_EMPTY = np.full(NUM_PERM, (1 << 32) - 1, dtype=np.uint32)
+
+
+def _fmix32(hv: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer: a bijection that spreads the SHA-1 prefix before the permutations."""
+    hv = hv ^ (hv >> np.uint32(16))
+    hv = hv * np.uint32(0x85EBCA6B)
+    hv = hv ^ (hv >> np.uint32(13))
+    hv = hv * np.uint32(0xC2B2AE35)
+    return hv ^ (hv >> np.uint32(16))
+
+
+def minhash(grams: set[bytes]) -> np.ndarray:
+    """uint32[NUM_PERM]: per permutation, the least permuted hash over the shingles (SHA-1's first 4 bytes)."""
+    if not grams:
+        return _EMPTY.copy()
+    digests = b"".join(hashlib.sha1(g).digest()[:4] for g in grams)
+    hv = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32)).reshape(-1, 1)
+    return (hv * _A + _B).min(axis=0)  # uint32 arithmetic wraps: that is the modulo 2**32
 
 
 def normalise(text: str) -> list[str]:
@@ -128,10 +162,7 @@ def signature(text: str) -> Signature:
     """The signature of an extracted text (pure: the same text gives the same signature everywhere)."""
     words = normalise(text)
     grams = shingles(words)
-    m = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, permutations=_PROTO.permutations)
-    if grams:
-        m.update_batch(grams)
-    return Signature(np.asarray(m.hashvalues, dtype=np.uint32), len(words), len(grams))
+    return Signature(minhash(grams), len(words), len(grams))
 
 
 class NearDupIndex:

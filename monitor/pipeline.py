@@ -19,10 +19,9 @@ from .config import FeedsFile, FeedSpec
 from .dedup import guid_key, url_key
 from .digest import ANNOUNCED_KEY, build_digest, digest_due, health_notice, next_digest_at, quiet_until, urgent_digests
 from .extract import ExtractionTimeout, ExtractorPool, decode_html
-from .fetch import Fetcher, FetchError
+from .fetch import ACCEPT_FEEDS, Fetcher, FetchError, Response
 from .match import Matcher
 from .models import Article, FeedEntry, FeedResult, MatchResult
-from .neardup import NearDupIndex, signature
 from .parse import ParseError, parse_feed
 from .rules import RuleSet
 from .sources.charset import is_garbled
@@ -47,21 +46,24 @@ class Monitor:
     """One run's shared machinery; use `async with Monitor(...) as monitor:`."""
 
     def __init__(self, feeds: FeedsFile, rules: RuleSet, store: Store, notifiers: list, *,
-                 since: datetime | None = None, until: datetime | None = None):
+                 since: datetime | None = None, until: datetime | None = None,
+                 prefetched: dict[str, Response | FetchError] | None = None):
         self.feeds = feeds
         self.settings = feeds.settings
         self.store = store
         self.notifiers = notifiers
         self.matcher = Matcher(rules)
-        self.neardup = NearDupIndex(store)
+        self._neardup = None  # opened at the first match: a cycle with nothing new never imports numpy
         self.extractor = ExtractorPool(timeout=self.settings.extract_timeout, prefilter=self.matcher.prefilter)
         self.since, self.until = since, until
+        self.prefetched = dict(prefetched or {})  # feed name -> its answer, already received this cycle
         self._article_slots = asyncio.Semaphore(self.settings.concurrency + 2 * self.extractor.workers)
         self._claimed: set[str] = set()
         self.undelivered = False  # a message could not be delivered this run (it stays queued): exit code 3
         self.skipped_extractions = 0  # URL keys a feed is processing now: two feeds, one fetch
         trusted = _trusted(feeds)
-        self.fetcher = Fetcher(self.settings, trusted, feeds=feeds.feeds)  # per-feed proxy, robots exemption
+        self.fetcher = Fetcher(self.settings, trusted, feeds=feeds.feeds,  # per-feed proxy, robots exemption
+                               robots_keeper=store)
         from .evidence.capture import Evidence
 
         self.evidence = Evidence(store, self.settings)  # WARC captures beside the state (<state>.warc/)
@@ -84,6 +86,15 @@ class Monitor:
         self.fetcher.trust(_trusted(feeds))
         self.fetcher.set_feeds(feeds.feeds)
         self.evidence.archive.max_bytes = feeds.settings.warc_max_bytes
+
+    @property
+    def neardup(self):
+        """The near-duplicate index (neardup.NearDupIndex), opened when a cycle first needs it."""
+        if self._neardup is None:
+            from .neardup import NearDupIndex
+
+            self._neardup = NearDupIndex(self.store)
+        return self._neardup
 
     @property
     def feed_names(self) -> set[str]:
@@ -131,10 +142,13 @@ class Monitor:
             from . import crawl  # sites without feeds and sitemaps (issue 6)
 
             return await crawl.entries_for(spec, self.fetcher, self.store, since=self.since), None, None, False
-        response = await self.fetcher.get(spec.url, etag=state.etag if state else None,
-                                          last_modified=state.last_modified if state else None,
-                                          accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, "
-                                                 "application/feed+json;q=0.9, */*;q=0.5")
+        self.fetcher.robots.prefetch(spec.url, feed=spec.name)  # a new host: its articles will need it next
+        response = self.prefetched.pop(spec.name, None)  # a quiet cycle's answer (monitor/quiet.py): not asked twice
+        if isinstance(response, FetchError):
+            raise response
+        if response is None:
+            response = await self.fetcher.get(spec.url, etag=state.etag if state else None,
+                                              last_modified=state.last_modified if state else None, accept=ACCEPT_FEEDS)
         if response.not_modified:
             return [], None, None, True
         entries = parse_feed(spec.name, response.content, url=response.url, headers=dict(response.headers))
@@ -179,8 +193,10 @@ class Monitor:
         if entry.text is not None:  # the source carried the whole text (a Telegram post): nothing to fetch
             article, error = _carried(entry, self.settings.keep_raw_html), ""
         else:
-            async with feed_slots, self._article_slots:  # backpressure: fetch no faster than extraction keeps up
-                article, error = await self._fetch_article(entry)
+            async with self._article_slots:  # backpressure: fetch no faster than extraction keeps up
+                async with feed_slots:  # the host's turn ends with the download, not after the extraction
+                    response, error = await self._get_page(entry)
+                article = await self._read_page(entry, response)
         if self._out_of_range(article.published):
             self._record_old(entry, key, article.published)
             return Outcome("old")
@@ -199,16 +215,21 @@ class Monitor:
             return Outcome(status, error)
         return self._store_match(entry, key, article, match)
 
-    async def _fetch_article(self, entry: FeedEntry) -> tuple[Article, str]:
-        """The page's main text, or the feed's own summary when the page cannot be had or read."""
-        now = datetime.now(timezone.utc)
-        fallback = Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.summary,
-                           published=entry.published, fetched_at=now, raw_sha256="", extracted=False)
+    async def _get_page(self, entry: FeedEntry) -> tuple[Response | None, str]:
+        """The article's page, or None and one line saying why not."""
+        self.extractor.warm_up()  # the workers start (off the event loop) while the first pages are on the wire
         try:
-            response = await self.fetcher.get(entry.url, feed=entry.feed)
+            return await self.fetcher.get(entry.url, feed=entry.feed), ""
         except FetchError as exc:
             log.debug("article %s: %s", entry.url, exc)
-            return fallback, f"article {entry.url}: {exc}"
+            return None, f"article {entry.url}: {exc}"
+
+    async def _read_page(self, entry: FeedEntry, response: Response | None) -> Article:
+        """The page's main text as an Article; the feed's own summary stands in when there is none."""
+        now = datetime.now(timezone.utc)
+        if response is None:
+            return Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.summary,
+                           published=entry.published, fetched_at=now, raw_sha256="", extracted=False)
         content_type = response.headers.get("content-type", "text/html").lower()
         sha = hashlib.sha256(response.content).hexdigest()
         raw = None  # keep_raw_html is superseded: the matched page is kept whole as WARC records (evidence/)
@@ -230,13 +251,15 @@ class Monitor:
         if extracted is None:
             return Article(entry=entry, final_url=response.url, title=entry.title, text=entry.summary,
                            published=entry.published, fetched_at=now, raw_sha256=sha, raw_html=raw,
-                           extracted=False, hops=response.hops), ""
+                           extracted=False, hops=response.hops)
         return Article(entry=entry, final_url=response.url, title=entry.title or extracted.title,
                        text=extracted.text, published=entry.published or extracted.published, fetched_at=now,
-                       raw_sha256=sha, raw_html=raw, extracted=True, hops=response.hops), ""
+                       raw_sha256=sha, raw_html=raw, extracted=True, hops=response.hops)
 
     def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult) -> Outcome:
         """Record the item and either a new story or a further source of a known one, atomically."""
+        from .neardup import signature
+
         sig = signature(article.text)
         # the page as received goes to disk (fsynced) before the transaction that indexes it
         pending = self.evidence.write(article.hops, text=article.text, title=article.title, feed=entry.feed)

@@ -15,6 +15,9 @@ Policy (documented in the README's politeness section):
   pages an hour, losing a story to a flaky robots.txt costs more than one polite request.
 - Larger than MAX_ROBOTS_BYTES: its first 500 KB are parsed (RFC 9309 2.5), not the whole file ignored.
 - Exempt: the feed URLs the user wrote in feeds.yaml (decided in fetch.py), and /robots.txt itself.
+- Kept between runs in the state (table `robots`) for its time to live, so a run with a few new items asks no
+  host again; a host never seen before is asked together with its feed (`prefetch`), not after it, which
+  saves one round trip on a new host's first articles.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -121,14 +124,24 @@ class _Entry:
     expires: float
 
 
+class RobotsKeeper(Protocol):
+    """Where robots.txt copies outlive a run (the Store: monitor/store/robots.py)."""
+
+    def robots_load(self, origin: str) -> tuple[str, float] | None: ...
+    def robots_known(self, origin: str) -> bool: ...
+    def robots_save(self, origin: str, body: str, expires_at: float) -> None: ...
+
+
 class RobotsCache:
     """robots.txt of every host the run touches, asked once per host (concurrent callers share the fetch)."""
 
-    def __init__(self, fetcher: "Fetcher"):
+    def __init__(self, fetcher: "Fetcher", keeper: RobotsKeeper | None = None):
         self.fetcher = fetcher
+        self.keeper = keeper
         self.token = product_token(fetcher.user_agent)
         self._cache: dict[str, _Entry] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._prefetching: set[asyncio.Task] = set()
 
     async def rules(self, url: str, *, feed: str | None = None) -> Rules:
         parts = urlsplit(url)
@@ -141,13 +154,49 @@ class RobotsCache:
             entry = self._cache.get(origin)
             if entry and entry.expires > time.monotonic():
                 return entry.rules
-            rules, ttl = await self._fetch(origin, entry.rules if entry else None, feed)
+            kept = self._kept(origin)
+            if kept is not None:
+                rules, ttl = kept
+            else:
+                rules, ttl, body = await self._fetch(origin, entry.rules if entry else None, feed)
+                if body is not None and self.keeper is not None:
+                    self.keeper.robots_save(origin, body, time.time() + ttl)
             if len(self._cache) >= MAX_HOSTS:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[origin] = _Entry(rules, time.monotonic() + ttl)
             if rules.crawl_delay:
                 self.fetcher.slow_down(parts.hostname or "", min(rules.crawl_delay, MAX_CRAWL_DELAY))
             return rules
+
+    def prefetch(self, url: str, *, feed: str | None = None) -> None:
+        """Ask a host never seen before for its robots.txt now, alongside its feed, in the background.
+
+        Only for new hosts: one whose copy merely expired is asked when an article needs it, so a cycle in
+        which every feed answers 304 sends nothing more than the feeds' own requests.
+        """
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        if origin in self._cache or origin in self._locks or (self.keeper and self.keeper.robots_known(origin)):
+            return
+        task = asyncio.get_running_loop().create_task(self._quietly(url, feed))
+        self._prefetching.add(task)
+        task.add_done_callback(self._prefetching.discard)
+
+    async def _quietly(self, url: str, feed: str | None) -> None:
+        from .fetch import FetchError
+
+        try:
+            await self.rules(url, feed=feed)
+        except FetchError:  # the host is backed off: the articles' own checks will say so
+            pass
+
+    def _kept(self, origin: str) -> tuple[Rules, float] | None:
+        """The copy kept in the state by an earlier run, with the seconds it has left."""
+        row = self.keeper.robots_load(origin) if self.keeper is not None else None
+        if row is None:
+            return None
+        body, expires_at = row
+        return parse_robots(body, self.token), max(1.0, expires_at - time.time())
 
     async def allowed(self, url: str, *, feed: str | None = None) -> bool:
         parts = urlsplit(url)
@@ -161,7 +210,8 @@ class RobotsCache:
         """The `Sitemap:` lines of the host's robots.txt (sitemap auto-discovery)."""
         return list((await self.rules(url, feed=feed)).sitemaps)
 
-    async def _fetch(self, origin: str, previous: Rules | None, feed: str | None) -> tuple[Rules, float]:
+    async def _fetch(self, origin: str, previous: Rules | None, feed: str | None) -> tuple[Rules, float, str | None]:
+        """(rules, seconds to keep them, the text to keep between runs: None for a passing failure)."""
         from .fetch import FetchError
 
         try:
@@ -171,10 +221,10 @@ class RobotsCache:
             if exc.host_down:
                 raise  # paused or backed off: the caller's own request would fail the same way
             if exc.status is not None and 400 <= exc.status < 500:
-                return Rules(), MISSING_TTL
+                return Rules(), MISSING_TTL, ""
             log.debug("robots.txt of %s unavailable (%s): allowed until asked again", origin, exc)
-            return previous or Rules(), ERROR_TTL
+            return previous or Rules(), ERROR_TTL, None
         text = response.content.decode("utf-8", "replace")
         if "<html" in text[:512].lower():  # a soft 404: an HTML page where robots.txt should be
-            return Rules(), MISSING_TTL
-        return parse_robots(text, self.token), OK_TTL
+            return Rules(), MISSING_TTL, ""
+        return parse_robots(text, self.token), OK_TTL, text

@@ -206,3 +206,15 @@ def test_a_copy_is_folded_into_the_most_similar_earliest_story(store: Store) -> 
     follow, new = pipe.take("https://a.example/2", text("en_wire_deport_followup"))
     assert new and follow != first
     assert index.find(signature(text("en_wire_deport_copy_note"))) == first
+
+
+def test_signatures_are_the_ones_datasketch_computes_so_an_existing_index_stays_valid():
+    """States written while datasketch computed the MinHash keep folding republications into their stories."""
+    datasketch = pytest.importorskip("datasketch")
+    rng = random.Random(7)
+    for size in (0, 1, 2, 40, 900):
+        grams = {f"{rng.random()} {rng.random()} {rng.random()}".encode() for _ in range(size)}
+        reference = datasketch.MinHash(num_perm=neardup.NUM_PERM, seed=neardup.SEED, scheme=neardup.SCHEME)
+        if grams:
+            reference.update_batch(grams)
+        assert reference.hashvalues.astype("<u4").tobytes() == neardup.minhash(grams).astype("<u4").tobytes()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..cli import instance_lock, load_config
-from ..config import ConfigError, load_feeds
+from ..problems import ConfigError
 from ..store import Store
 
 log = logging.getLogger("monitor")
@@ -50,27 +50,54 @@ EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG, EXIT_DEGRADED = 0, 1, 2, 3  # 3: done, but e
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.once:
+        return _cmd_run_once(args)
     feeds, rules = load_config(args)
     notifiers = _notifiers()
     from ..notify import channels_summary
 
     # The first line under journald: which state, which channels — never a secret, an address or a chat id.
-    log.info("monitor %s%s: state %s; delivery: %s", __version__, " (one cycle)" if args.once else "",
+    log.info("monitor %s: state %s; delivery: %s", __version__,
              os.path.abspath(args.state), channels_summary(notifiers))
     with _state(args, locked=True) as store:
-        return asyncio.run(_run_once(feeds, rules, store, notifiers) if args.once
-                           else _serve(args, feeds, rules, store, notifiers))
+        return asyncio.run(_serve(args, feeds, rules, store, notifiers))
 
 
-async def _run_once(feeds, rules, store: Store, notifiers) -> int:
+def _cmd_run_once(args: argparse.Namespace) -> int:
+    """One cycle: the quiet cycle when it can be one (monitor/quiet.py), else the full pipeline."""
+    from .. import quiet
+
+    fp = quiet.fingerprint(args.feeds, args.keywords, os.environ)
+    # with no state to hold a plan, the config is checked before a state file is created for it
+    config = None if fp and Path(args.state).exists() else (load_config(args), _notifiers())
+    with _state(args, locked=True) as store:
+        return asyncio.run(_run_once(args, store, fp, config))
+
+
+async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, config) -> int:
+    from .. import quiet
+
+    prefetched = None
+    plan = quiet.usable_plan(store, fp) if config is None else None
+    if plan is not None:
+        prefetched = await quiet.poll(plan, store)
+        if prefetched is None:
+            return 0  # every feed answered 304 and nothing was due
+    (feeds, rules), notifiers = config or (load_config(args), _notifiers())
+    from ..notify import channels_summary
     from ..pipeline import Monitor
 
-    async with Monitor(feeds, rules, store, notifiers) as monitor:
+    # The first line under journald: which state, which channels — never a secret, an address or a chat id.
+    log.info("monitor %s (one cycle): state %s; delivery: %s", __version__, os.path.abspath(args.state),
+             channels_summary(notifiers))
+
+    async with Monitor(feeds, rules, store, notifiers, prefetched=prefetched) as monitor:
         results = await monitor.poll_all()
         await monitor.send_urgent()
         await monitor.send_health()
         await monitor.send_digest()
         await _weekly_report(monitor)
+    store.save_quiet_plan(quiet.make_plan(feeds, fp))
     failed = [r for r in results if not r.ok]
     stories = sum(r.matches for r in results)
     log.info("cycle done: %d feed(s) polled, %d failed, %d new stor%s; %d page(s) extracted, %d without any "
@@ -143,6 +170,8 @@ def cmd_test_delivery(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from ..health import format_status
+
+    from ..config import load_feeds
 
     try:
         feeds = load_feeds(args.feeds)

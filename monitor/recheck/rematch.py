@@ -128,7 +128,8 @@ async def refetch_summaries(store: Store, feeds, rules, item_ids: list[int]) -> 
             entry = FeedEntry(feed=kept.feed, url=kept.url, guid=kept.guid, title=kept.title, summary=kept.text,
                               published=kept.published)
             async with gate:
-                article, _error = await monitor._fetch_article(entry)
+                response, _error = await monitor._get_page(entry)
+                article = await monitor._read_page(entry, response)
             return article
 
         articles = await asyncio.gather(*(one(k) for k in todo))

@@ -21,6 +21,8 @@ from .digests import DigestQueries
 from .evidence import EvidenceQueries
 from .labels import Label, LabelQueries
 from .mentions import MentionQueries
+from .quiet import QuietQueries
+from .robots import RobotsQueries
 from .texts import KeptText, KeptTextQueries
 from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
                      explain_error, utcnow)
@@ -30,7 +32,8 @@ from .web import WebQueries
 __all__ = ["Store", "Label", "KeptText", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 
 
-class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQueries):
+class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQueries,
+            RobotsQueries, QuietQueries):
     """One SQLite connection, used from one thread (the event loop's)."""
 
     def __init__(self, path: str | Path):

@@ -194,6 +194,12 @@ CREATE TABLE IF NOT EXISTS rechecks (           -- which scheduled re-fetch of a
     outcome TEXT NOT NULL,                      -- unchanged | edited | removed | failed: reason
     PRIMARY KEY (story_id, step)
 ) WITHOUT ROWID;
+-- politeness (robots.py) --
+CREATE TABLE IF NOT EXISTS robots (             -- robots.txt per origin, kept between runs
+    origin TEXT PRIMARY KEY,
+    body TEXT NOT NULL,                         -- '' when the host has none (4xx)
+    expires_at REAL NOT NULL                    -- Unix time
+);
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.
