@@ -23,7 +23,8 @@ from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explai
                      explain_error, utcnow)
 from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns
 
-__all__ = ["Store", "Label", "KeptText", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
+__all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
+__all__ += ["Label", "KeptText"]  # re-check and labels
 
 
 class Store(ArchiveQueries, LabelQueries, KeptTextQueries):
