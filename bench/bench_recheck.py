@@ -88,7 +88,7 @@ def main() -> None:
         print(f"rematch --dry-run: {report.texts} texts in {took:.1f} s ({report.texts / took:.0f}/s), "
               f"{len(report.found)} would match; the matcher alone in memory: {in_memory:.1f} s "
               f"({took / in_memory:.2f}x)")
-        count, size, _ = store.kept_text_stats()
+        count, size = store.kept_text_stats()
         print(f"state: {count} kept texts, {size / 1024 / 1024:.1f} MB; at 300 unmatched articles a day, "
               f"180 days take {size / count * 300 * 180 / 1024 / 1024:.0f} MB")
         store.close()

@@ -94,9 +94,8 @@ def _size(n: int) -> str:
 
 
 def kept_text_lines(store: Store, feeds: FeedsFile | None) -> list[str]:
-    """The space the texts take: kept unmatched texts (for `rematch`) and the matched stories' texts."""
-    count, kept_bytes, story_bytes = store.kept_text_stats()
+    """The space the kept texts of unmatched articles take (for `monitor rematch`), and for how long."""
+    count, kept_bytes = store.kept_text_stats()
     days = feeds.settings.keep_unmatched_days if feeds else None
-    keep = f"kept {days} days" if days else ("not kept (keep_unmatched_days: 0)" if days == 0 else "")
-    return ["", f"kept texts: {count} unmatched article(s), {_size(kept_bytes)} compressed"
-                + (f", {keep}" if keep else "") + f"; matched stories' texts: {_size(story_bytes)}"]
+    keep = f", kept {days} days" if days else (", no more kept (keep_unmatched_days: 0)" if days == 0 else "")
+    return ["", f"kept texts: {count} unmatched article(s), {_size(kept_bytes)} compressed{keep}"]

@@ -307,11 +307,11 @@ class Monitor:
 
     def prune_kept_texts(self) -> int:
         """Forget unmatched texts older than settings.keep_unmatched_days (every digest job does this)."""
-        days = self.settings.keep_unmatched_days  # 0: keep none, so forget every one kept before
-        cutoff = datetime.now(timezone.utc) - timedelta(days=days) if days else datetime.now(timezone.utc) + timedelta(1)
+        now, days = datetime.now(timezone.utc), self.settings.keep_unmatched_days
+        cutoff = now - timedelta(days=days) if days else now + timedelta(days=1)  # 0: forget every kept text
         pruned = self.store.prune_kept_texts(cutoff)
         if pruned:
-            log.info("forgot the kept text of %d unmatched article(s) seen before %s", pruned, cutoff.date())
+            log.info("forgot the kept text of %d unmatched article(s) (keep_unmatched_days: %d)", pruned, days)
         return pruned
 
     def _needs_page_date(self, entry: FeedEntry) -> bool:

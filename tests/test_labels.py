@@ -19,6 +19,8 @@ def test_a_reader_marks_a_story_and_changes_their_mind(store: Store) -> None:
     assert (label.story_id, label.label, label.note, label.source) == (story, "relevant", None, "web")
     assert label.title == "Lawyers speak" and label.text == BODY and label.url == "https://ipsnews.net/a?from=rss"
     assert label.topics == ("gbao",)
+    other = add(store, "https://ipsnews.net/b")
+    assert store.labels_for([story, other]) == {story: "relevant"}  # a listing page asks once
 
 
 def test_a_miss_found_elsewhere_keeps_its_own_text(store: Store) -> None:

@@ -83,11 +83,16 @@ def in_process(argv: list[str]) -> subprocess.CompletedProcess:
     out, err = io.StringIO(), io.StringIO()
     root = logging.getLogger()
     saved = root.handlers[:], root.level
+    levels = {name: lg.level for name, lg in logging.root.manager.loggerDict.items()
+              if isinstance(lg, logging.Logger)}
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(argv)
-    finally:
+    finally:  # setup_logging() sets levels on httpx & co.: other tests' caplog must not lose their records
         root.handlers[:], root.level = saved[0], saved[1]
+        for name, lg in logging.root.manager.loggerDict.items():
+            if isinstance(lg, logging.Logger):
+                lg.setLevel(levels.get(name, logging.NOTSET))
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 

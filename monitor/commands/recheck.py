@@ -50,6 +50,9 @@ def cmd_rematch(args: argparse.Namespace) -> int:
     if until and until < args.since:
         print("error: --until is before --since", file=sys.stderr)
         return 2
+    if not Path(args.state).exists():
+        print(f"no state yet at {args.state}: run `monitor run --once` first")
+        return 0
     with _state(args, locked=True) as store:
         report = rematch(store, Matcher(rules), since=args.since, until=until, topic=args.topic,
                          dry_run=args.dry_run, refetch=(feeds, rules) if args.refetch else None)

@@ -29,7 +29,8 @@ from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explai
 from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns, record_version, stored_version
 from .web import WebQueries
 
-__all__ = ["Store", "Label", "KeptText", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
+__all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
+__all__ += ["Label", "KeptText"]  # re-check and labels
 
 
 class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQueries,

@@ -93,6 +93,16 @@ class LabelQueries:
         row = self.db.execute("SELECT label FROM labels WHERE story_id = ?", (story_id,)).fetchone()
         return row[0] if row else None
 
+    def labels_for(self, story_ids: list[int]) -> dict[int, str]:
+        """{story id: label} for the labelled ones among these stories (one query for a page of a listing)."""
+        out: dict[int, str] = {}
+        for i in range(0, len(story_ids), 500):
+            chunk = story_ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update((r[0], r[1]) for r in self.db.execute(
+                f"SELECT story_id, label FROM labels WHERE story_id IN ({marks})", chunk))
+        return out
+
     def labels(self) -> list[Label]:
         """Every label, oldest first, with its article's title and text (the story's when it has one)."""
         rows = self.db.execute(
