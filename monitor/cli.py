@@ -47,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("run", "poll the feeds and deliver digests (forever, or once with --once)")
     p.add_argument("--once", action="store_true", help="one cycle: poll every feed, send the digest, exit")
-    command("check-config", "validate feeds.yaml and keywords.yaml; exit 2 on any mistake")
+    p = command("check-config", "validate feeds.yaml and keywords.yaml; exit 2 on any mistake")
+    p.add_argument("--env-file", type=Path, action="append",
+                   help="check this systemd environment file (monitor.env, secrets.env) instead of the shell's")
+    p.add_argument("--credentials", type=Path, help="and the secrets in this directory (e.g. /etc/credstore)")
     command("test-delivery", "send a short test message through every configured channel")
     command("status", "per feed health, and the delivery queue")
     p = command("explain", "show which rules fire on one article, and its score")
@@ -56,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", type=Path)
     p.add_argument("--label", help="the label of every file in a folder without labels (e.g. 'not relevant')")
     p = command("export", "write the evidence archive of matched stories")
-    p.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD")
+    p.add_argument("--since", type=_date, default=datetime(1970, 1, 1, tzinfo=timezone.utc),
+                   help="YYYY-MM-DD (default: everything)")
     p.add_argument("--topic", help="only stories of this topic")
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     p.add_argument("--output", "-o", type=Path, help="file to write (default stdout)")
@@ -165,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     from . import commands
+    from .fetch import FetchError
     from .store import StateError
 
     try:
@@ -180,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         from .store import explain_error
 
         fail(f"error: {explain_error(args.state, exc)}")
+        return 1
+    except FetchError as exc:  # discover, explain: a URL the user typed could not be had
+        fail(f"error: {exc.reason}")
+        return 1
+    except OSError as exc:  # a file the user named: missing, unreadable, a directory, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"error: {where}{exc.strerror or exc}")
         return 1
     except KeyboardInterrupt:
         return 130

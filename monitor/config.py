@@ -52,10 +52,12 @@ _Loader.add_implicit_resolver(
 )
 
 
-def load_yaml(path: str | Path) -> tuple[Any, LineOf]:
+def load_yaml(path: str | Path, collect: list[Problem] | None = None) -> tuple[Any, LineOf]:
     """Parse a YAML file; return the data and a function giving the line of any path in it.
 
-    Raises ConfigError for unreadable files, syntax errors (tabs included) and duplicate keys.
+    Raises ConfigError for unreadable files, syntax errors (tabs included) and duplicate keys. With `collect`,
+    tabs in indentation are reported there, one problem per line, and the file is read on with each tab as
+    two spaces, so that a tab does not hide the file's other mistakes (the caller raises them all together).
     """
     name = str(path)
     try:
@@ -64,6 +66,12 @@ def load_yaml(path: str | Path) -> tuple[Any, LineOf]:
         raise ConfigError([Problem(name, None, "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(name, None, f"cannot read: {exc}")]) from None
+    if collect is not None and "\t" in text:
+        tabbed = [i for i, line in enumerate(text.splitlines(), 1) if "\t" in line[: len(line) - len(line.lstrip())]]
+        if tabbed:
+            collect.extend(Problem(name, i, "a tab character; YAML indents with spaces only") for i in tabbed)
+            text = "\n".join(line.replace("\t", "  ") if "\t" in line[: len(line) - len(line.lstrip())] else line
+                             for line in text.splitlines())
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -188,6 +196,18 @@ class FeedSpec(BaseModel):
     def _interval(cls, value: Any) -> float:
         return parse_duration(value)
 
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import langcodes
+
+        value = str(value).strip()
+        if not langcodes.tag_is_valid(value):
+            raise ValueError(f"language {value!r} is not a language code (BCP 47: en, ru, tg, fa, pt-BR …)")
+        return value
+
     @field_validator("links")
     @classmethod
     def _links(cls, value: str | None) -> str | None:
@@ -286,14 +306,18 @@ class FeedsFile(BaseModel):
 
 def load_feeds(path: str | Path) -> FeedsFile:
     """Read and validate feeds.yaml; raise ConfigError listing every problem with its line."""
-    data, line_of = load_yaml(path)
+    tabs: list[Problem] = []
+    try:
+        data, line_of = load_yaml(path, collect=tabs)
+    except ConfigError as exc:
+        raise ConfigError(tabs + exc.problems) from None
     name = str(path)
     if not isinstance(data, dict):
-        raise ConfigError([Problem(name, line_of(()), "expected a mapping with a top-level 'feeds:' list")])
+        raise ConfigError(tabs + [Problem(name, line_of(()), "expected a mapping with a top-level 'feeds:' list")])
     try:
-        return FeedsFile.model_validate(data)
+        feeds = FeedsFile.model_validate(data)
     except ValidationError as exc:
-        problems = validation_problems(exc, name, line_of)
+        problems = tabs + validation_problems(exc, name, line_of)
         for p in problems:  # point duplicate names at the second one
             if "two feeds are named" in p.message:
                 dup = p.message.split("'")[1]
@@ -301,3 +325,6 @@ def load_feeds(path: str | Path) -> FeedsFile:
                 if len(idx) > 1:
                     problems[problems.index(p)] = Problem(name, line_of(("feeds", idx[1], "name")), p.message)
         raise ConfigError(problems) from None
+    if tabs:
+        raise ConfigError(tabs)
+    return feeds
