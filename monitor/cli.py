@@ -131,7 +131,8 @@ def instance_lock(state: str) -> Iterator[None]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise RuntimeError(f"another monitor is already running with the state {state} (lock {path})") from None
+        raise RuntimeError(f"another monitor is already running with the state {state} (lock {path}); stop it "
+                           "first, e.g. `systemctl stop pamir-monitor` (systemd/README.md: a backfill)") from None
     try:
         yield
     finally:
