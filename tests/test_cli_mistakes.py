@@ -32,11 +32,17 @@ def one_error_line(result) -> str:
     (("show", "5", "--state", "{tmp}/typo.db"), "no state file at {tmp}/typo.db"),
     (("export", "--state", "{tmp}/typo.db"), "no state file at {tmp}/typo.db"),
 ])
-def test_a_bad_url_a_404_a_refused_connection_or_a_missing_file_is_one_line(tmp_path, site, args, expected):
+def test_a_bad_url_a_404_a_refused_connection_or_a_missing_file_is_one_line(tmp_path, site, args, expected,
+                                                                             capsys, monkeypatch):
+    from monitor.cli import main
+
+    monkeypatch.chdir(tmp_path)  # in-process: the same main() the `monitor` command runs, without a new interpreter
     fill = {"site": site.base, "tmp": str(tmp_path)}
-    result = run_cli(*(a.format(**fill) for a in args), "--keywords", KEYWORDS, cwd=tmp_path)
-    assert result.returncode == 1
-    assert one_error_line(result).startswith("error: " + expected.format(**fill))
+    code = main([*(a.format(**fill) for a in args), "--keywords", KEYWORDS])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: " + expected.format(**fill))
     assert not (tmp_path / "typo.db").exists(), "a mistyped --state creates no empty database"
 
 
