@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("check-config", "validate feeds.yaml and keywords.yaml; exit 2 on any mistake")
     p.add_argument("--probe", action="store_true", help="also ask every enabled source once (network): does it "
                    "answer with a feed, and how many items? exit 1 if any fails")
+    p.add_argument("--env-file", type=Path, action="append",
+                   help="check this systemd environment file (monitor.env, secrets.env) instead of the shell's")
+    p.add_argument("--credentials", type=Path, help="and the secrets in this directory (e.g. /etc/credstore)")
     command("test-delivery", "send a short test message through every configured channel")
     command("status", "per feed health, and the delivery queue")
     p = command("explain", "show which rules fire on one article, and its score")
@@ -63,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", action="store_true", help="score the rules on the labels in the state instead")
     p.add_argument("--label", help="the label of every file in a folder without labels (e.g. 'not relevant')")
     p = command("export", "write the evidence archive of matched stories")
-    p.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD")
+    p.add_argument("--since", type=_date, default=datetime(1970, 1, 1, tzinfo=timezone.utc),
+                   help="YYYY-MM-DD (default: everything)")
     p.add_argument("--topic", help="only stories of this topic")
     p.add_argument("--format", choices=("jsonl", "csv", "wacz"), default="jsonl",
                    help="jsonl, csv, or wacz (web archive package with the pages as received; needs -o)")
@@ -160,7 +164,8 @@ def instance_lock(state: str) -> Iterator[None]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise RuntimeError(f"another monitor is already running with the state {state} (lock {path})") from None
+        raise RuntimeError(f"another monitor is already running with the state {state} (lock {path}); stop it "
+                           "first, e.g. `systemctl stop pamir-monitor` (systemd/README.md: a backfill)") from None
     try:
         yield
     finally:
@@ -199,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     from . import commands
+    from .fetch import FetchError
     from .store import StateError
 
     try:
@@ -217,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         from .store import explain_error
 
         fail(f"error: {explain_error(args.state, exc)}")
+        return 1
+    except FetchError as exc:  # discover, explain: a URL the user typed could not be had
+        fail(f"error: {exc.reason}")
+        return 1
+    except OSError as exc:  # a file the user named: missing, unreadable, a directory, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"error: {where}{exc.strerror or exc}")
         return 1
     except KeyboardInterrupt:
         return 130

@@ -19,11 +19,8 @@ Path_ = tuple[str | int, ...]
 LineOf = Callable[[Path_], int | None]
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """SafeLoader with YAML 1.2 booleans only: `no`, `on`, `NO` stay strings (a keyword may be "no").
-
-    On libyaml when PyYAML has it (wheels do): the same nodes and marks, a sixth of the time of every start.
-    """
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans only: `no`, `on`, `NO` stay strings (a keyword may be "no")."""
 
 
 class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -40,10 +37,12 @@ _Loader.add_implicit_resolver(
 _FastLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
 
 
-def load_yaml(path: str | Path) -> tuple[Any, LineOf]:
+def load_yaml(path: str | Path, collect: list[Problem] | None = None) -> tuple[Any, LineOf]:
     """Parse a YAML file; return the data and a function giving the line of any path in it.
 
-    Raises ConfigError for unreadable files, syntax errors (tabs included) and duplicate keys.
+    Raises ConfigError for unreadable files, syntax errors (tabs included) and duplicate keys. With `collect`,
+    tabs in indentation are reported there, one problem per line, and the file is read on with each tab as
+    two spaces, so that a tab does not hide the file's other mistakes (the caller raises them all together).
     """
     name = str(path)
     try:
@@ -52,6 +51,12 @@ def load_yaml(path: str | Path) -> tuple[Any, LineOf]:
         raise ConfigError([Problem(name, None, "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(name, None, f"cannot read: {exc}")]) from None
+    if collect is not None and "\t" in text:
+        tabbed = [i for i, line in enumerate(text.splitlines(), 1) if "\t" in line[: len(line) - len(line.lstrip())]]
+        if tabbed:
+            collect.extend(Problem(name, i, "a tab character; YAML indents with spaces only") for i in tabbed)
+            text = "\n".join(line.replace("\t", "  ") if "\t" in line[: len(line) - len(line.lstrip())] else line
+                             for line in text.splitlines())
     loader = _FastLoader(text)
     try:
         try:
@@ -209,6 +214,17 @@ class FeedSpec(BaseModel):
             raise ValueError(f"kind: telegram needs the channel's public preview, https://t.me/s/CHANNEL "
                              f"(got {self.url!r})")
         return self
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import langcodes
+
+        value = str(value).strip()
+        if not langcodes.tag_is_valid(value):
+            raise ValueError(f"language {value!r} is not a language code (BCP 47: en, ru, tg, fa, pt-BR …)")
+        return value
 
     @field_validator("links")
     @classmethod
@@ -338,14 +354,18 @@ class FeedsFile(BaseModel):
 
 def load_feeds(path: str | Path) -> FeedsFile:
     """Read and validate feeds.yaml; raise ConfigError listing every problem with its line."""
-    data, line_of = load_yaml(path)
+    tabs: list[Problem] = []
+    try:
+        data, line_of = load_yaml(path, collect=tabs)
+    except ConfigError as exc:
+        raise ConfigError(tabs + exc.problems) from None
     name = str(path)
     if not isinstance(data, dict):
-        raise ConfigError([Problem(name, line_of(()), "expected a mapping with a top-level 'feeds:' list")])
+        raise ConfigError(tabs + [Problem(name, line_of(()), "expected a mapping with a top-level 'feeds:' list")])
     try:
-        return FeedsFile.model_validate(data)
+        feeds = FeedsFile.model_validate(data)
     except ValidationError as exc:
-        problems = validation_problems(exc, name, line_of)
+        problems = tabs + validation_problems(exc, name, line_of)
         for p in problems:  # point duplicate names at the second one
             if "two feeds are named" in p.message:
                 dup = p.message.split("'")[1]
@@ -353,3 +373,6 @@ def load_feeds(path: str | Path) -> FeedsFile:
                 if len(idx) > 1:
                     problems[problems.index(p)] = Problem(name, line_of(("feeds", idx[1], "name")), p.message)
         raise ConfigError(problems) from None
+    if tabs:
+        raise ConfigError(tabs)
+    return feeds

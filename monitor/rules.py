@@ -395,7 +395,8 @@ def parse_rules(data: Any, file: str = "keywords.yaml", line_of: LineOf = lambda
     try:
         spec = KeywordsFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(validation_problems(exc, file, line_of)) from None
+        problems = validation_problems(exc, file, line_of)
+        raise ConfigError(problems + _second_wave(data, exc, file, line_of)) from None
     comp = _Compiler(spec, data, file, line_of)
     for name in spec.aliases:
         comp.alias(name, ("aliases", name))
@@ -418,7 +419,35 @@ def parse_rules(data: Any, file: str = "keywords.yaml", line_of: LineOf = lambda
                    s.safety_net_max, safety, {"tg": morph.TAJIK_ENDINGS, "fa": morph.PERSIAN_ENDINGS})
 
 
+def _second_wave(data: dict, exc: ValidationError, file: str, line_of: LineOf) -> list[Problem]:
+    """The mistakes the compiler would find (unknown @alias, bad regex …) in the topics and aliases that did
+    validate, so one `check-config` lists them all instead of in two rounds. Broken entries are set aside (an
+    alias set aside stays known, so that using it is not reported as a second mistake)."""
+    broken = {(e["loc"][0], e["loc"][1]) for e in exc.errors() if len(e["loc"]) > 1 and e["loc"][0] in ("topics", "aliases")}
+    if any(len(e["loc"]) < 2 or e["loc"][0] not in ("topics", "aliases") for e in exc.errors()):
+        return []  # the file's shape itself is wrong: nothing more to say reliably
+    trimmed = dict(data)
+    for section in ("topics", "aliases"):
+        if isinstance(data.get(section), dict):
+            trimmed[section] = {k: (["placeholder"] if section == "aliases" else v) if (section, k) in broken else v
+                                for k, v in data[section].items() if section == "aliases" or (section, k) not in broken}
+    if not trimmed.get("topics"):
+        return []
+    try:
+        parse_rules(trimmed, file, line_of)
+    except ConfigError as more:
+        return more.problems
+    return []
+
+
 def load_rules(path: str | Path) -> RuleSet:
     """Read keywords.yaml; raise ConfigError with every mistake as file:line: message."""
-    data, line_of = load_yaml(path)
-    return parse_rules(data, str(path), line_of)
+    tabs: list[Problem] = []  # a tab is reported with the file's other mistakes, not instead of them
+    try:
+        data, line_of = load_yaml(path, collect=tabs)
+        rules = parse_rules(data, str(path), line_of)
+    except ConfigError as exc:
+        raise ConfigError(tabs + exc.problems) from None
+    if tabs:
+        raise ConfigError(tabs)
+    return rules

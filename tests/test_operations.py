@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import time
 from datetime import datetime, timezone
 
 from monitor.config import Settings
@@ -57,7 +56,7 @@ def test_a_message_that_could_not_be_delivered_gives_exit_3_stays_queued_and_flu
     site.add("/feed.xml", news_feed(site, [STORY]))
     f = feeds(tmp_path, site)
     with FakeTelegram() as tg:
-        tg.fail(502, times=3)
+        tg.fail(429, retry_after=600)  # a long rate limit: rescheduled at once, no waiting in the test
         first = run(tmp_path, f, env=tg.env())
         assert first.returncode == 3, first.stderr
         assert "stays queued for the next run: exit 3" in first.stderr
@@ -112,9 +111,10 @@ def test_a_feed_failing_for_long_is_announced_once_and_its_recovery_once(tmp_pat
     site.add("/ok.xml", news_feed(site, []))
     f = tmp_path / "feeds.yaml"
     f.write_text(f"feeds:\n  - name: Broken\n    url: {site.url('/feed.xml')}\n  - name: Fine\n"
-                 f"    url: {site.url('/ok.xml')}\nsettings:\n  timeout: 3\n  failing_after: 1s\n", encoding="utf-8")
+                 f"    url: {site.url('/ok.xml')}\nsettings:\n  timeout: 3\n  failing_after: 1h\n", encoding="utf-8")
     assert run(tmp_path, f).stdout == "", "failing for less than failing_after: nothing yet"
-    time.sleep(1.1)
+    db = sqlite3.connect(tmp_path / "state.db")  # a day later, as far as the state can tell
+    db.execute("UPDATE feeds SET error_since = '2026-01-01T00:00:00+00:00' WHERE name = 'Broken'").connection.commit()
     second = run(tmp_path, f)
     assert "Feed health — Pamir news monitor — 1 feed failing: Broken" in second.stdout, second.stdout
     assert "- Broken: since " in second.stdout and "HTTP 500" in second.stdout
@@ -141,3 +141,28 @@ def test_under_journald_every_line_has_a_priority_and_the_first_names_state_and_
     config = run(tmp_path, bad, env={"JOURNAL_STREAM": "8:12345"})
     (entry,) = config.stderr.splitlines()
     assert entry.startswith("<3>configuration error: ⏎ ") and "feeds.0.url" in entry and "feeds.1.url" in entry
+
+
+def test_the_example_environment_names_every_variable_and_passes_the_services_own_check(tmp_path):
+    from monitor.notify.envfile import KNOWN, read_env_file
+
+    example = PROJECT / "systemd" / "monitor.env.example"
+    text = example.read_text(encoding="utf-8")
+    assert all(var in text for var in KNOWN - {"MONITOR_SMTP_PASSWORD", "MONITOR_SMTP_PASSWORD_FILE",
+                                               "MONITOR_TELEGRAM_TOKEN", "MONITOR_TELEGRAM_TOKEN_FILE"})
+    env, problems, warnings = read_env_file(example)
+    assert not problems and not warnings and env["MONITOR_TELEGRAM_CHAT_ID"]
+    creds = tmp_path / "credstore"
+    creds.mkdir()
+    for name, secret in (("smtp_password", "s3cret"), ("telegram_token", "123456:" + "B" * 30)):
+        (creds / f"pamir-monitor.{name}").write_text(secret, encoding="utf-8")
+        (creds / f"pamir-monitor.{name}").chmod(0o600)
+    result = run_cli("check-config", "--keywords", str(PROJECT / "keywords.yaml"), "--env-file", str(example),
+                     "--credentials", str(creds))
+    assert result.returncode == 0, result.stderr
+    assert "email via smtp.example.org:587" in result.stdout and "Telegram chat -1001234567890" in result.stdout
+    readme = (PROJECT / "systemd" / "README.md").read_text(encoding="utf-8")
+    for unit in ("pamir-monitor", "pamir-monitor-once"):  # a drop-in for both units, pointing at the venv
+        assert f"/etc/systemd/system/$unit.service.d/venv.conf" in readme and unit in readme
+    assert "ExecStart=/opt/pamir-monitor/bin/monitor run%s --feeds /etc/pamir-monitor/feeds.yaml" in readme
+    assert "python3 -m venv /opt/pamir-monitor" in readme and "monitor backfill --since" in readme

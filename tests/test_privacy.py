@@ -64,7 +64,7 @@ def test_the_log_names_no_topic_title_chat_id_or_address_even_when_delivery_fail
     site.add("/feed.xml", news_feed(site, [("Activists detained in Khorog", "/news/khorog")]))
     feeds = feeds_file(tmp_path, f"  - name: Test News\n    url: {site.url('/feed.xml')}")
     with FakeTelegram() as tg:
-        tg.fail(500, times=10)
+        tg.fail(429, retry_after=600)
         env = {**tg.env("-1001234567890"), "MONITOR_SMTP_HOST": "127.0.0.1", "MONITOR_SMTP_PORT": str(free_port()),
                "MONITOR_SMTP_SECURITY": "none", "MONITOR_EMAIL_FROM": "monitor@example.org",
                "MONITOR_EMAIL_TO": "researcher@example.org", "JOURNAL_STREAM": "8:1234"}

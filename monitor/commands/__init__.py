@@ -131,15 +131,45 @@ async def _serve(args, feeds, rules, store: Store, notifiers) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    feeds, rules = load_config(args)  # raises ConfigError → exit 2 with every problem listed
-    _notifiers()  # incomplete delivery settings are config errors too
-    from ..notify import describe_channels
+    """Every mistake of both files and of the delivery environment in one pass, then warnings."""
+    from ..config import Problem
+    from ..notify import describe_channels, notifiers_from_env
 
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    feeds = rules = None
+    try:
+        feeds, rules = load_config(args)
+    except ConfigError as exc:
+        problems += exc.problems
+    env: dict[str, str] = dict(os.environ)
+    if args.env_file or args.credentials:
+        from ..notify.envfile import add_credentials, read_env_file
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") and k != "CREDENTIALS_DIRECTORY"}
+        for path in args.env_file or []:
+            values, bad, warn = read_env_file(path)
+            env.update(values)
+            problems += bad
+            warnings += warn
+        if args.credentials:
+            warnings += add_credentials(env, args.credentials)
+    try:
+        notifiers_from_env(env)  # incomplete delivery settings are config errors too
+    except ConfigError as exc:
+        where = ", ".join(str(p) for p in args.env_file or []) or "environment"
+        problems += [Problem(where, None, p.message) for p in exc.problems]
+    if feeds is not None:
+        warnings += _short_intervals(args.feeds, feeds)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if problems:
+        raise ConfigError(problems)
     enabled = sum(f.enabled for f in feeds.feeds)
     print(f"{args.feeds}: {len(feeds.feeds)} feed(s), {enabled} enabled")
     print(f"{args.keywords}: {len(rules.topics)} topic(s)")
-    print("delivery: " + describe_channels(os.environ))
-    print("configuration OK")
+    print("delivery: " + describe_channels(env))
+    print("configuration OK" + (f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""))
     if getattr(args, "probe", False):
         return _probe(feeds)
     return 0
@@ -157,6 +187,23 @@ def _probe(feeds) -> int:
     print(f"{len(results) - len(failed)} of {len(results)} answered"
           + (f"; {len(empty)} with no items" if empty else "") + (f"; {len(failed)} failed" if failed else ""))
     return 1 if failed else 0
+
+
+def _short_intervals(path: str, feeds) -> list:
+    """Intervals under a minute are legal (tests, a local feed) but hammer a real site: say so, with the line."""
+    from ..config import Problem, load_yaml
+
+    _, line_of = load_yaml(path)
+    out = []
+    for i, f in enumerate(feeds.feeds):
+        if f.interval < 60:
+            out.append(Problem(path, line_of(("feeds", i, "interval")),
+                               f"feed {f.name!r} is polled every {f.interval:g}s: under a minute, impolite to the site"))
+    for key in ("digest_interval", "failing_after"):
+        value = getattr(feeds.settings, key)
+        if value < 60 and key in feeds.settings.model_fields_set:
+            out.append(Problem(path, line_of(("settings", key)), f"settings.{key} is {value:g}s: under a minute"))
+    return out
 
 
 def cmd_test_delivery(args: argparse.Namespace) -> int:
@@ -186,10 +233,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _typed_url(target: str) -> bool:
+    """True for an http(s) URL; raise a one-line error for another scheme (ftp://, a typo like htps://)."""
+    if target.lower().startswith(("http://", "https://")):
+        return True
+    if "://" in target:
+        raise RuntimeError(f"{target}: only http:// and https:// addresses can be fetched")
+    return False
+
+
+def _existing_state(args: argparse.Namespace) -> None:
+    """Commands that only read the state must not create an empty one because of a typo in --state."""
+    if not Path(args.state).is_file():
+        raise RuntimeError(f"no state file at {args.state} (check --state or $MONITOR_STATE; "
+                           "`monitor run --once` creates it)")
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from ..explain import explain_target
 
-    print(asyncio.run(explain_target(args.target, args.keywords, args.feeds)))
+    if not _typed_url(args.target) and not Path(args.target).is_file():
+        raise RuntimeError(f"{args.target}: no such file (and not an http(s) URL)")
+    from ..fetch import FetchError
+
+    try:
+        print(asyncio.run(explain_target(args.target, args.keywords, args.feeds)))
+    except FetchError as exc:
+        raise RuntimeError(f"{args.target}: {exc.reason}") from None
     return 0
 
 
@@ -209,12 +279,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..archive import export
 
+    _existing_state(args)
     if args.format == "wacz":
         from .evidence import export_wacz_command
 
         return export_wacz_command(args)
 
     with _state(args) as store:
+        if args.topic:
+            _check_topic(args, store)
         if args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as out:
                 count = export(store, args.since, args.topic, args.format, out)
@@ -224,9 +297,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_topic(args: argparse.Namespace, store: Store) -> None:
+    """An unknown --topic is a mistake, not an empty export: name the topics there are."""
+    known = set(store.topic_ids())
+    try:
+        from ..rules import load_rules
+
+        rules = load_rules(args.keywords)
+        known |= {t.name for t in rules.topics}
+        by_title = {t.title.casefold(): t.name for t in rules.topics if t.title}
+        if args.topic.casefold() in by_title:  # a topic's title works as well as its id
+            args.topic = by_title[args.topic.casefold()]
+    except ConfigError:
+        pass  # the archive's own topics still tell
+    if args.topic.lower() not in {k.lower() for k in known}:
+        from ..config import Problem
+
+        raise ConfigError([Problem("--topic", None, f"unknown topic {args.topic!r}; topics: "
+                                   + (", ".join(sorted(known)) or "none yet"))])
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from ..archive import show
 
+    _existing_state(args)
     with _state(args) as store:
         return show(store, args.story_id, sys.stdout)
 
@@ -244,7 +338,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_discover(args: argparse.Namespace) -> int:
     from ..crawl import discover_feeds
 
-    found = asyncio.run(discover_feeds(args.url))
+    if not _typed_url(args.url):
+        raise RuntimeError(f"{args.url}: not a URL; give a page's address, e.g. https://example.org/")
+    from ..fetch import FetchError
+
+    try:
+        found = asyncio.run(discover_feeds(args.url))
+    except FetchError as exc:
+        raise RuntimeError(f"{args.url}: {exc.reason}") from None
     if not found:
         print(f"no feeds linked from {args.url}")
         return 1

@@ -87,6 +87,10 @@ class DigestQueries:
             info["error"] = err[0] if err else None
         return [out[c] for c in sorted(out)]
 
+    def topic_ids(self) -> list[str]:
+        """Every topic id some stored story carries (for checking `export --topic`)."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT value FROM stories, json_each(stories.topics)")]
+
     def waiting_count(self) -> tuple[int, int]:
         """(stories waiting for the next digest, of which urgent ones not yet alerted)."""
         row = self.db.execute("SELECT COUNT(*), COALESCE(SUM(urgent), 0) FROM stories WHERE digest_id IS NULL").fetchone()
