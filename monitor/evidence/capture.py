@@ -69,7 +69,12 @@ class Evidence:
             "extracted_text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
             "extracted_text": text, **(extra or {}),
         }
-        built = build_capture(hops, note)
+        try:
+            built = build_capture(hops, note)
+        except Exception as exc:  # a record we cannot build must cost the capture, never the story
+            log.error("evidence: could not build the WARC records of %s (%s); the story is kept without them",
+                      final.url, exc)
+            return None
         try:
             written = self.archive.append(built.data)
         except OSError as exc:
