@@ -215,7 +215,7 @@ def main() -> int:
     result |= figures
     print(f"\n{'query':22} {'filters':28} {'found':>7} {'p50 ms':>8} {'p95 ms':>8}")
     for text, filters, total, p50, p95 in rows:
-        shown = f"{total:,}" + ("+" if total >= 10_000 else "")
+        shown = f"{total:,}" + ("+" if total >= 1_000 else "")
         print(f"{text:22} {json.dumps(filters, ensure_ascii=False):28} {shown:>7} {p50:8.1f} {p95:8.1f}")
     print(f"all queries: p50 {result['query_p50_ms']:.1f} ms, p95 {result['query_p95_ms']:.1f} ms")
     result |= pages(path, max(2, args.repeat // 4))

@@ -23,7 +23,7 @@ from ..rules import DEFAULT_ENDINGS, Term, compile_term, fold, fold_words
 log = logging.getLogger("monitor.web")
 
 # Bump when the folding or the tokenising of the index changes: the index is then rebuilt.
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 BATCH_DOCS = 200  # documents per write transaction: a poll waits at most for one batch
 
 _QUERY_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
@@ -147,7 +147,7 @@ def build_query(text: str, aliases: list[Alias], endings: frozenset[str] = DEFAU
 
 # --- languages --------------------------------------------------------------------------------
 
-_TAJIK = set("ӣӯҳқғҷҲҚҒҶӢӮ")
+_TAJIK = re.compile("[ӣӯҳқғҷҲҚҒҶӢӮ]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -157,17 +157,16 @@ def guess_language(text: str) -> str:
     """en, ru, tg or fa from the script: enough to filter a four-language archive.
 
     Tajik is Cyrillic with its own letters (ӣ ӯ ҳ қ ғ ҷ), a few in every sentence; Russian has none. A feed's
-    `language:` in feeds.yaml, when given, wins over this guess.
+    `language:` in feeds.yaml, when given, wins over this guess. The first 4,000 characters are enough.
     """
-    sample = text[:20_000]
+    sample = text[:4000]
     cyr, arab, lat = (len(p.findall(sample)) for p in (_CYRILLIC, _ARABIC, _LATIN))
     if max(cyr, arab, lat) == 0:
         return "und"
     if arab >= cyr and arab >= lat:
         return "fa"
     if cyr >= lat:
-        tajik = sum(ch in _TAJIK for ch in sample)
-        return "tg" if tajik * 200 >= cyr else "ru"
+        return "tg" if len(_TAJIK.findall(sample)) * 200 >= cyr else "ru"
     return "en"
 
 

@@ -89,9 +89,9 @@ def home(ctx, request: Request) -> Response:
     back = urlencode({**params, "page": page - 1}) if page > 1 else None
     now = datetime.now(timezone.utc)
     topics = [t.name for t in ctx.config.rules.topics] if ctx.config.rules else []
-    trend = ctx.cached("trend", 60, lambda: charts.weekly_trend(store, now, topics=topics))
+    trend = ctx.cached("trend", 60, lambda: charts.weekly_trend(store, now, topics=topics, indexed=True))
     year_ago = now - timedelta(days=365)
-    per_source = ctx.cached("sources", 60, lambda: store.source_counts(year_ago))
+    per_source = ctx.cached("sources", 60, lambda: store.source_counts(year_ago, indexed=True))
     facets = ctx.cached("facets", 30, store.facet_values)
     indexed, archived = ctx.cached("backlog", 5, store.search_backlog)
     filtered = bool(q or flt.topic or flt.language or flt.source or since or until)
@@ -186,7 +186,8 @@ def feeds(ctx, request: Request) -> Response:
     configured = ctx.config.feeds.feeds if ctx.config.feeds else []
     names = [f.name for f in configured] + sorted(set(states) - {f.name for f in configured})
     failing_after = ctx.config.feeds.settings.failing_after if ctx.config.feeds else 86400
-    counts = {name: (first, further) for name, first, further in store.source_counts(now - timedelta(days=365))}
+    year = store.source_counts(now - timedelta(days=365), indexed=True)
+    counts = {name: (first, further) for name, first, further in year}
     spec = {f.name: f for f in configured}
     rows = []
     for name in names:
