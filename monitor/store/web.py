@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from .common import _ts, utcnow
 
@@ -88,7 +88,8 @@ class StoryFilter:
                               FROM search_index WHERE search_index MATCH ?)""")
             args.append(self.match)
         if self.topic:
-            clauses.append("f.story_id IN (SELECT story_id FROM story_topics WHERE topic = ?)")
+            clauses.append("EXISTS (SELECT 1 FROM story_topics t WHERE t.topic = ? AND t.day = f.day "
+                           "AND t.story_id = f.story_id)")  # one primary-key probe per candidate
             args.append(self.topic)
         if self.language:
             clauses.append("f.language = ?")
@@ -254,10 +255,15 @@ class WebQueries:
 
         `indexed` counts from the slim `story_topics` (the web page, every minute), else from the stories.
         """
-        if indexed:
-            q = """SELECT date(day, '-6 days', 'weekday 1') AS week, topic, COUNT(*) FROM story_topics
-                   WHERE day >= ?""" + (" AND day < ?" if until else "") + " GROUP BY week, topic ORDER BY week, topic"
-            return [(r[0], r[1], r[2]) for r in self.db.execute(q, [_ts(since)] + ([_ts(until)] if until else []))]
+        if indexed:  # per day (a cheap substr), folded into weeks here
+            q = "SELECT substr(day, 1, 10), topic, COUNT(*) FROM story_topics WHERE day >= ?"
+            q += (" AND day < ?" if until else "") + " GROUP BY 1, 2"
+            weeks: dict[tuple[str, str], int] = {}
+            for day, topic, n in self.db.execute(q, [_ts(since)] + ([_ts(until)] if until else [])):
+                d = date.fromisoformat(day)
+                key = ((d - timedelta(days=d.weekday())).isoformat(), topic)
+                weeks[key] = weeks.get(key, 0) + n
+            return [(w, t, n) for (w, t), n in sorted(weeks.items())]
         q = f"""SELECT date({WHEN}, '-6 days', 'weekday 1') AS week, t.value AS topic, COUNT(*) AS n
                 FROM stories s, json_each(s.topics) t WHERE {WHEN} >= ?""" + (f" AND {WHEN} < ?" if until else "")
         q += " GROUP BY week, topic ORDER BY week, topic"

@@ -202,8 +202,9 @@ class SearchIndex:
             self.readonly_reason = str(exc)
             log.warning("cannot write the search index (%s): search covers what is indexed already", exc)
 
-    def catch_up(self, store, budget_s: float = 0.5, busy_ms: int = 10_000, wait_s: float = 0.0) -> int:
-        """Index what is new, for at most about `budget_s` seconds; returns the documents indexed.
+    def catch_up(self, store, budget_s: float = 0.5, busy_ms: int = 10_000, wait_s: float = 0.0) -> int | None:
+        """Index what is new, for at most about `budget_s` seconds; returns the documents indexed, or None
+        when another thread was indexing (so nothing can be said about what is left).
 
         `busy_ms`: how long to wait for the write lock when the poller holds it (a page view: briefly);
         `wait_s`: how long to wait for another thread's batch to finish (a search then sees its stories).
@@ -213,7 +214,7 @@ class SearchIndex:
         if not self.available or self.readonly_reason:
             return 0
         if not (self.lock.acquire(timeout=wait_s) if wait_s else self.lock.acquire(blocking=False)):
-            return 0
+            return None
         done = 0
         try:
             started = time.monotonic()

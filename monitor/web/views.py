@@ -87,12 +87,7 @@ def home(ctx, request: Request) -> Response:
     params = {k: v for k, v in p.items() if k != "page" and v}
     more = urlencode({**params, "page": page + 1}) if len(rows) > PAGE else None
     back = urlencode({**params, "page": page - 1}) if page > 1 else None
-    now = datetime.now(timezone.utc)
-    topics = [t.name for t in ctx.config.rules.topics] if ctx.config.rules else []
-    trend = ctx.cached("trend", 60, lambda: charts.weekly_trend(store, now, topics=topics, indexed=True))
-    year_ago = now - timedelta(days=365)
-    per_source = ctx.cached("sources", 60, lambda: store.source_counts(year_ago, indexed=True))
-    facets = ctx.cached("facets", 30, store.facet_values)
+    trend, per_source, facets, topics = warm(ctx, store, ttl=300)
     indexed, archived = ctx.cached("backlog", 5, store.search_backlog)
     filtered = bool(q or flt.topic or flt.language or flt.source or since or until)
     return ctx.render(
@@ -102,6 +97,17 @@ def home(ctx, request: Request) -> Response:
         languages=[(code, LANGUAGES.get(code, code)) for code in facets["languages"]], filtered=filtered,
         indexing=(indexed, archived) if indexed < archived else None,
     )
+
+
+def warm(ctx, store, ttl: float):
+    """The home page's slow parts (trend, counts per source, filter choices), cached for `ttl` seconds; the
+    indexer thread refreshes them every minute, so a visitor practically never waits for them."""
+    now = datetime.now(timezone.utc)
+    topics = [t.name for t in ctx.config.rules.topics] if ctx.config.rules else []
+    trend = ctx.cached("trend", ttl, lambda: charts.weekly_trend(store, now, topics=topics, indexed=True))
+    per_source = ctx.cached("sources", ttl, lambda: store.source_counts(now - timedelta(days=365), indexed=True))
+    facets = ctx.cached("facets", ttl, store.facet_values)
+    return trend, per_source, facets, topics
 
 
 def _contexts(ctx, title: str, text: str) -> tuple[list[dict], str | None]:
