@@ -288,3 +288,20 @@ def test_the_poller_does_not_import_the_web_stack():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'jinja2', 'uvicorn', 'PIL')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_fts5_the_filters_and_the_trend_still_work_and_search_says_why(tmp_path, monkeypatch):
+    from monitor.store import web as store_web
+
+    def no_fts5(self):
+        self.db.executescript(store_web.SEARCH_SCHEMA)
+        return False
+
+    monkeypatch.setattr(store_web.WebQueries, "search_ensure", no_fts5)
+    state = tmp_path / "monitor.db"
+    ids = build_archive(state)
+    home, tg, search = browse(config(state), lambda c: c.get("/"), lambda c: c.get("/", params={"language": "tg"}),
+                              lambda c: c.get("/", params={"q": "Хорог"}))
+    assert "gbao_rights (" in home.text and "<polyline" in home.text
+    assert found(tg.text) == [ids["Ozodi TJ"]]
+    assert "full-text search is not available: this SQLite has no FTS5" in search.text

@@ -10,6 +10,7 @@ so a SQLite without FTS5 still runs the monitor (only search is then unavailable
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,18 +20,14 @@ from .common import _ts, utcnow
 
 
 def _topics(value: str) -> list[str]:
-    import json
-
     try:
         topics = json.loads(value or "[]")
     except ValueError:
         return []
     return [t for t in topics if isinstance(t, str)]
 
+
 SEARCH_SCHEMA = """
-CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(
-    title, body, content = '', tokenize = 'unicode61 remove_diacritics 0'
-);  -- rowid > 0: stories.id; rowid < 0: -story_sources.id
 CREATE TABLE IF NOT EXISTS story_facets (       -- slim copies of what the filters sort and select on
     story_id INTEGER PRIMARY KEY,
     day TEXT NOT NULL,                          -- COALESCE(published, fetched_at)
@@ -46,6 +43,11 @@ CREATE TABLE IF NOT EXISTS story_topics (
     story_id INTEGER NOT NULL,
     PRIMARY KEY (topic, day, story_id)
 ) WITHOUT ROWID;
+"""
+FTS_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(
+    title, body, content = '', tokenize = 'unicode61 remove_diacritics 0'
+);  -- rowid > 0: stories.id; rowid < 0: -story_sources.id
 """
 
 # The date a story is about: its publication date, or when it was fetched when the page gave none.
@@ -125,9 +127,10 @@ class WebQueries:
     # --- the search index -----------------------------------------------------------------
 
     def search_ensure(self) -> bool:
-        """Create the index tables if missing; False when this SQLite has no FTS5."""
+        """Create the index tables if missing; False when this SQLite has no FTS5 (the filters still work)."""
+        self.db.executescript(SEARCH_SCHEMA)
         try:
-            self.db.executescript(SEARCH_SCHEMA)
+            self.db.executescript(FTS_SCHEMA)
         except sqlite3.OperationalError as exc:
             if "fts5" in str(exc):
                 return False
@@ -164,7 +167,7 @@ class WebQueries:
         return batch
 
     def search_add(self, batch: IndexBatch, folded: Sequence[tuple[str, str]], languages: Sequence[str],
-                   *, busy_ms: int = 10_000) -> None:
+                   *, busy_ms: int = 10_000, fts: bool = True) -> None:
         """Write one batch: folded (title, body) per document in batch order, a language per story.
 
         `busy_ms` bounds the wait for the poller's write lock: a page view gives up quickly (the background
@@ -172,15 +175,17 @@ class WebQueries:
         """
         self.db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
         try:
-            self._search_write(batch, folded, languages)
+            self._search_write(batch, folded, languages, fts)
         finally:
             self.db.execute("PRAGMA busy_timeout = 10000")
 
-    def _search_write(self, batch: IndexBatch, folded: Sequence[tuple[str, str]], languages: Sequence[str]) -> None:
+    def _search_write(self, batch: IndexBatch, folded: Sequence[tuple[str, str]], languages: Sequence[str],
+                      fts: bool) -> None:
         with self.transaction() as db:
-            docs = [(r["id"], *folded[i]) for i, r in enumerate(batch.stories)]
-            docs += [(-r["id"], *folded[len(batch.stories) + i]) for i, r in enumerate(batch.sources)]
-            db.executemany("INSERT OR REPLACE INTO search_index (rowid, title, body) VALUES (?, ?, ?)", docs)
+            if fts:
+                docs = [(r["id"], *folded[i]) for i, r in enumerate(batch.stories)]
+                docs += [(-r["id"], *folded[len(batch.stories) + i]) for i, r in enumerate(batch.sources)]
+                db.executemany("INSERT OR REPLACE INTO search_index (rowid, title, body) VALUES (?, ?, ?)", docs)
             db.executemany("INSERT OR REPLACE INTO story_facets (story_id, day, language, source) VALUES (?, ?, ?, ?)",
                            [(r["id"], r["day"], lang, r["source"]) for r, lang in zip(batch.stories, languages)])
             db.executemany("INSERT OR IGNORE INTO story_topics (topic, day, story_id) VALUES (?, ?, ?)",
@@ -193,7 +198,8 @@ class WebQueries:
     def search_reset(self) -> None:
         """Forget the whole index (after a change of the folding); the next reads rebuild it."""
         with self.transaction() as db:
-            db.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_index'").fetchone():
+                db.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
             db.execute("DELETE FROM story_facets")
             db.execute("DELETE FROM story_topics")
             db.execute("DELETE FROM meta WHERE key IN ('search_story_id', 'search_source_id', 'search_version')")

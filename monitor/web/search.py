@@ -211,7 +211,7 @@ class SearchIndex:
         """
         import sqlite3
 
-        if not self.available or self.readonly_reason:
+        if self.readonly_reason:
             return 0
         if not (self.lock.acquire(timeout=wait_s) if wait_s else self.lock.acquire(blocking=False)):
             return None
@@ -222,13 +222,12 @@ class SearchIndex:
                 batch = store.search_unindexed(BATCH_DOCS)
                 if not len(batch):
                     break
-                folded = []
-                for row in list(batch.stories) + list(batch.sources):
-                    folded.append((fold(row["title"] or ""), fold(row["text"] or "")))
+                folded = [(fold(row["title"] or ""), fold(row["text"] or "")) if self.available else ("", "")
+                          for row in list(batch.stories) + list(batch.sources)]
                 languages = [self.feed_languages.get(r["source"]) or guess_language(f"{r['title']}\n{r['text']}")
                              for r in batch.stories]
                 try:
-                    store.search_add(batch, folded, languages, busy_ms=busy_ms)
+                    store.search_add(batch, folded, languages, busy_ms=busy_ms, fts=self.available)
                 except sqlite3.OperationalError as exc:
                     if "readonly" in str(exc) or "read-only" in str(exc):
                         self.readonly_reason = str(exc)
