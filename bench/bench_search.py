@@ -216,7 +216,8 @@ def main() -> int:
     result |= index(path)
     print(f"search index: {result['index_s']:.1f} s ({result['index_docs_per_s']:,.0f} stories/s), "
           f"write batches median {result['index_median_batch_ms']:.0f} ms, longest "
-          f"{result['index_longest_batch_ms']:.0f} ms (the longest a poll could wait); state {result['state_mb']:.0f} MB")
+          f"{result['index_longest_batch_ms']:.0f} ms (the longest a poll could wait); "
+          f"state {result['state_mb']:.0f} MB")
     figures, rows = queries(path, args.repeat)
     result |= figures
     print(f"\n{'query':22} {'filters':28} {'found':>7} {'p50 ms':>8} {'p95 ms':>8}")

@@ -7,7 +7,6 @@ disk); `test_monitor_serve_*` start the real `monitor serve` on loopback.
 from __future__ import annotations
 
 import asyncio
-import gzip  # noqa: F401  (the raw page download is gzip bytes)
 import re
 import subprocess
 import sys
@@ -284,8 +283,8 @@ def test_a_busy_port_is_one_clear_line(archive):
 
 
 def test_the_poller_does_not_import_the_web_stack():
-    code = ("import sys, monitor.cli, monitor.commands, monitor.pipeline, monitor.scheduler; monitor.cli.build_parser(); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'jinja2', 'uvicorn', 'PIL')))")
+    code = ("import sys, monitor.cli, monitor.commands, monitor.pipeline, monitor.scheduler; "
+            "monitor.cli.build_parser(); print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'jinja2', 'uvicorn', 'PIL')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, check=True)
     assert out.stdout.strip() == "[]"
 
