@@ -160,12 +160,14 @@ def test_triage_is_a_post_with_a_csrf_token_and_writes_the_same_label_as_monitor
         ok = await c.post(f"/story/{story}/label", data={"label": "irrelevant", "csrf": token, "note": "a court"},
                           headers={"origin": "http://127.0.0.1:8750"})
         done = await c.get(ok.headers["location"])
-        return no_token, foreign, cross, ok, done
+        listed = await c.get("/", params={"language": "tg"})
+        return no_token, foreign, cross, ok, done, listed
 
-    (no_token, foreign, cross, ok, done), = browse(config(state), triage)
+    (no_token, foreign, cross, ok, done, listed), = browse(config(state), triage)
     assert no_token.status_code == 403 and foreign.status_code == 403 and cross.status_code == 403
     assert ok.status_code == 303 and "Marked “not relevant”" in done.text
     assert "Current label: <b>not relevant</b>" in done.text
+    assert '<span class="label irrelevant">not relevant</span>' in listed.text  # the list shows what is triaged
     store = Store(state)
     try:
         (mine,) = [lb for lb in store.labels() if lb.story_id == story]

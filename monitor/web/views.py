@@ -84,6 +84,9 @@ def home(ctx, request: Request) -> Response:
         rows, total = [], 0
         errors.append(f"the search could not run: {exc}")
     stories = [_story_item(r) for r in rows[:PAGE]]
+    marked = labels.for_page(store, [s["id"] for s in stories])
+    for s in stories:
+        s["label"] = marked.get(s["id"])
     params = {k: v for k, v in p.items() if k != "page" and v}
     more = urlencode({**params, "page": page + 1}) if len(rows) > PAGE else None
     back = urlencode({**params, "page": page - 1}) if page > 1 else None
