@@ -161,13 +161,16 @@ def test_triage_is_a_post_with_a_csrf_token_and_writes_the_same_label_as_monitor
                           headers={"origin": "http://127.0.0.1:8750"})
         done = await c.get(ok.headers["location"])
         listed = await c.get("/", params={"language": "tg"})
-        return no_token, foreign, cross, ok, done, listed
+        todo = await c.get("/", params={"label": "none"})
+        marked = await c.get("/", params={"label": "irrelevant"})
+        return no_token, foreign, cross, ok, done, listed, todo, marked
 
-    (no_token, foreign, cross, ok, done, listed), = browse(config(state), triage)
+    (no_token, foreign, cross, ok, done, listed, todo, marked), = browse(config(state), triage)
     assert no_token.status_code == 403 and foreign.status_code == 403 and cross.status_code == 403
     assert ok.status_code == 303 and "Marked “not relevant”" in done.text
     assert "Current label: <b>not relevant</b>" in done.text
     assert '<span class="label irrelevant">not relevant</span>' in listed.text  # the list shows what is triaged
+    assert story not in found(todo.text) and len(found(todo.text)) == 5 and found(marked.text) == [story]
     store = Store(state)
     try:
         (mine,) = [lb for lb in store.labels() if lb.story_id == story]

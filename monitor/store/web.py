@@ -64,13 +64,14 @@ class StoryFilter:
     source: str | None = None
     since: datetime | None = None
     until: datetime | None = None  # exclusive
+    label: str | None = None  # relevant | irrelevant | none (not triaged yet); the labels table of `monitor label`
 
     @property
     def indexed(self) -> bool:
         """Filters other than dates are answered from the index tables: slim rows, sorted by their own index,
         so a filter never reads the stories' texts. (The newest stories without any filter come straight
         from `stories`, so a fresh state lists everything before its index is built.)"""
-        return bool(self.match or self.topic or self.language or self.source)
+        return bool(self.match or self.topic or self.language or self.source or self.label)
 
     def where(self) -> tuple[str, list]:
         """The WHERE clause over `story_facets f` (when `indexed`) or `stories s`."""
@@ -99,6 +100,11 @@ class StoryFilter:
         if self.source:
             clauses.append("(f.source = ? OR f.story_id IN (SELECT story_id FROM story_sources WHERE source = ?))")
             args += [self.source, self.source]
+        if self.label == "none":
+            clauses.append("f.story_id NOT IN (SELECT story_id FROM labels WHERE story_id IS NOT NULL)")
+        elif self.label:
+            clauses.append("f.story_id IN (SELECT story_id FROM labels WHERE label = ?)")
+            args.append(self.label)
         if self.since:
             clauses.append("f.day >= ?")
             args.append(_ts(self.since))

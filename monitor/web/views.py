@@ -74,7 +74,8 @@ def home(ctx, request: Request) -> Response:
         page = 1
     flt = StoryFilter(match=query.fts if query and ctx.index.available else None, topic=p.get("topic") or None,
                       language=p.get("language") or None, source=p.get("source") or None, since=since,
-                      until=until + timedelta(days=1) if until else None)
+                      until=until + timedelta(days=1) if until else None,
+                      label=p.get("label") if p.get("label") in ("relevant", "irrelevant", "none") else None)
     if q and query and not query.fts:
         errors.append("the search has no letters or digits to look for")
     try:
@@ -92,7 +93,7 @@ def home(ctx, request: Request) -> Response:
     back = urlencode({**params, "page": page - 1}) if page > 1 else None
     trend, per_source, facets, topics = warm(ctx, store, ttl=300)
     indexed, archived = ctx.cached("backlog", 5, store.search_backlog)
-    filtered = bool(q or flt.topic or flt.language or flt.source or since or until)
+    filtered = bool(q or flt.topic or flt.language or flt.source or flt.label or since or until)
     return ctx.render(
         request, "home.html", stories=stories, total=total, page=page, more=more, back=back, q=q, query=query,
         params=p, errors=errors, chart=charts.svg(trend), trend=trend, per_source=per_source[:20],
