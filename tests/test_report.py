@@ -127,3 +127,31 @@ def test_the_schedule_finds_the_last_time_it_came_round_in_utc_or_a_named_zone()
     for bad in ("monday", "mon 25:00", "xyz 08:00", "mon 08:00 Mars/Olympus"):
         with pytest.raises(ValueError):
             parse_weekly(bad)
+
+
+def test_the_service_schedules_the_weekly_report_at_its_time_and_drops_it_when_turned_off(tmp_path):
+    from types import SimpleNamespace
+
+    from monitor.config import FeedsFile
+    from monitor.rules import load_rules
+    from monitor.scheduler import Service
+
+    def feeds(weekly):
+        return FeedsFile.model_validate({"feeds": [{"name": "A", "url": "https://a.example/rss"}],
+                                         "settings": {"weekly_report": weekly}})
+
+    store = Store(tmp_path / "monitor.db")
+    try:
+        monitor = SimpleNamespace(store=store, feeds=feeds("mon 08:00 Asia/Dushanbe"), notifiers=[], send_digest=None,
+                                  matcher=SimpleNamespace(rules=load_rules(PROJECT / "keywords.yaml")))
+        service = Service(monitor, lambda: None)
+        service.schedule(monitor.feeds)
+        trigger = service.scheduler.get_job("weekly").trigger
+        assert str(trigger.timezone) == "Asia/Dushanbe"
+        assert {f.name: str(f) for f in trigger.fields}["day_of_week"] == "0"
+        assert {f.name: str(f) for f in trigger.fields}["hour"] == "8"
+        assert service.scheduler.get_job("weekly-catch-up") is not None  # a report missed while it was down
+        service.schedule(feeds(None))
+        assert service.scheduler.get_job("weekly") is None
+    finally:
+        store.close()

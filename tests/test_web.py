@@ -7,7 +7,6 @@ disk); `test_monitor_serve_*` start the real `monitor serve` on loopback.
 from __future__ import annotations
 
 import asyncio
-import gzip  # noqa: F401  (the raw page download is gzip bytes)
 import re
 import subprocess
 import sys
@@ -161,12 +160,17 @@ def test_triage_is_a_post_with_a_csrf_token_and_writes_the_same_label_as_monitor
         ok = await c.post(f"/story/{story}/label", data={"label": "irrelevant", "csrf": token, "note": "a court"},
                           headers={"origin": "http://127.0.0.1:8750"})
         done = await c.get(ok.headers["location"])
-        return no_token, foreign, cross, ok, done
+        listed = await c.get("/", params={"language": "tg"})
+        todo = await c.get("/", params={"label": "none"})
+        marked = await c.get("/", params={"label": "irrelevant"})
+        return no_token, foreign, cross, ok, done, listed, todo, marked
 
-    (no_token, foreign, cross, ok, done), = browse(config(state), triage)
+    (no_token, foreign, cross, ok, done, listed, todo, marked), = browse(config(state), triage)
     assert no_token.status_code == 403 and foreign.status_code == 403 and cross.status_code == 403
     assert ok.status_code == 303 and "Marked “not relevant”" in done.text
     assert "Current label: <b>not relevant</b>" in done.text
+    assert '<span class="label irrelevant">not relevant</span>' in listed.text  # the list shows what is triaged
+    assert story not in found(todo.text) and len(found(todo.text)) == 5 and found(marked.text) == [story]
     store = Store(state)
     try:
         (mine,) = [lb for lb in store.labels() if lb.story_id == story]
@@ -284,7 +288,24 @@ def test_a_busy_port_is_one_clear_line(archive):
 
 
 def test_the_poller_does_not_import_the_web_stack():
-    code = ("import sys, monitor.cli, monitor.commands, monitor.pipeline, monitor.scheduler; monitor.cli.build_parser(); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'jinja2', 'uvicorn', 'PIL')))")
+    code = ("import sys, monitor.cli, monitor.commands, monitor.pipeline, monitor.scheduler; "
+            "monitor.cli.build_parser(); print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'jinja2', 'uvicorn', 'PIL')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_fts5_the_filters_and_the_trend_still_work_and_search_says_why(tmp_path, monkeypatch):
+    from monitor.store import web as store_web
+
+    def no_fts5(self):
+        self.db.executescript(store_web.SEARCH_SCHEMA)
+        return False
+
+    monkeypatch.setattr(store_web.WebQueries, "search_ensure", no_fts5)
+    state = tmp_path / "monitor.db"
+    ids = build_archive(state)
+    home, tg, search = browse(config(state), lambda c: c.get("/"), lambda c: c.get("/", params={"language": "tg"}),
+                              lambda c: c.get("/", params={"q": "Хорог"}))
+    assert "gbao_rights (" in home.text and "<polyline" in home.text
+    assert found(tg.text) == [ids["Ozodi TJ"]]
+    assert "full-text search is not available: this SQLite has no FTS5" in search.text

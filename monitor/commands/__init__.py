@@ -118,7 +118,11 @@ async def _weekly_report(monitor) -> None:
     if spec:
         from ..web.report import send_weekly_if_due
 
-        await send_weekly_if_due(monitor.store, monitor.notifiers, spec, [t.name for t in monitor.matcher.rules.topics])
+        try:
+            await send_weekly_if_due(monitor.store, monitor.notifiers, spec,
+                                     [t.name for t in monitor.matcher.rules.topics])
+        except Exception:  # the digest went out already; a report's bug must not fail the cycle
+            log.exception("the weekly report could not be sent; the next run tries again")
 
 
 async def _serve(args, feeds, rules, store: Store, notifiers) -> int:

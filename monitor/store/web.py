@@ -10,19 +10,44 @@ so a SQLite without FTS5 still runs the monitor (only search is then unavailable
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from .common import _ts, utcnow
 
+
+def _topics(value: str) -> list[str]:
+    try:
+        topics = json.loads(value or "[]")
+    except ValueError:
+        return []
+    return [t for t in topics if isinstance(t, str)]
+
+
 SEARCH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS story_facets (       -- slim copies of what the filters sort and select on
+    story_id INTEGER PRIMARY KEY,
+    day TEXT NOT NULL,                          -- COALESCE(published, fetched_at)
+    language TEXT NOT NULL,                     -- en | ru | tg | fa | und
+    source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS story_facets_day ON story_facets (day);
+CREATE INDEX IF NOT EXISTS story_facets_language ON story_facets (language, day);
+CREATE INDEX IF NOT EXISTS story_facets_source ON story_facets (source, day);
+CREATE TABLE IF NOT EXISTS story_topics (
+    topic TEXT NOT NULL,
+    day TEXT NOT NULL,
+    story_id INTEGER NOT NULL,
+    PRIMARY KEY (topic, day, story_id)
+) WITHOUT ROWID;
+"""
+FTS_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(
     title, body, content = '', tokenize = 'unicode61 remove_diacritics 0'
 );  -- rowid > 0: stories.id; rowid < 0: -story_sources.id
-CREATE TABLE IF NOT EXISTS story_language (story_id INTEGER PRIMARY KEY, language TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS story_language_lang ON story_language (language);
 """
 
 # The date a story is about: its publication date, or when it was fetched when the page gave none.
@@ -39,30 +64,54 @@ class StoryFilter:
     source: str | None = None
     since: datetime | None = None
     until: datetime | None = None  # exclusive
+    label: str | None = None  # relevant | irrelevant | none (not triaged yet); the labels table of `monitor label`
+
+    @property
+    def indexed(self) -> bool:
+        """Filters other than dates are answered from the index tables: slim rows, sorted by their own index,
+        so a filter never reads the stories' texts. (The newest stories without any filter come straight
+        from `stories`, so a fresh state lists everything before its index is built.)"""
+        return bool(self.match or self.topic or self.language or self.source or self.label)
 
     def where(self) -> tuple[str, list]:
+        """The WHERE clause over `story_facets f` (when `indexed`) or `stories s`."""
+        if not self.indexed:
+            clauses, args = [], []
+            if self.since:
+                clauses.append(f"{WHEN} >= ?")
+                args.append(_ts(self.since))
+            if self.until:
+                clauses.append(f"{WHEN} < ?")
+                args.append(_ts(self.until))
+            return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
         clauses, args = [], []
         if self.match:
-            clauses.append("""s.id IN (SELECT CASE WHEN rowid > 0 THEN rowid ELSE
+            clauses.append("""f.story_id IN (SELECT CASE WHEN rowid > 0 THEN rowid ELSE
                                 (SELECT story_id FROM story_sources WHERE id = -search_index.rowid) END
                               FROM search_index WHERE search_index MATCH ?)""")
             args.append(self.match)
         if self.topic:
-            clauses.append("EXISTS (SELECT 1 FROM json_each(s.topics) WHERE value = ?)")
+            clauses.append("EXISTS (SELECT 1 FROM story_topics t WHERE t.topic = ? AND t.day = f.day "
+                           "AND t.story_id = f.story_id)")  # one primary-key probe per candidate
             args.append(self.topic)
         if self.language:
-            clauses.append("s.id IN (SELECT story_id FROM story_language WHERE language = ?)")
+            clauses.append("f.language = ?")
             args.append(self.language)
         if self.source:
-            clauses.append("(s.source = ? OR s.id IN (SELECT story_id FROM story_sources WHERE source = ?))")
+            clauses.append("(f.source = ? OR f.story_id IN (SELECT story_id FROM story_sources WHERE source = ?))")
             args += [self.source, self.source]
+        if self.label == "none":
+            clauses.append("f.story_id NOT IN (SELECT story_id FROM labels WHERE story_id IS NOT NULL)")
+        elif self.label:
+            clauses.append("f.story_id IN (SELECT story_id FROM labels WHERE label = ?)")
+            args.append(self.label)
         if self.since:
-            clauses.append(f"{WHEN} >= ?")
+            clauses.append("f.day >= ?")
             args.append(_ts(self.since))
         if self.until:
-            clauses.append(f"{WHEN} < ?")
+            clauses.append("f.day < ?")
             args.append(_ts(self.until))
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+        return " WHERE " + " AND ".join(clauses), args
 
 
 @dataclass
@@ -84,9 +133,10 @@ class WebQueries:
     # --- the search index -----------------------------------------------------------------
 
     def search_ensure(self) -> bool:
-        """Create the index tables if missing; False when this SQLite has no FTS5."""
+        """Create the index tables if missing; False when this SQLite has no FTS5 (the filters still work)."""
+        self.db.executescript(SEARCH_SCHEMA)
         try:
-            self.db.executescript(SEARCH_SCHEMA)
+            self.db.executescript(FTS_SCHEMA)
         except sqlite3.OperationalError as exc:
             if "fts5" in str(exc):
                 return False
@@ -111,7 +161,8 @@ class WebQueries:
         done_s, done_x = self._mark("search_story_id"), self._mark("search_source_id")
         batch = IndexBatch()
         batch.stories = self.db.execute(
-            "SELECT id, source, title, text FROM stories WHERE id > ? ORDER BY id LIMIT ?", (done_s, limit)
+            """SELECT id, source, title, text, topics, COALESCE(published, fetched_at) AS day FROM stories
+               WHERE id > ? ORDER BY id LIMIT ?""", (done_s, limit)
         ).fetchall()
         if len(batch.stories) < limit:
             batch.sources = self.db.execute(
@@ -122,7 +173,7 @@ class WebQueries:
         return batch
 
     def search_add(self, batch: IndexBatch, folded: Sequence[tuple[str, str]], languages: Sequence[str],
-                   *, busy_ms: int = 10_000) -> None:
+                   *, busy_ms: int = 10_000, fts: bool = True) -> None:
         """Write one batch: folded (title, body) per document in batch order, a language per story.
 
         `busy_ms` bounds the wait for the poller's write lock: a page view gives up quickly (the background
@@ -130,17 +181,21 @@ class WebQueries:
         """
         self.db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
         try:
-            self._search_write(batch, folded, languages)
+            self._search_write(batch, folded, languages, fts)
         finally:
             self.db.execute("PRAGMA busy_timeout = 10000")
 
-    def _search_write(self, batch: IndexBatch, folded: Sequence[tuple[str, str]], languages: Sequence[str]) -> None:
+    def _search_write(self, batch: IndexBatch, folded: Sequence[tuple[str, str]], languages: Sequence[str],
+                      fts: bool) -> None:
         with self.transaction() as db:
-            docs = [(r["id"], *folded[i]) for i, r in enumerate(batch.stories)]
-            docs += [(-r["id"], *folded[len(batch.stories) + i]) for i, r in enumerate(batch.sources)]
-            db.executemany("INSERT OR REPLACE INTO search_index (rowid, title, body) VALUES (?, ?, ?)", docs)
-            db.executemany("INSERT OR REPLACE INTO story_language (story_id, language) VALUES (?, ?)",
-                           [(r["id"], lang) for r, lang in zip(batch.stories, languages)])
+            if fts:
+                docs = [(r["id"], *folded[i]) for i, r in enumerate(batch.stories)]
+                docs += [(-r["id"], *folded[len(batch.stories) + i]) for i, r in enumerate(batch.sources)]
+                db.executemany("INSERT OR REPLACE INTO search_index (rowid, title, body) VALUES (?, ?, ?)", docs)
+            db.executemany("INSERT OR REPLACE INTO story_facets (story_id, day, language, source) VALUES (?, ?, ?, ?)",
+                           [(r["id"], r["day"], lang, r["source"]) for r, lang in zip(batch.stories, languages)])
+            db.executemany("INSERT OR IGNORE INTO story_topics (topic, day, story_id) VALUES (?, ?, ?)",
+                           [(t, r["day"], r["id"]) for r in batch.stories for t in _topics(r["topics"])])
             for key, rows in (("search_story_id", batch.stories), ("search_source_id", batch.sources)):
                 if rows:
                     db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
@@ -149,8 +204,10 @@ class WebQueries:
     def search_reset(self) -> None:
         """Forget the whole index (after a change of the folding); the next reads rebuild it."""
         with self.transaction() as db:
-            db.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
-            db.execute("DELETE FROM story_language")
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_index'").fetchone():
+                db.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
+            db.execute("DELETE FROM story_facets")
+            db.execute("DELETE FROM story_topics")
             db.execute("DELETE FROM meta WHERE key IN ('search_story_id', 'search_source_id', 'search_version')")
 
     def search_version(self) -> str | None:
@@ -163,39 +220,62 @@ class WebQueries:
 
     # --- story lists ----------------------------------------------------------------------
 
+    _COLUMNS = f"""s.id, s.source, s.title, s.url, s.final_url, s.published, s.fetched_at, s.topics, s.terms,
+                   s.score, s.snippet, s.highlights, s.urgent, s.digest_id, {WHEN} AS day,
+                   (SELECT COUNT(*) FROM story_sources ss WHERE ss.story_id = s.id) AS sources,
+                   (SELECT language FROM story_facets l WHERE l.story_id = s.id) AS language"""
+
     def list_stories(self, flt: StoryFilter, *, limit: int = 50, offset: int = 0) -> list[sqlite3.Row]:
         """Newest first (by publication date, else fetch time), with the number of further sources."""
         where, args = flt.where()
-        return self.db.execute(
-            f"""SELECT s.id, s.source, s.title, s.url, s.final_url, s.published, s.fetched_at, s.topics, s.terms,
-                       s.score, s.snippet, s.highlights, s.urgent, s.digest_id, {WHEN} AS day,
-                       (SELECT COUNT(*) FROM story_sources ss WHERE ss.story_id = s.id) AS sources,
-                       (SELECT language FROM story_language l WHERE l.story_id = s.id) AS language
-                FROM stories s{where} ORDER BY {WHEN} DESC, s.id DESC LIMIT ? OFFSET ?""",
-            [*args, int(limit), int(offset)],
-        ).fetchall()
+        if not flt.indexed:
+            return self.db.execute(
+                f"SELECT {self._COLUMNS} FROM stories s{where} ORDER BY {WHEN} DESC, s.id DESC LIMIT ? OFFSET ?",
+                [*args, int(limit), int(offset)]).fetchall()
+        ids = [r[0] for r in self.db.execute(
+            f"SELECT f.story_id FROM story_facets f{where} ORDER BY f.day DESC, f.story_id DESC LIMIT ? OFFSET ?",
+            [*args, int(limit), int(offset)])]
+        if not ids:
+            return []
+        rows = {r["id"]: r for r in self.db.execute(
+            f"SELECT {self._COLUMNS} FROM stories s WHERE s.id IN ({','.join('?' * len(ids))})", ids)}
+        return [rows[i] for i in ids if i in rows]
 
-    def count_stories(self, flt: StoryFilter, cap: int = 10_000) -> int:
+    def count_stories(self, flt: StoryFilter, cap: int = 1_000) -> int:
         """How many stories the filter finds, counted up to `cap` (a count is no reason to read everything)."""
         where, args = flt.where()
-        row = self.db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM stories s{where} LIMIT ?)", [*args, cap])
+        table = "story_facets f" if flt.indexed else "stories s"
+        row = self.db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table}{where} LIMIT ?)", [*args, cap])
         return int(row.fetchone()[0])
 
     def story_language(self, story_id: int) -> str | None:
-        row = self.db.execute("SELECT language FROM story_language WHERE story_id = ?", (story_id,)).fetchone()
+        row = self.db.execute("SELECT language FROM story_facets WHERE story_id = ?", (story_id,)).fetchone()
         return row[0] if row else None
 
     def facet_values(self) -> dict[str, list[str]]:
-        """The choices of the filters: every source (first or further) and language in the archive."""
+        """The choices of the filters: every source (first or further) and language in the index."""
         sources = [r[0] for r in self.db.execute(
-            "SELECT source FROM stories UNION SELECT source FROM story_sources ORDER BY 1")]
-        languages = [r[0] for r in self.db.execute("SELECT DISTINCT language FROM story_language ORDER BY 1")]
+            "SELECT DISTINCT source FROM story_facets UNION SELECT source FROM story_sources ORDER BY 1")]
+        languages = [r[0] for r in self.db.execute("SELECT DISTINCT language FROM story_facets ORDER BY 1")]
         return {"sources": sources, "languages": languages}
 
     # --- trends and the weekly report -----------------------------------------------------
 
-    def weekly_topic_counts(self, since: datetime, until: datetime | None = None) -> list[tuple[str, str, int]]:
-        """(Monday of the week as YYYY-MM-DD, topic, stories) for every week with stories."""
+    def weekly_topic_counts(self, since: datetime, until: datetime | None = None, *,
+                            indexed: bool = False) -> list[tuple[str, str, int]]:
+        """(Monday of the week as YYYY-MM-DD, topic, stories) for every week with stories.
+
+        `indexed` counts from the slim `story_topics` (the web page, every minute), else from the stories.
+        """
+        if indexed:  # per day (a cheap substr), folded into weeks here
+            q = "SELECT substr(day, 1, 10), topic, COUNT(*) FROM story_topics WHERE day >= ?"
+            q += (" AND day < ?" if until else "") + " GROUP BY 1, 2"
+            weeks: dict[tuple[str, str], int] = {}
+            for day, topic, n in self.db.execute(q, [_ts(since)] + ([_ts(until)] if until else [])):
+                d = date.fromisoformat(day)
+                key = ((d - timedelta(days=d.weekday())).isoformat(), topic)
+                weeks[key] = weeks.get(key, 0) + n
+            return [(w, t, n) for (w, t), n in sorted(weeks.items())]
         q = f"""SELECT date({WHEN}, '-6 days', 'weekday 1') AS week, t.value AS topic, COUNT(*) AS n
                 FROM stories s, json_each(s.topics) t WHERE {WHEN} >= ?""" + (f" AND {WHEN} < ?" if until else "")
         q += " GROUP BY week, topic ORDER BY week, topic"
@@ -213,15 +293,25 @@ class WebQueries:
         q += (f" AND {WHEN} < ?" if until else "") + " GROUP BY t.value ORDER BY 2 DESC, 1"
         return [(r[0], r[1]) for r in self.db.execute(q, [_ts(since)] + ([_ts(until)] if until else []))]
 
-    def source_counts(self, since: datetime, until: datetime | None = None) -> list[tuple[str, int, int]]:
-        """(outlet, stories it reported first, stories it carried as a further source), busiest first."""
+    def source_counts(self, since: datetime, until: datetime | None = None, *,
+                      indexed: bool = False) -> list[tuple[str, int, int]]:
+        """(outlet, stories it reported first, stories it carried as a further source), busiest first.
+
+        `indexed` counts the first sources from the slim `story_facets` (the web page), else from the stories.
+        """
         bound = f"{WHEN} >= ?" + (f" AND {WHEN} < ?" if until else "")
         args = [_ts(since)] + ([_ts(until)] if until else [])
+        first = ("SELECT f.source AS source, 1 AS first, 0 AS further FROM story_facets f WHERE f.day >= ?"
+                 + (" AND f.day < ?" if until else "")) if indexed else \
+            f"SELECT s.source AS source, 1 AS first, 0 AS further FROM stories s WHERE {bound}"
+        further = ("SELECT ss.source, 0, 1 FROM story_sources ss JOIN story_facets f ON f.story_id = ss.story_id "
+                   "WHERE f.day >= ?" + (" AND f.day < ?" if until else "")) if indexed else \
+            f"SELECT ss.source, 0, 1 FROM story_sources ss JOIN stories s ON s.id = ss.story_id WHERE {bound}"
         rows = self.db.execute(
             f"""SELECT source, SUM(first), SUM(further) FROM (
-                  SELECT s.source AS source, 1 AS first, 0 AS further FROM stories s WHERE {bound}
+                  {first}
                   UNION ALL
-                  SELECT ss.source, 0, 1 FROM story_sources ss JOIN stories s ON s.id = ss.story_id WHERE {bound})
+                  {further})
                 GROUP BY source ORDER BY SUM(first) + SUM(further) DESC, source""", args + args)
         return [(r[0], int(r[1]), int(r[2])) for r in rows]
 

@@ -33,6 +33,7 @@ log = logging.getLogger("monitor.web")
 HERE = Path(__file__).parent
 MAX_FORM = 16_384
 LOGIN_DELAY = 0.5  # seconds a wrong token waits
+WARM_EVERY = 50.0  # seconds: the trend and counts are refreshed this often in the background
 INDEX_POLL = 5.0  # seconds between looks for new stories to index
 
 
@@ -171,11 +172,13 @@ def create_app(config: WebConfig) -> Starlette:
         while not stop.is_set():
             try:
                 busy = ctx.index.catch_up(store, budget_s=0.5)
+                if busy == 0:  # all indexed: refresh the home page's trend and counts before a visitor needs them
+                    views.warm(ctx, store, ttl=WARM_EVERY)
             except Exception:  # the state is being replaced or repaired: try again later
                 log.exception("search indexing failed; trying again in a minute")
                 busy = 0
                 stop.wait(55)
-            stop.wait(0.05 if busy else INDEX_POLL)
+            stop.wait(0.05 if busy is None or busy > 0 else INDEX_POLL)
 
     @asynccontextmanager
     async def lifespan(app):

@@ -36,15 +36,19 @@ def monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def weekly_trend(store, now: datetime | None = None, weeks: int = 52, topics: list[str] | None = None) -> Trend:
-    """Stories per topic per week for the last `weeks` weeks (this week included), zeros filled in."""
+def weekly_trend(store, now: datetime | None = None, weeks: int = 52, topics: list[str] | None = None,
+                 *, indexed: bool = False) -> Trend:
+    """Stories per topic per week for the last `weeks` weeks (this week included), zeros filled in.
+
+    `indexed`: count from the web interface's slim topic index instead of the stories themselves.
+    """
     now = now or datetime.now(timezone.utc)
     first = monday(now.astimezone(timezone.utc).date()) - timedelta(weeks=weeks - 1)
     days = tuple(first + timedelta(weeks=i) for i in range(weeks))
     index = {d.isoformat(): i for i, d in enumerate(days)}
     counts: dict[str, list[int]] = {t: [0] * weeks for t in topics or []}
     since = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
-    for week, topic, n in store.weekly_topic_counts(since):
+    for week, topic, n in store.weekly_topic_counts(since, indexed=indexed):
         if week in index:
             counts.setdefault(topic, [0] * weeks)[index[week]] += n
     series = sorted(((t, tuple(c)) for t, c in counts.items()), key=lambda s: (-sum(s[1]), s[0]))

@@ -30,3 +30,13 @@ def current(store, story_id: int) -> str | None:
     """The story's label (relevant / irrelevant) when it has one, shown on the story page."""
     label_for = getattr(store, "label_for", None)
     return label_for(story_id) if callable(label_for) else None
+
+
+def for_page(store, story_ids: list[int]) -> dict[int, str]:
+    """{story id: label shown} for a page of the list, in one query where the labels store has one."""
+    many = getattr(store, "labels_for", None)
+    if callable(many):
+        found = many(story_ids)
+    else:
+        found = {i: current(store, i) for i in story_ids}
+    return {i: LABELS[v] for i, v in found.items() if v in LABELS}

@@ -130,8 +130,9 @@ def render_html(r: WeeklyReport, chart_cid: str | None) -> str:
         href = safe_url(s["url"])
         title = f'<a href="{e(href)}">{e(one_line(s["title"], 300))}</a>' if href else e(one_line(s["title"], 300))
         more = f" · +{s['sources']} sources" if s["sources"] else ""
-        body.append(f'<li dir="auto" style="margin-bottom:6px">{title}<br><span style="color:#555;font-size:13px">'
-                    f"{e(s['source'])} · {e(fmt_time(_dt(s['day'])))} · {e(', '.join(s['topics']))}{e(more)}</span></li>")
+        meta = f"{e(s['source'])} · {e(fmt_time(_dt(s['day'])))} · {e(', '.join(s['topics']))}{e(more)}"
+        body.append(f'<li dir="auto" style="margin-bottom:6px">{title}<br>'
+                    f'<span style="color:#555;font-size:13px">{meta}</span></li>')
     body.append('</ol><h2 style="font-size:17px">Stories per source</h2><table>')
     body.append(f"<tr><th {td}>source</th><th {td}>first reported</th><th {td}>also carried</th></tr>")
     body += [f"<tr><td {td}>{e(s)}</td><td {td}>{a}</td><td {td}>{b}</td></tr>" for s, a, b in r.sources]

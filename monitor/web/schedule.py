@@ -51,7 +51,8 @@ def parse_weekly(text: str) -> Weekly:
 
             ZoneInfo(zone)
         except Exception:
-            raise ValueError(f"weekly_report: unknown time zone {zone!r} (use an IANA name like Asia/Dushanbe)") from None
+            raise ValueError(f"weekly_report: unknown time zone {zone!r} "
+                             "(use an IANA name like Asia/Dushanbe)") from None
     return Weekly(DAYS.index(m.group(1).lower()), hour, minute, zone)
 
 

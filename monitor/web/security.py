@@ -21,7 +21,7 @@ CSRF_COOKIE = "monitor_csrf"
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 MIN_TOKEN_LENGTH = 16
 
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
+CSP = ("default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; "
        "frame-ancestors 'none'")
 HEADERS = [
     (b"content-security-policy", CSP.encode()),

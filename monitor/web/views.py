@@ -74,7 +74,8 @@ def home(ctx, request: Request) -> Response:
         page = 1
     flt = StoryFilter(match=query.fts if query and ctx.index.available else None, topic=p.get("topic") or None,
                       language=p.get("language") or None, source=p.get("source") or None, since=since,
-                      until=until + timedelta(days=1) if until else None)
+                      until=until + timedelta(days=1) if until else None,
+                      label=p.get("label") if p.get("label") in ("relevant", "irrelevant", "none") else None)
     if q and query and not query.fts:
         errors.append("the search has no letters or digits to look for")
     try:
@@ -84,17 +85,15 @@ def home(ctx, request: Request) -> Response:
         rows, total = [], 0
         errors.append(f"the search could not run: {exc}")
     stories = [_story_item(r) for r in rows[:PAGE]]
+    marked = labels.for_page(store, [s["id"] for s in stories])
+    for s in stories:
+        s["label"] = marked.get(s["id"])
     params = {k: v for k, v in p.items() if k != "page" and v}
     more = urlencode({**params, "page": page + 1}) if len(rows) > PAGE else None
     back = urlencode({**params, "page": page - 1}) if page > 1 else None
-    now = datetime.now(timezone.utc)
-    topics = [t.name for t in ctx.config.rules.topics] if ctx.config.rules else []
-    trend = ctx.cached("trend", 60, lambda: charts.weekly_trend(store, now, topics=topics))
-    year_ago = now - timedelta(days=365)
-    per_source = ctx.cached("sources", 60, lambda: store.source_counts(year_ago))
-    facets = ctx.cached("facets", 30, store.facet_values)
+    trend, per_source, facets, topics = warm(ctx, store, ttl=300)
     indexed, archived = ctx.cached("backlog", 5, store.search_backlog)
-    filtered = bool(q or flt.topic or flt.language or flt.source or since or until)
+    filtered = bool(q or flt.topic or flt.language or flt.source or flt.label or since or until)
     return ctx.render(
         request, "home.html", stories=stories, total=total, page=page, more=more, back=back, q=q, query=query,
         params=p, errors=errors, chart=charts.svg(trend), trend=trend, per_source=per_source[:20],
@@ -102,6 +101,17 @@ def home(ctx, request: Request) -> Response:
         languages=[(code, LANGUAGES.get(code, code)) for code in facets["languages"]], filtered=filtered,
         indexing=(indexed, archived) if indexed < archived else None,
     )
+
+
+def warm(ctx, store, ttl: float):
+    """The home page's slow parts (trend, counts per source, filter choices), cached for `ttl` seconds; the
+    indexer thread refreshes them every minute, so a visitor practically never waits for them."""
+    now = datetime.now(timezone.utc)
+    topics = [t.name for t in ctx.config.rules.topics] if ctx.config.rules else []
+    trend = ctx.cached("trend", ttl, lambda: charts.weekly_trend(store, now, topics=topics, indexed=True))
+    per_source = ctx.cached("sources", ttl, lambda: store.source_counts(now - timedelta(days=365), indexed=True))
+    facets = ctx.cached("facets", ttl, store.facet_values)
+    return trend, per_source, facets, topics
 
 
 def _contexts(ctx, title: str, text: str) -> tuple[list[dict], str | None]:
@@ -186,7 +196,8 @@ def feeds(ctx, request: Request) -> Response:
     configured = ctx.config.feeds.feeds if ctx.config.feeds else []
     names = [f.name for f in configured] + sorted(set(states) - {f.name for f in configured})
     failing_after = ctx.config.feeds.settings.failing_after if ctx.config.feeds else 86400
-    counts = {name: (first, further) for name, first, further in store.source_counts(now - timedelta(days=365))}
+    year = store.source_counts(now - timedelta(days=365), indexed=True)
+    counts = {name: (first, further) for name, first, further in year}
     spec = {f.name: f for f in configured}
     rows = []
     for name in names:
