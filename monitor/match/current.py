@@ -3,7 +3,8 @@
 A detention story that recalls "dozens were killed in Khorog in 2022" fires the violence topic, rightly, for
 the digest; it must not be sent at once as an alert. So after the pass, an urgent topic is decided again on
 the occurrences in current sentences only: the title, the lead, and any sentence carrying the article's own
-date, "today" or "yesterday" — never a sentence that names an earlier year or says "years ago". The alert
+date, "today" or "yesterday" — never a sentence that names an earlier year than the article's (or, undated,
+than this year) or says "years ago". The alert
 quotes the sentence that holds the urgent evidence.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from monitor.rules import fold
@@ -78,11 +79,11 @@ def current_sentences(doc: "Document", published: datetime | None, lead_chars: i
     """The sentences that report the current event (see the module's docstring)."""
     spans = sentences(doc)
     texts = [fold(doc.text[s:e]) for s, e in spans]
-    years = [int(y) for t in texts for y in _YEAR.findall(t)]
-    ref = published.year if published else (max(years) if years else None)
+    # an undated article is read now: a year before this one is background too
+    ref = (published or datetime.now(timezone.utc)).year
     out = []
     for (s, e), t in zip(spans, texts):
-        if _BACKGROUND.search(t) or (ref is not None and any(int(y) < ref for y in _YEAR.findall(t))):
+        if _BACKGROUND.search(t) or any(int(y) < ref for y in _YEAR.findall(t)):
             continue
         if s < lead_chars or _NOW.search(t) or (published is not None and _mentions_date(t, published)):
             out.append((s, e))
