@@ -57,10 +57,25 @@ def _squeeze(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
 
 
+def _repeated_title_end(doc: "Document") -> int:
+    """Where the title ends when the extracted text starts by repeating it (h1 inside the article), else the
+    body's start: a quote should not begin with the headline and the byline glued to the first sentence."""
+    title = doc.text[:doc.body_start].strip()
+    if title and doc.text.startswith(title, doc.body_start):
+        return doc.body_start + len(title)
+    return doc.body_start
+
+
 def sentence_around(doc: "Document", o: "Occurrence", limit: int = 300) -> str:
     spans = sentences(doc)
     i = max(bisect_right([s for s, _ in spans], o.start) - 1, 0)
-    return _squeeze(doc.text[spans[i][0]:spans[i][1]], limit) if spans else ""
+    if not spans:
+        return ""
+    start, end = spans[i]
+    cut = _repeated_title_end(doc)
+    if start < cut <= o.start:
+        start = cut
+    return _squeeze(doc.text[start:end], limit)
 
 
 def _mentions_date(folded: str, when: datetime) -> bool:
@@ -114,5 +129,6 @@ def urgent_evidence(matcher: "Matcher", an: "Analysis", rep: "TopicReport", publ
     topic = rep.topic
     event = {matcher.tid(t) for t in (topic.near[0].one_of if topic.near else topic.any or topic.terms())}
     candidates = [o for o in again.occurrences if o.term in event] or again.occurrences
-    anchor = min(candidates, key=lambda o: (o.start < doc.body_start, o.start))
+    cut = _repeated_title_end(doc)
+    anchor = min(candidates, key=lambda o: (o.start < cut, o.start))
     return sentence_around(doc, anchor)
