@@ -111,7 +111,9 @@ class Matcher:
                 keyed.setdefault(key, set()).add((i, cls))
         self._endings = {cls: rules.endings_for(cls) for cls in ("star", "tg", "fa")}
         for key, entries in keyed.items():
-            self._auto.add_word(key, (len(key), tuple(sorted(entries, key=lambda e: (e[0], e[1] or "")))))
+            # each key starts with the space before its word: the automaton then only ever reports matches that
+            # begin a word, and leaves the root (where every first letter of every term waits) once per word
+            self._auto.add_word(" " + key, (len(key), tuple(sorted(entries, key=lambda e: (e[0], e[1] or "")))))
         self._has_keys = bool(keyed)
         if keyed:
             self._auto.make_automaton()
@@ -203,11 +205,9 @@ class Matcher:
         norm, endings = doc.norm, self._endings
         found: set[tuple[int, int, int]] = set()  # (term, norm start, norm end)
         n = len(norm)
-        for end, (length, entries) in self._auto.iter(norm) if self._has_keys else ():
-            start = end - length + 1
-            if start and norm[start - 1] != " ":
-                continue
-            after = end + 1
+        for end, (length, entries) in self._auto.iter(" " + norm) if self._has_keys else ():
+            start = end - length  # in norm: the padded text is one character longer
+            after = end
             exact = after == n or norm[after] == " "
             stop = -1
             for tid, cls in entries:
