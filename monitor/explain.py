@@ -14,8 +14,9 @@ from .match import Matcher
 from .rules import load_rules
 
 
-async def load_article(target: str) -> tuple[str, str, str]:
-    """(title, text, where it came from) for a URL the user typed or a local file (HTML or plain text)."""
+async def load_article(target: str) -> tuple[str, str, str, datetime | None]:
+    """(title, text, where it came from, publication date) for a URL the user typed or a local file: a .txt
+    file as `monitor eval` reads it (`# key: value` headers, `TITLE:`), a page through the pipeline's extraction."""
     if target.startswith(("http://", "https://")):
         host = (urlsplit(target).hostname or "").lower()
         async with Fetcher(Settings(), {host}) as fetcher:  # typed by the user: trusted like feeds.yaml
@@ -25,14 +26,15 @@ async def load_article(target: str) -> tuple[str, str, str]:
     else:
         path = Path(target)
         raw = path.read_bytes()
-        if path.suffix.lower() not in (".html", ".htm", ".xhtml") and b"<html" not in raw[:2048].lower():
+        suffix = path.suffix.lower()
+        if suffix == ".txt" or (suffix not in (".html", ".htm", ".xhtml") and b"<html" not in raw[:2048].lower()):
             headers, title, body = read_text_article(path)  # exactly as `monitor eval` reads it
-            return title, body, str(path)
+            return title, body, str(path), _published(headers)
         html, origin = decode_html(raw), str(path)
     extracted = extract_text(html, origin)
     if extracted is None:
-        return "", "", origin
-    return extracted.title, extracted.text, origin
+        return "", "", origin, None
+    return extracted.title, extracted.text, origin, extracted.published
 
 
 def file_headers(target: str) -> dict[str, str]:
@@ -58,11 +60,13 @@ def _published(headers: dict[str, str]) -> datetime | None:
 
 async def explain_target(target: str, keywords: str, feeds: str | None = None) -> str:
     matcher = Matcher(load_rules(keywords))
-    title, text, origin = await load_article(target)
+    title, text, origin, published = await load_article(target)
     headers = file_headers(target)
     head = f"article: {origin}\ntitle: {title or '(none)'}\ntext: {len(text.split())} words extracted\n"
     shown = {k: v for k, v in headers.items() if k in ("label", "lang", "language", "date", "published", "note")}
     head += "".join(f"{k}: {v}\n" for k, v in shown.items())
     if not text and not title:
         return head + "no text could be extracted from this page"
-    return head + matcher.explain(title, text, _published(headers))
+    if published and not headers:
+        head += f"published: {published.isoformat()}\n"
+    return head + matcher.explain(title, text, published)

@@ -11,7 +11,6 @@ Folding lives in monitor.morph.fold, shared by terms, their generated forms and 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union

@@ -149,3 +149,9 @@ def test_a_second_start_reads_every_form_from_the_cache_without_loading_a_dictio
     assert run() == "['lemminflect', 'pymorphy3']"
     assert list((tmp_path / "cache").glob("forms-*.json"))
     assert run() == "[]"
+
+
+def test_an_infinitive_stands_for_its_past_stem_in_tajik_and_persian():
+    assert finds("куштан", "Ду нафарро куштанд.")
+    assert finds("کشتن", "آنها را میکشتند")
+    assert finds("رسیدن", "دو نفر به شهادت رسیدند")

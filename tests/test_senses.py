@@ -131,3 +131,14 @@ def test_preceded_by_a_capitalised_given_name():
     assert not actor.match("", "Fans say Hrithik Roshan was detained briefly at the airport.").matched
     assert actor.match("", "Police detained two men in Roshan on Monday.").matched
     assert actor.match("", "Roshan police detained two men on Monday.").matched, "a capital starting a sentence"
+
+
+def test_a_veto_phrase_survives_a_sense_that_reads_a_word_inside_it():
+    rules = {
+        "aliases": {"places": ["Khorog"]},
+        "senses": {"accident": {"terms": ["incident"], "near": ["road"], "within": 3}},
+        "topics": {"violence": {"near": [{"within": 10, "one_of": ["incident"], "and_one_of": ["@places"]}],
+                                "not": ["road incident"]}},
+    }
+    m = Matcher(parse_rules(rules))
+    assert m.match("", "A road incident near Khorog closed the highway.").vetoed == ("violence",)

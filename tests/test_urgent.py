@@ -111,3 +111,38 @@ def test_an_urgent_alert_names_its_topic_in_email_and_telegram_too():
     assert "Urgent topic: <b>violence</b>" in render_html(digest)
     assert "A man was &lt;killed&gt; in Khorog" in render_html(digest)
     assert "Urgent topic: <b>violence</b>" in render_chunks(digest)[0]
+
+
+def test_a_run_sends_the_current_killing_at_once_and_keeps_the_background_one_for_the_digest(tmp_path, site):
+    from email.utils import format_datetime
+
+    from tests.conftest import PROJECT, run_cli
+    from tests.localsite import Page, article_html, rss
+
+    now = datetime.now(timezone.utc)
+    pages = {
+        "/a/shot": ("Two men shot dead in Rushan", ["Two men were shot dead by security forces in Rushan on "
+                    "Sunday evening, relatives told us. A third man was wounded."]),
+        "/a/held": ("Relatives of an exiled blogger detained in Khorog", [
+            "Police detained three relatives of an exiled blogger in Khorog, a family member said. They were "
+            "questioned for hours about his posts and released late at night.",
+            "The blogger left Tajikistan after the events of 2022, when dozens of people were killed in Khorog "
+            "and Rushan during what the authorities called a counter-terrorist operation."]),
+    }
+    items = []
+    for path, (title, paragraphs) in pages.items():
+        site.add(path, article_html(title, paragraphs, date=now.date().isoformat()))
+        items.append({"title": title, "path": path, "date": format_datetime(now)})
+    site.add("/feed.xml", Page(rss("News", items, base=site.base).encode(), content_type="application/rss+xml"))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - name: News\n    url: {site.url('/feed.xml')}\n", encoding="utf-8")
+    result = run_cli("run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
+                     "--state", str(tmp_path / "state.db"))
+    assert result.returncode == 0, result.stderr
+    alert, _, digest = result.stdout.partition("Digest — Pamir news monitor")
+    assert alert.startswith("URGENT") and "Two men shot dead in Rushan" in alert
+    assert "Urgent topic: gbao_violence" in alert
+    because = next(line for line in alert.splitlines() if line.startswith("Because: “"))
+    assert "Two men were shot dead by security forces in Rushan on Sunday evening, relatives told us.”" in because
+    assert "Relatives of an exiled blogger detained in Khorog" not in alert
+    assert "Relatives of an exiled blogger detained in Khorog" in digest

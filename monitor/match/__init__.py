@@ -10,8 +10,6 @@ and an urgent topic is checked against what the article reports now (monitor.mat
 
 from __future__ import annotations
 
-import html
-import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -80,66 +78,9 @@ class Analysis:
     mentions: list[Occurrence] = field(default_factory=list)  # safety-net names left after senses
 
 
-_TAGS = re.compile(r"<[^<>]*>")  # removed without a space: "Хо<b>рог</b>" must stay "Хорог"
+from .prefilter import Prefilter, _prefilter  # noqa: E402  (Prefilter is part of the API)
 
-
-class Prefilter:
-    """Cheap and conservative, before extraction: `hit(raw)` is False only when no topic can fire on any
-    text extracted from the raw page. Picklable (the groups travel, the automaton is rebuilt), so extraction
-    workers run it and its cost is spread over the cores."""
-
-    def __init__(self, topics: tuple[tuple[frozenset[tuple[str, ...]], ...], ...] | None):
-        self.topics = topics  # per topic, its literal necessary groups of terms (as words); None: extract all
-        self._auto: ahocorasick.Automaton | None = None
-
-    def __getstate__(self) -> tuple:
-        return (self.topics,)  # a tuple: pickle skips __setstate__ for a false state such as None
-
-    def __setstate__(self, state: tuple) -> None:
-        self.__init__(state[0])
-
-    def hit(self, raw: str) -> bool:
-        if self.topics is None:
-            return True
-        if self._auto is None:
-            self._auto = ahocorasick.Automaton()
-            for key in {word for groups in self.topics for group in groups for words in group for word in words}:
-                self._auto.add_word(key, key)
-            self._auto.make_automaton()
-        text = fold(html.unescape(_TAGS.sub("", raw)))
-        found = {key for _end, key in self._auto.iter(text)}
-        return any(all(any(found.issuperset(words) for words in group) for group in groups)
-                   for groups in self.topics)
-
-
-def _prefilter(rules: RuleSet) -> Prefilter:
-    """Every literal necessary group of every topic, each term as its words.
-
-    A topic fires only when its `any:` list, each `all:` group and both sides of each `near:` rule find a
-    term, and a term is found only where each of its words occurs; so only a page on which, for some topic,
-    every group has a term whose words all occur is worth extracting. A group with a regex cannot be checked
-    this way and is left out; a topic with no other group turns the prefilter off.
-    """
-    topics = []
-    for topic in rules.topics:
-        groups = ([topic.any] if topic.any else []) + list(topic.all)
-        groups += [side for near in topic.near for side in (near.one_of, near.and_one_of)]
-        literal = tuple(frozenset(tuple(key.split(" ")) for term in group for key in _keys(term))
-                        for group in groups if group and all(term.kind != "regex" for term in group))
-        if not literal:
-            return Prefilter(None)
-        topics.append(literal)
-    if rules.safety_net:  # a page that names GBAO is read even when no topic can fire: the safety net lists it
-        safety = [t for t in rules.safety_net_terms if t.kind != "regex"]
-        if len(safety) < len(rules.safety_net_terms):
-            return Prefilter(None)
-        if safety:
-            topics.append((frozenset(tuple(key.split(" ")) for term in safety for key in _keys(term)),))
-    return Prefilter(tuple(topics))
-
-
-def _keys(term: Term) -> tuple[str, ...]:
-    return term.forms.keys() or (term.key,)
+__all__ = ["Matcher", "Prefilter", "Analysis", "Document", "Occurrence", "TopicReport", "format_analysis"]
 
 
 class Matcher:
@@ -170,13 +111,19 @@ class Matcher:
                 keyed.setdefault(key, set()).add((i, cls))
         self._endings = {cls: rules.endings_for(cls) for cls in ("star", "tg", "fa")}
         for key, entries in keyed.items():
-            self._auto.add_word(key, (len(key), tuple(sorted(entries, key=lambda e: (e[0], e[1] or "")))))
+            # each key starts with the space before its word: the automaton then only ever reports matches that
+            # begin a word, and leaves the root (where every first letter of every term waits) once per word
+            self._auto.add_word(" " + key, (len(key), tuple(sorted(entries, key=lambda e: (e[0], e[1] or "")))))
         self._has_keys = bool(keyed)
         if keyed:
             self._auto.make_automaton()
         self._regexes = [(i, t.pattern) for i, t in enumerate(self.terms) if t.kind == "regex"]
         self._groups: dict[int, tuple[tuple[Term, ...], frozenset[int]]] = {}
         self._weights: dict[str, tuple[Topic, dict[int, list[float]]]] = {}
+        for topic in rules.topics:  # filled now, so `match` only reads them (safe from several threads)
+            self._scoring(topic)
+            for group in (topic.any, topic.not_, *topic.all, *(s for n in topic.near for s in (n.one_of, n.and_one_of))):
+                self._ids(group)
         self.prefilter = _prefilter(rules)
 
     def could_match(self, raw: str) -> bool:
@@ -258,11 +205,9 @@ class Matcher:
         norm, endings = doc.norm, self._endings
         found: set[tuple[int, int, int]] = set()  # (term, norm start, norm end)
         n = len(norm)
-        for end, (length, entries) in self._auto.iter(norm) if self._has_keys else ():
-            start = end - length + 1
-            if start and norm[start - 1] != " ":
-                continue
-            after = end + 1
+        for end, (length, entries) in self._auto.iter(" " + norm) if self._has_keys else ():
+            start = end - length  # in norm: the padded text is one character longer
+            after = end
             exact = after == n or norm[after] == " "
             stop = -1
             for tid, cls in entries:

@@ -3,7 +3,8 @@
 A detention story that recalls "dozens were killed in Khorog in 2022" fires the violence topic, rightly, for
 the digest; it must not be sent at once as an alert. So after the pass, an urgent topic is decided again on
 the occurrences in current sentences only: the title, the lead, and any sentence carrying the article's own
-date, "today" or "yesterday" — never a sentence that names an earlier year or says "years ago". The alert
+date, "today" or "yesterday" — never a sentence that names an earlier year than the article's (or, undated,
+than this year) or says "years ago". The alert
 quotes the sentence that holds the urgent evidence.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from monitor.rules import fold
@@ -56,10 +57,25 @@ def _squeeze(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
 
 
+def _repeated_title_end(doc: "Document") -> int:
+    """Where the title ends when the extracted text starts by repeating it (h1 inside the article), else the
+    body's start: a quote should not begin with the headline and the byline glued to the first sentence."""
+    title = doc.text[:doc.body_start].strip()
+    if title and doc.text.startswith(title, doc.body_start):
+        return doc.body_start + len(title)
+    return doc.body_start
+
+
 def sentence_around(doc: "Document", o: "Occurrence", limit: int = 300) -> str:
     spans = sentences(doc)
     i = max(bisect_right([s for s, _ in spans], o.start) - 1, 0)
-    return _squeeze(doc.text[spans[i][0]:spans[i][1]], limit) if spans else ""
+    if not spans:
+        return ""
+    start, end = spans[i]
+    cut = _repeated_title_end(doc)
+    if start < cut <= o.start:
+        start = cut
+    return _squeeze(doc.text[start:end], limit)
 
 
 def _mentions_date(folded: str, when: datetime) -> bool:
@@ -78,11 +94,11 @@ def current_sentences(doc: "Document", published: datetime | None, lead_chars: i
     """The sentences that report the current event (see the module's docstring)."""
     spans = sentences(doc)
     texts = [fold(doc.text[s:e]) for s, e in spans]
-    years = [int(y) for t in texts for y in _YEAR.findall(t)]
-    ref = published.year if published else (max(years) if years else None)
+    # an undated article is read now: a year before this one is background too
+    ref = (published or datetime.now(timezone.utc)).year
     out = []
     for (s, e), t in zip(spans, texts):
-        if _BACKGROUND.search(t) or (ref is not None and any(int(y) < ref for y in _YEAR.findall(t))):
+        if _BACKGROUND.search(t) or any(int(y) < ref for y in _YEAR.findall(t)):
             continue
         if s < lead_chars or _NOW.search(t) or (published is not None and _mentions_date(t, published)):
             out.append((s, e))
@@ -113,5 +129,6 @@ def urgent_evidence(matcher: "Matcher", an: "Analysis", rep: "TopicReport", publ
     topic = rep.topic
     event = {matcher.tid(t) for t in (topic.near[0].one_of if topic.near else topic.any or topic.terms())}
     candidates = [o for o in again.occurrences if o.term in event] or again.occurrences
-    anchor = min(candidates, key=lambda o: (o.start < doc.body_start, o.start))
+    cut = _repeated_title_end(doc)
+    anchor = min(candidates, key=lambda o: (o.start < cut, o.start))
     return sentence_around(doc, anchor)

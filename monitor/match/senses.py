@@ -86,7 +86,8 @@ def apply_senses(matcher: "Matcher", doc: "Document", occ: list["Occurrence"]
         i = bisect_right(firsts, o.last) - 1  # spans starting at or before o.last …
         return i >= 0 and reach[i] >= o.first  # … one of which ends at or after o.first
 
-    return [o for o in occ if not overlaps(o)], calls
+    vetoes = {matcher.tid(t) for topic in matcher.rules.topics for t in topic.not_}
+    return [o for o in occ if o.term in vetoes or not overlaps(o)], calls  # a veto phrase survives senses
 
 
 class _Context:

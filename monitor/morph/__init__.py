@@ -114,14 +114,18 @@ def _expand(body: str, mode: Mode) -> Forms:
 
         exact += [_join(c) for c in english.phrase(lower, written)]
     elif lang == "tg":
+        last = folded[-1]
+        bases = [last] + ([last[:-2]] if len(last) > 5 and last.endswith(("тан", "дан")) else [])  # куштан → кушт
         for variant in tajik.phrase(folded):
-            stems.append((" ".join(fold(w) for w in variant), "tg"))
+            stems += [(" ".join([fold(w) for w in variant[:-1]] + [b]), "tg") for b in bases]
         if len(folded) == 1:
-            stems += [(fold(p) + key, "tg") for p in tajik.PREFIXES]
+            stems += [(fold(p) + b, "tg") for p in tajik.PREFIXES for b in bases]
     elif lang == "fa":
-        stems.append((key, "fa"))
+        last = folded[-1]  # an infinitive (کشتن, رسیدن) also stands for its past stem (کشت, رسید)
+        bases = [last] + ([last[:-1]] if len(last) > 3 and last.endswith(("تن", "دن")) else [])
+        stems += [(" ".join(folded[:-1] + [b]), "fa") for b in bases]
         if len(folded) == 1:  # a verb's continuous/negative prefix, written without its ZWNJ
-            stems += [(fold(p) + key, "fa") for p in persian.PREFIXES]
+            stems += [(fold(p) + b, "fa") for p in persian.PREFIXES for b in bases]
     else:
         exact.append(key)
     if key not in exact and not any(k == key for k, _ in stems):

@@ -19,7 +19,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-RULES_VERSION = "2"  # bump when monitor.morph changes what it generates
+RULES_VERSION = "3"  # bump when monitor.morph changes what it generates
 _data: dict[str, Any] | None = None
 _dirty = False
 
@@ -84,6 +84,9 @@ def save() -> None:
             json.dump(_load(), fh, ensure_ascii=False, separators=(",", ":"))
         os.replace(tmp, p)
         _dirty = False
+        for old in p.parent.glob("forms-*.json"):  # files of older versions are never read again
+            if old != p:
+                old.unlink(missing_ok=True)
     except OSError as exc:
         log.debug("expansion cache %s not written: %s", p, exc)
 

@@ -51,6 +51,9 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA foreign_keys = ON")
+            # a damaged file must fail here, before this run writes into it (0.5 s per 200 MB, read only)
+            if self.db.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("database disk image is malformed")
             self.db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
             add_missing_columns(self.db)
             record_version(self.db)
