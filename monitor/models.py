@@ -24,6 +24,8 @@ class FeedEntry:
     # The whole text, when the source carries it (a Telegram post): the pipeline fetches no page for it.
     text: str | None = None
     raw: bytes | None = field(default=None, compare=False, repr=False)  # the bytes `text` came from (evidence)
+    # the HTTP exchange the carried text came in (the channel's preview page): kept as WARC evidence if it matches
+    hops: tuple = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)

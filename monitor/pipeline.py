@@ -12,7 +12,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
 
 from . import deliver
 from .config import FeedsFile, FeedSpec
@@ -262,7 +261,9 @@ class Monitor:
 
         sig = signature(article.text)
         # the page as received goes to disk (fsynced) before the transaction that indexes it
-        pending = self.evidence.write(article.hops, text=article.text, title=article.title, feed=entry.feed)
+        carried = {"post_url": entry.url} if entry.text is not None else None  # a post: its page holds many
+        pending = self.evidence.write(article.hops, text=article.text, title=article.title, feed=entry.feed,
+                                      extra=carried)
         with self.store.transaction():
             same = self.neardup.find(sig)
             item_id = self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key,
@@ -422,7 +423,8 @@ def _carried(entry: FeedEntry, keep_raw: bool) -> Article:
     return Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.text or "",
                    published=entry.published, fetched_at=datetime.now(timezone.utc),
                    raw_sha256=hashlib.sha256(raw).hexdigest(), raw_html=raw if keep_raw and entry.raw else None,
-                   extracted=True)  # the whole text, as the source published it: not a stand-in summary
+                   extracted=True,  # the whole text, as the source published it: not a stand-in summary
+                   hops=entry.hops)  # the page it came in, captured as WARC records like any article page
 def _trusted(feeds: FeedsFile) -> set[str]:
     """The feeds' own host:port pairs: a feed on a local bridge (127.0.0.1:8080) must not open 127.0.0.1:6379."""
     from .netguard import trusted_hosts_from

@@ -3,6 +3,10 @@ synthetic channels; posts are caught, folded and delivered like articles, withou
 
 from __future__ import annotations
 
+import gzip
+
+import sqlite3
+
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -116,6 +120,15 @@ def test_a_tajik_post_about_khorugh_on_a_telegram_channel_is_caught_folded_and_s
     shown = run(tmp_path, feeds, "show", "1")
     assert "gbao_synth_mirror" in shown.stdout, shown.stdout + shown.stderr
     assert "Хешовандонашон мегӯянд" in shown.stdout and "feed summary" not in shown.stdout, "the post is the text"
+    db = sqlite3.connect(tmp_path / "state.db")
+    captured = db.execute("SELECT url, reason, payload_sha256 FROM captures WHERE story_id = 1").fetchall()
+    db.close()
+    assert any(url.endswith(f"/s/{CHANNEL}") for url, _, _ in captured), \
+        "the evidence of a post is the channel page it came in, as received (WARC)"
+    archive = b"".join(p.read_bytes() for p in (tmp_path / "state.db.warc").glob("*.warc*"))
+    assert f"https://t.me/{CHANNEL}/102".encode() in gzip.decompress(archive) if archive[:2] == b"\x1f\x8b" \
+        else f"https://t.me/{CHANNEL}/102".encode() in archive, "the capture names the post it is evidence for"
+    assert run(tmp_path, feeds, "verify", "--state").returncode == 0
 
     # the channel edits post 104 so that it now names Хоруғ and a detention: same key, not sent again
     site.add(f"/s/{CHANNEL}", preview_page(CHANNEL, "Pamir Synth News", latest_posts(

@@ -10,6 +10,8 @@ and an urgent topic is checked against what the article reports now (monitor.mat
 
 from __future__ import annotations
 
+import re
+
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field

@@ -14,6 +14,8 @@ Links inside posts are kept in the text and never fetched.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -166,7 +168,9 @@ async def fetch_page(spec: FeedSpec, fetcher: Fetcher, before: int | None) -> tu
     """One preview page through the run's fetcher (the one place a Telegram source touches the network)."""
     url = page_url(spec.url, before)
     response = await fetcher.get(url, feed=spec.name, accept=_ACCEPT, robots=False if before is None else None)
-    return parse_preview(spec.name, response.content, response.url)
+    entries, older = parse_preview(spec.name, response.content, response.url)
+    # each post keeps the page it came in: a matched post's evidence is that page as received (WARC)
+    return [replace(e, hops=response.hops) for e in entries], older
 
 
 async def entries_for(spec: FeedSpec, fetcher: Fetcher, store, *, since: datetime | None) -> list[FeedEntry]:
