@@ -189,7 +189,7 @@ def _print_digest(monitor: Monitor) -> None:
     from .notify.text import render_text
 
     digest = build_digest(monitor.store, monitor.settings, kind="backfill", feed_names=monitor.feed_names,
-                          topic_titles=monitor.matcher.rules.titles)
+                          topic_titles=monitor.matcher.rules.titles, mentions_max=monitor.matcher.rules.safety_net_max)
     if digest is None:
         print("no matching stories in the period")
         return

@@ -332,6 +332,7 @@ class Fetcher:
                     if not retried and retry_after <= WAIT_RETRY_AFTER:
                         log.debug("%s: HTTP %d, waiting %.0fs as asked, then once more", current, status, retry_after)
                         retried = True
+                        exchanges.pop()  # a 429/503 answered before the retry is not a hop of the redirect chain
                         continue  # wait_turn waits out the pause
                 hint = f", retry after {retry_after:.0f}s" if retry_after is not None else ""
                 raise FetchError(f"HTTP {status} {_phrase(status)}{hint}", status=status, retry_after=retry_after,

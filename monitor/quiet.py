@@ -74,6 +74,7 @@ def make_plan(feeds: FeedsFile, fp: str | None, now: float | None = None) -> str
         valid_until = min(valid_until, upcoming.timestamp())
     settings = feeds.settings.model_dump(mode="json", include=FETCH_SETTINGS)
     return json.dumps({"fingerprint": fp, "valid_until": valid_until, "settings": settings,
+                       "recheck_after": list(feeds.settings.recheck_after),
                        "feeds": [f.model_dump(mode="json") for f in enabled]}, ensure_ascii=False)
 
 
@@ -102,7 +103,8 @@ def usable_plan(store: Store, fp: str | None) -> Plan | None:
     if data.get("valid_until", 0) <= time.time():
         log.debug("quiet cycle: scheduled work may be due; running the full pipeline")
         return None
-    blocker = store.quiet_blocker()
+    blocker = store.quiet_blocker() or (
+        "a page re-check is due" if store.due_rechecks(tuple(data.get("recheck_after") or ())) else None)
     if blocker:
         log.debug("quiet cycle: %s; running the full pipeline", blocker)
         return None

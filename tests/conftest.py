@@ -48,3 +48,19 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd or PROJECT, timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_found():
+    """A test that runs the CLI in-process runs setup_logging(), which sets levels on httpx and the like:
+    put every logger back afterwards, so a later test's caplog still sees what it looks for."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: lg.level for name, lg in logging.root.manager.loggerDict.items() if isinstance(lg, logging.Logger)}
+    yield
+    root.handlers[:], root.level = handlers, level
+    for name, lg in logging.root.manager.loggerDict.items():
+        if isinstance(lg, logging.Logger):
+            lg.setLevel(levels.get(name, logging.NOTSET))

@@ -61,7 +61,7 @@ def test_export_takes_everything_by_default_and_refuses_an_unknown_topic(tmp_pat
     assert by_title.returncode == 0 and by_title.stdout.count("\n") == 1, "a topic's title works like its id"
     typo = run_cli("export", "--state", state, "--keywords", KEYWORDS, "--topic", "gbao_right")
     assert typo.returncode == 2 and typo.stdout == ""
-    assert "unknown topic 'gbao_right'; topics: gbao_rights, gbao_story" in typo.stderr
+    assert "unknown topic 'gbao_right'; topics: " in typo.stderr
 
 
 def test_check_config_lists_every_mistake_of_both_files_in_one_pass(tmp_path):
@@ -115,7 +115,7 @@ OPML = """<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0"><head><title>Team feeds</title></head><body>
   <outline text="Central Asia">
     <outline type="rss" text="Eurasianet again" xmlUrl="https://www.eurasianet.org/rss.xml?utm_source=reader"/>
-    <outline type="rss" text="Kloop" title="Kloop — новости" xmlUrl="https://kloop.kg/feed/"/>
+    <outline type="rss" text="Синт-Памир" title="Синт-Памир — новости" xmlUrl="https://pamir-synth.example/feed/"/>
   </outline>
   <outline type="rss" text="Radio Ozodi (Russian)" xmlUrl="https://example.org/another.xml"/>
   <outline type="rss" text="Bad" xmlUrl="javascript:alert(1)"/>
@@ -134,15 +134,15 @@ def test_feeds_from_a_feed_reader_are_appended_with_every_comment_kept_and_expor
     assert "2 feed(s) to add, 1 already listed, 1 invalid" in result.stdout
     text = feeds.read_text(encoding="utf-8")
     assert all(line in text.splitlines() for line in original.splitlines()), "every line and comment is kept"
-    assert '  - name: "Kloop — новости"\n    url: "https://kloop.kg/feed/"  # Central Asia\n' in text
+    assert '  - name: "Синт-Памир — новости"\n    url: "https://pamir-synth.example/feed/"  # Central Asia\n' in text
     assert '  - name: "Radio Ozodi (Russian) (2)"' in text, "a name already taken is made unique"
-    assert text.index("Kloop") < text.index("\nsettings:"), "new feeds join the feeds: list"
+    assert text.index("Синт-Памир") < text.index("\nsettings:"), "new feeds join the feeds: list"
     assert run_cli("check-config", "--feeds", str(feeds), "--keywords", KEYWORDS).returncode == 0
     again = run_cli("feeds", "import", str(opml), "--feeds", str(feeds))
     assert "0 feed(s) to add, 3 already listed" in again.stdout and feeds.read_text(encoding="utf-8") == text
     exported = run_cli("feeds", "export", "--feeds", str(feeds))
     assert exported.returncode == 0
-    assert '<outline type="rss" text="Kloop — новости" title="Kloop — новости" xmlUrl="https://kloop.kg/feed/" />' \
+    assert '<outline type="rss" text="Синт-Памир — новости" title="Синт-Памир — новости" xmlUrl="https://pamir-synth.example/feed/" />' \
         in exported.stdout
 
 

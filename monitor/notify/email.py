@@ -283,7 +283,7 @@ def _urgent_html(digest: Digest) -> list[str]:
     for story in digest.stories if digest.kind == "urgent" else ():
         if story.urgent_topic:
             quote = f' — <q dir="auto">{_e(one_line(story.urgent_sentence, 400))}</q>' if story.urgent_sentence else ""
-            out.append(f'<p style="color:#b00020">Urgent topic: <b>{_e(one_line(story.urgent_topic, 80))}</b>{quote}</p>')
+            out.append(f'<p style="color:#b00020">Urgent topic: <b>{_e(one_line(digest.title_of(story.urgent_topic), 80))}</b>{quote}</p>')
     return out
 
 

@@ -91,7 +91,7 @@ def _urgent_reason(digest: Digest) -> str:
     if story is None or not story.urgent_topic:
         return ""
     quote = f"\n«{_e(one_line(story.urgent_sentence, 400))}»" if story.urgent_sentence else ""
-    return f"\nUrgent topic: <b>{_e(one_line(story.urgent_topic, 80))}</b>{quote}"
+    return f"\nUrgent topic: <b>{_e(one_line(digest.title_of(story.urgent_topic), 80))}</b>{quote}"
 
 
 def _mentions_blocks(digest: Digest) -> list[str]:

@@ -82,7 +82,7 @@ def urgent_lines(digest: Digest) -> list[str]:
     out: list[str] = []
     for story in digest.stories if digest.kind == "urgent" else ():
         if story.urgent_topic:
-            out += ["", f"Urgent topic: {one_line(story.urgent_topic, 80)}"]
+            out += ["", f"Urgent topic: {one_line(digest.title_of(story.urgent_topic), 80)}"]
             if story.urgent_sentence:
                 out.append(f"Because: “{one_line(story.urgent_sentence, 400)}”")
     return out

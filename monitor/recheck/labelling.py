@@ -64,7 +64,7 @@ async def label_target(store: Store, target: str, label: str, *, note: str | Non
         raise ValueError(f"{target}: not a story id, a URL (http:// or https://) or a readable file")
     from ..explain import load_article
 
-    title, text, origin = await load_article(target)
+    title, text, origin, _published = await load_article(target)
     if not text.strip():
         raise ValueError(f"{target}: no text could be extracted; save the article as a .txt file "
                          "(first line TITLE: ...) and label the file")

@@ -165,7 +165,7 @@ def _take(store: Store, index: NearDupIndex, kept: KeptText, match: MatchResult)
             store.set_item_status(kept.item_id, "matched")
             index.add(story_id, sig)
         store.drop_kept_text(kept.item_id)
-    log.debug("re-check: %s %s", f"joined story {known}:" if known else "new story:", kept.title)
+    log.debug("re-check: item %d %s", kept.item_id, f"joined story {known}" if known else f"is new story {story_id}")
     return Found(kept.item_id, kept.title, kept.final_url, topics, match.score, story_id, known is not None)
 
 

@@ -17,7 +17,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from ..notify.base import fmt_time, one_line, safe_url
+from ..notify.base import channel_label, fmt_time, one_line, safe_url
 from . import charts
 from .schedule import GRACE, Weekly, last_slot
 
@@ -199,9 +199,9 @@ def messages_for(r: WeeklyReport, notifiers, now: datetime) -> dict[str, list[st
             elif isinstance(n, StdoutNotifier):
                 out[n.channel] = [render_text(r) + "\n"]
             else:
-                log.warning("%s: this channel cannot take the weekly report", n.channel)
+                log.warning("%s: this channel cannot take the weekly report", channel_label(n.channel))
         except Exception:  # one channel's renderer must not cost the others their report
-            log.exception("%s: could not render the weekly report", n.channel)
+            log.exception("%s: could not render the weekly report", channel_label(n.channel))
     return out
 
 
