@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -95,6 +96,20 @@ def _extract_in_worker(html: str, url: str, with_metadata: bool, hint: str | Non
     if hint is not None and _PREFILTER is not None and not _PREFILTER.hit(f"{hint}\n{html}"):
         return True, None
     return False, extract_text(html, url, with_metadata)
+
+
+def _orphan_quietly(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+    """The fork server's hook: a worker whose parent was killed while handing it its start-up data (a SIGKILL
+    mid-start) finds that data cut short; it ends without a traceback in the user's log. Anything else prints."""
+    import pickle
+
+    if issubclass(kind, (EOFError, pickle.UnpicklingError, ConnectionError)):
+        return
+    sys.__excepthook__(kind, exc, tb)
+
+
+if sys.argv[:1] == ["-c"] and "multiprocessing.forkserver" in sys.modules:  # preloaded into the fork server
+    sys.excepthook = _orphan_quietly
 
 
 def _worker_init(parent: int, prefilter: Any) -> None:
