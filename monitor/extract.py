@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -159,7 +160,7 @@ class ExtractorPool:
         self.prefilter = prefilter  # a match.Prefilter the workers apply before extracting (None: extract all)
         self.pages = 0  # how many pages were extracted: a second cycle with nothing new must stay at 0
         self.skipped = 0  # pages the prefilter found no keyword on
-        self._warming: asyncio.Future | None = None  # the pool being started in a thread (warm_up)
+        self._warming: threading.Thread | None = None  # the thread starting the pool (warm_up)
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
@@ -178,12 +179,16 @@ class ExtractorPool:
         new never calls this, so it never starts a process.
         """
         if self._pool is None and self._warming is None:
-            self._warming = asyncio.get_running_loop().run_in_executor(None, self._start_workers)
+            self._warming = threading.Thread(target=self._start_workers, name="extract-warm-up", daemon=True)
+            self._warming.start()
 
     def _start_workers(self) -> None:
-        pool = self._executor()
-        for future in [pool.submit(os.getpid) for _ in range(self.workers)]:  # one task per worker spawns each
-            future.result()
+        try:
+            pool = self._executor()
+            for future in [pool.submit(os.getpid) for _ in range(self.workers)]:  # a task per worker spawns each
+                future.result()
+        except Exception as exc:  # a pool that cannot start is reported by the first page's own attempt
+            log.debug("extraction workers did not start in advance: %s", exc)
 
     def set_prefilter(self, prefilter: Any) -> None:
         """New rules (a reload): workers started later get the new prefilter; running ones finish their page."""
@@ -203,12 +208,8 @@ class ExtractorPool:
 
     async def _run(self, html: str, url: str, with_metadata: bool, hint: str | None) -> Extracted | None:
         loop = asyncio.get_running_loop()
-        if self._warming is not None:
-            warming, self._warming = self._warming, None
-            try:
-                await asyncio.shield(warming)
-            except Exception as exc:  # a pool that cannot start is reported by the page's own attempt below
-                log.debug("extraction workers did not start in advance: %s", exc)
+        if self._warming is not None and self._warming.is_alive():
+            await loop.run_in_executor(None, self._warming.join)
         for attempt in (1, 2):
             pool = self._executor()
             future = loop.run_in_executor(pool, _extract_in_worker, html, url, with_metadata, hint)
@@ -244,6 +245,9 @@ class ExtractorPool:
         At close nothing is in flight (every page's future was awaited), so there is nothing to lose; joining
         idle workers and letting the fork server notice the end of its parent cost ~0.3 s of every run.
         """
+        if self._warming is not None:  # a pool still starting would escape the kill below (and its workers
+            self._warming.join(timeout=60)  # hold the fork server's alive pipe: stopping it would wait forever)
+            self._warming = None
         pool, self._pool = self._pool, None
         if pool is not None:
             processes = list((getattr(pool, "_processes", None) or {}).values())
