@@ -137,16 +137,43 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _stop_forkserver() -> None:
-    """Ask multiprocessing's fork server to end now (it would otherwise wait for its parent's exit)."""
+    """End multiprocessing's fork server now (it would otherwise wait for its parent's exit).
+
+    Every worker holds the fork server's "alive" pipe, and the fork server ends only when all of them have
+    closed it; so its remaining children (idle workers: close() runs when nothing is in flight) are ended
+    first, and the fork server is stopped only when none is left — never a wait that can hang a run.
+    """
+    import signal
     from multiprocessing import forkserver
 
     server = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
     stop = getattr(server, "_stop", None)
-    if stop is not None and getattr(server, "_forkserver_pid", None):
+    if not pid or stop is None:
+        return
+    for child in _children(pid):
         try:
-            stop()
-        except OSError:  # already gone
+            os.kill(child, signal.SIGKILL)
+        except OSError:
             pass
+    deadline = time.monotonic() + 5
+    while _children(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if _children(pid):
+        return  # cannot tell why: leave it to end with this process rather than wait on it
+    try:
+        stop()
+    except OSError:  # already gone
+        pass
+
+
+def _children(pid: int) -> list[int]:
+    """Live child processes of `pid` (Linux /proc; none elsewhere, which skips the early stop)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
+            return [int(c) for c in f.read().split()]
+    except (OSError, ValueError):
+        return []
 
 
 class ExtractorPool:
