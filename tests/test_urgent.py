@@ -141,7 +141,7 @@ def test_a_run_sends_the_current_killing_at_once_and_keeps_the_background_one_fo
     assert result.returncode == 0, result.stderr
     alert, _, digest = result.stdout.partition("Digest — Pamir news monitor")
     assert alert.startswith("URGENT") and "Two men shot dead in Rushan" in alert
-    assert "Urgent topic: gbao_violence" in alert
+    assert "Urgent topic: Killings and deaths in custody in GBAO" in alert
     because = next(line for line in alert.splitlines() if line.startswith("Because: “"))
     assert "Two men were shot dead by security forces in Rushan on Sunday evening, relatives told us.”" in because
     assert "Relatives of an exiled blogger detained in Khorog" not in alert
