@@ -14,22 +14,7 @@ import pytest
 
 from tests.conftest import PROJECT
 from tests.localsite import LocalSite, Page, article_html, rss
-
-
-def _marked(mark: str) -> list[int]:
-    """Pids of live processes whose environment carries `mark` (children inherit it)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if mark.encode() in (entry / "environ").read_bytes():
-                status = (entry / "status").read_text()
-                if "\nState:\tZ" not in status:  # a zombie is already dead
-                    pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
+from tests.proctree import marked
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
@@ -52,16 +37,16 @@ def test_a_monitor_killed_mid_cycle_leaves_no_worker_behind(tmp_path):
                                 env=env, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 60
-            while len(_marked(mark)) < 3 and time.monotonic() < deadline:  # monitor, fork server, workers
+            while len(marked(mark)) < 3 and time.monotonic() < deadline:  # monitor, fork server, workers
                 time.sleep(0.1)
-            assert len(_marked(mark)) >= 3, "the extraction workers never started"
+            assert len(marked(mark)) >= 3, "the extraction workers never started"
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
             deadline = time.monotonic() + 15
-            while _marked(mark) and time.monotonic() < deadline:
+            while marked(mark) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            assert _marked(mark) == [], "processes of the killed monitor are still running"
+            assert marked(mark) == [], "processes of the killed monitor are still running"
         finally:
             proc.kill()
-            for pid in _marked(mark):
+            for pid in marked(mark):
                 os.kill(pid, signal.SIGKILL)
