@@ -23,8 +23,7 @@ from monitor.store import Store
 from monitor.web.app import WebConfig, create_app
 from monitor.web.search import load_aliases
 from tests.conftest import PROJECT, run_cli
-from tests.smtp_sink import free_port
-from tests.webarchive import build_archive
+from tests.webarchive import build_archive, serving
 
 RULES = load_rules(PROJECT / "keywords.yaml")
 ALIASES = load_aliases(PROJECT / "keywords.yaml")
@@ -230,24 +229,8 @@ def test_serving_beyond_loopback_without_a_token_is_refused_in_one_line(archive,
 def server(archive):
     """The real `monitor serve` on a free loopback port, on the module's archive."""
     state, ids = archive
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--port", str(port), "--state", str(state),
-                             "--keywords", str(PROJECT / "keywords.yaml"), "--feeds", str(PROJECT / "feeds.yaml")],
-                            cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={"PYTHONPATH": str(PROJECT), "PATH": "/usr/bin:/bin"})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/feeds", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-        if proc.poll() is not None:
-            pytest.fail(f"monitor serve exited: {proc.stderr.read()}")
-    yield url, state, ids
-    proc.terminate()
-    proc.wait(10)
+    with serving(state) as url:
+        yield url, state, ids
 
 
 def test_monitor_serve_on_loopback_finds_a_story_stored_while_it_runs_and_never_blocks_a_poll(server):

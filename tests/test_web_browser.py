@@ -10,19 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from monitor.store import Store
 from monitor.web import labels
 from tests.conftest import PROJECT
-from tests.smtp_sink import free_port
-from tests.webarchive import build_archive
+from tests.webarchive import build_archive, serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -51,24 +46,8 @@ def _browser():
 def served(tmp_path):
     state = tmp_path / "monitor.db"
     ids = build_archive(state, extra=160)  # a year of stories, so the chart shows a trend
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--port", str(port), "--state", str(state),
-                             "--keywords", str(PROJECT / "keywords.yaml"), "--feeds", str(PROJECT / "feeds.yaml")],
-                            cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={"PYTHONPATH": str(PROJECT), "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            httpx.get(url + "/feeds", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    if proc.poll() is not None:
-        pytest.fail(f"monitor serve exited: {proc.stderr.read()}")
-    yield url, state, ids
-    proc.terminate()
-    proc.wait(10)
+    with serving(state) as url:
+        yield url, state, ids
 
 
 def test_a_newcomer_searches_khorog_opens_a_story_and_marks_it_not_relevant(served, tmp_path):

@@ -7,6 +7,12 @@ store, so what the web page shows is what a monitor would have kept.
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -102,3 +108,34 @@ def _filler(n: int) -> list[tuple[str, str, str, int]]:
             days = 190 + (i * 7) % 25  # a burst
         out.append((feed, title.format(n=i), text.format(n=i), days))
     return out
+
+
+@contextmanager
+def serving(state: Path) -> Iterator[str]:
+    """The real `monitor serve` on a free loopback port over `state`, answering; yields its base URL."""
+    import httpx
+    import pytest
+
+    from tests.conftest import PROJECT
+    from tests.smtp_sink import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--port", str(port), "--state", str(state),
+                             "--keywords", str(PROJECT / "keywords.yaml"), "--feeds", str(PROJECT / "feeds.yaml")],
+                            cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={"PYTHONPATH": str(PROJECT), "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(url + "/feeds", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    if proc.poll() is not None:
+        pytest.fail(f"monitor serve exited: {proc.stderr.read()}")
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
