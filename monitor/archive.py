@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
-from .store import Store
+from monitor.store import Store
 
 FORMATS = ("jsonl", "csv")
 
@@ -76,7 +76,7 @@ def show(store: Store, story_id: int, out: TextIO) -> int:
                   f"  title:       {src['title']}", f"  seen at:     {src['seen_at']}"]
         lines += _evidence_lines(src) if src["fetched_at"] else [f"  url:         {src['url']}",
                                                                  "  (no page evidence kept for this source)"]
-    from .evidence.capture import describe_captures
+    from monitor.evidence.capture import describe_captures
 
     lines += describe_captures(store, story_id)
     lines += ["", "Text" + ("" if record["extracted"] else " (feed summary; the page text was not extracted)") + ":",

@@ -17,13 +17,13 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from . import crawl
-from .config import FeedsFile, FeedSpec
-from .digest import build_digest
-from .fetch import FetchError
-from .parse import ParseError
-from .pipeline import Monitor
-from .store import Store
+from monitor import crawl
+from monitor.config import FeedsFile, FeedSpec
+from monitor.digest import build_digest
+from monitor.fetch import FetchError
+from monitor.parse import ParseError
+from monitor.pipeline import Monitor
+from monitor.store import Store
 
 log = logging.getLogger("monitor.backfill")
 
@@ -186,7 +186,7 @@ async def _walk_source(monitor: Monitor, spec: FeedSpec, since: datetime, until:
 
 def _print_digest(monitor: Monitor) -> None:
     """--dry-run: show the digest; the caller's `Store.dry_run()` then undoes everything the preview did."""
-    from .notify.text import render_text
+    from monitor.notify.text import render_text
 
     digest = build_digest(monitor.store, monitor.settings, kind="backfill", feed_names=monitor.feed_names,
                           topic_titles=monitor.matcher.rules.titles, mentions_max=monitor.matcher.rules.safety_net_max)

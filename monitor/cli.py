@@ -18,11 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from . import __version__
-from .problems import ConfigError
+from monitor import __version__
+from monitor.problems import ConfigError
 
 if TYPE_CHECKING:  # config (pydantic) is imported when a command needs it: a quiet cycle never does
-    from .config import FeedsFile
+    from monitor.config import FeedsFile
 
 log = logging.getLogger("monitor")
 
@@ -91,7 +91,7 @@ def _register_areas(command) -> None:
     """Each area module of `monitor.commands` adds its own subcommands (and sets `handler=` on them)."""
     import importlib
 
-    from .commands import AREAS
+    from monitor.commands import AREAS
 
     for area in AREAS:
         importlib.import_module(f".commands.{area}", __package__).register(command)
@@ -175,8 +175,8 @@ def instance_lock(state: str) -> Iterator[None]:
 
 def load_config(args: argparse.Namespace) -> tuple[FeedsFile, object]:
     """Both files, every problem of both reported together."""
-    from .config import load_feeds
-    from .rules import load_rules
+    from monitor.config import load_feeds
+    from monitor.rules import load_rules
 
     problems = []
     feeds = rules = None
@@ -203,9 +203,9 @@ def fail(text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    from . import commands
-    from .fetch import FetchError
-    from .store import StateError
+    from monitor import commands
+    from monitor.fetch import FetchError
+    from monitor.store import StateError
 
     try:
         handler = getattr(args, "handler", None) or getattr(commands, "cmd_" + args.command.replace("-", "_"))
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"error: {exc}")
         return 1
     except sqlite3.DatabaseError as exc:  # after opening: a full disk, a page damaged since, a lock held too long
-        from .store import explain_error
+        from monitor.store import explain_error
 
         fail(f"error: {explain_error(args.state, exc)}")
         return 1

@@ -13,7 +13,7 @@ from typing import Any, Callable, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .problems import ConfigError, Problem  # noqa: F401  (defined without pydantic; re-exported here)
+from monitor.problems import ConfigError, Problem  # noqa: F401  (defined without pydantic; re-exported here)
 
 Path_ = tuple[str | int, ...]
 LineOf = Callable[[Path_], int | None]
@@ -272,7 +272,7 @@ class Settings(BaseModel):
     @field_validator("weekly_report", mode="before")
     @classmethod
     def _weekly(cls, value: Any) -> Any:
-        from .web.schedule import parse_weekly
+        from monitor.web.schedule import parse_weekly
 
         return None if value in (None, False, "", "off") else parse_weekly(value)
     @field_validator("digest_at")

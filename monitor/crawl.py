@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from .config import FeedSpec, Settings
-from .extract import decode_html
-from .fetch import Fetcher, FetchError
-from .models import FeedEntry
-from .parse import ParseError, parse_feed, plain_text
-from .store import Store
+from monitor.config import FeedSpec, Settings
+from monitor.extract import decode_html
+from monitor.fetch import Fetcher, FetchError
+from monitor.models import FeedEntry
+from monitor.parse import ParseError, parse_feed, plain_text
+from monitor.store import Store
 
 log = logging.getLogger("monitor.crawl")
 
@@ -60,7 +60,7 @@ async def entries_for(spec: FeedSpec, fetcher: Fetcher, store: Store, *, since: 
     (less POLL_WINDOW), or since `since` when the run has one. Raises FetchError/ParseError like a feed.
     """
     if spec.kind == "telegram":
-        from .sources import telegram
+        from monitor.sources import telegram
 
         return await telegram.entries_for(spec, fetcher, store, since=since)
     if spec.kind == "site":
@@ -87,7 +87,7 @@ async def archive(spec: FeedSpec, fetcher: Fetcher, *, since: datetime,
     own date. The caller may stop early (`break`); a first page that fails raises FetchError/ParseError.
     """
     if spec.kind == "telegram":
-        from .sources import telegram
+        from monitor.sources import telegram
 
         walk = telegram.archive(spec, fetcher, since=since, until=until)
     elif spec.kind == "sitemap":

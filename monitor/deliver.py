@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .models import Digest
-from .notify.base import Notifier, PermanentError, TransientError, channel_label, one_line
-from .store import OutboxMessage, Store
+from monitor.models import Digest
+from monitor.notify.base import Notifier, PermanentError, TransientError, channel_label, one_line
+from monitor.store import OutboxMessage, Store
 
 log = logging.getLogger("monitor.deliver")
 

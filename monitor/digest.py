@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from .config import Settings
-from .dedup import canonical_url
-from .models import Digest, DigestKind, DigestStory, FailingFeed
-from .store import FeedState, Store
+from monitor.config import Settings
+from monitor.dedup import canonical_url
+from monitor.models import Digest, DigestKind, DigestStory, FailingFeed
+from monitor.store import FeedState, Store
 
 MAX_STORIES = 200  # one digest never grows past this; the rest waits for the next one
 

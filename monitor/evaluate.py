@@ -64,14 +64,14 @@ def read_text_article(path: Path) -> tuple[dict[str, str], str, str]:
 
 def read_html_article(path: Path) -> tuple[str, str, str | None]:
     """Title, main text and language of an HTML page, as the pipeline's extraction would see them."""
-    from .extract import decode_html
+    from monitor.extract import decode_html
 
     return html_to_text(decode_html(path.read_bytes()))
 
 
 def html_to_text(html: str) -> tuple[str, str, str | None]:
     """The pipeline's own extraction, so what `eval` and `explain` measure is what a run does."""
-    from .extract import extract_text
+    from monitor.extract import extract_text
 
     doc = extract_text(html, "")
     if doc is None:
@@ -224,6 +224,6 @@ def run_eval(folder: Path, keywords: Path, out: TextIO, label: str | None = None
 
 def rule_report(samples: list[Sample], matcher: Matcher, root: Path) -> str:
     """Which topic and term caused each false alarm and miss (monitor/recheck/blame.py)."""
-    from .recheck.blame import blame, format_blame
+    from monitor.recheck.blame import blame, format_blame
 
     return format_blame(blame(samples, matcher), root)

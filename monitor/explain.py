@@ -6,12 +6,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .config import Settings
-from .evaluate import read_text_article
-from .extract import decode_html, extract_text
-from .fetch import Fetcher
-from .match import Matcher
-from .rules import load_rules
+from monitor.config import Settings
+from monitor.evaluate import read_text_article
+from monitor.extract import decode_html, extract_text
+from monitor.fetch import Fetcher
+from monitor.match import Matcher
+from monitor.rules import load_rules
 
 
 async def load_article(target: str) -> tuple[str, str, str, datetime | None]:

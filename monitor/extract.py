@@ -44,7 +44,7 @@ def decode_html(content: bytes, content_type: str | None = None, *, where: str =
     Russian and Tajik sites still serve Windows-1251 and KOI8-R; a wrong guess would make every Cyrillic
     keyword miss, so a declared charset wins over statistics unless the text it gives is plainly mojibake.
     """
-    from .sources.charset import decode
+    from monitor.sources.charset import decode
 
     declared: list[str | None] = []
     if content_type and (m := _HEADER_CHARSET.search(content_type)):

@@ -30,10 +30,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from . import netguard
+from monitor import netguard
 
 if TYPE_CHECKING:  # attributes only: a quiet cycle (monitor/quiet.py) fetches without loading pydantic
-    from .config import FeedSpec, Settings
+    from monitor.config import FeedSpec, Settings
 
 log = logging.getLogger("monitor.fetch")
 
@@ -169,7 +169,7 @@ class Fetcher:
 
     def __init__(self, settings: Settings, trusted_hosts: set[str], *, user_agent: str | None = None,
                  proxy: str | None = None, feeds: Iterable[FeedSpec] = (), robots_keeper=None):
-        from .robots import RobotsCache
+        from monitor.robots import RobotsCache
 
         self.settings = settings
         self.trusted_hosts = {h.lower() for h in trusted_hosts}

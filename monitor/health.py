@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .config import FeedsFile
-from .notify.base import channel_label
-from .store import Store
+from monitor.config import FeedsFile
+from monitor.notify.base import channel_label
+from monitor.store import Store
 
 
 def _ago(when: datetime | None, now: datetime) -> str:
@@ -53,7 +53,7 @@ def format_status(store: Store, feeds: FeedsFile | None, now: datetime | None = 
     lines.append("")
     waiting, urgent = store.waiting_count()
     if waiting:
-        from .digest import next_digest_at
+        from monitor.digest import next_digest_at
 
         when = next_digest_at(store.last_digest_at(), feeds.settings, now) if feeds else None
         at = f"; next digest {_when(when, now)}" if when else ""
@@ -77,7 +77,7 @@ def format_status(store: Store, feeds: FeedsFile | None, now: datetime | None = 
     else:
         lines.append("delivery queue: empty")
     lines += kept_text_lines(store, feeds)
-    from .evidence.capture import archive_summary
+    from monitor.evidence.capture import archive_summary
 
     lines.append(archive_summary(store))
     if dead:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .store import Store
+    from monitor.store import Store
 
 NUM_PERM = 128
 # LSH bands over 126 of the 128 values; P(candidate) = 1 - (1 - J**3)**42: 0.48 at J=0.25, 0.94 at 0.4, 0.996 at 0.5

@@ -17,8 +17,8 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from .models import FeedEntry
-from .sources.dates import parse_date_text
+from monitor.models import FeedEntry
+from monitor.sources.dates import parse_date_text
 
 log = logging.getLogger("monitor.parse")
 
@@ -90,7 +90,7 @@ def _charset_fixed(feed_name: str, content: bytes, headers: dict[str, str]) -> t
     the declared charset cannot have produced are decoded by monitor.sources.charset (almost-valid UTF-8 stays
     UTF-8) and handed over as UTF-8; a warning says so.
     """
-    from .sources.charset import codec, decode
+    from monitor.sources.charset import codec, decode
 
     content_type = headers.get("content-type", "")
     header_charset = m.group(1) if (m := _CHARSET.search(content_type)) else None

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from .fetch import Fetcher
+    from monitor.fetch import Fetcher
 
 log = logging.getLogger("monitor.robots")
 
@@ -183,7 +183,7 @@ class RobotsCache:
         task.add_done_callback(self._prefetching.discard)
 
     async def _quietly(self, url: str, feed: str | None) -> None:
-        from .fetch import FetchError
+        from monitor.fetch import FetchError
 
         try:
             await self.rules(url, feed=feed)
@@ -212,7 +212,7 @@ class RobotsCache:
 
     async def _fetch(self, origin: str, previous: Rules | None, feed: str | None) -> tuple[Rules, float, str | None]:
         """(rules, seconds to keep them, the text to keep between runs: None for a passing failure)."""
-        from .fetch import FetchError
+        from monitor.fetch import FetchError
 
         try:
             response = await self.fetcher.get(origin + "/robots.txt", robots=False, feed=feed,

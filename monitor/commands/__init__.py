@@ -17,10 +17,10 @@ import os
 import sys
 from pathlib import Path
 
-from .. import __version__
-from ..cli import instance_lock, load_config
-from ..problems import ConfigError
-from ..store import Store
+from monitor import __version__
+from monitor.cli import instance_lock, load_config
+from monitor.problems import ConfigError
+from monitor.store import Store
 
 log = logging.getLogger("monitor")
 
@@ -29,7 +29,7 @@ AREAS: tuple[str, ...] = ("recheck", "web", "outbox", "feeds", "evidence")
 
 
 def _notifiers():
-    from ..notify import notifiers_from_env
+    from monitor.notify import notifiers_from_env
 
     return notifiers_from_env(os.environ)
 
@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _cmd_run_once(args)
     feeds, rules = load_config(args)
     notifiers = _notifiers()
-    from ..notify import channels_summary
+    from monitor.notify import channels_summary
 
     # The first line under journald: which state, which channels — never a secret, an address or a chat id.
     log.info("monitor %s: state %s; delivery: %s", __version__,
@@ -65,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_run_once(args: argparse.Namespace) -> int:
     """One cycle: the quiet cycle when it can be one (monitor/quiet.py), else the full pipeline."""
-    from .. import quiet
+    from monitor import quiet
 
     fp = quiet.fingerprint(args.feeds, args.keywords, os.environ)
     # with no state to hold a plan, the config is checked before a state file is created for it
@@ -75,7 +75,7 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
 
 
 async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, config) -> int:
-    from .. import quiet
+    from monitor import quiet
 
     prefetched = None
     plan = quiet.usable_plan(store, fp) if config is None else None
@@ -84,8 +84,8 @@ async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, conf
         if prefetched is None:
             return 0  # every feed answered 304 and nothing was due
     (feeds, rules), notifiers = config or (load_config(args), _notifiers())
-    from ..notify import channels_summary
-    from ..pipeline import Monitor
+    from monitor.notify import channels_summary
+    from monitor.pipeline import Monitor
 
     # The first line under journald: which state, which channels — never a secret, an address or a chat id.
     log.info("monitor %s (one cycle): state %s; delivery: %s", __version__, os.path.abspath(args.state),
@@ -116,7 +116,7 @@ async def _weekly_report(monitor) -> None:
     """`settings: weekly_report`: a run --once from a timer sends it too, once, when its time has come."""
     spec = monitor.feeds.settings.weekly_report
     if spec:
-        from ..web.report import send_weekly_if_due
+        from monitor.web.report import send_weekly_if_due
 
         try:
             await send_weekly_if_due(monitor.store, monitor.notifiers, spec,
@@ -126,8 +126,8 @@ async def _weekly_report(monitor) -> None:
 
 
 async def _serve(args, feeds, rules, store: Store, notifiers) -> int:
-    from ..pipeline import Monitor
-    from ..scheduler import Service
+    from monitor.pipeline import Monitor
+    from monitor.scheduler import Service
 
     async with Monitor(feeds, rules, store, notifiers) as monitor:
         await Service(monitor, lambda: load_config(args)).serve()
@@ -136,8 +136,8 @@ async def _serve(args, feeds, rules, store: Store, notifiers) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Every mistake of both files and of the delivery environment in one pass, then warnings."""
-    from ..config import Problem
-    from ..notify import describe_channels, notifiers_from_env
+    from monitor.config import Problem
+    from monitor.notify import describe_channels, notifiers_from_env
 
     problems: list[Problem] = []
     warnings: list[Problem] = []
@@ -148,7 +148,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         problems += exc.problems
     env: dict[str, str] = dict(os.environ)
     if args.env_file or args.credentials:
-        from ..notify.envfile import add_credentials, read_env_file
+        from monitor.notify.envfile import add_credentials, read_env_file
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") and k != "CREDENTIALS_DIRECTORY"}
         for path in args.env_file or []:
@@ -180,7 +180,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _probe(feeds) -> int:
-    from ..sources.probe import probe
+    from monitor.sources.probe import probe
 
     results = asyncio.run(probe(feeds))
     print(f"\nprobing {len(results)} enabled source(s):")
@@ -195,7 +195,7 @@ def _probe(feeds) -> int:
 
 def _short_intervals(path: str, feeds) -> list:
     """Intervals under a minute are legal (tests, a local feed) but hammer a real site: say so, with the line."""
-    from ..config import Problem, load_yaml
+    from monitor.config import Problem, load_yaml
 
     _, line_of = load_yaml(path)
     out = []
@@ -211,7 +211,7 @@ def _short_intervals(path: str, feeds) -> list:
 
 
 def cmd_test_delivery(args: argparse.Namespace) -> int:
-    from ..deliver import send_test
+    from monitor.deliver import send_test
 
     results = asyncio.run(send_test(_notifiers()))
     for channel, ok, message in results:
@@ -220,9 +220,9 @@ def cmd_test_delivery(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ..health import format_status
+    from monitor.health import format_status
 
-    from ..config import load_feeds
+    from monitor.config import load_feeds
 
     try:
         feeds = load_feeds(args.feeds)
@@ -254,11 +254,11 @@ def _existing_state(args: argparse.Namespace) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from ..explain import explain_target
+    from monitor.explain import explain_target
 
     if not _typed_url(args.target) and not Path(args.target).is_file():
         raise RuntimeError(f"{args.target}: no such file (and not an http(s) URL)")
-    from ..fetch import FetchError
+    from monitor.fetch import FetchError
 
     try:
         print(asyncio.run(explain_target(args.target, args.keywords, args.feeds)))
@@ -268,10 +268,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ..evaluate import run_eval
+    from monitor.evaluate import run_eval
 
     if args.labels or args.folder is None:
-        from .recheck import run_label_eval
+        from monitor.commands.recheck import run_label_eval
 
         if not args.labels:
             print("error: `monitor eval` needs a labelled folder, or --labels for the state's labels", file=sys.stderr)
@@ -281,11 +281,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..archive import export
+    from monitor.archive import export
 
     _existing_state(args)
     if args.format == "wacz":
-        from .evidence import export_wacz_command
+        from monitor.commands.evidence import export_wacz_command
 
         return export_wacz_command(args)
 
@@ -305,7 +305,7 @@ def _check_topic(args: argparse.Namespace, store: Store) -> None:
     """An unknown --topic is a mistake, not an empty export: name the topics there are."""
     known = set(store.topic_ids())
     try:
-        from ..rules import load_rules
+        from monitor.rules import load_rules
 
         rules = load_rules(args.keywords)
         known |= {t.name for t in rules.topics}
@@ -315,14 +315,14 @@ def _check_topic(args: argparse.Namespace, store: Store) -> None:
     except ConfigError:
         pass  # the archive's own topics still tell
     if args.topic.lower() not in {k.lower() for k in known}:
-        from ..config import Problem
+        from monitor.config import Problem
 
         raise ConfigError([Problem("--topic", None, f"unknown topic {args.topic!r}; topics: "
                                    + (", ".join(sorted(known)) or "none yet"))])
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from ..archive import show
+    from monitor.archive import show
 
     _existing_state(args)
     with _state(args) as store:
@@ -330,7 +330,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from ..backfill import run_backfill
+    from monitor.backfill import run_backfill
 
     feeds, rules = load_config(args)
     notifiers = _notifiers()
@@ -340,11 +340,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
-    from ..crawl import discover_feeds
+    from monitor.crawl import discover_feeds
 
     if not _typed_url(args.url):
         raise RuntimeError(f"{args.url}: not a URL; give a page's address, e.g. https://example.org/")
-    from ..fetch import FetchError
+    from monitor.fetch import FetchError
 
     try:
         found = asyncio.run(discover_feeds(args.url))

@@ -27,7 +27,7 @@ def register(command) -> None:
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    from ..evidence.signing import SigningError, key_path, keygen
+    from monitor.evidence.signing import SigningError, key_path, keygen
 
     path = key_path(args.key)
     try:
@@ -45,7 +45,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from ..evidence.verify import verify_state, verify_wacz
+    from monitor.evidence.verify import verify_state, verify_wacz
 
     if args.state == _STATE_FLAG:
         import os
@@ -57,7 +57,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             return 1
         expected = None
         if args.public_key:
-            from ..evidence.signing import SigningError, load_public
+            from monitor.evidence.signing import SigningError, load_public
 
             try:
                 expected = load_public(args.public_key)
@@ -70,8 +70,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not Path(args.state).exists():
             print(f"error: no state at {args.state}", file=sys.stderr)
             return 1
-        from ..evidence.capture import Evidence
-        from . import _state
+        from monitor.evidence.capture import Evidence
+        from monitor.commands import _state
 
         with _state(args) as store:
             result = verify_state(store, Evidence(store))
@@ -89,10 +89,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def export_wacz_command(args: argparse.Namespace) -> int:
-    from ..evidence.capture import Evidence
-    from ..evidence.signing import SigningError, key_path, load_private
-    from ..evidence.wacz import export_wacz
-    from . import _state
+    from monitor.evidence.capture import Evidence
+    from monitor.evidence.signing import SigningError, key_path, load_private
+    from monitor.evidence.wacz import export_wacz
+    from monitor.commands import _state
 
     if not args.output:
         print("error: --format wacz writes a file: give -o FILE.wacz", file=sys.stderr)

@@ -19,7 +19,7 @@ MAX_OPML_BYTES = 5_000_000
 
 
 def register(command) -> None:
-    from ..cli import _common
+    from monitor.cli import _common
 
     p = command("feeds", "import feeds from an OPML file (feed readers' export), or export feeds.yaml as OPML")
     sub = p.add_subparsers(dest="feeds_action", required=True, metavar="ACTION")
@@ -76,7 +76,7 @@ def _feeds_block(path: Path) -> tuple[list[str], int | None, int, list]:
     """The file's lines, the line after which new entries go, the dash's column, and the feeds as parsed."""
     import yaml
 
-    from ..config import _Loader, load_feeds
+    from monitor.config import _Loader, load_feeds
 
     feeds = load_feeds(path).feeds  # raises ConfigError: never append to a file that is already broken
     text = path.read_text(encoding="utf-8")
@@ -99,8 +99,8 @@ def _yaml_str(value: str) -> str:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..config import ConfigError, load_feeds, parse_duration
-    from ..dedup import url_key
+    from monitor.config import ConfigError, load_feeds, parse_duration
+    from monitor.dedup import url_key
 
     try:
         outlines = read_opml(args.opml)
@@ -176,7 +176,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
-    from ..config import load_feeds
+    from monitor.config import load_feeds
 
     feeds = load_feeds(args.feeds)
     opml = Element("opml", version="2.0")

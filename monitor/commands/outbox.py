@@ -18,9 +18,9 @@ def register(command) -> None:
 def cmd_flush(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..deliver import deliver_due
-    from ..notify.base import channel_label
-    from . import EXIT_DEGRADED, _notifiers, _state
+    from monitor.deliver import deliver_due
+    from monitor.notify.base import channel_label
+    from monitor.commands import EXIT_DEGRADED, _notifiers, _state
 
     notifiers = _notifiers()
     if not Path(args.state).exists():

@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from ..cli import _date
+from monitor.cli import _date
 
 
 def register(command) -> None:
@@ -34,12 +34,12 @@ def register(command) -> None:
 
 
 def cmd_rematch(args: argparse.Namespace) -> int:
-    from ..match import Matcher
-    from ..rules import load_rules
-    from ..recheck.rematch import format_report, rematch
-    from . import _state
+    from monitor.match import Matcher
+    from monitor.rules import load_rules
+    from monitor.recheck.rematch import format_report, rematch
+    from monitor.commands import _state
 
-    from ..cli import load_config
+    from monitor.cli import load_config
 
     feeds, rules = load_config(args) if args.refetch else (None, load_rules(args.keywords))
     if args.topic and args.topic.casefold() not in {t.name.casefold() for t in rules.topics}:
@@ -61,9 +61,9 @@ def cmd_rematch(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from ..fetch import FetchError
-    from ..recheck.labelling import label_target
-    from . import _state
+    from monitor.fetch import FetchError
+    from monitor.recheck.labelling import label_target
+    from monitor.commands import _state
 
     with _state(args) as store:  # no instance lock: a label is one small transaction, fine beside a running monitor
         try:
@@ -82,9 +82,9 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 def _verdict(keywords: str, title: str, text: str, label: str) -> str:
     """What the current rules make of the labelled article: the next step of the loop."""
-    from ..config import ConfigError
-    from ..match import Matcher
-    from ..rules import load_rules
+    from monitor.config import ConfigError
+    from monitor.match import Matcher
+    from monitor.rules import load_rules
 
     try:
         result = Matcher(load_rules(keywords)).match(title, text)
@@ -103,8 +103,8 @@ def _verdict(keywords: str, title: str, text: str, label: str) -> str:
 
 
 def cmd_labels(args: argparse.Namespace) -> int:
-    from ..recheck.labelling import export_labels
-    from . import _state
+    from monitor.recheck.labelling import export_labels
+    from monitor.commands import _state
 
     if args.action == "export" and args.folder is None:
         print("error: `monitor labels export DIR` needs the folder to write", file=sys.stderr)
@@ -129,12 +129,12 @@ def cmd_labels(args: argparse.Namespace) -> int:
 
 def run_label_eval(args: argparse.Namespace) -> int:
     """`monitor eval --labels`: precision, recall and the per-rule report on the state's own labels."""
-    from ..config import ConfigError
-    from ..evaluate import evaluate, format_report, rule_report
-    from ..match import Matcher
-    from ..recheck.labelling import label_samples
-    from ..rules import load_rules
-    from . import _state
+    from monitor.config import ConfigError
+    from monitor.evaluate import evaluate, format_report, rule_report
+    from monitor.match import Matcher
+    from monitor.recheck.labelling import label_samples
+    from monitor.rules import load_rules
+    from monitor.commands import _state
 
     try:
         matcher = Matcher(load_rules(args.keywords))

@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from . import _state
+from monitor.commands import _state
 
 log = logging.getLogger("monitor")
 
@@ -29,15 +29,15 @@ def register(command) -> None:
 
 
 def _date(text: str):
-    from ..cli import _date as parse
+    from monitor.cli import _date as parse
 
     return parse(text)
 
 
 def _lenient_config(args: argparse.Namespace):
     """feeds.yaml and keywords.yaml as far as they load: a broken one turns features off, with a warning."""
-    from ..config import ConfigError, load_feeds
-    from ..rules import load_rules
+    from monitor.config import ConfigError, load_feeds
+    from monitor.rules import load_rules
 
     feeds = rules = None
     rules_error = None
@@ -56,7 +56,7 @@ def _lenient_config(args: argparse.Namespace):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..web.security import UnsafeBinding, check_binding, is_loopback_host
+    from monitor.web.security import UnsafeBinding, check_binding, is_loopback_host
 
     token = os.environ.get("MONITOR_WEB_TOKEN") or None
     try:
@@ -70,8 +70,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     feeds, rules, rules_error = _lenient_config(args)
     import uvicorn
 
-    from ..web.app import WebConfig, create_app
-    from ..web.search import load_aliases
+    from monitor.web.app import WebConfig, create_app
+    from monitor.web.search import load_aliases
 
     config = WebConfig(state=args.state, rules=rules, rules_error=rules_error,
                        aliases=load_aliases(args.keywords) if rules else [], feeds=feeds, token=token,
@@ -95,7 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..web.report import build_report, render_text, week_of
+    from monitor.web.report import build_report, render_text, week_of
 
     if not Path(args.state).exists():
         print(f"no state yet at {args.state}: run `monitor run --once` first")
@@ -106,7 +106,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         report = build_report(store, since, until, [t.name for t in rules.topics] if rules else None)
     sys.stdout.write(render_text(report))
     if args.chart:
-        from ..web.charts import png
+        from monitor.web.charts import png
 
         args.chart.write_bytes(png(report.trend))
         log.info("trend chart written to %s", args.chart)

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import __version__
-from .warc import WarcArchive, Written, build_capture
+from monitor import __version__
+from monitor.evidence.warc import WarcArchive, Written, build_capture
 
 log = logging.getLogger("monitor.evidence")
 

@@ -25,7 +25,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import __version__
+from monitor import __version__
 
 KEY_ENV = "MONITOR_SIGNING_KEY"
 DEFAULT_KEY = "monitor-signing.key"

@@ -19,7 +19,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .warc import members, parse_record
+from monitor.evidence.warc import members, parse_record
 
 
 @dataclass
@@ -77,7 +77,7 @@ def check_records(label: str, data: bytes, base: int = 0, names: dict[int, str] 
 
 
 def verify_wacz(path: str | Path, *, public_key: bytes | None = None) -> Verification:
-    from .signing import check_signature
+    from monitor.evidence.signing import check_signature
 
     path = Path(path)
     result = Verification()

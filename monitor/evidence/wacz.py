@@ -29,8 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .. import __version__
-from .warc import members, parse_record, warcinfo
+from monitor import __version__
+from monitor.evidence.warc import members, parse_record, warcinfo
 
 WACZ_VERSION = "1.1.1"
 WARC_NAME = "data.warc.gz"
@@ -83,7 +83,7 @@ def _http_head(block: bytes) -> tuple[str, str]:
 def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: str | Path, *,
                 signing_key=None) -> ExportReport:
     """Write the package to `out_path` (atomically: a .part file renamed at the end)."""
-    from ..archive import export as export_jsonl
+    from monitor.archive import export as export_jsonl
 
     report = ExportReport()
     out_path = Path(out_path)
@@ -169,7 +169,7 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
         report.digest = hashlib.sha256(package_bytes).hexdigest()
         digest_doc: dict = {"path": "datapackage.json", "hash": f"sha256:{report.digest}"}
         if signing_key is not None:
-            from .signing import sign_package_digest
+            from monitor.evidence.signing import sign_package_digest
 
             digest_doc, report.signed_by = sign_package_digest(digest_doc, signing_key, created=now)
         part = out_path.with_name(out_path.name + ".part")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import __version__
+from monitor import __version__
 
 SOFTWARE = f"pamir-monitor/{__version__}"
 _NAME = re.compile(r"^pamir-monitor-(\d{14})-(\d{5})\.warc\.gz$")

@@ -23,8 +23,8 @@ import ahocorasick
 from monitor.models import MatchResult, TopicHit
 from monitor.rules import VANISHING, WORD, RuleSet, Term, Topic, fold
 
-from .current import urgent_evidence
-from .senses import SenseCall, apply_senses
+from monitor.match.current import urgent_evidence
+from monitor.match.senses import SenseCall, apply_senses
 
 ZONES = ("title", "lead", "body", "end")
 
@@ -80,7 +80,7 @@ class Analysis:
     mentions: list[Occurrence] = field(default_factory=list)  # safety-net names left after senses
 
 
-from .prefilter import Prefilter, _prefilter  # noqa: E402  (Prefilter is part of the API)
+from monitor.match.prefilter import Prefilter, _prefilter  # noqa: E402  (Prefilter is part of the API)
 
 __all__ = ["Matcher", "Prefilter", "Analysis", "Document", "Occurrence", "TopicReport", "format_analysis"]
 
@@ -346,7 +346,7 @@ class Matcher:
 
     def mention_line(self, an: Analysis) -> str:
         """The sentence around the first GBAO name, on one line, for "Other mentions of GBAO"."""
-        from .current import sentence_around
+        from monitor.match.current import sentence_around
 
         first = min(an.mentions, key=lambda o: (o.start < an.doc.body_start, o.start))  # body first
         return sentence_around(an.doc, first, 200)
@@ -416,4 +416,4 @@ def _squeeze(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[i
     return "".join(out).rstrip(), [(newpos[s], newpos[e]) for s, e in spans]
 
 
-from .report import format_analysis  # noqa: E402  (re-exported; it needs the Matcher)
+from monitor.match.report import format_analysis  # noqa: E402  (re-exported; it needs the Matcher)

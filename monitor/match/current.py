@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from monitor.rules import fold
 
 if TYPE_CHECKING:
-    from . import Analysis, Document, Matcher, Occurrence, TopicReport
+    from monitor.match import Analysis, Document, Matcher, Occurrence, TopicReport
 
 _SENTENCE_END = re.compile(r"[.!?؟…]+[\"'»”)\]]*(?=\s)|\n\s*")
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from datetime import datetime
 
 if TYPE_CHECKING:
-    from . import Analysis, Matcher
+    from monitor.match import Analysis, Matcher
 
 
 def format_analysis(matcher: "Matcher", an: "Analysis", published: datetime | None = None) -> str:
@@ -48,7 +48,7 @@ def format_analysis(matcher: "Matcher", an: "Analysis", published: datetime | No
         lines.append(f"  score {rep.score:g} (min_score {t.min_score:g})")
         urgent_now = None
         if rep.fired and t.urgent:
-            from .current import urgent_evidence
+            from monitor.match.current import urgent_evidence
 
             urgent_now = urgent_evidence(matcher, an, rep, published)
             lines.append(f"  urgent (rank {t.urgent_rank}): " + (f"yes, the current event: «{urgent_now}»"

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from monitor.rules import Sense, Term
 
 if TYPE_CHECKING:
-    from . import Document, Matcher, Occurrence
+    from monitor.match import Document, Matcher, Occurrence
 
 _CAPS = "followed by the capitalised word"
 _KEEP = "\0keep"  # an occurrence with evidence for the GBAO reading (unless_near)

@@ -16,8 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from . import cache, persian, tajik
-from .fold import WORD, fold, fold_words
+from monitor.morph import cache, persian, tajik
+from monitor.morph.fold import WORD, fold, fold_words
 
 Mode = Literal["word", "prefix", "exact"]
 TAJIK_LETTERS = frozenset("ӣӯҳқғҷӢӮҲҚҒҶ")
@@ -85,7 +85,7 @@ def _expand(body: str, mode: Mode) -> Forms:
     lang = language(written)
     lower = [w.lower() for w in written]
     if lang == "cyr":
-        from . import russian
+        from monitor.morph import russian
 
         lang = "ru" if any(russian.known(w) for w in lower if w.isalpha()) else "tg"
     exact: list[str] = []
@@ -93,7 +93,7 @@ def _expand(body: str, mode: Mode) -> Forms:
     if mode == "prefix":
         stems.append((key, "star"))
         if lang == "ru" and len(folded[-1]) >= 4:
-            from . import russian
+            from monitor.morph import russian
 
             head = folded[:-1]
             exact += [" ".join(head + [fold(w)]) for w in russian.stem_words(lower[-1])]
@@ -106,11 +106,11 @@ def _expand(body: str, mode: Mode) -> Forms:
             if len(folded) == 1:
                 stems += [(fold(p) + key, "fa") for p in persian.PREFIXES]
     elif lang == "ru":
-        from . import russian
+        from monitor.morph import russian
 
         exact += [_join(c) for c in russian.phrase(lower)]
     elif lang == "en":
-        from . import english
+        from monitor.morph import english
 
         exact += [_join(c) for c in english.phrase(lower, written)]
     elif lang == "tg":

@@ -12,11 +12,11 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..config import ConfigError, Problem
-from .base import Notifier, PermanentError, Secret, TransientError
-from .email import EmailConfig, EmailNotifier, is_loopback
-from .stdout import StdoutNotifier
-from .telegram import TelegramNotifier
+from monitor.config import ConfigError, Problem
+from monitor.notify.base import Notifier, PermanentError, Secret, TransientError
+from monitor.notify.email import EmailConfig, EmailNotifier, is_loopback
+from monitor.notify.stdout import StdoutNotifier
+from monitor.notify.telegram import TelegramNotifier
 
 __all__ = [
     "Notifier", "TransientError", "PermanentError", "Secret", "EmailNotifier", "TelegramNotifier", "StdoutNotifier",

@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timezone
 from typing import Protocol, runtime_checkable
 
-from ..models import Digest
+from monitor.models import Digest
 
 
 class DeliveryError(Exception):

@@ -21,13 +21,13 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from ..models import Digest, DigestStory
-from .base import (
+from monitor.models import Digest, DigestStory
+from monitor.notify.base import (
     KIND_LABEL, PermanentError, Secret, TransientError, also_reported, fmt_time, matched, one_line, plural, safe_url,
     segments, subject, summary_line,
 )
-from .base import MENTIONS_HEADING, MENTIONS_NOTE, RECHECK_MARK
-from .text import render_text
+from monitor.notify.base import MENTIONS_HEADING, MENTIONS_NOTE, RECHECK_MARK
+from monitor.notify.text import render_text
 
 _KIND_HEADERS: dict[str, dict[str, str]] = {
     "urgent": {"Importance": "high", "X-Priority": "1 (Highest)", "Priority": "urgent"},

@@ -12,7 +12,7 @@ import re
 import stat
 from pathlib import Path
 
-from ..config import Problem
+from monitor.config import Problem
 
 KNOWN = {
     "MONITOR_STATE", "MONITOR_DIGEST_FILE", "MONITOR_PROXY",

@@ -11,9 +11,9 @@ import os
 import sys
 from typing import TextIO
 
-from ..models import Digest
-from .base import TransientError
-from .text import render_text
+from monitor.models import Digest
+from monitor.notify.base import TransientError
+from monitor.notify.text import render_text
 
 
 class StdoutNotifier:

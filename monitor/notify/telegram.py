@@ -20,10 +20,10 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from ..models import Digest, DigestStory
-from .base import (PermanentError, Secret, TransientError, also_reported, channel_label, fmt_time, matched, one_line,
+from monitor.models import Digest, DigestStory
+from monitor.notify.base import (PermanentError, Secret, TransientError, also_reported, channel_label, fmt_time, matched, one_line,
                    safe_url, segments, summary_line)
-from .base import MENTIONS_HEADING, MENTIONS_NOTE, RECHECK_MARK
+from monitor.notify.base import MENTIONS_HEADING, MENTIONS_NOTE, RECHECK_MARK
 
 LIMIT = 4096
 _PART_RESERVE = 16  # room for the " [12/12]" part label added after splitting

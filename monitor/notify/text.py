@@ -9,8 +9,8 @@ occur in no news text in our four languages, are in every common font, and read 
 
 from __future__ import annotations
 
-from ..models import Digest, DigestStory
-from .base import (KIND_LABEL, MENTIONS_HEADING, MENTIONS_NOTE, RECHECK_MARK, also_reported, fmt_time, matched, one_line,
+from monitor.models import Digest, DigestStory
+from monitor.notify.base import (KIND_LABEL, MENTIONS_HEADING, MENTIONS_NOTE, RECHECK_MARK, also_reported, fmt_time, matched, one_line,
                    plural, segments, summary_line)
 
 MARK_OPEN, MARK_CLOSE = "⟦", "⟧"

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..evaluate import BORDERLINE, NOT_RELEVANT, RELEVANT, Sample
-from ..match import Matcher
+from monitor.evaluate import BORDERLINE, NOT_RELEVANT, RELEVANT, Sample
+from monitor.match import Matcher
 
 
 @dataclass(frozen=True)

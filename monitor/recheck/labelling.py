@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..dedup import url_key
-from ..evaluate import Sample, normalise_label
-from ..store import Label, Store
+from monitor.dedup import url_key
+from monitor.evaluate import Sample, normalise_label
+from monitor.store import Label, Store
 
 _TAJIK = set("ӣӯҳқғҷ")
 
@@ -62,7 +62,7 @@ async def label_target(store: Store, target: str, label: str, *, note: str | Non
             return _keep(store, label, note, language, target, kept.title, kept.text, "kept text (not fetched again)")
     elif not Path(target).is_file():
         raise ValueError(f"{target}: not a story id, a URL (http:// or https://) or a readable file")
-    from ..explain import load_article
+    from monitor.explain import load_article
 
     title, text, origin, _published = await load_article(target)
     if not text.strip():

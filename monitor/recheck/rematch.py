@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
 
-from ..match import Matcher
-from ..models import Article, FeedEntry, MatchResult, TopicHit
-from ..neardup import NearDupIndex, signature
-from ..store import KeptText, Store
+from monitor.match import Matcher
+from monitor.models import Article, FeedEntry, MatchResult, TopicHit
+from monitor.neardup import NearDupIndex, signature
+from monitor.store import KeptText, Store
 
 log = logging.getLogger("monitor.rematch")
 
@@ -115,7 +115,7 @@ async def refetch_summaries(store: Store, feeds, rules, item_ids: list[int]) -> 
     """
     import asyncio
 
-    from ..pipeline import Monitor
+    from monitor.pipeline import Monitor
 
     todo = [k for k in store.kept_texts(item_ids) if not k.extracted]
     if not todo:
@@ -179,7 +179,7 @@ def _progress(total: int, live: bool | None) -> Iterator:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..backfill import _logs_through
+    from monitor.backfill import _logs_through
 
     bar = Progress(TextColumn("rematch"), BarColumn(), MofNCompleteColumn(), TextColumn("texts and stories"),
                    TimeElapsedColumn(), console=Console(stderr=True))

@@ -16,19 +16,19 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from ..models import Article, DigestStory, MatchResult
-from .archive import ArchiveQueries
-from .digests import DigestQueries
-from .evidence import EvidenceQueries
-from .labels import Label, LabelQueries
-from .mentions import MentionQueries
-from .quiet import QuietQueries
-from .robots import RobotsQueries
-from .texts import KeptText, KeptTextQueries
-from .common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
+from monitor.models import Article, DigestStory, MatchResult
+from monitor.store.archive import ArchiveQueries
+from monitor.store.digests import DigestQueries
+from monitor.store.evidence import EvidenceQueries
+from monitor.store.labels import Label, LabelQueries
+from monitor.store.mentions import MentionQueries
+from monitor.store.quiet import QuietQueries
+from monitor.store.robots import RobotsQueries
+from monitor.store.texts import KeptText, KeptTextQueries
+from monitor.store.common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
                      explain_error, utcnow)
-from .schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns, record_version, stored_version
-from .web import WebQueries
+from monitor.store.schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns, record_version, stored_version
+from monitor.store.web import WebQueries
 
 __all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 __all__ += ["Label", "KeptText"]  # re-check and labels

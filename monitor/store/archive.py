@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from ..models import Article, DigestStory
-from .common import _chunks, _ts, utcnow
+from monitor.models import Article, DigestStory
+from monitor.store.common import _chunks, _ts, utcnow
 
 
 class ArchiveQueries:

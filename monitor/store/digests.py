@@ -8,8 +8,8 @@ import sqlite3
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from ..models import DigestStory
-from .common import _dt, _ts
+from monitor.models import DigestStory
+from monitor.store.common import _dt, _ts
 
 _EPOCH = datetime.max.replace(tzinfo=timezone.utc)  # an undated source never leads a dated one
 

@@ -7,8 +7,8 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from ..models import PageChange
-from .common import _chunks, _ts, utcnow
+from monitor.models import PageChange
+from monitor.store.common import _chunks, _ts, utcnow
 
 
 class EvidenceQueries:

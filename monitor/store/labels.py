@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from .common import _dt, _ts, utcnow
+from monitor.store.common import _dt, _ts, utcnow
 
 LABELS = ("relevant", "irrelevant")
 

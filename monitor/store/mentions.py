@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from ..models import Article, Mention
-from .common import _chunks, _dt, _ts
+from monitor.models import Article, Mention
+from monitor.store.common import _chunks, _dt, _ts
 
 
 class MentionQueries:

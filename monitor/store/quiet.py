@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from .common import _ts, utcnow
+from monitor.store.common import _ts, utcnow
 
 
 class QuietQueries:

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..models import Article
-from .common import _chunks, _dt, _ts
-from .labels import compress_text, decompress_text
+from monitor.models import Article
+from monitor.store.common import _chunks, _dt, _ts
+from monitor.store.labels import compress_text, decompress_text
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from .common import _ts, utcnow
+from monitor.store.common import _ts, utcnow
 
 
 def _topics(value: str) -> list[str]:

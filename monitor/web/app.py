@@ -25,9 +25,9 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..store import Store
-from . import security, views
-from .search import Alias, SearchIndex
+from monitor.store import Store
+from monitor.web import security, views
+from monitor.web.search import Alias, SearchIndex
 
 log = logging.getLogger("monitor.web")
 HERE = Path(__file__).parent
@@ -63,7 +63,7 @@ class Context:
         self.index = SearchIndex(languages)
         self.matcher = None
         if config.rules is not None:
-            from ..match import Matcher
+            from monitor.match import Matcher
 
             self.matcher = Matcher(config.rules)
         self.cache: dict[str, tuple[float, Any]] = {}

@@ -36,7 +36,7 @@ def capture_bytes(store, story_id: int, capture_id: int) -> tuple[bytes, str] | 
     if row is None:
         return None
     try:
-        from ..evidence.warc import WarcArchive
+        from monitor.evidence.warc import WarcArchive
     except ImportError:
         return None
     try:

@@ -17,9 +17,9 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from ..notify.base import channel_label, fmt_time, one_line, safe_url
-from . import charts
-from .schedule import GRACE, Weekly, last_slot
+from monitor.notify.base import channel_label, fmt_time, one_line, safe_url
+from monitor.web import charts
+from monitor.web.schedule import GRACE, Weekly, last_slot
 
 log = logging.getLogger("monitor.report")
 KIND = "weekly"
@@ -74,7 +74,7 @@ def _last_weeks(store, until: datetime, n: int = 12) -> list[tuple[str, int]]:
 
 
 def _period(since: datetime, until: datetime):
-    from ..store.web import StoryFilter
+    from monitor.store.web import StoryFilter
 
     return StoryFilter(since=since, until=until)
 
@@ -185,9 +185,9 @@ def render_telegram(r: WeeklyReport, limit: int = 4000) -> list[str]:
 
 
 def messages_for(r: WeeklyReport, notifiers, now: datetime) -> dict[str, list[str]]:
-    from ..notify.email import EmailNotifier
-    from ..notify.stdout import StdoutNotifier
-    from ..notify.telegram import TelegramNotifier
+    from monitor.notify.email import EmailNotifier
+    from monitor.notify.stdout import StdoutNotifier
+    from monitor.notify.telegram import TelegramNotifier
 
     out: dict[str, list[str]] = {}
     for n in notifiers:
@@ -211,7 +211,7 @@ async def send_weekly_if_due(store, notifiers, spec: Weekly, topics: list[str] |
 
     A slot missed by more than a day (the machine was off) is skipped rather than sent late.
     """
-    from .. import deliver
+    from monitor import deliver
 
     now = now or datetime.now(timezone.utc)
     slot = last_slot(spec, now)

@@ -15,12 +15,12 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from ..health import _ago
-from ..notify.base import fmt_time, safe_url, segments
-from ..rules import DEFAULT_ENDINGS
-from ..store.web import StoryFilter
-from . import charts, evidence, labels
-from .search import build_query
+from monitor.health import _ago
+from monitor.notify.base import fmt_time, safe_url, segments
+from monitor.rules import DEFAULT_ENDINGS
+from monitor.store.web import StoryFilter
+from monitor.web import charts, evidence, labels
+from monitor.web.search import build_query
 
 PAGE = 50
 LANGUAGES = {"en": "English", "ru": "Russian", "tg": "Tajik", "fa": "Persian", "und": "unknown"}
@@ -127,7 +127,7 @@ def _contexts(ctx, title: str, text: str) -> tuple[list[dict], str | None]:
                     "match": doc.text[occ.start:occ.end],
                     "after": " " + " ".join(doc.text[occ.end:hi].split()) + ("…" if hi < len(doc.text) else ""),
                     "zone": occ.zone, "term": term.text})
-    from ..match import format_analysis
+    from monitor.match import format_analysis
 
     return out, format_analysis(ctx.matcher, an)
 
