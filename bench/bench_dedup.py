@@ -27,9 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor import neardup  # noqa: E402
+from monitor.stories import neardup  # noqa: E402
 from monitor.models import Article, FeedEntry, MatchResult, TopicHit  # noqa: E402
-from monitor.neardup import NearDupIndex, Signature, signature  # noqa: E402
+from monitor.stories.neardup import NearDupIndex, Signature, signature  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 PAIRS = ROOT / "tests" / "neardup_pairs"

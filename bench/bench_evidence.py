@@ -25,7 +25,7 @@ from monitor.evidence.capture import Evidence  # noqa: E402
 from monitor.evidence.verify import verify_state, verify_wacz  # noqa: E402
 from monitor.evidence.wacz import export_wacz  # noqa: E402
 from monitor.evidence.warc import build_capture  # noqa: E402
-from monitor.fetch import Hop  # noqa: E402
+from monitor.sources.fetch import Hop  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 PAGES = ROOT.parent / "shared" / "corpus" / "pages"

@@ -45,7 +45,7 @@ def fill_state(state: Path, stories: int) -> float:
     from bench_dedup import _sig_of
 
     from monitor.models import Article, FeedEntry, MatchResult, TopicHit
-    from monitor.neardup import NearDupIndex
+    from monitor.stories.neardup import NearDupIndex
     from monitor.store import Store
 
     t0 = time.perf_counter()

@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.hostile import ALL_CASES, HostileWorld, feeds_yaml_text  # noqa: E402
-from tests.localsite import LocalSite, Page  # noqa: E402
-from tests.proctree import PeakRSS, new_mark  # noqa: E402
+from tests.support.hostile import ALL_CASES, HostileWorld, feeds_yaml_text  # noqa: E402
+from tests.support.localsite import LocalSite, Page  # noqa: E402
+from tests.support.proctree import PeakRSS, new_mark  # noqa: E402
 
 TARGET_MB = 600
 
@@ -51,7 +51,7 @@ def run_once(folder: Path, feeds_text: str) -> dict:
 
 def many_feeds(site: LocalSite, feeds: int = 200, items: int = 20) -> str:
     """200 feeds x 20 items on one host, each item its own small page (no keyword: the prefilter skips it)."""
-    from tests.hostile import item, rss_feed
+    from tests.support.hostile import item, rss_feed
 
     site.add("/p", Page(b"<html><body><article><p>A quiet day at the market.</p></article></body></html>",
                         etag=False))
@@ -75,7 +75,7 @@ def main() -> int:
         work = Path(tmp)
         with HostileWorld() as world:  # baseline: one ordinary story on an ordinary feed
             url, title, summary = world.story("/a/baseline")
-            from tests.hostile import item, rss_feed
+            from tests.support.hostile import item, rss_feed
 
             world.site.add("/baseline.xml", Page(rss_feed([item(title, url, summary=summary)]),
                                                  content_type="application/rss+xml"))

@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.match import Matcher  # noqa: E402
+from monitor.relevance.matcher import Matcher  # noqa: E402
 from monitor.models import Article, FeedEntry  # noqa: E402
-from monitor.recheck.rematch import rematch  # noqa: E402
-from monitor.rules import load_rules  # noqa: E402
+from monitor.review.rematch import rematch  # noqa: E402
+from monitor.relevance.rules import load_rules  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 GOLD = ROOT / ".." / "shared" / "corpus" / "extraction-benchmark" / "ground-truth.json"

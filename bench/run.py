@@ -252,7 +252,7 @@ def latency_floor(feeds: int, items: int, delay: float, concurrency: int, per_ho
 
 
 def monitor_settings_defaults(python: str) -> dict:
-    code = ("import json; from monitor.config import Settings; s=Settings(); "
+    code = ("import json; from monitor.config.feeds import Settings; s=Settings(); "
             "print(json.dumps({'concurrency': s.concurrency, 'per_host': s.per_host}))")
     try:
         out = subprocess.run([python, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

@@ -1,6 +1,6 @@
 """`monitor backfill --since DATE`: the stories of a past period, as ONE digest.
 
-Each source is walked back through what it offers (feed pages, listing pages, sitemaps; monitor.crawl),
+Each source is walked back through what it offers (feed pages, listing pages, sitemaps; monitor.sources.crawl),
 every entry goes through the same pipeline as a poll, and one digest of kind "backfill" is queued at the
 end. Resumable for free: every entry processed is committed to the items table at once, and the pipeline
 never fetches a settled item again. --dry-run does the same work inside `Store.dry_run()`, prints the digest
@@ -17,11 +17,11 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor import crawl
-from monitor.config import FeedsFile, FeedSpec
-from monitor.digest import build_digest
-from monitor.fetch import FetchError
-from monitor.parse import ParseError
+from monitor.sources import crawl
+from monitor.config.feeds import FeedsFile, FeedSpec
+from monitor.delivery.digest import build_digest
+from monitor.sources.fetch import FetchError
+from monitor.sources.feeds import ParseError
 from monitor.pipeline import Monitor
 from monitor.store import Store
 
@@ -186,7 +186,7 @@ async def _walk_source(monitor: Monitor, spec: FeedSpec, since: datetime, until:
 
 def _print_digest(monitor: Monitor) -> None:
     """--dry-run: show the digest; the caller's `Store.dry_run()` then undoes everything the preview did."""
-    from monitor.notify.text import render_text
+    from monitor.delivery.text import render_text
 
     digest = build_digest(monitor.store, monitor.settings, kind="backfill", feed_names=monitor.feed_names,
                           topic_titles=monitor.matcher.rules.titles, mentions_max=monitor.matcher.rules.safety_net_max)

@@ -13,16 +13,16 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from monitor import deliver
-from monitor.config import FeedsFile, FeedSpec
-from monitor.dedup import guid_key, url_key
-from monitor.digest import ANNOUNCED_KEY, build_digest, digest_due, health_notice, next_digest_at, quiet_until, urgent_digests
-from monitor.extract import ExtractionTimeout, ExtractorPool, decode_html
-from monitor.fetch import ACCEPT_FEEDS, Fetcher, FetchError, Response
-from monitor.match import Matcher
+from monitor.delivery import outbox as deliver
+from monitor.config.feeds import FeedsFile, FeedSpec
+from monitor.stories.urlkeys import guid_key, url_key
+from monitor.delivery.digest import ANNOUNCED_KEY, build_digest, digest_due, health_notice, next_digest_at, quiet_until, urgent_digests
+from monitor.extract.text import ExtractionTimeout, ExtractorPool, decode_html
+from monitor.sources.fetch import ACCEPT_FEEDS, Fetcher, FetchError, Response
+from monitor.relevance.matcher import Matcher
 from monitor.models import Article, FeedEntry, FeedResult, MatchResult
-from monitor.parse import ParseError, parse_feed
-from monitor.rules import RuleSet
+from monitor.sources.feeds import ParseError, parse_feed
+from monitor.relevance.rules import RuleSet
 from monitor.sources.charset import is_garbled
 from monitor.store import Store
 
@@ -90,7 +90,7 @@ class Monitor:
     def neardup(self):
         """The near-duplicate index (neardup.NearDupIndex), opened when a cycle first needs it."""
         if self._neardup is None:
-            from monitor.neardup import NearDupIndex
+            from monitor.stories.neardup import NearDupIndex
 
             self._neardup = NearDupIndex(self.store)
         return self._neardup
@@ -138,7 +138,7 @@ class Monitor:
     async def _entries(self, spec: FeedSpec, state) -> tuple[list[FeedEntry], str | None, str | None, bool]:
         """Fetch and parse one source; (entries, etag, last_modified, not_modified)."""
         if spec.kind != "feed":
-            from monitor import crawl  # sites without feeds and sitemaps (issue 6)
+            from monitor.sources import crawl  # sites without feeds and sitemaps (issue 6)
 
             return await crawl.entries_for(spec, self.fetcher, self.store, since=self.since), None, None, False
         self.fetcher.robots.prefetch(spec.url, feed=spec.name)  # a new host: its articles will need it next
@@ -257,7 +257,7 @@ class Monitor:
 
     def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult) -> Outcome:
         """Record the item and either a new story or a further source of a known one, atomically."""
-        from monitor.neardup import signature
+        from monitor.stories.neardup import signature
 
         sig = signature(article.text)
         # the page as received goes to disk (fsynced) before the transaction that indexes it
@@ -427,7 +427,7 @@ def _carried(entry: FeedEntry, keep_raw: bool) -> Article:
                    hops=entry.hops)  # the page it came in, captured as WARC records like any article page
 def _trusted(feeds: FeedsFile) -> set[str]:
     """The feeds' own host:port pairs: a feed on a local bridge (127.0.0.1:8080) must not open 127.0.0.1:6379."""
-    from monitor.netguard import trusted_hosts_from
+    from monitor.sources.netguard import trusted_hosts_from
 
     return trusted_hosts_from((f.url for f in feeds.feeds), with_port=True)
 

@@ -33,8 +33,8 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from monitor.config import FeedsFile
-    from monitor.fetch import FetchError, Response
+    from monitor.config.feeds import FeedsFile
+    from monitor.sources.fetch import FetchError, Response
     from monitor.store import Store
 
 log = logging.getLogger("monitor")
@@ -68,7 +68,7 @@ def make_plan(feeds: FeedsFile, fp: str | None, now: float | None = None) -> str
     if weekly:  # the report's slot must find a full cycle
         from datetime import datetime, timedelta, timezone
 
-        from monitor.web.schedule import last_slot
+        from monitor.config.schedule import last_slot
 
         upcoming = last_slot(weekly, datetime.fromtimestamp(now, timezone.utc)) + timedelta(days=7)
         valid_until = min(valid_until, upcoming.timestamp())
@@ -114,10 +114,10 @@ def usable_plan(store: Store, fp: str | None) -> Plan | None:
 async def poll(plan: Plan, store: Store) -> dict[str, Response | FetchError] | None:
     """Ask every feed with its validators. None: all answered 304 and that is recorded (the cycle is done);
     otherwise every feed's response (or error) by name, for the full pipeline to take over."""
-    from monitor.fetch import ACCEPT_FEEDS, Fetcher, FetchError
+    from monitor.sources.fetch import ACCEPT_FEEDS, Fetcher, FetchError
 
     states = {s.name: s for s in store.all_feed_states()}
-    from monitor.netguard import trusted_hosts_from
+    from monitor.sources.netguard import trusted_hosts_from
 
     trusted = trusted_hosts_from((f.url for f in plan.feeds), with_port=True)  # as the pipeline trusts them
     fetcher = Fetcher(plan.settings, trusted, feeds=plan.feeds)  # type: ignore[arg-type]

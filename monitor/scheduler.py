@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import deliver
-from monitor.config import ConfigError, FeedsFile
+from monitor.delivery import outbox as deliver
+from monitor.config.feeds import ConfigError, FeedsFile
 from monitor.pipeline import Monitor
 
 log = logging.getLogger("monitor.service")
@@ -99,7 +99,7 @@ class Service:
             return
 
         async def weekly() -> None:
-            from monitor.web.report import send_weekly_if_due
+            from monitor.delivery.weekly import send_weekly_if_due
 
             await send_weekly_if_due(self.monitor.store, self.monitor.notifiers, self.monitor.feeds.settings.weekly_report
                                      or spec, [t.name for t in self.monitor.matcher.rules.topics])

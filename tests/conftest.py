@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.localsite import LocalSite
+from tests.support.localsite import LocalSite
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"

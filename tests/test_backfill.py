@@ -21,9 +21,9 @@ import gzip
 import pytest
 
 from tests.conftest import PROJECT, run_cli
-from tests.localsite import LocalSite, Page, article_html, rss
-from tests.test_crawl import KHOROG_RU, listing, sitemap_index, sitemap_xml
-from tests.test_politeness import KHOROG, WEATHER
+from tests.support.localsite import LocalSite, Page, article_html, rss
+from tests.sources.test_crawl import KHOROG_RU, listing, sitemap_index, sitemap_xml
+from tests.sources.test_politeness import KHOROG, WEATHER
 
 RUSHAN = [
     "A closed court in Dushanbe sentenced six residents of Rushan district of GBAO to prison terms of up to "
@@ -154,7 +154,7 @@ def test_a_fresh_install_gets_one_digest_of_the_period_and_a_second_backfill_fet
 
 
 def test_a_dry_run_changes_nothing_and_the_next_run_sends_nothing_from_it(tmp_path, outlet):
-    from tests.test_recheck import tables
+    from tests.review.test_rematch import tables
 
     feeds = write_feeds(tmp_path, outlet)
     state = tmp_path / "state.db"

@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT
-from tests.faultserver import wait_for
-from tests.localsite import LocalSite, Page, article_html, rss
-from tests.proctree import HAS_PROC, marked, new_mark
-from tests.smtp_sink import SmtpSink
-from tests.test_crash_delivery import ARTICLES as FIRST_ARTICLES
+from tests.support.faultserver import wait_for
+from tests.support.localsite import LocalSite, Page, article_html, rss
+from tests.support.proctree import HAS_PROC, marked, new_mark
+from tests.support.smtp_sink import SmtpSink
+from tests.delivery.test_crash_delivery import ARTICLES as FIRST_ARTICLES
 
 pytestmark = pytest.mark.skipif(not HAS_PROC, reason="finding the run's processes needs /proc")
 

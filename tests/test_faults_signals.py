@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 from tests.conftest import PROJECT, run_cli
-from tests.faultserver import stop, wait_for
-from tests.localsite import LocalSite, Page, article_html, rss
-from tests.test_service import BORING, STORIES
+from tests.support.faultserver import stop, wait_for
+from tests.support.localsite import LocalSite, Page, article_html, rss
+from tests.test_scheduler import BORING, STORIES
 
 NEW_STORY = ("/s/new", ("Pamiri journalist's brother detained in Khorog", [
     "The brother of an exiled Pamiri journalist was detained in Khorog on Saturday and questioned about his "

@@ -10,12 +10,12 @@ import re
 import sqlite3
 from datetime import datetime, timezone
 
-from monitor.config import Settings
-from monitor.digest import next_digest_at, quiet_until
+from monitor.config.feeds import Settings
+from monitor.delivery.digest import next_digest_at, quiet_until
 from tests.conftest import PROJECT, run_cli
-from tests.fake_telegram import FakeTelegram
-from tests.localsite import Page, article_html
-from tests.test_politeness import KHOROG, news_feed
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.localsite import Page, article_html
+from tests.sources.test_politeness import KHOROG, news_feed
 
 STORY = ("Activists detained in Khorog", "/news/khorog")
 TRIAL = ["A regional court in Khorog sentenced four Pamiri men to long prison terms on Wednesday after a trial "
@@ -144,7 +144,7 @@ def test_under_journald_every_line_has_a_priority_and_the_first_names_state_and_
 
 
 def test_the_example_environment_names_every_variable_and_passes_the_services_own_check(tmp_path):
-    from monitor.notify.envfile import KNOWN, read_env_file
+    from monitor.delivery.envfile import KNOWN, read_env_file
 
     example = PROJECT / "systemd" / "monitor.env.example"
     text = example.read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT, run_cli
-from tests.localsite import LocalSite, Page, article_html, atom, rss
+from tests.support.localsite import LocalSite, Page, article_html, atom, rss
 
 KHOROG_EN = [
     "Security forces detained at least twelve Pamiri activists in Khorog, the administrative centre of the "

@@ -6,14 +6,14 @@ Every assertion is on what the local server saw (its request headers), or on wha
 
 from __future__ import annotations
 
-from monitor.fetch import USER_AGENT
-from monitor.robots import parse_robots, product_token
+from monitor.sources.fetch import USER_AGENT
+from monitor.sources.robots import parse_robots, product_token
 from tests.conftest import run_cli
-from tests.fake_telegram import FakeTelegram
-from tests.localsite import Page
-from tests.smtp_sink import free_port
-from tests.test_politeness import KHOROG, feeds_file, news_feed, run_once
-from tests.localsite import article_html
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.localsite import Page
+from tests.support.smtp_sink import free_port
+from tests.sources.test_politeness import KHOROG, feeds_file, news_feed, run_once
+from tests.support.localsite import article_html
 
 REVEALING = ("pamir", "monitor", "human-rights", "rights", "github", "gbao", "python-httpx", "python")
 

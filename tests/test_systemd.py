@@ -92,7 +92,7 @@ def test_paths_and_secrets(name: str) -> None:
 
 
 def test_execstart_parses_with_the_cli() -> None:
-    cli = pytest.importorskip("monitor.cli")
+    cli = pytest.importorskip("monitor.cli.main")
     for name in (SERVICE, ONCE):
         args = cli.build_parser().parse_args(shlex.split(one(name, "ExecStart"))[1:])
         assert args.command == "run" and args.once == (name == ONCE)

@@ -72,8 +72,8 @@ async def recheck_due(monitor) -> int:
 
 async def recheck_story(monitor, story_id: int, step: int) -> int:
     """One re-fetch; 1 when it noted a change. A network failure leaves the step due for the next cycle."""
-    from monitor.extract import decode_html
-    from monitor.fetch import FetchError
+    from monitor.extract.text import decode_html
+    from monitor.sources.fetch import FetchError
 
     store = monitor.store
     row = store.story(story_id)

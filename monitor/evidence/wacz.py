@@ -83,7 +83,7 @@ def _http_head(block: bytes) -> tuple[str, str]:
 def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: str | Path, *,
                 signing_key=None) -> ExportReport:
     """Write the package to `out_path` (atomically: a .part file renamed at the end)."""
-    from monitor.archive import export as export_jsonl
+    from monitor.stories.export import export as export_jsonl
 
     report = ExportReport()
     out_path = Path(out_path)

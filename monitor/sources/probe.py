@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-from monitor.config import FeedsFile, FeedSpec
-from monitor.fetch import Fetcher, FetchError
-from monitor.parse import ParseError, parse_feed
+from monitor.config.feeds import FeedsFile, FeedSpec
+from monitor.sources.fetch import Fetcher, FetchError
+from monitor.sources.feeds import ParseError, parse_feed
 
 _WHAT = {"feed": "feed", "site": "listing page", "sitemap": "sitemap", "telegram": "channel"}
 
@@ -63,7 +63,7 @@ async def _one(spec: FeedSpec, fetcher: Fetcher) -> ProbeResult:
                                                 "application/feed+json;q=0.9, */*;q=0.5")
             entries = parse_feed(spec.name, response.content, url=response.url, headers=dict(response.headers))
         else:
-            from monitor import crawl
+            from monitor.sources import crawl
 
             # a sitemap: what changed this month (a listing page or a channel: what it shows now)
             since = datetime.now(timezone.utc) - timedelta(days=30) if spec.kind == "sitemap" else None

@@ -22,10 +22,10 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from monitor.config import FeedSpec
-from monitor.fetch import Fetcher, FetchError
+from monitor.config.feeds import FeedSpec
+from monitor.sources.fetch import Fetcher, FetchError
 from monitor.models import FeedEntry
-from monitor.parse import ParseError
+from monitor.sources.feeds import ParseError
 
 log = logging.getLogger("monitor.telegram")
 

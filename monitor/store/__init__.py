@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from monitor.models import Article, DigestStory, MatchResult
-from monitor.store.archive import ArchiveQueries
+from monitor.store.neardup import ArchiveQueries
 from monitor.store.digests import DigestQueries
 from monitor.store.evidence import EvidenceQueries
 from monitor.store.labels import Label, LabelQueries

@@ -63,7 +63,7 @@ class Context:
         self.index = SearchIndex(languages)
         self.matcher = None
         if config.rules is not None:
-            from monitor.match import Matcher
+            from monitor.relevance.matcher import Matcher
 
             self.matcher = Matcher(config.rules)
         self.cache: dict[str, tuple[float, Any]] = {}

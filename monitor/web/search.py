@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor.config import ConfigError, load_yaml
-from monitor.rules import DEFAULT_ENDINGS, Term, compile_term, fold, fold_words
+from monitor.config.feeds import ConfigError, load_yaml
+from monitor.relevance.rules import DEFAULT_ENDINGS, Term, compile_term, fold, fold_words
 
 log = logging.getLogger("monitor.web")
 

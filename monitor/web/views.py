@@ -15,11 +15,12 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from monitor.health import _ago
-from monitor.notify.base import fmt_time, safe_url, segments
-from monitor.rules import DEFAULT_ENDINGS
+from monitor.delivery.status import _ago
+from monitor.delivery.notifier import fmt_time, safe_url, segments
+from monitor.relevance.rules import DEFAULT_ENDINGS
 from monitor.store.web import StoryFilter
-from monitor.web import charts, evidence, labels
+from monitor.web import evidence, labels
+from monitor.delivery import charts
 from monitor.web.search import build_query
 
 PAGE = 50
@@ -127,7 +128,7 @@ def _contexts(ctx, title: str, text: str) -> tuple[list[dict], str | None]:
                     "match": doc.text[occ.start:occ.end],
                     "after": " " + " ".join(doc.text[occ.end:hi].split()) + ("…" if hi < len(doc.text) else ""),
                     "zone": occ.zone, "term": term.text})
-    from monitor.match import format_analysis
+    from monitor.relevance.matcher import format_analysis
 
     return out, format_analysis(ctx.matcher, an)
 

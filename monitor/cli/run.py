@@ -1,0 +1,358 @@
+"""What each `monitor` command does: open the config and the state, call the library, print the outcome.
+
+The core commands live here; each further area (re-check and labels, evidence, the web interface, feed lists…)
+is one module of this package with a `register(command)` that adds its subcommands and their handlers, and is
+named in `AREAS` below. Handlers import the heavy parts of the library lazily, so `--help` and a quiet
+`run --once` do not pay for what they do not use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+import logging
+import os
+import sys
+from pathlib import Path
+
+from monitor import __version__
+from monitor.cli.main import instance_lock, load_config
+from monitor.config.problems import ConfigError
+from monitor.store import Store
+
+log = logging.getLogger("monitor")
+
+# Modules of this package that add subcommands (each has `register(command)`); one line per area.
+AREAS: tuple[str, ...] = ("recheck", "web", "outbox", "feeds", "evidence")
+
+
+def _notifiers():
+    from monitor.delivery.channels import notifiers_from_env
+
+    return notifiers_from_env(os.environ)
+
+
+@contextmanager
+def _state(args: argparse.Namespace, *, locked: bool = False) -> Iterator[Store]:
+    """The state file, closed afterwards; `locked` for commands that poll or deliver (one monitor at a time)."""
+    with instance_lock(args.state) if locked else nullcontext():
+        store = Store(args.state)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG, EXIT_DEGRADED = 0, 1, 2, 3  # 3: done, but every source failed or a
+# message could not be delivered (it stays queued): what a systemd OnFailure= or cron must notice
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.once:
+        return _cmd_run_once(args)
+    feeds, rules = load_config(args)
+    notifiers = _notifiers()
+    from monitor.delivery.channels import channels_summary
+
+    # The first line under journald: which state, which channels — never a secret, an address or a chat id.
+    log.info("monitor %s: state %s; delivery: %s", __version__,
+             os.path.abspath(args.state), channels_summary(notifiers))
+    with _state(args, locked=True) as store:
+        return asyncio.run(_serve(args, feeds, rules, store, notifiers))
+
+
+def _cmd_run_once(args: argparse.Namespace) -> int:
+    """One cycle: the quiet cycle when it can be one (monitor/quiet.py), else the full pipeline."""
+    from monitor import quiet
+
+    fp = quiet.fingerprint(args.feeds, args.keywords, os.environ)
+    # with no state to hold a plan, the config is checked before a state file is created for it
+    config = None if fp and Path(args.state).exists() else (load_config(args), _notifiers())
+    with _state(args, locked=True) as store:
+        return asyncio.run(_run_once(args, store, fp, config))
+
+
+async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, config) -> int:
+    from monitor import quiet
+
+    prefetched = None
+    plan = quiet.usable_plan(store, fp) if config is None else None
+    if plan is not None:
+        prefetched = await quiet.poll(plan, store)
+        if prefetched is None:
+            return 0  # every feed answered 304 and nothing was due
+    (feeds, rules), notifiers = config or (load_config(args), _notifiers())
+    from monitor.delivery.channels import channels_summary
+    from monitor.pipeline import Monitor
+
+    # The first line under journald: which state, which channels — never a secret, an address or a chat id.
+    log.info("monitor %s (one cycle): state %s; delivery: %s", __version__, os.path.abspath(args.state),
+             channels_summary(notifiers))
+
+    async with Monitor(feeds, rules, store, notifiers, prefetched=prefetched) as monitor:
+        results = await monitor.poll_all()
+        await monitor.send_urgent()
+        await monitor.send_health()
+        await monitor.send_digest()
+        await _weekly_report(monitor)
+    store.save_quiet_plan(quiet.make_plan(feeds, fp))
+    failed = [r for r in results if not r.ok]
+    stories = sum(r.matches for r in results)
+    log.info("cycle done: %d feed(s) polled, %d failed, %d new stor%s; %d page(s) extracted, %d without any "
+             "keyword skipped", len(results), len(failed), stories, "y" if stories == 1 else "ies",
+             monitor.extractor.pages, monitor.extractor.skipped)
+    if results and len(failed) == len(results):
+        log.error("every source failed (%d): exit %d", len(failed), EXIT_DEGRADED)
+        return EXIT_DEGRADED
+    if monitor.undelivered:
+        log.error("a message could not be delivered; it stays queued for the next run: exit %d", EXIT_DEGRADED)
+        return EXIT_DEGRADED
+    return EXIT_OK
+
+
+async def _weekly_report(monitor) -> None:
+    """`settings: weekly_report`: a run --once from a timer sends it too, once, when its time has come."""
+    spec = monitor.feeds.settings.weekly_report
+    if spec:
+        from monitor.delivery.weekly import send_weekly_if_due
+
+        try:
+            await send_weekly_if_due(monitor.store, monitor.notifiers, spec,
+                                     [t.name for t in monitor.matcher.rules.topics])
+        except Exception:  # the digest went out already; a report's bug must not fail the cycle
+            log.exception("the weekly report could not be sent; the next run tries again")
+
+
+async def _serve(args, feeds, rules, store: Store, notifiers) -> int:
+    from monitor.pipeline import Monitor
+    from monitor.scheduler import Service
+
+    async with Monitor(feeds, rules, store, notifiers) as monitor:
+        await Service(monitor, lambda: load_config(args)).serve()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Every mistake of both files and of the delivery environment in one pass, then warnings."""
+    from monitor.config.feeds import Problem
+    from monitor.delivery.channels import describe_channels, notifiers_from_env
+
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    feeds = rules = None
+    try:
+        feeds, rules = load_config(args)
+    except ConfigError as exc:
+        problems += exc.problems
+    env: dict[str, str] = dict(os.environ)
+    if args.env_file or args.credentials:
+        from monitor.delivery.envfile import add_credentials, read_env_file
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") and k != "CREDENTIALS_DIRECTORY"}
+        for path in args.env_file or []:
+            values, bad, warn = read_env_file(path)
+            env.update(values)
+            problems += bad
+            warnings += warn
+        if args.credentials:
+            warnings += add_credentials(env, args.credentials)
+    try:
+        notifiers_from_env(env)  # incomplete delivery settings are config errors too
+    except ConfigError as exc:
+        where = ", ".join(str(p) for p in args.env_file or []) or "environment"
+        problems += [Problem(where, None, p.message) for p in exc.problems]
+    if feeds is not None:
+        warnings += _short_intervals(args.feeds, feeds)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if problems:
+        raise ConfigError(problems)
+    enabled = sum(f.enabled for f in feeds.feeds)
+    print(f"{args.feeds}: {len(feeds.feeds)} feed(s), {enabled} enabled")
+    print(f"{args.keywords}: {len(rules.topics)} topic(s)")
+    print("delivery: " + describe_channels(env))
+    print("configuration OK" + (f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""))
+    if getattr(args, "probe", False):
+        return _probe(feeds)
+    return 0
+
+
+def _probe(feeds) -> int:
+    from monitor.sources.probe import probe
+
+    results = asyncio.run(probe(feeds))
+    print(f"\nprobing {len(results)} enabled source(s):")
+    for result in results:
+        print("  " + result.line())
+    failed = [r for r in results if not r.ok]
+    empty = [r for r in results if r.ok and not r.items]
+    print(f"{len(results) - len(failed)} of {len(results)} answered"
+          + (f"; {len(empty)} with no items" if empty else "") + (f"; {len(failed)} failed" if failed else ""))
+    return 1 if failed else 0
+
+
+def _short_intervals(path: str, feeds) -> list:
+    """Intervals under a minute are legal (tests, a local feed) but hammer a real site: say so, with the line."""
+    from monitor.config.feeds import Problem, load_yaml
+
+    _, line_of = load_yaml(path)
+    out = []
+    for i, f in enumerate(feeds.feeds):
+        if f.interval < 60:
+            out.append(Problem(path, line_of(("feeds", i, "interval")),
+                               f"feed {f.name!r} is polled every {f.interval:g}s: under a minute, impolite to the site"))
+    for key in ("digest_interval", "failing_after"):
+        value = getattr(feeds.settings, key)
+        if value < 60 and key in feeds.settings.model_fields_set:
+            out.append(Problem(path, line_of(("settings", key)), f"settings.{key} is {value:g}s: under a minute"))
+    return out
+
+
+def cmd_test_delivery(args: argparse.Namespace) -> int:
+    from monitor.delivery.outbox import send_test
+
+    results = asyncio.run(send_test(_notifiers()))
+    for channel, ok, message in results:
+        print(f"{channel}: {'OK' if ok else 'FAILED'} {message}")
+    return 0 if all(ok for _, ok, _ in results) else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from monitor.delivery.status import format_status
+
+    from monitor.config.feeds import load_feeds
+
+    try:
+        feeds = load_feeds(args.feeds)
+    except ConfigError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+        feeds = None
+    if not Path(args.state).exists():
+        print(f"no state yet at {args.state}: run `monitor run --once` first")
+        return 0
+    with _state(args) as store:
+        print(format_status(store, feeds))
+    return 0
+
+
+def _typed_url(target: str) -> bool:
+    """True for an http(s) URL; raise a one-line error for another scheme (ftp://, a typo like htps://)."""
+    if target.lower().startswith(("http://", "https://")):
+        return True
+    if "://" in target:
+        raise RuntimeError(f"{target}: only http:// and https:// addresses can be fetched")
+    return False
+
+
+def _existing_state(args: argparse.Namespace) -> None:
+    """Commands that only read the state must not create an empty one because of a typo in --state."""
+    if not Path(args.state).is_file():
+        raise RuntimeError(f"no state file at {args.state} (check --state or $MONITOR_STATE; "
+                           "`monitor run --once` creates it)")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from monitor.relevance.explain import explain_target
+
+    if not _typed_url(args.target) and not Path(args.target).is_file():
+        raise RuntimeError(f"{args.target}: no such file (and not an http(s) URL)")
+    from monitor.sources.fetch import FetchError
+
+    try:
+        print(asyncio.run(explain_target(args.target, args.keywords, args.feeds)))
+    except FetchError as exc:
+        raise RuntimeError(f"{args.target}: {exc.reason}") from None
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from monitor.relevance.evaluate import run_eval
+
+    if args.labels or args.folder is None:
+        from monitor.cli.review import run_label_eval
+
+        if not args.labels:
+            print("error: `monitor eval` needs a labelled folder, or --labels for the state's labels", file=sys.stderr)
+            return 2
+        return run_label_eval(args)
+    return run_eval(args.folder, Path(args.keywords), sys.stdout, label=args.label)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from monitor.stories.export import export
+
+    _existing_state(args)
+    if args.format == "wacz":
+        from monitor.cli.evidence import export_wacz_command
+
+        return export_wacz_command(args)
+
+    with _state(args) as store:
+        if args.topic:
+            _check_topic(args, store)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                count = export(store, args.since, args.topic, args.format, out)
+        else:
+            count = export(store, args.since, args.topic, args.format, sys.stdout)
+    log.info("exported %d stor%s", count, "y" if count == 1 else "ies")
+    return 0
+
+
+def _check_topic(args: argparse.Namespace, store: Store) -> None:
+    """An unknown --topic is a mistake, not an empty export: name the topics there are."""
+    known = set(store.topic_ids())
+    try:
+        from monitor.relevance.rules import load_rules
+
+        rules = load_rules(args.keywords)
+        known |= {t.name for t in rules.topics}
+        by_title = {t.title.casefold(): t.name for t in rules.topics if t.title}
+        if args.topic.casefold() in by_title:  # a topic's title works as well as its id
+            args.topic = by_title[args.topic.casefold()]
+    except ConfigError:
+        pass  # the archive's own topics still tell
+    if args.topic.lower() not in {k.lower() for k in known}:
+        from monitor.config.feeds import Problem
+
+        raise ConfigError([Problem("--topic", None, f"unknown topic {args.topic!r}; topics: "
+                                   + (", ".join(sorted(known)) or "none yet"))])
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from monitor.stories.export import show
+
+    _existing_state(args)
+    with _state(args) as store:
+        return show(store, args.story_id, sys.stdout)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from monitor.backfill import run_backfill
+
+    feeds, rules = load_config(args)
+    notifiers = _notifiers()
+    with _state(args, locked=True) as store:
+        return asyncio.run(run_backfill(feeds, rules, store, notifiers, since=args.since, until=args.until,
+                                        only=args.feed, dry_run=args.dry_run))
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from monitor.sources.crawl import discover_feeds
+
+    if not _typed_url(args.url):
+        raise RuntimeError(f"{args.url}: not a URL; give a page's address, e.g. https://example.org/")
+    from monitor.sources.fetch import FetchError
+
+    try:
+        found = asyncio.run(discover_feeds(args.url))
+    except FetchError as exc:
+        raise RuntimeError(f"{args.url}: {exc.reason}") from None
+    if not found:
+        print(f"no feeds linked from {args.url}")
+        return 1
+    for title, url, kind in found:
+        print(f"{url}\t{kind}\t{title}")
+    return 0

@@ -1,0 +1,378 @@
+"""Loading feeds.yaml (and the YAML plumbing keywords.yaml shares): every mistake reported as file:line.
+
+YAML is parsed with a loader that records the line of every node and refuses duplicate keys, and the
+data is validated with pydantic models; a validation error's path is mapped back to the line it came from.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from monitor.config.problems import ConfigError, Problem  # noqa: F401  (defined without pydantic; re-exported here)
+
+Path_ = tuple[str | int, ...]
+LineOf = Callable[[Path_], int | None]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans only: `no`, `on`, `NO` stay strings (a keyword may be "no")."""
+
+
+class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The same on libyaml: 10x faster on a long keywords.yaml; its errors are re-read by _Loader."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_FastLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+
+def load_yaml(path: str | Path, collect: list[Problem] | None = None) -> tuple[Any, LineOf]:
+    """Parse a YAML file; return the data and a function giving the line of any path in it.
+
+    Raises ConfigError for unreadable files, syntax errors (tabs included) and duplicate keys. With `collect`,
+    tabs in indentation are reported there, one problem per line, and the file is read on with each tab as
+    two spaces, so that a tab does not hide the file's other mistakes (the caller raises them all together).
+    """
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(name, None, "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(name, None, f"cannot read: {exc}")]) from None
+    if collect is not None and "\t" in text:
+        tabbed = [i for i, line in enumerate(text.splitlines(), 1) if "\t" in line[: len(line) - len(line.lstrip())]]
+        if tabbed:
+            collect.extend(Problem(name, i, "a tab character; YAML indents with spaces only") for i in tabbed)
+            text = "\n".join(line.replace("\t", "  ") if "\t" in line[: len(line) - len(line.lstrip())] else line
+                             for line in text.splitlines())
+    loader = _FastLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.YAMLError:  # libyaml's messages are terse: let the Python parser say what is wrong
+            loader.dispose()
+            loader = _Loader(text)
+            node = loader.get_single_node()
+        lines: dict[Path_, int] = {}
+        problems: list[Problem] = []
+        if node is not None:
+            _index(node, (), lines, problems, name)
+        if problems:
+            raise ConfigError(problems)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        detail = exc.problem or str(exc)
+        bad_line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        if "\t" in text and "tab" in str(detail).lower() or "'\\t'" in str(detail) or "\t" in bad_line:
+            detail = "a tab character; YAML indents with spaces only"
+        raise ConfigError([Problem(name, line, f"YAML syntax error: {detail}")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(name, None, f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+
+    def line_of(where: Path_) -> int | None:
+        where = tuple(where)
+        while where:
+            if where in lines:
+                return lines[where]
+            where = where[:-1]
+        return lines.get((), 1)
+
+    return data, line_of
+
+
+def _index(node: yaml.Node, here: Path_, lines: dict[Path_, int], problems: list[Problem], name: str) -> None:
+    lines[here] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                problems.append(Problem(name, line, f"duplicate key {key!r} (first at line {seen[key]})"))
+                continue
+            seen[key] = line
+            _index(value_node, here + (key,), lines, problems, name)
+            lines[here + (key,)] = line
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index(item, here + (i,), lines, problems, name)
+
+
+def validation_problems(exc: ValidationError, file: str, line_of: LineOf) -> list[Problem]:
+    """Turn pydantic's errors into file:line problems with a readable path."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(part for part in err["loc"] if not (isinstance(part, str) and "[" in part))
+        where = ".".join(str(p) for p in loc)
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        problems.append(Problem(file, line_of(loc), f"{where}: {msg}" if where else msg))
+    return problems
+
+
+# --- durations ---------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
+_UNIT_SECONDS = {None: 60, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def parse_size(value: str | int) -> int:
+    """'1GB' -> 1_000_000_000 bytes; a bare number is bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 500MB or 1GB")
+    if isinstance(value, (int, float)):
+        return int(value)
+    m = _SIZE.match(str(value))
+    if not m:
+        raise ValueError(f"bad size {value!r}: expected a size such as 500MB or 1GB")
+    return int(float(m.group(1)) * 1000 ** ("kmgt".find(m.group(2).lower()) + 1 if m.group(2) else 0))
+
+
+def parse_duration(value: str | int | float) -> float:
+    """'15m' -> 900.0 seconds. A bare number means minutes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 15m, 2h or 1d")
+    if isinstance(value, (int, float)):
+        seconds = float(value) * 60
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ValueError(f"bad interval {value!r}: expected a duration such as 90s, 15m, 2h or 1d")
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    if seconds <= 0:
+        raise ValueError("the interval must be greater than zero")
+    return seconds
+
+
+# --- feeds.yaml --------------------------------------------------------------------------------
+
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+
+
+def _path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path
+
+
+def _check_url(value: str) -> str:
+    if not isinstance(value, str) or not _URL.match(value.strip()):
+        raise ValueError(f"bad URL {value!r}: expected an http:// or https:// address")
+    return value.strip()
+
+
+class FeedSpec(BaseModel):
+    """One source in feeds.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    url: str
+    kind: Literal["feed", "site", "sitemap", "telegram"] = "feed"
+    interval: float = 1800.0  # seconds; written as 15m, 2h ...
+    language: str | None = None
+    links: str | None = None  # kind: site — a regex the article links must match
+    proxy: str | None = None
+    user_agent: str | None = None  # this feed's User-Agent (a site that refuses the default one)
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _telegram_url(self) -> "FeedSpec":
+        if self.kind == "telegram" and not re.match(r"^/s/[A-Za-z0-9_]{3,64}/?$", _path(self.url)):
+            raise ValueError(f"kind: telegram needs the channel's public preview, https://t.me/s/CHANNEL "
+                             f"(got {self.url!r})")
+        return self
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import langcodes
+
+        value = str(value).strip()
+        if not langcodes.tag_is_valid(value):
+            raise ValueError(f"language {value!r} is not a language code (BCP 47: en, ru, tg, fa, pt-BR …)")
+        return value
+
+    @field_validator("links")
+    @classmethod
+    def _links(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"bad links pattern: {exc}") from None
+        return value
+
+
+class Settings(BaseModel):
+    """The `settings:` section of feeds.yaml; every key is optional."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    digest_interval: float = 3600.0  # written as 1h
+    concurrency: int = Field(default=32, ge=1, le=512)  # requests in flight overall
+    per_host: int = Field(default=2, ge=1, le=8)  # requests in flight per host
+    host_delay: float = Field(default=0.0, ge=0)  # seconds between two requests to one host
+    timeout: float = Field(default=20.0, gt=0)  # overall deadline per request, seconds
+    max_bytes: int = Field(default=10_000_000, ge=10_000)  # response size cap
+    extract_timeout: float = Field(default=20.0, gt=0)
+    keep_raw_html: bool = False  # superseded by the WARC archive (every capture keeps the page); still accepted
+    show_updates: bool = False  # digest lists "also reported by" for stories already sent
+    keep_unmatched_days: int = Field(default=180, ge=0)  # text of unmatched articles kept for `rematch`; 0: none
+    failing_after: float = 86400.0  # a feed failing this long is listed in the digest footer
+    user_agent: str | None = None  # default: a common browser's (fetch.USER_AGENT); see the README's trade-off
+    proxy: str | None = None
+    weekly_report: Any = None  # "mon 08:00" [zone]: the weekly report's time (web/schedule.py), or off
+    digest_at: list[str | int] | None = None  # fixed digest times, "HH:MM" in `timezone`; replaces digest_interval
+    timezone: str = "UTC"  # of digest_at and quiet_hours (IANA name, e.g. Asia/Dushanbe, Europe/Berlin)
+    quiet_hours: str | None = None  # "22:00-07:00": nothing but urgent alerts is sent in this window
+    # evidence archive (monitor/evidence): WARC files beside the state, re-fetches of matched pages
+    warc_max_bytes: int = Field(default=1_000_000_000, ge=10_000)  # a WARC file rotates past this (1GB, 500MB)
+    evidence_retention: float | None = None  # delete closed WARC files whose captures are all older (None: never)
+    recheck_after: tuple[float, ...] = (86400.0, 604800.0)  # re-fetch a matched page this long after capture
+
+    @field_validator("digest_interval", "failing_after", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("weekly_report", mode="before")
+    @classmethod
+    def _weekly(cls, value: Any) -> Any:
+        from monitor.config.schedule import parse_weekly
+
+        return None if value in (None, False, "", "off") else parse_weekly(value)
+    @field_validator("digest_at")
+    @classmethod
+    def _times(cls, value: list[str | int] | None) -> list[str | int] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("digest_at needs at least one time, e.g. [\"08:00\", \"18:00\"]")
+            # YAML 1.1 reads an unquoted 18:00 as the base-60 number 1080: take it back as the time it was
+            return sorted({_clock_time(f"{v // 60}:{v % 60:02d}" if isinstance(v, int) else str(v)) for v in value})
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = str(value).replace("–", "-").split("-")
+        if len(parts) != 2:
+            raise ValueError(f"bad quiet_hours {value!r}: expected a window such as \"22:00-07:00\"")
+        start, end = (_clock_time(p.strip()) for p in parts)
+        if start == end:
+            raise ValueError("quiet_hours: the window starts and ends at the same time")
+        return f"{start}-{end}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}: use an IANA name such as Asia/Dushanbe or UTC") from None
+        return str(value)
+
+    @field_validator("evidence_retention", mode="before")
+    @classmethod
+    def _retention(cls, value: Any) -> float | None:
+        return None if value in (None, "never", "forever") else parse_duration(value)
+
+    @field_validator("recheck_after", mode="before")
+    @classmethod
+    def _rechecks(cls, value: Any) -> tuple[float, ...]:
+        if value in (None, False, "never"):
+            return ()
+        values = value if isinstance(value, (list, tuple)) else [value]
+        return tuple(sorted(parse_duration(v) for v in values))
+
+    @field_validator("warc_max_bytes", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> int:
+        return parse_size(value)
+
+
+def _clock_time(text: str) -> str:
+    """'8:00' -> '08:00'; raises ValueError for anything that is not a time of day."""
+    m = re.match(r"^\s*(\d{1,2}):(\d{2})\s*$", text)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"bad time {text!r}: expected HH:MM, e.g. 08:00")
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+
+class FeedsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feeds: list[FeedSpec] = Field(min_length=1)
+    settings: Settings = Settings()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "FeedsFile":
+        seen: set[str] = set()
+        for feed in self.feeds:
+            if feed.name in seen:
+                raise ValueError(f"two feeds are named {feed.name!r}; names must be unique")
+            seen.add(feed.name)
+        return self
+
+
+def load_feeds(path: str | Path) -> FeedsFile:
+    """Read and validate feeds.yaml; raise ConfigError listing every problem with its line."""
+    tabs: list[Problem] = []
+    try:
+        data, line_of = load_yaml(path, collect=tabs)
+    except ConfigError as exc:
+        raise ConfigError(tabs + exc.problems) from None
+    name = str(path)
+    if not isinstance(data, dict):
+        raise ConfigError(tabs + [Problem(name, line_of(()), "expected a mapping with a top-level 'feeds:' list")])
+    try:
+        feeds = FeedsFile.model_validate(data)
+    except ValidationError as exc:
+        problems = tabs + validation_problems(exc, name, line_of)
+        for p in problems:  # point duplicate names at the second one
+            if "two feeds are named" in p.message:
+                dup = p.message.split("'")[1]
+                idx = [i for i, f in enumerate(data.get("feeds") or []) if isinstance(f, dict) and f.get("name") == dup]
+                if len(idx) > 1:
+                    problems[problems.index(p)] = Problem(name, line_of(("feeds", idx[1], "name")), p.message)
+        raise ConfigError(problems) from None
+    if tabs:
+        raise ConfigError(tabs)
+    return feeds

@@ -1,0 +1,212 @@
+"""The outbox loop: queue a digest for every channel, send what is due, mark each message after acceptance.
+
+Exactly once, across crashes: `queue_digest` takes the stories and stores every channel's rendered
+messages in one transaction, so a story is never in two digests. `deliver_due` marks a message sent
+right after the channel accepted it. The window: a crash (or a lost reply) between the channel's
+acceptance (SMTP 250, Telegram 200) and our mark resends that one message on the next run — at most
+one message per channel, and an email resend carries the same Message-ID, rendered at queue time.
+
+Channels are independent: each is sent by its own task, in order; a failure stops that channel's
+remaining messages for this round (so parts stay in order) and never touches the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from monitor.models import Digest
+from monitor.delivery.notifier import Notifier, PermanentError, TransientError, channel_label, one_line
+from monitor.store import OutboxMessage, Store
+
+log = logging.getLogger("monitor.deliver")
+
+BACKOFF = (60, 300, 900, 1800, 3600)  # seconds after the 1st, 2nd ... failed attempt; then the last, forever
+MAX_INLINE_WAIT = 30.0  # a Telegram retry_after up to this long is waited out now, not rescheduled
+INLINE_TRIES = 3  # sends of one message within one round (quick retries included)
+QUICK_RETRY_DELAY = 2.0  # between quick retries of an error without retry_after
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def backoff(attempts: int) -> float:
+    """Delay before the next try after `attempts` failed attempts (1 → 1 min ... capped at 1 h)."""
+    return float(BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1])
+
+
+@dataclass
+class DeliveryReport:
+    """What one round did, for log lines and `monitor run` output."""
+
+    sent: list[tuple[str, int, int]] = field(default_factory=list)  # (channel, digest id, part)
+    retrying: list[tuple[str, int, str, datetime]] = field(default_factory=list)  # (channel, digest, reason, next)
+    failed: list[tuple[str, int, str]] = field(default_factory=list)  # (channel, digest, reason)
+    held: dict[str, int] = field(default_factory=dict)  # channel -> messages left behind a failure this round
+    unconfigured: dict[str, int] = field(default_factory=dict)  # channel -> pending messages, channel not set up
+
+    @property
+    def ok(self) -> bool:
+        return not (self.retrying or self.failed)
+
+    def summary(self) -> str:
+        parts = [f"{len(self.sent)} sent"]
+        if self.retrying:
+            parts.append(f"{len(self.retrying)} to retry ({', '.join(sorted({r[0] for r in self.retrying}))})")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed ({', '.join(sorted({f[0] for f in self.failed}))})")
+        if self.unconfigured:
+            parts.append("pending for unconfigured channels: " + ", ".join(f"{c} ({n})" for c, n in self.unconfigured.items()))
+        return "; ".join(parts)
+
+
+def queue_digest(store: Store, digest: Digest, notifiers: Sequence[Notifier]) -> int | None:
+    """Render the digest for every channel and queue it with its stories in one transaction.
+
+    Returns the digest id, or None when another digest took the stories first. A channel whose
+    renderer fails is logged and skipped so the other channels still get the digest.
+    """
+    messages: dict[str, list[str]] = {}
+    for notifier in notifiers:
+        try:
+            messages[notifier.channel] = notifier.render(digest)
+        except Exception:  # a renderer bug must not silence every channel
+            log.exception("%s: could not render the %s; this channel will not get it", channel_label(notifier.channel),
+                          digest.kind)
+    if notifiers and not messages:
+        raise RuntimeError("no channel could render the digest; nothing was queued, the stories stay waiting")
+    story_ids = [s.story_id for s in digest.stories]
+    digest_id = store.queue_digest(digest.kind, story_ids, messages, digest.updates, digest.mention_ids,
+                                   digest.changes)
+    if digest_id is None:
+        log.warning("%s not queued: its stories were taken by another digest", digest.kind)
+    else:
+        log.info("queued %s %d: %d stor%s, %s", digest.kind, digest_id, len(story_ids), "y" if len(story_ids) == 1 else "ies",
+                 ", ".join(f"{channel_label(c)} ({len(p)} part{'s' if len(p) != 1 else ''})" for c, p in messages.items()))
+    return digest_id
+
+
+async def deliver_due(
+    store: Store,
+    notifiers: Sequence[Notifier],
+    *,
+    now: datetime | None = None,
+    sleep: Sleep = asyncio.sleep,
+    quick_retry_delay: float = QUICK_RETRY_DELAY,
+    force: bool = False,
+) -> DeliveryReport:
+    """Send every due outbox message of the configured channels, each channel in order, channels in parallel.
+
+    `force` (`monitor flush`) sends every pending message now, whatever its back-off says."""
+    now = now or datetime.now(timezone.utc)
+    report = DeliveryReport()
+    due_ids = {m.id for m in store.due_messages(_FAR_FUTURE if force else now)}
+    pending: dict[str, list[OutboxMessage]] = {}
+    for message in store.due_messages(_FAR_FUTURE):  # every pending message, in order
+        pending.setdefault(message.channel, []).append(message)
+    by_channel = {n.channel: n for n in notifiers}
+    tasks = []
+    for channel, messages in pending.items():
+        # A channel waits behind its first pending message: a later one must not overtake it.
+        due: list[OutboxMessage] = []
+        for m in messages:
+            if m.id not in due_ids:
+                break
+            due.append(m)
+        if channel not in by_channel:
+            report.unconfigured[channel] = len(messages)
+            log.warning("%s: %d message(s) pending but the channel is not configured now", channel_label(channel),
+                        len(messages))
+            continue
+        if due:
+            tasks.append(_deliver_channel(store, by_channel[channel], due, now, report, sleep, quick_retry_delay))
+    await asyncio.gather(*tasks)
+    return report
+
+
+async def _deliver_channel(
+    store: Store, notifier: Notifier, messages: list[OutboxMessage], now: datetime, report: DeliveryReport,
+    sleep: Sleep, quick_retry_delay: float,
+) -> None:
+    channel = notifier.channel
+    for index, message in enumerate(messages):
+        where = f"{channel_label(channel)}: digest {message.digest_id} part {message.seq + 1}"
+        try:
+            elapsed = await _send_with_retries(notifier, message.payload, where, sleep, quick_retry_delay)
+        except PermanentError as exc:
+            store.mark_failed(message.id, exc.reason)
+            report.failed.append((channel, message.digest_id, exc.reason))
+            log.error("%s refused for good, not retried: %s", where, exc.reason)
+            continue  # this message is lost to this channel; later ones can still go
+        except TransientError as exc:
+            delay = max(backoff(message.attempts + 1), exc.retry_after or 0)
+            next_at = now + timedelta(seconds=delay)
+            store.mark_retry(message.id, exc.reason, next_at)
+            report.retrying.append((channel, message.digest_id, exc.reason, next_at))
+            held = len(messages) - index - 1
+            if held:
+                report.held[channel] = held
+            log.warning("%s not delivered, retry at %s: %s%s", where, next_at.isoformat(timespec="seconds"),
+                        exc.reason, f" ({held} later message(s) wait behind it)" if held else "")
+            return
+        except Exception as exc:  # a bug in a channel: keep the message, stop this channel only
+            reason = one_line(f"unexpected {type(exc).__name__}: {exc}", 300)
+            next_at = now + timedelta(seconds=backoff(message.attempts + 1))
+            store.mark_retry(message.id, reason, next_at)
+            report.retrying.append((channel, message.digest_id, reason, next_at))
+            log.exception("%s: %s", where, reason)
+            return
+        store.mark_sent(message.id)
+        report.sent.append((channel, message.digest_id, message.seq))
+        log.info("%s sent in %.1f s", where, elapsed)
+
+
+async def _send_with_retries(notifier: Notifier, payload: str, where: str, sleep: Sleep, quick_delay: float) -> float:
+    """Send, waiting out a short retry_after or retrying once quickly; returns the seconds it took."""
+    started = time.monotonic()
+    for attempt in range(1, INLINE_TRIES + 1):
+        try:
+            await notifier.send(payload)
+            return time.monotonic() - started
+        except TransientError as exc:
+            if attempt == INLINE_TRIES:
+                raise
+            if exc.retry_after is not None:
+                if exc.retry_after > MAX_INLINE_WAIT:
+                    raise
+                wait = exc.retry_after + 0.5
+            elif attempt == 1 and exc.quick_retry:
+                wait = quick_delay
+            else:
+                raise
+            log.info("%s: %s; trying again in %.1f s", where, exc.reason, wait)
+            await sleep(wait)
+    raise AssertionError("unreachable")
+
+
+async def send_test(notifiers: Sequence[Notifier], *, now: datetime | None = None) -> list[tuple[str, bool, str]]:
+    """Send a short test message through every channel now, outside the outbox: (channel, ok, what happened)."""
+    digest = Digest(kind="test", created_at=now or datetime.now(timezone.utc), title="test message")
+
+    async def one(notifier: Notifier) -> tuple[str, bool, str]:
+        started = time.monotonic()
+        try:
+            parts = notifier.render(digest)
+            for part in parts:
+                await notifier.send(part)
+        except (TransientError, PermanentError) as exc:
+            kind = "temporary" if isinstance(exc, TransientError) else "permanent"
+            log.warning("test message via %s failed (%s): %s", channel_label(notifier.channel), kind, exc.reason)
+            return notifier.channel, False, f"{kind} error: {exc.reason}"
+        except Exception as exc:
+            log.exception("test message via %s failed", channel_label(notifier.channel))
+            return notifier.channel, False, one_line(f"unexpected error: {type(exc).__name__}: {exc}", 300)
+        detail = f"accepted in {time.monotonic() - started:.1f} s"
+        log.info("test message via %s %s", channel_label(notifier.channel), detail)
+        return notifier.channel, True, detail
+
+    return list(await asyncio.gather(*(one(n) for n in notifiers)))

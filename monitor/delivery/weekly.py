@@ -1,0 +1,229 @@
+"""The weekly report: counts per topic and source, the top stories, new sources, and the trend chart.
+
+`monitor report --week` prints it; `settings: weekly_report: "mon 08:00"` queues it through the outbox
+(exactly once per week, like a digest: the check and the queueing are one transaction) for every channel:
+email gets plain text plus HTML with the chart as an inline PNG (mail clients block SVG), Telegram a short
+HTML summary, stdout or the digest file the plain text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from monitor.delivery.notifier import channel_label, fmt_time, one_line, safe_url
+from monitor.delivery import charts
+from monitor.config.schedule import GRACE, Weekly, last_slot
+
+log = logging.getLogger("monitor.report")
+KIND = "weekly"
+
+
+@dataclass(frozen=True)
+class WeeklyReport:
+    since: datetime
+    until: datetime
+    total: int
+    topics: list[tuple[str, int]]
+    sources: list[tuple[str, int, int]]  # (outlet, first reported, also carried)
+    top: list[dict]
+    new_sources: list[tuple[str, str, int]]  # (outlet, first seen, stories this week)
+    trend: charts.Trend
+    weeks: list[tuple[str, int]]  # (Monday, stories) for the last 12 weeks
+
+    @property
+    def period(self) -> str:
+        last = self.until - timedelta(seconds=1)
+        return f"{self.since:%Y-%m-%d} – {last:%Y-%m-%d}"
+
+    @property
+    def subject(self) -> str:
+        word = "story" if self.total == 1 else "stories"
+        tops = ", ".join(t for t, _ in self.topics[:3])
+        return one_line(f"Pamir monitor weekly report {self.period}: {self.total} {word}"
+                        + (f" ({tops})" if tops else ""), 200)
+
+
+def build_report(store, since: datetime, until: datetime, topics: list[str] | None = None,
+                 top: int = 10) -> WeeklyReport:
+    rows = store.top_stories(since, until, limit=top)
+    return WeeklyReport(
+        since=since, until=until, total=store.count_stories(_period(since, until), cap=1_000_000),
+        topics=store.topic_counts(since, until), sources=store.source_counts(since, until),
+        top=[{"id": r["id"], "title": r["title"] or "(no title)", "source": r["source"],
+              "url": r["final_url"] or r["url"], "topics": json.loads(r["topics"]), "score": r["score"],
+              "day": r["day"], "sources": r["sources"]} for r in rows],
+        new_sources=store.new_sources(since, until),
+        trend=charts.weekly_trend(store, until - timedelta(seconds=1), topics=topics),
+        weeks=_last_weeks(store, until),
+    )
+
+
+def _last_weeks(store, until: datetime, n: int = 12) -> list[tuple[str, int]]:
+    first = charts.monday((until - timedelta(seconds=1)).date()) - timedelta(weeks=n - 1)
+    start = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+    counts = store.weekly_counts(start, until)
+    days = [(first + timedelta(weeks=i)).isoformat() for i in range(n)]
+    return [(d, counts.get(d, 0)) for d in days]
+
+
+def _period(since: datetime, until: datetime):
+    from monitor.store.web import StoryFilter
+
+    return StoryFilter(since=since, until=until)
+
+
+def week_of(since: datetime | None, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """--since DATE: the seven days from DATE; without it the seven days up to now."""
+    if since is not None:
+        return since, since + timedelta(days=7)
+    now = now or datetime.now(timezone.utc)
+    return now - timedelta(days=7), now
+
+
+# --- renderings ---------------------------------------------------------------------------------
+
+def render_text(r: WeeklyReport) -> str:
+    out = [f"Weekly report — Pamir news monitor — {r.period} (UTC)", "",
+           f"{r.total} stor{'y' if r.total == 1 else 'ies'} this week", "", "Stories per topic:"]
+    out += [f"  {one_line(t, 60):30} {n}" for t, n in r.topics] or ["  (none)"]
+    out += ["", "Stories per source (first reported / also carried):"]
+    out += [f"  {one_line(s, 60):30} {a} / {b}" for s, a, b in r.sources] or ["  (none)"]
+    out += ["", "Top stories:"]
+    for i, s in enumerate(r.top, 1):
+        more = f", +{s['sources']} source{'s' if s['sources'] > 1 else ''}" if s["sources"] else ""
+        out += [f"  {i}. {one_line(s['title'], 200)}",
+                f"     {one_line(s['source'], 60)} · {fmt_time(_dt(s['day']))} · {', '.join(s['topics'])} · "
+                f"score {s['score']:g}{more}", f"     {one_line(s['url'], 500)}"]
+    if not r.top:
+        out.append("  (none)")
+    out += ["", "New sources this week:"]
+    out += [f"  {one_line(s, 60)} (first seen {fmt_time(_dt(first))}, {n} stor{'y' if n == 1 else 'ies'})"
+            for s, first, n in r.new_sources] or ["  (none)"]
+    if r.weeks:
+        out += ["", f"Stories per week since {r.weeks[0][0]}: " + " ".join(str(n) for _, n in r.weeks)]
+    return "\n".join(out) + "\n"
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def render_html(r: WeeklyReport, chart_cid: str | None) -> str:
+    e = lambda s: html.escape(str(s), quote=True)  # noqa: E731
+    td = 'style="padding:2px 10px 2px 0"'
+    body = [f'<h1 style="font-size:20px">Weekly report: {e(r.total)} stor{"y" if r.total == 1 else "ies"}</h1>',
+            f'<div style="color:#555;font-size:13px">Pamir news monitor · {e(r.period)} (UTC)</div>']
+    if chart_cid:
+        body.append(f'<p><img src="cid:{e(chart_cid)}" width="760" alt="Stories per week and topic, last 12 months" '
+                    'style="max-width:100%;border:1px solid #ddd"></p>')
+    body.append('<h2 style="font-size:17px">Stories per topic</h2><table>')
+    body += [f"<tr><td {td}>{e(t)}</td><td {td}>{n}</td></tr>" for t, n in r.topics] or ["<tr><td>none</td></tr>"]
+    body.append('</table><h2 style="font-size:17px">Top stories</h2><ol>')
+    for s in r.top:
+        href = safe_url(s["url"])
+        title = f'<a href="{e(href)}">{e(one_line(s["title"], 300))}</a>' if href else e(one_line(s["title"], 300))
+        more = f" · +{s['sources']} sources" if s["sources"] else ""
+        meta = f"{e(s['source'])} · {e(fmt_time(_dt(s['day'])))} · {e(', '.join(s['topics']))}{e(more)}"
+        body.append(f'<li dir="auto" style="margin-bottom:6px">{title}<br>'
+                    f'<span style="color:#555;font-size:13px">{meta}</span></li>')
+    body.append('</ol><h2 style="font-size:17px">Stories per source</h2><table>')
+    body.append(f"<tr><th {td}>source</th><th {td}>first reported</th><th {td}>also carried</th></tr>")
+    body += [f"<tr><td {td}>{e(s)}</td><td {td}>{a}</td><td {td}>{b}</td></tr>" for s, a, b in r.sources]
+    body.append('</table><h2 style="font-size:17px">New sources</h2><ul>')
+    body += [f"<li>{e(s)} — first seen {e(fmt_time(_dt(first)))}, {n} this week</li>" for s, first, n in r.new_sources]
+    body.append("</ul>" if r.new_sources else "<li>none</li></ul>")
+    return ('<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>' + e(r.subject) + '</title></head>\n'
+            '<body style="font-family:Arial,Helvetica,sans-serif;max-width:780px">\n' + "\n".join(body)
+            + "\n</body></html>\n")
+
+
+def render_email(r: WeeklyReport, config, now: datetime) -> str:
+    """multipart/alternative: text, and HTML + the PNG chart as multipart/related (cid: reference)."""
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["Subject"] = r.subject
+    msg["From"] = config.sender
+    msg["To"] = config.recipients[0] if len(config.recipients) == 1 else "undisclosed-recipients:;"
+    msg["Date"] = format_datetime(now)
+    domain = config.envelope_from.rpartition("@")[2] or "pamir-monitor.invalid"
+    msg["Message-ID"] = make_msgid(idstring=KIND, domain=domain)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Monitor-Kind"] = KIND
+    cid = make_msgid(idstring="trend", domain=domain)
+    msg.set_content(render_text(r), charset="utf-8", cte="base64")
+    msg.add_alternative(render_html(r, cid[1:-1]), subtype="html", charset="utf-8", cte="base64")
+    msg.get_payload()[1].add_related(charts.png(r.trend), maintype="image", subtype="png", cid=cid,
+                                     filename="trend.png")
+    text = msg.as_string()
+    text.encode("ascii")
+    return text
+
+
+def render_telegram(r: WeeklyReport, limit: int = 4000) -> list[str]:
+    e = lambda s: html.escape(str(s), quote=False)  # noqa: E731
+    lines = [f"<b>Pamir monitor weekly report</b> — {e(r.period)}", f"{r.total} stories",
+             "", "<b>Per topic</b>"] + [f"{e(one_line(t, 60))}: {n}" for t, n in r.topics]
+    lines += ["", "<b>Top stories</b>"]
+    for s in r.top[:7]:
+        href = safe_url(s["url"])
+        title = e(one_line(s["title"], 200))
+        link = f'<a href="{e(href).replace(chr(34), "&quot;")}">{title}</a>' if href else title
+        lines.append(f"• {link} <i>({e(one_line(s['source'], 60))})</i>")
+    if r.new_sources:
+        lines += ["", "<b>New sources</b>: " + e(", ".join(one_line(s, 60) for s, _, _ in r.new_sources[:15]))]
+    text = "\n".join(lines)
+    while len(text.encode("utf-16-le")) // 2 > limit and len(lines) > 4:  # drop from the end, whole lines
+        lines.pop()
+        text = "\n".join(lines)
+    return [text]
+
+
+def messages_for(r: WeeklyReport, notifiers, now: datetime) -> dict[str, list[str]]:
+    from monitor.delivery.email import EmailNotifier
+    from monitor.delivery.stdout import StdoutNotifier
+    from monitor.delivery.telegram import TelegramNotifier
+
+    out: dict[str, list[str]] = {}
+    for n in notifiers:
+        try:
+            if isinstance(n, EmailNotifier):
+                out[n.channel] = [render_email(r, n.config, now)]
+            elif isinstance(n, TelegramNotifier):
+                out[n.channel] = render_telegram(r)
+            elif isinstance(n, StdoutNotifier):
+                out[n.channel] = [render_text(r) + "\n"]
+            else:
+                log.warning("%s: this channel cannot take the weekly report", channel_label(n.channel))
+        except Exception:  # one channel's renderer must not cost the others their report
+            log.exception("%s: could not render the weekly report", channel_label(n.channel))
+    return out
+
+
+async def send_weekly_if_due(store, notifiers, spec: Weekly, topics: list[str] | None = None,
+                             now: datetime | None = None) -> int | None:
+    """Queue and send the report of the week before the last `spec` slot, unless already queued.
+
+    A slot missed by more than a day (the machine was off) is skipped rather than sent late.
+    """
+    from monitor.delivery import outbox as deliver
+
+    now = now or datetime.now(timezone.utc)
+    slot = last_slot(spec, now)
+    last = store.last_digest_of_kind(KIND)
+    if now - slot > GRACE or (last is not None and last >= slot):
+        return None
+    report = build_report(store, slot - timedelta(days=7), slot, topics)
+    messages = messages_for(report, notifiers, now)
+    if not messages:
+        return None
+    digest_id = store.queue_report(KIND, messages, not_since=slot)
+    if digest_id is not None:
+        log.info("queued the weekly report %s (%d stories) as digest %d", report.period, report.total, digest_id)
+        await deliver.deliver_due(store, notifiers)
+    return digest_id

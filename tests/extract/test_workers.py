@@ -1,0 +1,52 @@
+"""Extraction workers: a monitor killed hard leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT
+from tests.support.localsite import LocalSite, Page, article_html, rss
+from tests.support.proctree import marked
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_a_monitor_killed_mid_cycle_leaves_no_worker_behind(tmp_path):
+    with LocalSite() as site:
+        items = []
+        for i in range(6):
+            path = f"/a/{i}"
+            site.add(path, Page(article_html(f"Weather report {i}", ["Sunny spells in most districts."] * 20).encode(),
+                                delay=0.0 if i == 0 else 3.0))
+            items.append({"title": f"Weather report {i}", "path": path})
+        site.add("/feed.xml", Page(rss("W", items, base=site.base).encode(), content_type="application/rss+xml"))
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text(f"feeds:\n  - name: W\n    url: {site.url('/feed.xml')}\n", encoding="utf-8")
+        mark = f"MONITOR_TEST_MARK_{uuid.uuid4().hex}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        env.update({"PYTHONPATH": str(PROJECT), mark: "1"})
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--once", "--feeds", str(feeds),
+                                 "--keywords", str(PROJECT / "keywords.yaml"), "--state", str(tmp_path / "s.db")],
+                                env=env, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while len(marked(mark)) < 3 and time.monotonic() < deadline:  # monitor, fork server, workers
+                time.sleep(0.1)
+            assert len(marked(mark)) >= 3, "the extraction workers never started"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            deadline = time.monotonic() + 15
+            while marked(mark) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert marked(mark) == [], "processes of the killed monitor are still running"
+        finally:
+            proc.kill()
+            for pid in marked(mark):
+                os.kill(pid, signal.SIGKILL)

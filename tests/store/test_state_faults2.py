@@ -1,0 +1,128 @@
+"""State faults, second round: a state the monitor may not write, and a state from a newer version of the monitor.
+
+Both must end in one clear line and exit 1, and the file must be byte for byte what it was: an older monitor
+that "repaired" a newer state (or one that half-wrote a read-only one) would destroy the evidence archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from monitor.store import SCHEMA_VERSION, StateError, Store
+from tests.conftest import PROJECT, run_cli
+from tests.support.faultserver import feeds_yaml
+from tests.support.localsite import LocalSite, Page, article_html, rss
+
+STORY = ["Security forces detained a Pamiri human-rights defender in Khorog, GBAO, on Tuesday, his wife said.",
+         "He had documented the detentions that followed the protests of May 2022 in Gorno-Badakhshan."]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def made_state(tmp_path_factory):
+    """A real state after one run with one story, and the config that made it."""
+    tmp = tmp_path_factory.mktemp("state2")
+    with LocalSite() as site:
+        site.add("/s/1", article_html("Pamiri rights defender detained in Khorog", STORY))
+        site.add("/feed.xml", Page(rss("Feed", [{"title": "Pamiri rights defender detained in Khorog",
+                                                 "path": "/s/1"}], base=site.base).encode(),
+                                   content_type="application/rss+xml"))
+        feeds = feeds_yaml(tmp / "feeds.yaml", [("Feed", site.url("/feed.xml"))],
+                       settings="  timeout: 15\n")
+        state = tmp / "state.db"
+        done = run_cli("run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
+                       "--state", str(state))
+        assert done.returncode == 0, done.stderr
+        yield feeds, state
+
+
+def _copy(made_state, folder: Path) -> tuple[Path, Path]:
+    feeds, state = made_state
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / "state.db"
+    shutil.copy(state, copy)
+    return feeds, copy
+
+
+def _run(feeds: Path, state: Path, *cmd: str) -> subprocess.CompletedProcess:
+    return run_cli(*cmd, "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"), "--state", str(state))
+
+
+def test_a_new_state_records_its_schema_version(tmp_path):
+    Store(tmp_path / "s.db").close()
+    db = sqlite3.connect(tmp_path / "s.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    db.close()
+
+
+@pytest.mark.parametrize("how", ["user_version", "meta schema_version"])
+def test_a_state_from_a_newer_monitor_is_refused_clearly_and_never_touched(made_state, tmp_path, how):
+    feeds, state = _copy(made_state, tmp_path / "newer")
+    db = sqlite3.connect(state)
+    if how == "user_version":
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    else:
+        with db:
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 7),))
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    before = _sha(state)
+    commands = [("run", "--once"), ("status",)] if how == "user_version" else [("run", "--once")]
+    for cmd in commands:
+        result = _run(feeds, state, *cmd)
+        assert result.returncode == 1, (cmd, result.returncode, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr, result.stderr
+        assert "newer version of the monitor" in result.stderr and "left untouched" in result.stderr, result.stderr
+        assert _sha(state) == before, f"{cmd} changed the newer state"
+    with pytest.raises(StateError, match="newer version"):
+        Store(state)
+    assert _sha(state) == before
+
+
+@pytest.fixture
+def read_only_state(made_state, tmp_path):
+    """A copy of the state that this process may not write: chmod for a normal user; a read-only tmpfs for root
+    (root writes through file modes). Skipped where neither can be had."""
+    feeds, state = made_state
+    if os.geteuid() != 0:
+        feeds, copy = _copy(made_state, tmp_path / "ro")
+        copy.chmod(0o444)
+        copy.parent.chmod(0o555)
+        yield feeds, copy
+        copy.parent.chmod(0o755)
+        return
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command to make a read-only folder as root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        feeds, copy = _copy(made_state, mount)
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True, capture_output=True)
+        yield feeds, copy
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_read_only_state_gives_a_clear_error_and_stays_as_it_was(read_only_state):
+    feeds, state = read_only_state
+    before = _sha(state)
+    for cmd in (("run", "--once"), ("status",)):
+        result = _run(feeds, state, *cmd)
+        assert result.returncode == 1, (cmd, result.returncode, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr, result.stderr
+        assert str(state) in result.stderr and "writable" in result.stderr, result.stderr
+        assert _sha(state) == before

@@ -1,0 +1,92 @@
+"""The timer's every-15-minutes run when nothing happened: one conditional GET per feed, and nothing more.
+
+And the moment something does happen, the same run becomes a full cycle without asking any feed twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import PROJECT, run_cli
+from tests.support.localsite import LocalSite, Page, article_html, rss
+
+KHOROG = [
+    "Relatives say police in Khorog took away three young men from the Pamiri community on Sunday night and have "
+    "not said where they are held; lawyers were turned away from the regional police building in GBAO.",
+    "Rights groups have documented dozens of similar detentions in the region since the protests of 2022.",
+]
+WEATHER = ["Snow is expected on the passes this week; drivers should carry chains.",
+           "Temperatures will fall below minus twenty at night in the high valleys."]
+
+
+def _outlet(site: LocalSite, items: list[tuple[str, str]]) -> None:
+    site.add("/feed.xml", Page(rss("Outlet", [{"title": t, "path": p} for t, p in items], base=site.base).encode(),
+                               content_type="application/rss+xml"))
+
+
+def _setup(tmp_path: Path, site: LocalSite) -> list[str]:
+    site.add("/news/weather", article_html("Snow on the passes", WEATHER))
+    _outlet(site, [("Snow on the passes", "/news/weather")])
+    (tmp_path / "feeds.yaml").write_text(f"feeds:\n  - name: Outlet\n    url: {site.url('/feed.xml')}\n",
+                                         encoding="utf-8")
+    return ["--feeds", str(tmp_path / "feeds.yaml"), "--keywords", str(PROJECT / "keywords.yaml"),
+            "--state", str(tmp_path / "state.db")]
+
+
+def _once(opts: list[str], *extra: str, env: dict[str, str] | None = None):
+    result = run_cli(*opts, *extra, "run", "--once", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def test_a_run_with_nothing_new_asks_each_feed_once_with_its_validator_and_nothing_else(tmp_path, site):
+    opts = _setup(tmp_path, site)
+    _once(opts)  # the first run reads everything and leaves the plan for the quiet ones
+    site.clear()
+    quiet = _once(opts, "-v")
+    asked = site.requested()
+    assert [r.path for r in asked] == ["/feed.xml"], "no robots.txt, no article page"
+    assert asked[0].headers.get("if-none-match"), "a conditional GET"
+    assert "all not modified" in quiet.stderr and "no new matching stories: no digest" in quiet.stderr
+    assert quiet.stdout.strip() == ""
+    status = run_cli(*opts, "status")
+    assert "ok" in status.stdout.splitlines()[1], status.stdout
+
+
+def test_a_story_published_between_two_quiet_runs_is_delivered_and_the_feed_is_asked_once(tmp_path, site):
+    opts = _setup(tmp_path, site)
+    _once(opts)
+    _once(opts)
+    site.add("/news/khorog", article_html("Three young Pamiris taken away in Khorog", KHOROG))
+    _outlet(site, [("Three young Pamiris taken away in Khorog", "/news/khorog"), ("Snow on the passes", "/news/weather")])
+    site.clear()
+    run = _once(opts)
+    assert "Three young Pamiris taken away in Khorog" in run.stdout
+    assert len(site.requested("/feed.xml")) == 1, "the quiet attempt's answer is used, not asked for again"
+    assert len(site.requested("/news/khorog")) == 1 and not site.requested("/news/weather")
+    site.clear()
+    again = _once(opts)
+    assert again.stdout.strip() == "" and [r.path for r in site.requested()] == ["/feed.xml"]
+
+
+def test_an_edited_keywords_file_or_delivery_setting_runs_the_full_cycle(tmp_path, site):
+    opts = _setup(tmp_path, site)
+    _once(opts)
+    keywords = tmp_path / "keywords.yaml"
+    keywords.write_text((PROJECT / "keywords.yaml").read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    opts[3] = str(keywords)
+    full = _once(opts)
+    assert "all not modified" not in full.stderr, "a changed rule file is validated by a full cycle"
+    assert "all not modified" in _once(opts).stderr
+    digest_file = tmp_path / "digests.txt"
+    assert "all not modified" not in _once(opts, env={"MONITOR_DIGEST_FILE": str(digest_file)}).stderr
+
+
+def test_a_broken_config_is_reported_even_when_the_last_cycle_was_quiet(tmp_path, site):
+    opts = _setup(tmp_path, site)
+    _once(opts)
+    (tmp_path / "feeds.yaml").write_text("feeds:\n  - name: Outlet\n    urll: nowhere\n", encoding="utf-8")
+    result = run_cli(*opts, "run", "--once")
+    assert result.returncode == 2 and "feeds.yaml:3" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
