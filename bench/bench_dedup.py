@@ -32,7 +32,7 @@ from monitor.models import Article, FeedEntry, MatchResult, TopicHit  # noqa: E4
 from monitor.stories.neardup import NearDupIndex, Signature, signature  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
-PAIRS = ROOT / "tests" / "neardup_pairs"
+PAIRS = ROOT / "tests" / "stories" / "neardup_pairs"
 CORPUS = ROOT / ".." / "shared" / "corpus" / "same-event"
 FUNCTION_WORDS = ("the of and to in a is that for on was with he it as said by at from his an be has have "
                   "were are which this but not had they who their been its after also will would more one "
@@ -61,7 +61,7 @@ def quality() -> None:
             worst_pos = min(worst_pos, j)
         else:
             worst_neg = max(worst_neg, j)
-    report("labelled pairs (tests/neardup_pairs, en+ru), verification", results)
+    report("labelled pairs (tests/stories/neardup_pairs, en+ru), verification", results)
     report("labelled pairs, through the LSH bands (what find() sees)", lsh)
     print(f"  lowest estimated Jaccard of a 'same' pair {worst_pos:.2f}, highest of a 'different' pair {worst_neg:.2f}"
           f" (threshold {neardup.THRESHOLD}; excerpts pass by containment)")

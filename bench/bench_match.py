@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monitor.relevance.matcher import Matcher  # noqa: E402
-from monitor.relevance.rules import WORD, compile_term, fold, load_rules, parse_rules  # noqa: E402
+from monitor.relevance.rules import WORD, compile_term, fold  # noqa: E402
+from monitor.relevance.keywords import load_rules, parse_rules
 
 SHARED = ROOT.parent / "shared" / "corpus" / "extraction-benchmark" / "ground-truth.json"
 PAGES = SHARED.parent / "html"
@@ -38,7 +39,7 @@ def megabyte() -> str:
         items = data.values() if isinstance(data, dict) else data
         parts = [i.get("articleBody", "") for i in items if isinstance(i, dict)]
     else:
-        parts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests" / "relevance").glob("*.txt"))]
+        parts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests" / "relevance" / "labelled").glob("*.txt"))]
     text, out = "\n\n".join(parts), []
     while sum(map(len, out)) < 1_000_000:
         out.append(text)
@@ -162,7 +163,8 @@ def bench_per_page() -> None:
             matcher.match("", text)
         runs.append((time.perf_counter() - start) / len(texts) * 1000)
     match_ms = min(runs)
-    from monitor.extract.text import decode_html, extract_text
+    from monitor.extract.text import extract_text
+    from monitor.sources.charset import decode_html
 
     pages = [decode_html(p.read_bytes()) for p in sorted(PAGES.glob("*"))[:60]]
     start = time.perf_counter()
@@ -178,7 +180,7 @@ def bench_per_page() -> None:
 
 def bench_startup() -> None:
     """load_rules(keywords.yaml) in a fresh process: with no forms cache, then with the cache it wrote."""
-    code = ("import sys, time; t = time.perf_counter(); from monitor.relevance.rules import load_rules; "
+    code = ("import sys, time; t = time.perf_counter(); from monitor.relevance.keywords import load_rules; "
             "i = time.perf_counter(); load_rules(sys.argv[1]); print(i - t, time.perf_counter() - i)")
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "MONITOR_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}

@@ -5,7 +5,7 @@
     python bench/bench_recheck.py --texts 20000
 
 Texts are the reference texts of the shared extraction benchmark (real articles, ../shared/corpus) when
-present, else tests/relevance, cycled with a counter appended so no two are identical. Baselines in the same
+present, else tests/relevance/labelled, cycled with a counter appended so no two are identical. Baselines in the same
 run: the text stored uncompressed (disk), recording the item alone (cost of keeping), and the matcher over the
 same texts in memory (rematch's overhead for reading, decompressing and bookkeeping).
 """
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from monitor.relevance.matcher import Matcher  # noqa: E402
 from monitor.models import Article, FeedEntry  # noqa: E402
 from monitor.review.rematch import rematch  # noqa: E402
-from monitor.relevance.rules import load_rules  # noqa: E402
+from monitor.relevance.keywords import load_rules  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 GOLD = ROOT / ".." / "shared" / "corpus" / "extraction-benchmark" / "ground-truth.json"
@@ -41,7 +41,7 @@ def texts() -> list[str]:
         found = [t for t in found if len(t) > 500]
         if found:
             return found
-    return [p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests" / "relevance").glob("*.txt"))]
+    return [p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests" / "relevance" / "labelled").glob("*.txt"))]
 
 
 def main() -> None:

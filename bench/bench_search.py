@@ -171,7 +171,7 @@ def pages(path: Path, repeat: int) -> dict[str, float]:
     """The whole home page over HTTP (ASGI transport): query, list, count, templates, the cached trend chart."""
     import httpx
 
-    from monitor.relevance.rules import load_rules
+    from monitor.relevance.keywords import load_rules
     from monitor.web.app import WebConfig, create_app
 
     cfg = WebConfig(state=str(path), rules=load_rules(ROOT / "keywords.yaml"),

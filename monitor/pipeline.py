@@ -11,13 +11,14 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-from monitor.delivery import outbox as deliver
+from monitor import clock
+from monitor.delivery.cycle import DeliverySteps
 from monitor.config.feeds import FeedsFile, FeedSpec
 from monitor.stories.urlkeys import guid_key, url_key
-from monitor.delivery.digest import ANNOUNCED_KEY, build_digest, digest_due, health_notice, next_digest_at, quiet_until, urgent_digests
-from monitor.extract.text import ExtractionTimeout, ExtractorPool, decode_html
+from monitor.extract.text import ExtractionTimeout, ExtractorPool
+from monitor.sources.charset import decode_html
 from monitor.sources.fetch import ACCEPT_FEEDS, Fetcher, FetchError, Response
 from monitor.relevance.matcher import Matcher
 from monitor.models import Article, FeedEntry, FeedResult, MatchResult
@@ -41,7 +42,7 @@ class Outcome:
     error: str = ""
 
 
-class Monitor:
+class Monitor(DeliverySteps):
     """One run's shared machinery; use `async with Monitor(...) as monitor:`."""
 
     def __init__(self, feeds: FeedsFile, rules: RuleSet, store: Store, notifiers: list, *,
@@ -225,7 +226,7 @@ class Monitor:
 
     async def _read_page(self, entry: FeedEntry, response: Response | None) -> Article:
         """The page's main text as an Article; the feed's own summary stands in when there is none."""
-        now = datetime.now(timezone.utc)
+        now = clock.now()
         if response is None:
             return Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.summary,
                            published=entry.published, fetched_at=now, raw_sha256="", extracted=False)
@@ -308,7 +309,7 @@ class Monitor:
 
     def prune_kept_texts(self) -> int:
         """Forget unmatched texts older than settings.keep_unmatched_days (every digest job does this)."""
-        now, days = datetime.now(timezone.utc), self.settings.keep_unmatched_days
+        now, days = clock.now(), self.settings.keep_unmatched_days
         cutoff = now - timedelta(days=days) if days else now + timedelta(days=1)  # 0: forget every kept text
         pruned = self.store.prune_kept_texts(cutoff)
         if pruned:
@@ -330,83 +331,6 @@ class Monitor:
             return False
         return bool((self.since and when < self.since) or (self.until and when > self.until))
 
-    # --- digests and delivery ---------------------------------------------------------------
-
-    async def send_urgent(self) -> int:
-        """Queue one alert per waiting urgent story and deliver at once; returns how many were queued."""
-        queued = 0
-        for digest in urgent_digests(self.store, topic_titles=self.matcher.rules.titles):
-            if deliver.queue_digest(self.store, digest, self.notifiers) is not None:
-                queued += 1
-        if queued:
-            log.info("urgent: %d alert(s) queued", queued)
-            await self.deliver()
-        return queued
-
-    async def deliver(self, *, force: bool = False) -> deliver.DeliveryReport:
-        """Send what the outbox holds (all of it now with `force`); remember whether something stays queued."""
-        report = await deliver.deliver_due(self.store, self.notifiers, force=force)
-        if not report.ok or report.unconfigured:
-            self.undelivered = True
-        return report
-
-    async def send_health(self) -> bool:
-        """Announce feeds failing longer than `failing_after` (and their recovery), once per episode, even when
-        no story is waiting; quiet hours hold it back. Returns whether a notice was queued."""
-        import json
-
-        now = datetime.now(timezone.utc)
-        digest, record = health_notice(self.store, self.settings, self.feed_names, now)
-        if digest is not None and quiet_until(now, self.settings):
-            return False
-        if digest is not None and deliver.queue_digest(self.store, digest, self.notifiers) is None:
-            return False
-        self.store.meta_set(ANNOUNCED_KEY, json.dumps(record, ensure_ascii=False))
-        if digest is not None:
-            log.warning("feed health notice queued: %s", digest.title)
-            await self.deliver()
-        return digest is not None
-
-    async def recheck_pages(self) -> int:
-        """Re-fetch what is due; returns how many changes were found. Also applies evidence_retention."""
-        from monitor.evidence.recheck import apply_retention, recheck_due
-
-        apply_retention(self.evidence, self.settings)
-        return await recheck_due(self)
-
-    async def send_digest(self, kind: str = "digest", *, force: bool = False) -> int:
-        """Queue the digest of every waiting story (if any and if due: `digest_interval`, `digest_at`, quiet
-        hours) and deliver what is due; returns stories queued.
-
-        A regular digest first re-fetches the matched pages that are due (settings.recheck_after), whether or not
-        the digest itself is due, so an edit or a removal is in the digest it belongs to; nothing is fetched when
-        nothing is due.
-        """
-        if kind == "digest":
-            await self.recheck_pages()
-        now = datetime.now(timezone.utc)
-        if kind == "digest" and not force and not digest_due(self.store, self.settings, now):
-            waiting = self.store.waiting_count()[0]
-            if waiting:
-                when = next_digest_at(self.store.last_digest_at(), self.settings, now)
-                log.info("%d stor%s wait for the next digest at %s", waiting, "y" if waiting == 1 else "ies",
-                         when.isoformat(timespec="minutes"))
-            else:
-                log.info("no new matching stories: no digest")
-            await self.deliver()
-            return 0
-        self.prune_kept_texts()
-        digest = build_digest(self.store, self.settings, kind=kind, feed_names=self.feed_names,  # type: ignore[arg-type]
-                              topic_titles=self.matcher.rules.titles, mentions_max=self.matcher.rules.safety_net_max)
-        count = 0
-        if digest is None:
-            log.info("no new matching stories: no digest")
-        elif deliver.queue_digest(self.store, digest, self.notifiers) is not None:
-            count = len(digest.stories)
-            log.info("digest queued: %d stor%s", count, "y" if count == 1 else "ies")
-        await self.deliver()
-        return count
-
 
 def _match_text(article: Article) -> str:
     """What the matcher reads besides the title: the page's text, and the feed's summary too when the page
@@ -421,7 +345,7 @@ def _carried(entry: FeedEntry, keep_raw: bool) -> Article:
     """An entry whose source carried its whole text: the article is the entry itself, no page is fetched."""
     raw = entry.raw or (entry.text or "").encode("utf-8")
     return Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.text or "",
-                   published=entry.published, fetched_at=datetime.now(timezone.utc),
+                   published=entry.published, fetched_at=clock.now(),
                    raw_sha256=hashlib.sha256(raw).hexdigest(), raw_html=raw if keep_raw and entry.raw else None,
                    extracted=True,  # the whole text, as the source published it: not a stand-in summary
                    hops=entry.hops)  # the page it came in, captured as WARC records like any article page

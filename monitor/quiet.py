@@ -25,12 +25,13 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
+
+from monitor import clock
 
 if TYPE_CHECKING:
     from monitor.config.feeds import FeedsFile
@@ -62,7 +63,7 @@ def make_plan(feeds: FeedsFile, fp: str | None, now: float | None = None) -> str
     enabled = [f for f in feeds.feeds if f.enabled]
     if fp is None or not enabled or any(f.kind != "feed" for f in enabled):
         return None
-    now = time.time() if now is None else now
+    now = clock.time() if now is None else now
     valid_until = now + MAX_AGE
     weekly = feeds.settings.weekly_report
     if weekly:  # the report's slot must find a full cycle
@@ -100,7 +101,7 @@ def usable_plan(store: Store, fp: str | None) -> Plan | None:
     if data.get("fingerprint") != fp:
         log.debug("quiet cycle: the configuration changed since the last full run")
         return None
-    if data.get("valid_until", 0) <= time.time():
+    if data.get("valid_until", 0) <= clock.time():
         log.debug("quiet cycle: scheduled work may be due; running the full pipeline")
         return None
     blocker = store.quiet_blocker() or (

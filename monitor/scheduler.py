@@ -12,11 +12,12 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.delivery import outbox as deliver
+from monitor import clock
+from monitor.delivery import outbox
 from monitor.config.feeds import ConfigError, FeedsFile
 from monitor.pipeline import Monitor
 
@@ -62,7 +63,7 @@ class Service:
         Jobs whose feed and interval are unchanged keep their timing across a reload; new or changed ones start
         now, spread over at most a minute so a thousand feeds do not all start in the same second.
         """
-        now = datetime.now(timezone.utc)
+        now = clock.now()
         enabled = [s for s in feeds.feeds if s.enabled]
         jobs = {job.id: job for job in self.scheduler.get_jobs()}
         for job_id, job in jobs.items():
@@ -121,7 +122,7 @@ class Service:
 
     async def _retry_outbox(self) -> None:
         await self.monitor.send_health()  # a feed failing for long is announced even with no story to send
-        await deliver.deliver_due(self.monitor.store, self.monitor.notifiers)
+        await outbox.deliver_due(self.monitor.store, self.monitor.notifiers)
 
     def reload(self) -> None:
         try:

@@ -71,7 +71,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"error: no state at {args.state}", file=sys.stderr)
             return 1
         from monitor.evidence.capture import Evidence
-        from monitor.cli.run import _state
+        from monitor.cli.common import _state
 
         with _state(args) as store:
             result = verify_state(store, Evidence(store))
@@ -92,7 +92,7 @@ def export_wacz_command(args: argparse.Namespace) -> int:
     from monitor.evidence.capture import Evidence
     from monitor.evidence.signing import SigningError, key_path, load_private
     from monitor.evidence.wacz import export_wacz
-    from monitor.cli.run import _state
+    from monitor.cli.common import _state
 
     if not args.output:
         print("error: --format wacz writes a file: give -o FILE.wacz", file=sys.stderr)

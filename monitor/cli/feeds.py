@@ -19,7 +19,7 @@ MAX_OPML_BYTES = 5_000_000
 
 
 def register(command) -> None:
-    from monitor.cli.main import _common
+    from monitor.cli.common import _common
 
     p = command("feeds", "import feeds from an OPML file (feed readers' export), or export feeds.yaml as OPML")
     sub = p.add_subparsers(dest="feeds_action", required=True, metavar="ACTION")

@@ -6,35 +6,19 @@ Exit codes: 0 success, 1 a runtime problem (state file, another instance), 2 a c
 from __future__ import annotations
 
 import argparse
-import asyncio
-import fcntl
-import logging
-import os
-import re
 import sqlite3
-import sys
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
 
 from monitor import __version__
+from monitor.cli import evidence, feeds, outbox, review, run, stories, web
+from monitor.cli.common import _common, _date, exit_now, fail, setup_logging
 from monitor.config.problems import ConfigError
 
-if TYPE_CHECKING:  # config (pydantic) is imported when a command needs it: a quiet cycle never does
-    from monitor.config.feeds import FeedsFile
-
-log = logging.getLogger("monitor")
-
-
-def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    """The options every command takes, accepted before or after the command name."""
-    d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
-    parser.add_argument("--feeds", default=d("feeds.yaml"), help="feeds file (default ./feeds.yaml)")
-    parser.add_argument("--keywords", default=d("keywords.yaml"), help="keyword rules (default ./keywords.yaml)")
-    parser.add_argument("--state", default=d(os.environ.get("MONITOR_STATE", "monitor.db")),
-                        help="SQLite state file (default ./monitor.db, or $MONITOR_STATE)")
-    parser.add_argument("-v", "--verbose", action="count", default=d(0), help="more detail: every feed and article (-vv: the libraries too)")
+# Modules that add subcommands of their own (each has `register(command)`), in the order --help lists them.
+AREAS = (review, web, outbox, feeds, evidence)
+# Modules whose `cmd_<name>` functions handle the core commands that build_parser() defines.
+HANDLERS = (run, review, stories)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,127 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_areas(command) -> None:
-    """Each area module of `monitor.cli.run` adds its own subcommands (and sets `handler=` on them)."""
-    import importlib
-
-    from monitor.cli.run import AREAS
-
+    """Each area module adds its own subcommands (and sets `handler=` on them)."""
     for area in AREAS:
-        importlib.import_module(f".commands.{area}", __package__).register(command)
+        area.register(command)
 
 
-def _date(text: str) -> datetime:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
-
-
-class _InertFormatter(logging.Formatter):
-    """Titles and URLs from the web are logged: an ESC, BEL, CR or NUL in one must not drive the terminal or the
-    journal, so every control character but newline and tab is shown as \\xNN; an absurdly long message is cut."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        if len(message) > MAX_LOG_MESSAGE:
-            record = logging.makeLogRecord({**record.__dict__, "args": None,
-                                            "msg": f"{message[:MAX_LOG_MESSAGE]}… ({len(message):,} characters)"})
-        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if m.group() < "\u0100" else f"\\u{ord(m.group()):04x}",
-                            super().format(record))
-
-
-class JournalFormatter(_InertFormatter):
-    """Under journald: a `<N>` syslog priority in front (sd-daemon(3)), so `journalctl -p warning` and alerting
-    on priorities work, and one entry per event: journald cuts at newlines, so a multi-line message (a list of
-    config problems, a traceback) is folded onto one line instead of spilling into entries without priority."""
-
-    PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        priority = self.PRIORITY.get(record.levelno, 3 if record.levelno > logging.ERROR else 6)
-        return f"<{priority}>" + " ⏎ ".join(line for line in text.splitlines() if line.strip())
-
-
-def setup_logging(verbose: int) -> None:
-    """One line per event on stderr; journald adds its own timestamps and reads our priorities, a terminal
-    gets timestamps."""
-    level = logging.INFO if verbose < 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    if os.environ.get("JOURNAL_STREAM"):
-        handler.setFormatter(JournalFormatter("%(levelname)s %(name)s: %(message)s"))
-    else:
-        handler.setFormatter(_InertFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
-                                               datefmt="%Y-%m-%d %H:%M:%S"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
-
-
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-MAX_LOG_MESSAGE = 2000  # characters: a 1 MB title from a hostile feed must not become a 1 MB log line
-
-
-@contextmanager
-def instance_lock(state: str) -> Iterator[None]:
-    """One monitor per state file: two schedulers on one state would send everything twice."""
-    path = Path(state).with_name(Path(state).name + ".lock")
-    try:
-        handle = open(path, "a+")
-    except OSError as exc:  # a read-only folder or disk, a missing folder: say so, no traceback
-        raise RuntimeError(f"cannot create the lock file {path} beside the state ({exc.strerror or exc}); "
-                           "the state needs a writable folder (use --state or $MONITOR_STATE)") from None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise RuntimeError(f"another monitor is already running with the state {state} (lock {path}); stop it "
-                           "first, e.g. `systemctl stop pamir-monitor` (systemd/README.md: a backfill)") from None
-    try:
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
-
-
-def load_config(args: argparse.Namespace) -> tuple[FeedsFile, object]:
-    """Both files, every problem of both reported together."""
-    from monitor.config.feeds import load_feeds
-    from monitor.relevance.rules import load_rules
-
-    problems = []
-    feeds = rules = None
-    try:
-        feeds = load_feeds(args.feeds)
-    except ConfigError as exc:
-        problems += exc.problems
-    try:
-        rules = load_rules(args.keywords)
-    except ConfigError as exc:
-        problems += exc.problems
-    if problems:
-        raise ConfigError(problems)
-    return feeds, rules
-
-
-def fail(text: str) -> None:
-    """An error for the user on stderr; under journald one entry at priority err (`<3>`)."""
-    if os.environ.get("JOURNAL_STREAM"):
-        text = "<3>" + " ⏎ ".join(line for line in text.splitlines() if line.strip())
-    print(text, file=sys.stderr)
+def _handler(command: str):
+    name = "cmd_" + command.replace("-", "_")
+    return next(getattr(m, name) for m in HANDLERS if hasattr(m, name))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    from monitor.cli import run as commands
     from monitor.sources.fetch import FetchError
     from monitor.store import StateError
 
     try:
-        handler = getattr(args, "handler", None) or getattr(commands, "cmd_" + args.command.replace("-", "_"))
+        handler = getattr(args, "handler", None) or _handler(args.command)
         code = handler(args)
         if args.command == "run" and getattr(args, "once", False):
             exit_now(code)
@@ -235,20 +116,3 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def exit_now(code: int) -> None:
-    """End a finished `run --once` at once: flush what was written, then leave without the interpreter's teardown.
-
-    By then the state is closed (every transaction committed) and the extraction workers are ended; what is
-    left is freeing a few hundred modules one by one, ~0.2 s of a cycle that otherwise costs a round trip.
-    """
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
-
-
-def run_async(coro) -> int:
-    return asyncio.run(coro)

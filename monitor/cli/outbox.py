@@ -20,7 +20,7 @@ def cmd_flush(args: argparse.Namespace) -> int:
 
     from monitor.delivery.outbox import deliver_due
     from monitor.delivery.notifier import channel_label
-    from monitor.cli.run import EXIT_DEGRADED, _notifiers, _state
+    from monitor.cli.common import EXIT_DEGRADED, _notifiers, _state
 
     notifiers = _notifiers()
     if not Path(args.state).exists():

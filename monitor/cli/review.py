@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.cli.main import _date
+from monitor.cli.common import _date, _typed_url
 
 
 def register(command) -> None:
@@ -35,11 +35,11 @@ def register(command) -> None:
 
 def cmd_rematch(args: argparse.Namespace) -> int:
     from monitor.relevance.matcher import Matcher
-    from monitor.relevance.rules import load_rules
+    from monitor.relevance.keywords import load_rules
     from monitor.review.rematch import format_report, rematch
-    from monitor.cli.run import _state
+    from monitor.cli.common import _state
 
-    from monitor.cli.main import load_config
+    from monitor.cli.common import load_config
 
     feeds, rules = load_config(args) if args.refetch else (None, load_rules(args.keywords))
     if args.topic and args.topic.casefold() not in {t.name.casefold() for t in rules.topics}:
@@ -63,7 +63,7 @@ def cmd_rematch(args: argparse.Namespace) -> int:
 def cmd_label(args: argparse.Namespace) -> int:
     from monitor.sources.fetch import FetchError
     from monitor.review.labels import label_target
-    from monitor.cli.run import _state
+    from monitor.cli.common import _state
 
     with _state(args) as store:  # no instance lock: a label is one small transaction, fine beside a running monitor
         try:
@@ -84,7 +84,7 @@ def _verdict(keywords: str, title: str, text: str, label: str) -> str:
     """What the current rules make of the labelled article: the next step of the loop."""
     from monitor.config.feeds import ConfigError
     from monitor.relevance.matcher import Matcher
-    from monitor.relevance.rules import load_rules
+    from monitor.relevance.keywords import load_rules
 
     try:
         result = Matcher(load_rules(keywords)).match(title, text)
@@ -104,7 +104,7 @@ def _verdict(keywords: str, title: str, text: str, label: str) -> str:
 
 def cmd_labels(args: argparse.Namespace) -> int:
     from monitor.review.labels import export_labels
-    from monitor.cli.run import _state
+    from monitor.cli.common import _state
 
     if args.action == "export" and args.folder is None:
         print("error: `monitor labels export DIR` needs the folder to write", file=sys.stderr)
@@ -133,8 +133,8 @@ def run_label_eval(args: argparse.Namespace) -> int:
     from monitor.relevance.evaluate import evaluate, format_report, rule_report
     from monitor.relevance.matcher import Matcher
     from monitor.review.labels import label_samples
-    from monitor.relevance.rules import load_rules
-    from monitor.cli.run import _state
+    from monitor.relevance.keywords import load_rules
+    from monitor.cli.common import _state
 
     try:
         matcher = Matcher(load_rules(args.keywords))
@@ -153,3 +153,31 @@ def run_label_eval(args: argparse.Namespace) -> int:
     print(format_report(evaluate(samples, matcher), root))
     print("\n" + rule_report(samples, matcher, root))
     return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from monitor.relevance.explain import explain_target
+
+    if not _typed_url(args.target) and not Path(args.target).is_file():
+        raise RuntimeError(f"{args.target}: no such file (and not an http(s) URL)")
+    from monitor.sources.fetch import FetchError
+
+    try:
+        print(asyncio.run(explain_target(args.target, args.keywords, args.feeds)))
+    except FetchError as exc:
+        raise RuntimeError(f"{args.target}: {exc.reason}") from None
+    return 0
+
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from monitor.relevance.evaluate import run_eval
+
+    if args.labels or args.folder is None:
+        pass
+
+        if not args.labels:
+            print("error: `monitor eval` needs a labelled folder, or --labels for the state's labels", file=sys.stderr)
+            return 2
+        return run_label_eval(args)
+    return run_eval(args.folder, Path(args.keywords), sys.stdout, label=args.label)

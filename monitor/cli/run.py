@@ -1,52 +1,25 @@
-"""What each `monitor` command does: open the config and the state, call the library, print the outcome.
+"""Running the monitor and checking it: `run` (once or as a service), `check-config`, `test-delivery`, `status`,
+`backfill` and `discover`.
 
-The core commands live here; each further area (re-check and labels, evidence, the web interface, feed lists…)
-is one module of this package with a `register(command)` that adds its subcommands and their handlers, and is
-named in `AREAS` below. Handlers import the heavy parts of the library lazily, so `--help` and a quiet
-`run --once` do not pay for what they do not use.
+Handlers import the heavy parts of the library lazily, so `--help` and a quiet `run --once` do not pay for
+what they do not use.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 import logging
 import os
 import sys
 from pathlib import Path
 
 from monitor import __version__
-from monitor.cli.main import instance_lock, load_config
+from monitor.cli.common import EXIT_DEGRADED, EXIT_OK, _notifiers, _state, _typed_url, load_config
 from monitor.config.problems import ConfigError
 from monitor.store import Store
 
 log = logging.getLogger("monitor")
-
-# Modules of this package that add subcommands (each has `register(command)`); one line per area.
-AREAS: tuple[str, ...] = ("recheck", "web", "outbox", "feeds", "evidence")
-
-
-def _notifiers():
-    from monitor.delivery.channels import notifiers_from_env
-
-    return notifiers_from_env(os.environ)
-
-
-@contextmanager
-def _state(args: argparse.Namespace, *, locked: bool = False) -> Iterator[Store]:
-    """The state file, closed afterwards; `locked` for commands that poll or deliver (one monitor at a time)."""
-    with instance_lock(args.state) if locked else nullcontext():
-        store = Store(args.state)
-        try:
-            yield store
-        finally:
-            store.close()
-
-
-EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG, EXIT_DEGRADED = 0, 1, 2, 3  # 3: done, but every source failed or a
-# message could not be delivered (it stays queued): what a systemd OnFailure= or cron must notice
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -237,98 +210,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _typed_url(target: str) -> bool:
-    """True for an http(s) URL; raise a one-line error for another scheme (ftp://, a typo like htps://)."""
-    if target.lower().startswith(("http://", "https://")):
-        return True
-    if "://" in target:
-        raise RuntimeError(f"{target}: only http:// and https:// addresses can be fetched")
-    return False
-
-
-def _existing_state(args: argparse.Namespace) -> None:
-    """Commands that only read the state must not create an empty one because of a typo in --state."""
-    if not Path(args.state).is_file():
-        raise RuntimeError(f"no state file at {args.state} (check --state or $MONITOR_STATE; "
-                           "`monitor run --once` creates it)")
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    from monitor.relevance.explain import explain_target
-
-    if not _typed_url(args.target) and not Path(args.target).is_file():
-        raise RuntimeError(f"{args.target}: no such file (and not an http(s) URL)")
-    from monitor.sources.fetch import FetchError
-
-    try:
-        print(asyncio.run(explain_target(args.target, args.keywords, args.feeds)))
-    except FetchError as exc:
-        raise RuntimeError(f"{args.target}: {exc.reason}") from None
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from monitor.relevance.evaluate import run_eval
-
-    if args.labels or args.folder is None:
-        from monitor.cli.review import run_label_eval
-
-        if not args.labels:
-            print("error: `monitor eval` needs a labelled folder, or --labels for the state's labels", file=sys.stderr)
-            return 2
-        return run_label_eval(args)
-    return run_eval(args.folder, Path(args.keywords), sys.stdout, label=args.label)
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from monitor.stories.export import export
-
-    _existing_state(args)
-    if args.format == "wacz":
-        from monitor.cli.evidence import export_wacz_command
-
-        return export_wacz_command(args)
-
-    with _state(args) as store:
-        if args.topic:
-            _check_topic(args, store)
-        if args.output:
-            with open(args.output, "w", encoding="utf-8", newline="") as out:
-                count = export(store, args.since, args.topic, args.format, out)
-        else:
-            count = export(store, args.since, args.topic, args.format, sys.stdout)
-    log.info("exported %d stor%s", count, "y" if count == 1 else "ies")
-    return 0
-
-
-def _check_topic(args: argparse.Namespace, store: Store) -> None:
-    """An unknown --topic is a mistake, not an empty export: name the topics there are."""
-    known = set(store.topic_ids())
-    try:
-        from monitor.relevance.rules import load_rules
-
-        rules = load_rules(args.keywords)
-        known |= {t.name for t in rules.topics}
-        by_title = {t.title.casefold(): t.name for t in rules.topics if t.title}
-        if args.topic.casefold() in by_title:  # a topic's title works as well as its id
-            args.topic = by_title[args.topic.casefold()]
-    except ConfigError:
-        pass  # the archive's own topics still tell
-    if args.topic.lower() not in {k.lower() for k in known}:
-        from monitor.config.feeds import Problem
-
-        raise ConfigError([Problem("--topic", None, f"unknown topic {args.topic!r}; topics: "
-                                   + (", ".join(sorted(known)) or "none yet"))])
-
-
-def cmd_show(args: argparse.Namespace) -> int:
-    from monitor.stories.export import show
-
-    _existing_state(args)
-    with _state(args) as store:
-        return show(store, args.story_id, sys.stdout)
-
-
 def cmd_backfill(args: argparse.Namespace) -> int:
     from monitor.backfill import run_backfill
 
@@ -340,7 +221,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
-    from monitor.sources.crawl import discover_feeds
+    from monitor.sources.sites import discover_feeds
 
     if not _typed_url(args.url):
         raise RuntimeError(f"{args.url}: not a URL; give a page's address, e.g. https://example.org/")

@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from monitor.cli.run import _state
+from monitor.cli.common import _state
 
 log = logging.getLogger("monitor")
 
@@ -29,7 +29,7 @@ def register(command) -> None:
 
 
 def _date(text: str):
-    from monitor.cli.main import _date as parse
+    from monitor.cli.common import _date as parse
 
     return parse(text)
 
@@ -37,7 +37,7 @@ def _date(text: str):
 def _lenient_config(args: argparse.Namespace):
     """feeds.yaml and keywords.yaml as far as they load: a broken one turns features off, with a warning."""
     from monitor.config.feeds import ConfigError, load_feeds
-    from monitor.relevance.rules import load_rules
+    from monitor.relevance.keywords import load_rules
 
     feeds = rules = None
     rules_error = None

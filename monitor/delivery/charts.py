@@ -12,6 +12,8 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from monitor import clock
+
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
            "#bcbd22")
 W, H = 760, 260
@@ -42,7 +44,7 @@ def weekly_trend(store, now: datetime | None = None, weeks: int = 52, topics: li
 
     `indexed`: count from the web interface's slim topic index instead of the stories themselves.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     first = monday(now.astimezone(timezone.utc).date()) - timedelta(weeks=weeks - 1)
     days = tuple(first + timedelta(weeks=i) for i in range(weeks))
     index = {d.isoformat(): i for i, d in enumerate(days)}

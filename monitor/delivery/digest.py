@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+from monitor import clock
 from monitor.config.feeds import Settings
 from monitor.stories.urlkeys import canonical_url
 from monitor.models import Digest, DigestKind, DigestStory, FailingFeed
@@ -37,7 +38,7 @@ def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest
     last digest, failing feeds, and the safety net: the newest `mentions_max` unmatched articles that name GBAO
     (the rest counted, not listed). Returns None when there is nothing new to tell.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     stories = tuple(_cited(s) for s in store.waiting_stories(limit=MAX_STORIES))
     updates: tuple[DigestStory, ...] = tuple(_cited(s) for s in store.waiting_updates()) if settings.show_updates else ()
     mentions = store.waiting_mentions()
@@ -55,7 +56,7 @@ def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest
 def urgent_digests(store: Store, *, now: datetime | None = None,
                    topic_titles: Mapping[str, str] | None = None) -> list[Digest]:
     """One message per waiting urgent story: an alert about a killing must not wait for the hourly digest."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     titles = tuple((topic_titles or {}).items())
     return [Digest(kind="urgent", created_at=now, stories=(_cited(story),), topic_titles=titles)
             for story in store.waiting_stories(urgent_only=True)]
@@ -110,7 +111,7 @@ def next_digest_at(last: datetime | None, settings: Settings, now: datetime) -> 
 
 def digest_due(store: Store, settings: Settings, now: datetime | None = None) -> bool:
     """Whether `run --once` (every 15 minutes under the timer) or the service should send the digest now."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     return next_digest_at(store.last_digest_at(), settings, now) <= now
 
 
@@ -125,7 +126,7 @@ def health_notice(store: Store, settings: Settings, feed_names: set[str],
     once per failure episode; and the announcement record to store once the message is queued."""
     import json
 
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     announced: dict[str, str] = json.loads(store.meta_get(ANNOUNCED_KEY) or "{}")
     states = {s.name: s for s in store.all_feed_states()}
     failing = {f.name: f for f in failing_feeds(list(states.values()), settings.failing_after, now, feed_names)}

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from monitor import clock
 from monitor.models import Digest
 from monitor.delivery.notifier import Notifier, PermanentError, TransientError, channel_label, one_line
 from monitor.store import OutboxMessage, Store
@@ -102,7 +103,7 @@ async def deliver_due(
     """Send every due outbox message of the configured channels, each channel in order, channels in parallel.
 
     `force` (`monitor flush`) sends every pending message now, whatever its back-off says."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     report = DeliveryReport()
     due_ids = {m.id for m in store.due_messages(_FAR_FUTURE if force else now)}
     pending: dict[str, list[OutboxMessage]] = {}
@@ -190,7 +191,7 @@ async def _send_with_retries(notifier: Notifier, payload: str, where: str, sleep
 
 async def send_test(notifiers: Sequence[Notifier], *, now: datetime | None = None) -> list[tuple[str, bool, str]]:
     """Send a short test message through every channel now, outside the outbox: (channel, ok, what happened)."""
-    digest = Digest(kind="test", created_at=now or datetime.now(timezone.utc), title="test message")
+    digest = Digest(kind="test", created_at=now or clock.now(), title="test message")
 
     async def one(notifier: Notifier) -> tuple[str, bool, str]:
         started = time.monotonic()

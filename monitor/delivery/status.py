@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
+from monitor import clock
 from monitor.config.feeds import FeedsFile
 from monitor.delivery.notifier import channel_label
 from monitor.store import Store
@@ -29,7 +30,7 @@ def _when(when: datetime | None, now: datetime) -> str:
 
 
 def format_status(store: Store, feeds: FeedsFile | None, now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     states = {s.name: s for s in store.all_feed_states()}
     names = [f.name for f in feeds.feeds] if feeds else sorted(states)
     failing_after = feeds.settings.failing_after if feeds else 86400

@@ -17,6 +17,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from monitor import clock
 from monitor.delivery.notifier import channel_label, fmt_time, one_line, safe_url
 from monitor.delivery import charts
 from monitor.config.schedule import GRACE, Weekly, last_slot
@@ -83,7 +84,7 @@ def week_of(since: datetime | None, now: datetime | None = None) -> tuple[dateti
     """--since DATE: the seven days from DATE; without it the seven days up to now."""
     if since is not None:
         return since, since + timedelta(days=7)
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     return now - timedelta(days=7), now
 
 
@@ -211,9 +212,9 @@ async def send_weekly_if_due(store, notifiers, spec: Weekly, topics: list[str] |
 
     A slot missed by more than a day (the machine was off) is skipped rather than sent late.
     """
-    from monitor.delivery import outbox as deliver
+    from monitor.delivery import outbox
 
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     slot = last_slot(spec, now)
     last = store.last_digest_of_kind(KIND)
     if now - slot > GRACE or (last is not None and last >= slot):
@@ -225,5 +226,5 @@ async def send_weekly_if_due(store, notifiers, spec: Weekly, topics: list[str] |
     digest_id = store.queue_report(KIND, messages, not_since=slot)
     if digest_id is not None:
         log.info("queued the weekly report %s (%d stories) as digest %d", report.period, report.total, digest_id)
-        await deliver.deliver_due(store, notifiers)
+        await outbox.deliver_due(store, notifiers)
     return digest_id

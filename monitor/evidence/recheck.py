@@ -12,8 +12,10 @@ import asyncio
 import difflib
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
+
+from monitor import clock
 
 log = logging.getLogger("monitor.evidence")
 
@@ -72,7 +74,7 @@ async def recheck_due(monitor) -> int:
 
 async def recheck_story(monitor, story_id: int, step: int) -> int:
     """One re-fetch; 1 when it noted a change. A network failure leaves the step due for the next cycle."""
-    from monitor.extract.text import decode_html
+    from monitor.sources.charset import decode_html
     from monitor.sources.fetch import FetchError
 
     store = monitor.store
@@ -143,7 +145,7 @@ def apply_retention(evidence, settings) -> int:
     if not keep:
         return 0
     files = evidence.archive.files()[:-1]  # never the file being written
-    limit = datetime.now(timezone.utc) - timedelta(seconds=keep)
+    limit = clock.now() - timedelta(seconds=keep)
     deleted = 0
     for path in files:
         newest = evidence.store.warc_file_newest(path.name)

@@ -25,10 +25,11 @@ import os
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from monitor import clock
 from monitor import __version__
 from monitor.evidence.warc import members, parse_record, warcinfo
 
@@ -155,7 +156,7 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
                       "bytes": warc_size}]
         resources += [{"name": Path(p).name, "path": p, "hash": "sha256:" + hashlib.sha256(b).hexdigest(),
                        "bytes": len(b)} for p, b in files]
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        now = clock.now().isoformat(timespec="seconds").replace("+00:00", "Z")
         first_page = json.loads(pages[1]) if len(pages) > 1 else None
         package = {
             "profile": "data-package", "wacz_version": WACZ_VERSION,
@@ -188,7 +189,7 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
 
 
 def _zip_time() -> tuple[int, int, int, int, int, int]:
-    return datetime.now(timezone.utc).timetuple()[:6]
+    return clock.now().timetuple()[:6]
 
 
 def _info(path: str, method: int) -> zipfile.ZipInfo:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from monitor import clock
 from monitor import __version__
 
 SOFTWARE = f"pamir-monitor/{__version__}"
@@ -115,7 +116,7 @@ def build_capture(hops: Iterable, note: dict) -> Built:
     meta = writer.create_warc_record(
         final.url if final else note.get("url", "urn:pamir-monitor:note"), "metadata",
         payload=io.BytesIO(body), length=len(body), warc_content_type="application/json",
-        warc_headers_dict={"WARC-Date": _warc_date(final.started if final else datetime.now(timezone.utc)),
+        warc_headers_dict={"WARC-Date": _warc_date(final.started if final else clock.now()),
                            **({"WARC-Concurrent-To": last_id} if last_id else {})},
     )
     writer.write_record(meta)
@@ -206,7 +207,7 @@ class WarcArchive:
 
     def _new_file(self) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+        stamp = clock.now().strftime("%Y%m%d%H%M%S")
         serial = max((int(m.group(2)) for p in self.files() if (m := _NAME.match(p.name))), default=0) + 1
         name = f"pamir-monitor-{stamp}-{serial:05d}.warc.gz"
         path = self.directory / name

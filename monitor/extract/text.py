@@ -11,7 +11,6 @@ import concurrent.futures
 import logging
 import multiprocessing
 import os
-import re
 import sys
 import threading
 import time
@@ -31,30 +30,6 @@ class Extracted:
 
 class ExtractionTimeout(Exception):
     pass
-
-
-_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.IGNORECASE)
-_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{2,40})", re.IGNORECASE)
-
-
-def decode_html(content: bytes, content_type: str | None = None, *, where: str = "") -> str:
-    """Decode a page: almost-valid UTF-8 is UTF-8, else the HTTP charset, then <meta charset> (unless the
-    bytes prove it wrong), else a guess among our languages' codepages (monitor.sources.charset).
-
-    Russian and Tajik sites still serve Windows-1251 and KOI8-R; a wrong guess would make every Cyrillic
-    keyword miss, so a declared charset wins over statistics unless the text it gives is plainly mojibake.
-    """
-    from monitor.sources.charset import decode
-
-    declared: list[str | None] = []
-    if content_type and (m := _HEADER_CHARSET.search(content_type)):
-        declared.append(m.group(1))
-    if m := _META_CHARSET.search(content[:4096]):
-        declared.append(m.group(1).decode("ascii", "ignore"))
-    text, _codec, warning = decode(content, declared)
-    if warning:
-        log.warning("%s%s", f"{where}: " if where else "", warning)
-    return text
 
 
 def extract_text(html: str, url: str, with_metadata: bool = True) -> Extracted | None:

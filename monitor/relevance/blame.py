@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from monitor.relevance.evaluate import BORDERLINE, NOT_RELEVANT, RELEVANT, Sample
+from monitor.relevance.samples import BORDERLINE, NOT_RELEVANT, RELEVANT, Sample
 from monitor.relevance.matcher import Matcher
 
 

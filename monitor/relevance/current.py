@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from monitor import clock
 from monitor.relevance.rules import fold
 
 if TYPE_CHECKING:
-    from monitor.relevance.matcher import Analysis, Document, Matcher, Occurrence, TopicReport
+    from monitor.relevance.document import Analysis, Document, Occurrence, Pass, TopicReport
 
 _SENTENCE_END = re.compile(r"[.!?؟…]+[\"'»”)\]]*(?=\s)|\n\s*")
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
@@ -95,7 +96,7 @@ def current_sentences(doc: "Document", published: datetime | None, lead_chars: i
     spans = sentences(doc)
     texts = [fold(doc.text[s:e]) for s, e in spans]
     # an undated article is read now: a year before this one is background too
-    ref = (published or datetime.now(timezone.utc)).year
+    ref = (published or clock.now()).year
     out = []
     for (s, e), t in zip(spans, texts):
         if _BACKGROUND.search(t) or any(int(y) < ref for y in _YEAR.findall(t)):
@@ -105,7 +106,7 @@ def current_sentences(doc: "Document", published: datetime | None, lead_chars: i
     return out
 
 
-def urgent_evidence(matcher: "Matcher", an: "Analysis", rep: "TopicReport", published: datetime | None
+def urgent_evidence(matcher: "Pass", an: "Analysis", rep: "TopicReport", published: datetime | None
                     ) -> str | None:
     """The sentence that makes an urgent topic hold on current sentences alone, or None (background only)."""
     doc = an.doc

@@ -7,11 +7,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from monitor.config.feeds import Settings
-from monitor.relevance.evaluate import read_text_article
-from monitor.extract.text import decode_html, extract_text
+from monitor.relevance.samples import read_text_article
+from monitor.extract.text import extract_text
+from monitor.sources.charset import decode_html
 from monitor.sources.fetch import Fetcher
 from monitor.relevance.matcher import Matcher
-from monitor.relevance.rules import load_rules
+from monitor.relevance.keywords import load_rules
 
 
 async def load_article(target: str) -> tuple[str, str, str, datetime | None]:

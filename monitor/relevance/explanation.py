@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from datetime import datetime
 
 if TYPE_CHECKING:
-    from monitor.relevance.matcher import Analysis, Matcher
+    from monitor.relevance.document import Analysis, Pass
 
 
-def format_analysis(matcher: "Matcher", an: "Analysis", published: datetime | None = None) -> str:
+def format_analysis(matcher: "Pass", an: "Analysis", published: datetime | None = None) -> str:
     """Plain text: every matched term with its zone, then per topic what held, what vetoed and the score."""
     doc, lines = an.doc, []
     w = matcher.rules.weights

@@ -14,7 +14,6 @@ import re
 
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate
 
@@ -24,65 +23,13 @@ from monitor.models import MatchResult, TopicHit
 from monitor.relevance.rules import VANISHING, WORD, RuleSet, Term, Topic, fold
 
 from monitor.relevance.current import urgent_evidence
-from monitor.relevance.senses import SenseCall, apply_senses
-
-ZONES = ("title", "lead", "body", "end")
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    """One place where a term matched: word positions [first, last] and offsets in the article string."""
-
-    term: int  # index into Matcher.terms
-    first: int
-    last: int
-    start: int  # in Document.text (title + blank line + body, NFC)
-    end: int
-    zone: str
-
-
-@dataclass
-class Document:
-    """The article as the matcher sees it: NFC text, folded words, zone borders in words."""
-
-    text: str
-    body_start: int  # offset of the body in `text`
-    title_words: int
-    lead_end: int  # first word index after the lead
-    end_start: int  # first word index of the "end" zone (sidebar, related links, footer)
-    norm: str  # folded words joined by single spaces
-    norm_starts: list[int]
-    folded: str = ""
-    word_spans: list[tuple[int, int]] = field(default_factory=list)
-
-
-@dataclass
-class TopicReport:
-    """How one topic fared, for `match` and for `explain`."""
-
-    topic: Topic
-    fired: bool = False
-    vetoed_by: list[str] = field(default_factory=list)
-    any_ok: bool = True
-    groups_ok: list[bool] = field(default_factory=list)
-    near_pairs: list[tuple[Occurrence, Occurrence] | None] = field(default_factory=list)
-    occurrences: list[Occurrence] = field(default_factory=list)
-    score: float = 0.0
-    reason: str = ""
-
-
-@dataclass
-class Analysis:
-    doc: Document
-    occurrences: list[Occurrence]  # after senses: what topics and the safety net see
-    reports: list[TopicReport]
-    senses: list[SenseCall] = field(default_factory=list)
-    mentions: list[Occurrence] = field(default_factory=list)  # safety-net names left after senses
+from monitor.relevance.document import Analysis, Document, Occurrence, SenseCall, TopicReport
+from monitor.relevance.senses import apply_senses
 
 
 from monitor.relevance.prefilter import Prefilter, _prefilter  # noqa: E402  (Prefilter is part of the API)
 
-__all__ = ["Matcher", "Prefilter", "Analysis", "Document", "Occurrence", "TopicReport", "format_analysis"]
+__all__ = ["Matcher", "Prefilter", "Analysis", "Document", "Occurrence", "TopicReport"]
 
 
 class Matcher:
@@ -386,6 +333,8 @@ class Matcher:
     def explain(self, title: str, text: str, published: datetime | None = None) -> str:
         """A readable account for `monitor explain`: terms per zone, senses, each topic's conditions, score,
         urgency and verdict."""
+        from monitor.relevance.explanation import format_analysis
+
         return format_analysis(self, self.analyse(title, text), published)
 
 
@@ -415,5 +364,3 @@ def _squeeze(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[i
     newpos.append(len(out))
     return "".join(out).rstrip(), [(newpos[s], newpos[e]) for s, e in spans]
 
-
-from monitor.relevance.explanation import format_analysis  # noqa: E402  (re-exported; it needs the Matcher)

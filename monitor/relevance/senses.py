@@ -15,27 +15,18 @@ the GBAO reading (one sense per article).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from monitor.relevance.document import SenseCall
 from monitor.relevance.rules import Sense, Term
 
 if TYPE_CHECKING:
-    from monitor.relevance.matcher import Document, Matcher, Occurrence
+    from monitor.relevance.document import Document, Occurrence, Pass
 
 _CAPS = "followed by the capitalised word"
 _KEEP = "\0keep"  # an occurrence with evidence for the GBAO reading (unless_near)
 _FUNCTION = frozenset("the a an in of on at from to and or for by with near as but mr mrs ms dr "
                       "в во на из с со к у о об от по за под над и а но для при".split())
-
-
-@dataclass(frozen=True)
-class SenseCall:
-    """One occurrence read in another sense, and why (for `monitor explain`)."""
-
-    occurrence: "Occurrence"
-    sense: str
-    why: str
 
 
 class _Positions:
@@ -59,7 +50,7 @@ def _gap(a: "Occurrence", b: "Occurrence") -> int:
     return max(b.first - a.last, a.first - b.last, 0)
 
 
-def apply_senses(matcher: "Matcher", doc: "Document", occ: list["Occurrence"]
+def apply_senses(matcher: "Pass", doc: "Document", occ: list["Occurrence"]
                  ) -> tuple[list["Occurrence"], list[SenseCall]]:
     """Drop every occurrence that overlaps a name read in another sense; say which sense and why."""
     by_term: dict[int, list["Occurrence"]] = {}
@@ -97,7 +88,7 @@ class _Context:
         self.before, self.unless_before = _Positions(of(sense.preceded_by)), _Positions(of(sense.unless_preceded_by))
 
 
-def _decide(matcher: "Matcher", doc: "Document", sense: Sense, targets: list["Occurrence"], ctx: _Context,
+def _decide(matcher: "Pass", doc: "Document", sense: Sense, targets: list["Occurrence"], ctx: _Context,
             starts: set[int]) -> list[SenseCall]:
     whys = [_why(matcher, doc, sense, o, ctx, starts) for o in targets]
     calls = [SenseCall(o, sense.name, w) for o, w in zip(targets, whys) if w and w != _KEEP]
@@ -138,7 +129,7 @@ def _surface(doc: "Document", o: "Occurrence") -> str:
     return " ".join(doc.text[o.start:o.end].split())
 
 
-def _why(matcher: "Matcher", doc: "Document", sense: Sense, o: "Occurrence", ctx: _Context, starts: set[int]) -> str:
+def _why(matcher: "Pass", doc: "Document", sense: Sense, o: "Occurrence", ctx: _Context, starts: set[int]) -> str:
     """Why this occurrence is read in the sense; "" when nothing says so; _KEEP when context keeps GBAO."""
     w = sense.within
     near = lambda pos: [c for c in pos.window(o.first - w - 12, o.last + w)  # noqa: E731
@@ -167,7 +158,7 @@ def _why(matcher: "Matcher", doc: "Document", sense: Sense, o: "Occurrence", ctx
     return ""
 
 
-def _capitalised(matcher: "Matcher", doc: "Document", o: "Occurrence", i: int, starts: set[int]) -> str:
+def _capitalised(matcher: "Pass", doc: "Document", o: "Occurrence", i: int, starts: set[int]) -> str:
     """The word at index i when it is capitalised, next to the name in the same sentence (only spaces
     between), not a place name, a function word or an acronym; never in a Title-Cased headline."""
     spans = matcher._spans(doc)

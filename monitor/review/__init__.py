@@ -1,7 +1,10 @@
-"""Second thoughts: re-check the kept texts after a rule change, and learn from readers' labels.
+"""Second thoughts about the rules: re-score kept texts after a rule change, and learn from readers' labels.
 
-`rematch.py` re-scores kept texts and stories with the current rules (`monitor rematch`); `labelling.py` takes a
-reader's verdict on a story, a URL or a file (`monitor label`) and writes the labels out as a folder
-(`monitor labels export`); `blame.py` says which topic and which term caused each false alarm and miss
-(`monitor eval`, on a folder or on the labels).
+`rematch.py` re-scores kept texts with the current rules (`monitor rematch`); new matches go through the same
+near-duplicate step as a poll's and into the next digest, once. `labels.py` takes a reader's verdict on a
+story, a URL or a file (`monitor label`) and writes the labels out as a folder `monitor eval` reads.
+(Page re-checks, which fetch a kept page again, are evidence: evidence/recheck.py.)
+
+May import: `config`, `store`, `sources`, `extract`, `relevance`, `stories`, and `pipeline`/`backfill` (a
+rematch sends its finds the way a poll does).
 """

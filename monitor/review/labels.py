@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.stories.urlkeys import url_key
-from monitor.relevance.evaluate import Sample, normalise_label
+from monitor.relevance.samples import Sample, normalise_label
 from monitor.store import Label, Store
 
 _TAJIK = set("ӣӯҳқғҷ")

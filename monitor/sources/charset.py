@@ -14,8 +14,11 @@ any charset came out as Hebrew (cp1255); a Latin-1 page became Baltic (cp1257). 
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
+
+log = logging.getLogger("monitor.extract")
 
 # The codepages of the monitor's languages (ru, tg: cp1251/koi8-r; fa: cp1256) and of Western pages.
 OUR_CODEPAGES = ("cp1251", "koi8_r", "cp1256", "cp1252")
@@ -141,3 +144,30 @@ def is_garbled(text: str) -> bool:
         return False
     bad = sum(1 for c in text if c == "\ufffd" or (unicodedata.category(c) == "Cc" and c not in "\n\r\t"))
     return bad > max(3, len(text) // 50)
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.IGNORECASE)
+
+
+
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{2,40})", re.IGNORECASE)
+
+
+
+def decode_html(content: bytes, content_type: str | None = None, *, where: str = "") -> str:
+    """Decode a page: almost-valid UTF-8 is UTF-8, else the HTTP charset, then <meta charset> (unless the
+    bytes prove it wrong), else a guess among our languages' codepages (monitor.sources.charset).
+
+    Russian and Tajik sites still serve Windows-1251 and KOI8-R; a wrong guess would make every Cyrillic
+    keyword miss, so a declared charset wins over statistics unless the text it gives is plainly mojibake.
+    """
+
+    declared: list[str | None] = []
+    if content_type and (m := _HEADER_CHARSET.search(content_type)):
+        declared.append(m.group(1))
+    if m := _META_CHARSET.search(content[:4096]):
+        declared.append(m.group(1).decode("ascii", "ignore"))
+    text, _codec, warning = decode(content, declared)
+    if warning:
+        log.warning("%s%s", f"{where}: " if where else "", warning)
+    return text

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from monitor import clock
+
 # dateparser 1.2–1.5 has no 'tg' locale: Tajik month names (Russian-derived, with the izofat -и of
 # "24 сентябри 2018") and weekday names. Tajik letters are folded first (ӣ→и, ҷ→ч, ҳ→х, қ→к, ғ→г, ӯ→у).
 _TG_MONTHS = {"январ": "January", "феврал": "February", "март": "March", "апрел": "April", "май": "May",
@@ -69,6 +71,6 @@ def _plausible(when: datetime | None) -> datetime | None:
     if when is None:
         return None
     when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
-    if when < _EARLIEST or when > datetime.now(timezone.utc) + timedelta(days=2):
+    if when < _EARLIEST or when > clock.now() + timedelta(days=2):
         return None
     return when

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from monitor import clock
 from monitor.config.feeds import FeedsFile, FeedSpec
 from monitor.sources.fetch import Fetcher, FetchError
 from monitor.sources.feeds import ParseError, parse_feed
@@ -66,7 +67,7 @@ async def _one(spec: FeedSpec, fetcher: Fetcher) -> ProbeResult:
             from monitor.sources import crawl
 
             # a sitemap: what changed this month (a listing page or a channel: what it shows now)
-            since = datetime.now(timezone.utc) - timedelta(days=30) if spec.kind == "sitemap" else None
+            since = clock.now() - timedelta(days=30) if spec.kind == "sitemap" else None
             entries = await crawl.entries_for(spec, fetcher, None, since=since)  # type: ignore[arg-type]
     except (FetchError, ParseError) as exc:
         return ProbeResult(spec.name, spec.kind, False, error=str(exc),
@@ -77,7 +78,7 @@ async def _one(spec: FeedSpec, fetcher: Fetcher) -> ProbeResult:
 
 
 def _ago(when: datetime, now: datetime | None = None) -> str:
-    seconds = ((now or datetime.now(timezone.utc)) - when).total_seconds()
+    seconds = ((now or clock.now()) - when).total_seconds()
     if seconds < 0:
         return when.strftime("%Y-%m-%d")
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):

@@ -30,8 +30,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
+from monitor import clock
+from monitor.sources.exchange import FetchError
+
 if TYPE_CHECKING:
-    from monitor.sources.fetch import Fetcher
+    from monitor.sources.exchange import Response
+
+
+class PageGetter(Protocol):
+    """What robots.txt needs of the run's Fetcher (monitor/sources/fetch.py): its User-Agent, a GET through the
+    same proxy and limits, and a way to widen a host's spacing."""
+
+    user_agent: str
+
+    async def get(self, url: str, **options) -> Response: ...
+
+    def slow_down(self, host: str, delay: float) -> None: ...
 
 log = logging.getLogger("monitor.robots")
 
@@ -135,7 +149,7 @@ class RobotsKeeper(Protocol):
 class RobotsCache:
     """robots.txt of every host the run touches, asked once per host (concurrent callers share the fetch)."""
 
-    def __init__(self, fetcher: "Fetcher", keeper: RobotsKeeper | None = None):
+    def __init__(self, fetcher: PageGetter, keeper: RobotsKeeper | None = None):
         self.fetcher = fetcher
         self.keeper = keeper
         self.token = product_token(fetcher.user_agent)
@@ -160,7 +174,7 @@ class RobotsCache:
             else:
                 rules, ttl, body = await self._fetch(origin, entry.rules if entry else None, feed)
                 if body is not None and self.keeper is not None:
-                    self.keeper.robots_save(origin, body, time.time() + ttl)
+                    self.keeper.robots_save(origin, body, clock.time() + ttl)
             if len(self._cache) >= MAX_HOSTS:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[origin] = _Entry(rules, time.monotonic() + ttl)
@@ -183,8 +197,6 @@ class RobotsCache:
         task.add_done_callback(self._prefetching.discard)
 
     async def _quietly(self, url: str, feed: str | None) -> None:
-        from monitor.sources.fetch import FetchError
-
         try:
             await self.rules(url, feed=feed)
         except FetchError:  # the host is backed off: the articles' own checks will say so
@@ -196,7 +208,7 @@ class RobotsCache:
         if row is None:
             return None
         body, expires_at = row
-        return parse_robots(body, self.token), max(1.0, expires_at - time.time())
+        return parse_robots(body, self.token), max(1.0, expires_at - clock.time())
 
     async def allowed(self, url: str, *, feed: str | None = None) -> bool:
         parts = urlsplit(url)
@@ -212,8 +224,6 @@ class RobotsCache:
 
     async def _fetch(self, origin: str, previous: Rules | None, feed: str | None) -> tuple[Rules, float, str | None]:
         """(rules, seconds to keep them, the text to keep between runs: None for a passing failure)."""
-        from monitor.sources.fetch import FetchError
-
         try:
             response = await self.fetcher.get(origin + "/robots.txt", robots=False, feed=feed,
                                               max_bytes=MAX_ROBOTS_BYTES, accept="text/plain", truncate=True)

@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from monitor import clock
+
 
 class StateError(Exception):
     """The state file cannot be used; the message says why and what to do."""
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return clock.now()
 
 
 def _ts(value: datetime | None) -> str | None:

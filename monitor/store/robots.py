@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-import time
+
+from monitor import clock
 
 
 class RobotsQueries:
@@ -14,7 +15,7 @@ class RobotsQueries:
     def robots_load(self, origin: str) -> tuple[str, float] | None:
         """(robots.txt text, expiry as a Unix time) of an origin, or None when none is kept or it expired."""
         row = self.db.execute("SELECT body, expires_at FROM robots WHERE origin = ?", (origin,)).fetchone()
-        if row is None or row[1] <= time.time():
+        if row is None or row[1] <= clock.time():
             return None
         return row[0], row[1]
 

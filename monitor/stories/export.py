@@ -53,55 +53,12 @@ def export(
     return count
 
 
-def show(store: Store, story_id: int, out: TextIO) -> int:
-    """Print one story with all its sources and its text; exit code 1 when there is no such story."""
-    row = store.story(story_id)
-    if row is None:
-        out.write(f"no story with id {story_id} in {store.path}\n")
-        return 1
-    record = _story_record(store, row, include_raw=False)
-    status = f"sent in digest {row['digest_id']}" if row["digest_id"] is not None else "waiting for the next digest"
-    lines = [
-        f"Story {record['story_id']}: {record['title']}",
-        f"  status:      {status}",
-        f"  topics:      {', '.join(record['topics']) or '-'}   score {record['score']:g}",
-        f"  terms:       {', '.join(record['terms']) or '-'}",
-        "",
-        f"First seen: {record['source']}",
-        *_evidence_lines(record),
-    ]
-    for n, src in enumerate(record["sources"], 1):
-        flag = "update, announced" if src["announced_in"] else ("update" if src["is_update"] else "")
-        lines += ["", f"Also reported by ({n}): {src['source']}" + (f"   [{flag}]" if flag else ""),
-                  f"  title:       {src['title']}", f"  seen at:     {src['seen_at']}"]
-        lines += _evidence_lines(src) if src["fetched_at"] else [f"  url:         {src['url']}",
-                                                                 "  (no page evidence kept for this source)"]
-    from monitor.evidence.capture import describe_captures
-
-    lines += describe_captures(store, story_id)
-    lines += ["", "Text" + ("" if record["extracted"] else " (feed summary; the page text was not extracted)") + ":",
-              "", record["text"].rstrip(), ""]
-    out.write("\n".join(lines) + "\n")
-    return 0
-
-
-def _evidence_lines(rec: dict[str, Any]) -> list[str]:
-    return [
-        f"  url:         {rec['url']}",
-        f"  final url:   {rec['final_url']}",
-        f"  published:   {rec['published'] or 'unknown'}",
-        f"  fetched at:  {rec['fetched_at']}",
-        f"  sha-256:     {rec['raw_sha256'] or '(page not fetched)'}"
-        + ("   raw HTML kept (keep_raw_html, superseded by the WARC captures)" if rec["has_raw_html"] else ""),
-    ]
-
-
 def _records(store: Store, since: datetime, topic: str | None, include_raw: bool) -> Iterator[dict[str, Any]]:
     for row in store.export_stories(since, topic):
-        yield _story_record(store, row, include_raw)
+        yield story_record(store, row, include_raw)
 
 
-def _story_record(store: Store, row: sqlite3.Row, include_raw: bool) -> dict[str, Any]:
+def story_record(store: Store, row: sqlite3.Row, include_raw: bool) -> dict[str, Any]:
     record: dict[str, Any] = {
         "story_id": row["id"], "source": row["source"], "title": row["title"], "url": row["url"],
         "final_url": row["final_url"], "published": row["published"], "fetched_at": row["fetched_at"],

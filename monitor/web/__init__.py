@@ -2,4 +2,6 @@
 
 Nothing here is imported by the poller: `monitor serve` and `monitor report` load it (and Starlette, Jinja2,
 uvicorn, Pillow) lazily, so `run --once` pays nothing for it.
+
+May import: `config`, `store`, `relevance`, `stories`, `evidence`, `delivery`, `review`.
 """

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
+from monitor import clock
 from monitor.delivery.status import _ago
 from monitor.delivery.notifier import fmt_time, safe_url, segments
 from monitor.relevance.rules import DEFAULT_ENDINGS
@@ -107,7 +108,7 @@ def home(ctx, request: Request) -> Response:
 def warm(ctx, store, ttl: float):
     """The home page's slow parts (trend, counts per source, filter choices), cached for `ttl` seconds; the
     indexer thread refreshes them every minute, so a visitor practically never waits for them."""
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     topics = [t.name for t in ctx.config.rules.topics] if ctx.config.rules else []
     trend = ctx.cached("trend", ttl, lambda: charts.weekly_trend(store, now, topics=topics, indexed=True))
     per_source = ctx.cached("sources", ttl, lambda: store.source_counts(now - timedelta(days=365), indexed=True))
@@ -128,7 +129,7 @@ def _contexts(ctx, title: str, text: str) -> tuple[list[dict], str | None]:
                     "match": doc.text[occ.start:occ.end],
                     "after": " " + " ".join(doc.text[occ.end:hi].split()) + ("…" if hi < len(doc.text) else ""),
                     "zone": occ.zone, "term": term.text})
-    from monitor.relevance.matcher import format_analysis
+    from monitor.relevance.explanation import format_analysis
 
     return out, format_analysis(ctx.matcher, an)
 
@@ -192,7 +193,7 @@ def label(ctx, request: Request, data: dict[str, str]) -> Response:
 
 def feeds(ctx, request: Request) -> Response:
     store = ctx.store()
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     states = {s.name: s for s in store.all_feed_states()}
     configured = ctx.config.feeds.feeds if ctx.config.feeds else []
     names = [f.name for f in configured] + sorted(set(states) - {f.name for f in configured})

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from tests.conftest import PROJECT, run_cli
-from tests.support.localsite import Page, article_html
+from tests.support.localsite import article_html
 from tests.sources.test_politeness import KHOROG, news_feed
 
 KEYWORDS = str(PROJECT / "keywords.yaml")

@@ -17,7 +17,7 @@ from monitor.models import Article, FeedEntry
 from monitor.delivery.email import EmailConfig, EmailNotifier
 from monitor.delivery.telegram import render_chunks
 from monitor.delivery.text import render_text
-from monitor.relevance.rules import load_rules
+from monitor.relevance.keywords import load_rules
 from tests.conftest import PROJECT
 
 RULES = load_rules(PROJECT / "keywords.yaml")

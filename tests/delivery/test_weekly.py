@@ -133,7 +133,7 @@ def test_the_service_schedules_the_weekly_report_at_its_time_and_drops_it_when_t
     from types import SimpleNamespace
 
     from monitor.config.feeds import FeedsFile
-    from monitor.relevance.rules import load_rules
+    from monitor.relevance.keywords import load_rules
     from monitor.scheduler import Service
 
     def feeds(weekly):

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from monitor.relevance.matcher import Matcher
-from monitor.relevance.rules import load_rules
+from monitor.relevance.keywords import load_rules
 from tests.conftest import PROJECT
 
 WHEN = datetime(2026, 4, 2, 9, 0, tzinfo=timezone.utc)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from monitor.relevance.matcher import Matcher
-from monitor.relevance.rules import load_rules, parse_rules
+from monitor.relevance.keywords import load_rules, parse_rules
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +173,7 @@ def test_persian_half_space_and_arabic_letter_variants_fold():
 
 def _shipped_matcher():
     from monitor.relevance.matcher import Matcher
-    from monitor.relevance.rules import load_rules
+    from monitor.relevance.keywords import load_rules
     from tests.conftest import PROJECT
 
     return Matcher(load_rules(PROJECT / "keywords.yaml"))
@@ -198,7 +198,7 @@ def test_a_page_that_mentions_a_term_anywhere_is_extracted(page):
 
 def test_the_prefilter_is_off_when_a_positive_term_is_an_expert_regex(tmp_path):
     from monitor.relevance.matcher import Matcher
-    from monitor.relevance.rules import load_rules
+    from monitor.relevance.keywords import load_rules
 
     rules = tmp_path / "k.yaml"
     rules.write_text('topics:\n  numbers:\n    any: ["re: \\\\d+ detained"]\n', encoding="utf-8")
@@ -206,11 +206,11 @@ def test_the_prefilter_is_off_when_a_positive_term_is_an_expert_regex(tmp_path):
 
 
 def test_the_prefilter_never_skips_an_article_the_rules_catch():
-    from monitor.relevance.evaluate import load_samples
+    from monitor.relevance.samples import load_samples
     from tests.conftest import PROJECT
 
     matcher = _shipped_matcher()
-    samples = load_samples(PROJECT / "tests" / "relevance")
+    samples = load_samples(PROJECT / "tests" / "relevance" / "labelled")
     caught = [s for s in samples if matcher.match(s.title, s.text).matched]
     assert len(caught) > 20
     assert [s.title for s in caught if not matcher.could_match(f"{s.title}\n{s.text}")] == []

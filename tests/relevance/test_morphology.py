@@ -14,7 +14,8 @@ import sys
 import pytest
 
 from monitor.relevance.matcher import Matcher
-from monitor.relevance.rules import compile_term, parse_rules
+from monitor.relevance.rules import compile_term
+from monitor.relevance.keywords import parse_rules
 from tests.conftest import PROJECT
 
 
@@ -141,7 +142,7 @@ def test_a_second_start_reads_every_form_from_the_cache_without_loading_a_dictio
     rules = tmp_path / "keywords.yaml"
     rules.write_text(json.dumps({"topics": {"t": {"any": ["приговорить", "detain", "боздошт", "بازداشت"]}}}),
                      encoding="utf-8")
-    code = ("import sys; from monitor.relevance.rules import load_rules; load_rules(sys.argv[1]); "
+    code = ("import sys; from monitor.relevance.keywords import load_rules; load_rules(sys.argv[1]); "
             "print(sorted(m for m in ('pymorphy3', 'lemminflect') if m in sys.modules))")
     env = {**os.environ, "MONITOR_CACHE_DIR": str(tmp_path / "cache")}
     run = lambda: subprocess.run([sys.executable, "-c", code, str(rules)], cwd=PROJECT, env=env,  # noqa: E731

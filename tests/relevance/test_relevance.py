@@ -1,7 +1,7 @@
 """Precision and recall of the shipped keywords.yaml on labelled articles: ours, and the shared corpus.
 
-Our set (tests/relevance) is short synthetic articles in English, Russian, Tajik and Persian written for this
-project: relevant stories, near misses and distractors. tests/relevance-heldout holds texts written before the
+Our set (tests/relevance/labelled) is short synthetic articles in English, Russian, Tajik and Persian written for this
+project: relevant stories, near misses and distractors. tests/relevance/heldout holds texts written before the
 rules they measure (one class each: a verb form, the state's framing, a euphemism, a loose place name, an Afghan
 or personal namesake of a GBAO place). The shared corpus (../shared/corpus) is real material used to measure
 only; those tests skip when it is absent.
@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.relevance.evaluate import RELEVANT, evaluate, load_samples, run_eval
+from monitor.relevance.evaluate import evaluate, run_eval
+from monitor.relevance.samples import RELEVANT, load_samples
 from monitor.relevance.matcher import Matcher
-from monitor.relevance.rules import load_rules
+from monitor.relevance.keywords import load_rules
 
-ROOT = Path(__file__).resolve().parents[1]
-OURS = ROOT / "tests" / "relevance"
-HELDOUT = ROOT / "tests" / "relevance-heldout"
+ROOT = Path(__file__).resolve().parents[2]
+OURS = ROOT / "tests" / "relevance" / "labelled"
+HELDOUT = ROOT / "tests" / "relevance" / "heldout"
 SHARED = ROOT.parent / "shared" / "corpus"
 KEYWORDS = ROOT / "keywords.yaml"
 

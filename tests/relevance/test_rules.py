@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from monitor.config.feeds import ConfigError
-from monitor.relevance.rules import compile_term, fold, load_rules
+from monitor.relevance.rules import compile_term, fold
+from monitor.relevance.keywords import load_rules
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, text: str) -> Path:

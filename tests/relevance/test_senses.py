@@ -9,7 +9,7 @@ import pytest
 
 from monitor.config.feeds import ConfigError
 from monitor.relevance.matcher import Matcher
-from monitor.relevance.rules import parse_rules
+from monitor.relevance.keywords import parse_rules
 
 RULES = {
     "aliases": {

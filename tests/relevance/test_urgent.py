@@ -14,7 +14,7 @@ from monitor.delivery.digest import urgent_digests
 from monitor.relevance.matcher import Matcher
 from monitor.models import Article, Digest, FeedEntry
 from monitor.delivery.text import render_text
-from monitor.relevance.rules import parse_rules
+from monitor.relevance.keywords import parse_rules
 
 RULES = {
     "aliases": {"places": ["Khorog", "Rushan", "GBAO", "Хорог*"]},

@@ -214,7 +214,7 @@ def test_unmatched_texts_are_kept_for_the_days_set_and_then_forgotten(tmp_path, 
 
     from monitor.config.feeds import load_feeds
     from monitor.pipeline import Monitor
-    from monitor.relevance.rules import load_rules
+    from monitor.relevance.keywords import load_rules
     from monitor.store import Store
 
     build(site)

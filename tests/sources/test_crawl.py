@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sources.crawl import extract_links, gunzip, parse_sitemap
+from monitor.sources.sitemaps import gunzip, parse_sitemap
+from monitor.sources.sites import extract_links
 from monitor.sources.feeds import ParseError
 from tests.conftest import PROJECT, run_cli
 from tests.support.localsite import LocalSite, Page, article_html

@@ -74,7 +74,7 @@ settings:
 def test_a_youtube_channel_feed_is_a_feed_and_its_video_descriptions_are_matched():
     from monitor.relevance.matcher import Matcher
     from monitor.sources.feeds import parse_feed
-    from monitor.relevance.rules import load_rules
+    from monitor.relevance.keywords import load_rules
 
     description = ("Relatives of the men detained in Khorog speak about the trial; lawyers say they were not "
                    "allowed to see the accused.")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.extract.text import decode_html
+from monitor.sources.charset import decode_html
 from monitor.sources.feeds import ParseError, parse_feed
 from monitor.sources.dates import parse_date_text
 from tests.conftest import PROJECT, run_cli
@@ -177,7 +177,7 @@ def test_feed_summary_and_page_text_both_count():
     from monitor.relevance.matcher import Matcher
     from monitor.models import Article, FeedEntry
     from monitor.pipeline import _match_text
-    from monitor.relevance.rules import load_rules
+    from monitor.relevance.keywords import load_rules
 
     entry = FeedEntry(feed="x", url="http://x.example/1", title="Court hearing",
                       summary="The hearing concerned residents of Khorog.")

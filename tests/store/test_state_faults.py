@@ -148,7 +148,7 @@ def test_a_full_database_stops_the_run_cleanly_and_recovers_in_process(tmp_path,
     from monitor.config.feeds import load_feeds
     from monitor.delivery.stdout import StdoutNotifier
     from monitor.pipeline import Monitor
-    from monitor.relevance.rules import load_rules
+    from monitor.relevance.keywords import load_rules
     from monitor.store import Store
 
     _site(site, extra=150)

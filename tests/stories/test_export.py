@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from monitor.cli.stories import show
 from monitor.stories import export as archive
 from monitor.models import Article, FeedEntry, MatchResult, TopicHit
 from monitor.store import Store
@@ -85,7 +86,7 @@ def test_show_prints_a_story_with_all_its_sources(store: Store) -> None:
     story = add(store, "https://ipsnews.net/a")
     add_copy(store, story, "https://globalissues.org/a", "globalissues")
     out = io.StringIO()
-    assert archive.show(store, story, out) == 0
+    assert show(store, story, out) == 0
     shown = out.getvalue()
     assert f"Story {story}: Lawyers speak" in shown and "waiting for the next digest" in shown
     assert "First seen: ips" in shown and "Also reported by (1): globalissues" in shown
@@ -94,5 +95,5 @@ def test_show_prints_a_story_with_all_its_sources(store: Store) -> None:
 
 def test_show_says_clearly_when_there_is_no_such_story(store: Store) -> None:
     out = io.StringIO()
-    assert archive.show(store, 404, out) == 1
+    assert show(store, 404, out) == 1
     assert "no story with id 404" in out.getvalue()

@@ -15,7 +15,7 @@ from monitor.stories.neardup import NearDupIndex, signature
 from monitor.store import Store
 
 PAIRS = Path(__file__).parent / "neardup_pairs"
-CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "same-event"
+CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "same-event"
 T0 = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
 
 

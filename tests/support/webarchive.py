@@ -18,10 +18,10 @@ from pathlib import Path
 
 from monitor.relevance.matcher import Matcher
 from monitor.models import Article, FeedEntry, MatchResult, TopicHit
-from monitor.relevance.rules import load_rules
+from monitor.relevance.keywords import load_rules
 from monitor.store import Store
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 # (feed, title, text, days ago)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from monitor.config.feeds import load_feeds
-from monitor.relevance.rules import load_rules
+from monitor.relevance.keywords import load_rules
 from monitor.store import Store
 from monitor.web.app import WebConfig, create_app
 from monitor.web.search import load_aliases

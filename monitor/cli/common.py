@@ -1,0 +1,205 @@
+"""What every command shares: the state opened and locked, the config loaded, errors and logs for people."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from monitor.config.problems import ConfigError
+from monitor.store import Store
+
+if TYPE_CHECKING:  # config (pydantic) is imported when a command needs it: a quiet cycle never does
+    from monitor.config.feeds import FeedsFile
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+
+class _InertFormatter(logging.Formatter):
+    """Titles and URLs from the web are logged: an ESC, BEL, CR or NUL in one must not drive the terminal or the
+    journal, so every control character but newline and tab is shown as \\xNN; an absurdly long message is cut."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if len(message) > MAX_LOG_MESSAGE:
+            record = logging.makeLogRecord({**record.__dict__, "args": None,
+                                            "msg": f"{message[:MAX_LOG_MESSAGE]}… ({len(message):,} characters)"})
+        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if m.group() < "\u0100" else f"\\u{ord(m.group()):04x}",
+                            super().format(record))
+
+
+
+class JournalFormatter(_InertFormatter):
+    """Under journald: a `<N>` syslog priority in front (sd-daemon(3)), so `journalctl -p warning` and alerting
+    on priorities work, and one entry per event: journald cuts at newlines, so a multi-line message (a list of
+    config problems, a traceback) is folded onto one line instead of spilling into entries without priority."""
+
+    PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        priority = self.PRIORITY.get(record.levelno, 3 if record.levelno > logging.ERROR else 6)
+        return f"<{priority}>" + " ⏎ ".join(line for line in text.splitlines() if line.strip())
+
+
+
+def setup_logging(verbose: int) -> None:
+    """One line per event on stderr; journald adds its own timestamps and reads our priorities, a terminal
+    gets timestamps."""
+    level = logging.INFO if verbose < 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(JournalFormatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(_InertFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                               datefmt="%Y-%m-%d %H:%M:%S"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+
+MAX_LOG_MESSAGE = 2000  # characters: a 1 MB title from a hostile feed must not become a 1 MB log line
+
+
+
+@contextmanager
+def instance_lock(state: str) -> Iterator[None]:
+    """One monitor per state file: two schedulers on one state would send everything twice."""
+    path = Path(state).with_name(Path(state).name + ".lock")
+    try:
+        handle = open(path, "a+")
+    except OSError as exc:  # a read-only folder or disk, a missing folder: say so, no traceback
+        raise RuntimeError(f"cannot create the lock file {path} beside the state ({exc.strerror or exc}); "
+                           "the state needs a writable folder (use --state or $MONITOR_STATE)") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RuntimeError(f"another monitor is already running with the state {state} (lock {path}); stop it "
+                           "first, e.g. `systemctl stop pamir-monitor` (systemd/README.md: a backfill)") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+
+def load_config(args: argparse.Namespace) -> tuple[FeedsFile, object]:
+    """Both files, every problem of both reported together."""
+    from monitor.config.feeds import load_feeds
+    from monitor.relevance.keywords import load_rules
+
+    problems = []
+    feeds = rules = None
+    try:
+        feeds = load_feeds(args.feeds)
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        rules = load_rules(args.keywords)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return feeds, rules
+
+
+
+def fail(text: str) -> None:
+    """An error for the user on stderr; under journald one entry at priority err (`<3>`)."""
+    if os.environ.get("JOURNAL_STREAM"):
+        text = "<3>" + " ⏎ ".join(line for line in text.splitlines() if line.strip())
+    print(text, file=sys.stderr)
+
+
+
+def exit_now(code: int) -> None:
+    """End a finished `run --once` at once: flush what was written, then leave without the interpreter's teardown.
+
+    By then the state is closed (every transaction committed) and the extraction workers are ended; what is
+    left is freeing a few hundred modules one by one, ~0.2 s of a cycle that otherwise costs a round trip.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+
+def run_async(coro) -> int:
+    return asyncio.run(coro)
+
+
+def _notifiers():
+    from monitor.delivery.channels import notifiers_from_env
+
+    return notifiers_from_env(os.environ)
+
+
+
+@contextmanager
+def _state(args: argparse.Namespace, *, locked: bool = False) -> Iterator[Store]:
+    """The state file, closed afterwards; `locked` for commands that poll or deliver (one monitor at a time)."""
+    with instance_lock(args.state) if locked else nullcontext():
+        store = Store(args.state)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+
+EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG, EXIT_DEGRADED = 0, 1, 2, 3  # 3: done, but every source failed or a
+# message could not be delivered (it stays queued): what a systemd OnFailure= or cron must notice
+
+
+
+def _typed_url(target: str) -> bool:
+    """True for an http(s) URL; raise a one-line error for another scheme (ftp://, a typo like htps://)."""
+    if target.lower().startswith(("http://", "https://")):
+        return True
+    if "://" in target:
+        raise RuntimeError(f"{target}: only http:// and https:// addresses can be fetched")
+    return False
+
+
+
+def _existing_state(args: argparse.Namespace) -> None:
+    """Commands that only read the state must not create an empty one because of a typo in --state."""
+    if not Path(args.state).is_file():
+        raise RuntimeError(f"no state file at {args.state} (check --state or $MONITOR_STATE; "
+                           "`monitor run --once` creates it)")
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """The options every command takes, accepted before or after the command name."""
+    d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    parser.add_argument("--feeds", default=d("feeds.yaml"), help="feeds file (default ./feeds.yaml)")
+    parser.add_argument("--keywords", default=d("keywords.yaml"), help="keyword rules (default ./keywords.yaml)")
+    parser.add_argument("--state", default=d(os.environ.get("MONITOR_STATE", "monitor.db")),
+                        help="SQLite state file (default ./monitor.db, or $MONITOR_STATE)")
+    parser.add_argument("-v", "--verbose", action="count", default=d(0), help="more detail: every feed and article (-vv: the libraries too)")

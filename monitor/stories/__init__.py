@@ -1,0 +1,9 @@
+"""Stage 4, stories: many articles, one story.
+
+`urlkeys.py`: the URL keys and GUIDs that make one page's many addresses one item (the seen list);
+`neardup.py`: MinHash + LSH over word shingles folds republications into the first story; `export.py`: a
+story as a record (`export` as JSON Lines or CSV, and the stories of a WACZ package).
+
+Takes: matched articles. Returns: the story an article belongs to (new, or a further source of one).
+May import: `config`, `store`, `relevance`.
+"""
