@@ -1,5 +1,5 @@
 """Hostile feeds, one at a time: wall time and peak memory of `monitor run --once` for each case of
-tests/hostile.py, plus the two memory targets (one feed of 20,000 items; 200 feeds x 20 items).
+tests/support/hostile.py, plus the two memory targets (one feed of 20,000 items; 200 feeds x 20 items).
 
     python bench/bench_hostile.py                 # every case, a table on stdout
     python bench/bench_hostile.py --json out.json  # the figures as JSON too

@@ -75,7 +75,7 @@ class Service:
             first = now + timedelta(seconds=min(60.0, len(fresh) / 10) * i / len(fresh))
             self.scheduler.add_job(self._tracked(spec.name, self._poll_step(spec.name)), "interval",
                                    seconds=spec.interval, id=f"feed:{spec.name}", replace_existing=True,
-                                   next_run_time=first)
+                                   next_run_time=clock.to_real(first))  # APScheduler runs on the real clock
         last = self.monitor.store.last_digest_at()
         # Fixed times and quiet hours are checked each minute (send_digest decides whether one is due).
         interval = 60.0 if feeds.settings.digest_at or feeds.settings.quiet_hours else feeds.settings.digest_interval
@@ -83,13 +83,13 @@ class Service:
         if digest is None or digest.trigger.interval.total_seconds() != interval:
             next_digest = max(now + timedelta(seconds=90), (last + timedelta(seconds=interval)) if last else now)
             self.scheduler.add_job(self._tracked("digest", self.monitor.send_digest), "interval", seconds=interval,
-                                   id="digest", replace_existing=True, next_run_time=next_digest)
+                                   id="digest", replace_existing=True, next_run_time=clock.to_real(next_digest))
         self._schedule_weekly(feeds)
         if "outbox" not in jobs:
             self.scheduler.add_job(self._tracked("outbox", self._retry_outbox), "interval", seconds=RETRY_EVERY,
                                    id="outbox")
         log.info("scheduled %d feed(s), %d new or changed; next digest at %s", len(enabled), len(fresh),
-                 self.scheduler.get_job("digest").next_run_time.isoformat(timespec="seconds"))
+                 clock.from_real(self.scheduler.get_job("digest").next_run_time).isoformat(timespec="seconds"))
 
     def _schedule_weekly(self, feeds: FeedsFile) -> None:
         """settings.weekly_report: a cron job at its time; the report itself checks it was not sent yet."""

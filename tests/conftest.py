@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import clock as suite_clock
 from tests.support.localsite import LocalSite
+
+suite_clock.pin(suite_clock.DEFAULT)  # before any test module computes a "now" of its own
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
@@ -35,7 +38,7 @@ def store(tmp_path):
 def clean_env(monkeypatch, tmp_path):
     """No delivery channel from the developer's shell leaks into a test; the digest goes to stdout."""
     for key in list(os.environ):
-        if key.startswith("MONITOR_"):
+        if key.startswith("MONITOR_") and key != "MONITOR_NOW":
             monkeypatch.delenv(key, raising=False)
     return tmp_path
 
@@ -43,11 +46,20 @@ def clean_env(monkeypatch, tmp_path):
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `python -m monitor ...` as a user would, with this checkout on the path."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    full_env["PYTHONPATH"] = str(PROJECT)
+    full_env = suite_clock.child_env({"PYTHONPATH": str(PROJECT)})
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd or PROJECT, timeout=timeout)
+
+
+@pytest.fixture
+def moment(request):
+    """Run the test with the clock at `request.param` (one of tests/support/clock.py's MOMENTS), then put the
+    suite's clock back: `@pytest.mark.parametrize("moment", MOMENTS.values(), ids=MOMENTS, indirect=True)`."""
+    saved = os.environ[suite_clock.clock.ENV]
+    suite_clock.pin(request.param)
+    yield request.param
+    suite_clock.restore(saved)
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ on the digest the user receives.
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 import gzip
 import pytest
 
+from tests.support.clock import child_env
 from tests.conftest import PROJECT, run_cli
 from tests.support.localsite import LocalSite, Page, article_html, rss
 from tests.sources.test_crawl import KHOROG_RU, listing, sitemap_index, sitemap_xml
@@ -203,7 +203,7 @@ def test_an_interrupted_backfill_resumes_without_fetching_again(tmp_path, site):
                      encoding="utf-8")
     args = [sys.executable, "-m", "monitor", "backfill", "--since", "2022-05-01", "--feeds", str(feeds),
             "--keywords", str(PROJECT / "keywords.yaml"), "--state", str(tmp_path / "state.db")]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {"PYTHONPATH": str(PROJECT)}
+    env = child_env() | {"PYTHONPATH": str(PROJECT)}
     proc = subprocess.Popen(args, env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while (len(site.requested("/2023/")) < 2 or not _items_committed(tmp_path / "state.db")) \

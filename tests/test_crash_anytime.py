@@ -11,7 +11,6 @@ hangs before its 250 (sending).
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clock import child_env
 from tests.conftest import PROJECT
 from tests.support.faultserver import wait_for
 from tests.support.localsite import LocalSite, Page, article_html, rss
@@ -74,7 +74,7 @@ class Runs:
         self.feeds = tmp / "feeds.yaml"
         self.feeds.write_text(f"feeds:\n  - name: Pamir Test News\n    url: {site.url('/feed.xml')}\n"
                               "settings:\n  timeout: 10\n", encoding="utf-8")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        self.env = child_env()
         self.env.update(sink.env(), PYTHONPATH=str(PROJECT))
         self.marks: list[str] = []
 

@@ -1,4 +1,4 @@
-"""The service under signals while a poll is in flight (tests/test_service.py has the single-signal cases).
+"""The service under signals while a poll is in flight (tests/test_scheduler.py has the single-signal cases).
 
 A user edits feeds.yaml to add a feed while the service is busy with a slow site: the first edit has a tab in
 it (refused with file:line; the running feeds go on, the new one is not started), the second is right (the feed
@@ -8,13 +8,13 @@ a traceback, and a following `run --once` finds every story exactly once and fet
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.clock import child_env
 from tests.conftest import PROJECT, run_cli
 from tests.support.faultserver import stop, wait_for
 from tests.support.localsite import LocalSite, Page, article_html, rss
@@ -48,7 +48,7 @@ def test_sighup_twice_then_sigterm_mid_poll_loses_nothing(tmp_path):
         feeds.write_text(good, encoding="utf-8")
         state, log = tmp_path / "state.db", tmp_path / "service.log"
         common = ["--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"), "--state", str(state)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {"PYTHONPATH": str(PROJECT)}
+        env = child_env() | {"PYTHONPATH": str(PROJECT)}
         proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", *common], env=env, cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=open(log, "w", encoding="utf-8"))
         try:

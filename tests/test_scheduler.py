@@ -7,10 +7,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 
+from monitor import clock
+from tests.support.clock import child_env
 from tests.conftest import PROJECT, run_cli
 from tests.support.faultserver import feeds_yaml, stop, wait_for
 from tests.support.localsite import LocalSite, Page, article_html, rss
@@ -35,9 +37,8 @@ BORING = {f"/s/weather{i}": (f"Weather report {i}", [f"Sunny spells are expected
 
 def _serve(args: list[str], log: Path) -> subprocess.Popen:
     env_python = {"PYTHONPATH": str(PROJECT)}
-    import os
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | env_python
+    env = child_env() | env_python
     return subprocess.Popen([sys.executable, "-m", "monitor", *args], stdout=subprocess.PIPE,
                             stderr=open(log, "w", encoding="utf-8"), env=env, cwd=PROJECT, text=True)
 
@@ -177,7 +178,7 @@ def test_status_names_failing_feeds_and_the_long_dead_ones(tmp_path):
     assert "FAILING" not in rows["Working Feed"]
     assert "failing for more than" not in status.stdout
 
-    two_days_ago = (datetime.now(timezone.utc) - timedelta(days=2)).isoformat(timespec="seconds")
+    two_days_ago = (clock.now() - timedelta(days=2)).isoformat(timespec="seconds")
     db = sqlite3.connect(state)
     with db:
         db.execute("UPDATE feeds SET error_since = ? WHERE name = 'Dead Feed'", (two_days_ago,))

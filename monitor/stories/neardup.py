@@ -3,7 +3,7 @@
 Why MinHash + LSH: a republished copy keeps most of its 3-word shingles even when a site changes the
 headline, drops the first paragraph or wraps the text in its own boilerplate; two independent reports of
 one event share only a few quoted sentences. The estimated Jaccard similarity of the shingle sets
-separates the two cases (see bench/bench_dedup.py and tests/test_neardup.py for the measurements), and
+separates the two cases (see bench/bench_dedup.py and tests/stories/test_neardup.py for the measurements), and
 banding the 128 MinHash values (42 bands of 3) lets one indexed SQLite query find the candidates among
 100,000 stored stories; each candidate is then verified against its stored signature. SimHash was
 rejected: with default features it found 1 of 100 copies with 5% of the words changed.
@@ -58,7 +58,7 @@ def _permutations() -> tuple[np.ndarray, np.ndarray]:
     """The affine permutations h -> a*h + b (mod 2**32, `a` odd) of datasketch's "affine32" scheme, seed 1.
 
     Computed as datasketch 2.0 computes them, so signatures are bit-identical to `datasketch.MinHash(
-    num_perm=128, seed=1, scheme="affine32")` (tests/test_neardup.py checks it against the library): states
+    num_perm=128, seed=1, scheme="affine32")` (tests/stories/test_neardup.py checks it against the library): states
     written before keep their index. Why not the library itself: importing datasketch imports scipy, 0.3 s
     of every run's start-up for a dozen lines of numpy.
     """

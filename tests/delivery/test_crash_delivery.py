@@ -5,7 +5,6 @@ server took just before the kill may come again, with the same Message-ID).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clock import child_env
 from tests.conftest import PROJECT
 from tests.support.localsite import LocalSite, Page, article_html, rss
 from tests.support.smtp_sink import SmtpSink
@@ -52,7 +52,7 @@ def start_run(tmp_path: Path, site: LocalSite, sink: SmtpSink) -> subprocess.Pop
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(f"feeds:\n  - name: Pamir Test News\n    url: {site.url('/feed.xml')}\nsettings:\n  timeout: 5\n",
                      encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env = child_env()
     env.update(sink.env(), PYTHONPATH=str(PROJECT), MONITOR_SMTP_TIMEOUT="60")
     cmd = [sys.executable, "-m", "monitor", "run", "--once", "--feeds", str(feeds),
            "--keywords", str(PROJECT / "keywords.yaml"), "--state", str(tmp_path / "state.db")]

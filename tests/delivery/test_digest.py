@@ -7,10 +7,13 @@ channel's own renderer, as it would be sent.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email import message_from_string, policy
 
-from monitor.delivery.digest import build_digest
+import pytest
+
+from monitor import clock
+from monitor.delivery.digest import build_digest, next_digest_at
 from monitor.config.feeds import Settings
 from monitor.relevance.matcher import Matcher
 from monitor.models import Article, FeedEntry
@@ -19,10 +22,11 @@ from monitor.delivery.telegram import render_chunks
 from monitor.delivery.text import render_text
 from monitor.relevance.keywords import load_rules
 from tests.conftest import PROJECT
+from tests.support.clock import MOMENTS
 
 RULES = load_rules(PROJECT / "keywords.yaml")
 MATCHER = Matcher(RULES)
-NOW = datetime.now(timezone.utc)
+NOW = clock.now()
 
 COURT = ("A court in Khorog sentenced three Pamiri activists to seven years in prison on Monday after a closed "
          "trial, their relatives said. The men were detained in May 2022 during the protests in Rushan and were "
@@ -110,3 +114,21 @@ def test_the_original_outlet_leads_a_folded_story_and_republishers_keep_their_ow
     assert "https://news.example/original" in text.split("Matched:")[0]
     assert "Also reported by Aggregator — “Court jails Pamiris”: https://agg.example/x\n" in text
     assert "Also reported by Mirror: https://mirror.example/y" in text, "a copy with the lead's title says so once"
+
+
+@pytest.mark.parametrize("moment", MOMENTS.values(), ids=MOMENTS, indirect=True)
+def test_fixed_digest_times_come_round_twice_a_day_whatever_the_day_and_across_a_clock_change(moment):
+    from zoneinfo import ZoneInfo
+
+    settings = Settings(digest_at=["02:30", "18:00"], timezone="Europe/Berlin")
+    berlin = ZoneInfo("Europe/Berlin")
+    now = clock.now()
+    slots, last = [], now
+    for _ in range(6):
+        last = next_digest_at(last, settings, last)
+        slots.append(last)
+    assert all(b > a for a, b in zip([now] + slots, slots)), slots  # always forward, never the same slot twice
+    assert slots[0] - now <= timedelta(hours=24)
+    assert slots[-1] - now <= timedelta(days=3, hours=1)  # six slots in three days: none skipped, none doubled
+    # 02:30 does not exist on the morning Berlin springs forward; the digest then goes at 03:30 local
+    assert {s.astimezone(berlin).strftime("%H:%M") for s in slots} <= {"02:30", "03:30", "18:00"}

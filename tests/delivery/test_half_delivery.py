@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
+from monitor import clock
 from monitor.delivery.outbox import deliver_due, queue_digest
 from monitor.delivery.channels import notifiers_from_env
 from monitor.store import Store
@@ -26,7 +27,7 @@ LATER = timedelta(hours=2)  # past any backoff the first failure set
 
 def _rounds(store: Store, notifiers: list, count: int = 3, sleep=None) -> list:
     """The first round now, then `count - 1` rounds each two hours later (as later runs would)."""
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     return [asyncio.run(deliver_due(store, notifiers, now=now + LATER * i, sleep=sleep or Sleeps()))
             for i in range(count)]
 
@@ -117,7 +118,7 @@ def test_a_server_that_hangs_up_after_data_without_a_reply_is_retried_and_delive
         notifiers = notifiers_from_env(sink.env())
         add_stories(store, 1, 1)
         queue_digest(store, make_digest(store), notifiers)
-        now = datetime.now(timezone.utc)
+        now = clock.now()
         dropped = asyncio.run(deliver_due(store, notifiers, now=now, sleep=Sleeps()))
         assert sink.data_commands >= 1 and sink.count == 0
         ((_, _, reason, _),) = dropped.retrying

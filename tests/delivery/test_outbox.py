@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
+from monitor import clock
 from monitor.delivery.outbox import BACKOFF, backoff, deliver_due, queue_digest, send_test
 from monitor.models import Article, Digest, FeedEntry, MatchResult, TopicHit
 from monitor.delivery.channels import notifiers_from_env
@@ -31,14 +32,14 @@ def add_stories(store: Store, first: int, count: int, urgent: bool = False) -> l
         item = store.record_item(feed="Ozodi", guid=None, url=url, url_key=f"ozodi.example/a/{i}", status="matched")
         text = f"Security services detained activist {i} in Khorog, GBAO."
         article = Article(FeedEntry("Ozodi", url, title=f"Story {i}"), url, f"Story {i}: detention in Khorog", text,
-                          None, datetime.now(timezone.utc), "")
+                          None, clock.now(), "")
         hit = TopicHit("detentions", 0.9, ("detained",), urgent)
         ids.append(store.add_story(item, article, MatchResult((hit,), (), text, ((18, 26),))))
     return ids
 
 
 def make_digest(store: Store, kind: str = "digest") -> Digest:
-    return Digest(kind, datetime.now(timezone.utc), tuple(store.waiting_stories()))  # type: ignore[arg-type]
+    return Digest(kind, clock.now(), tuple(store.waiting_stories()))  # type: ignore[arg-type]
 
 
 def channels(sink: SmtpSink, tg: FakeTelegram, **env: str) -> list:
@@ -83,7 +84,7 @@ def test_smtp_down_delays_email_only_then_email_catches_up_in_order_and_nothing_
     sleeps = Sleeps()
     with FakeTelegram() as tg:
         notifiers = channels(sink, tg)
-        t0 = datetime.now(timezone.utc)
+        t0 = clock.now()
         add_stories(store, 1, 2)
         queue_digest(store, make_digest(store), notifiers)
         first = run(deliver_due(store, notifiers, now=t0, sleep=sleeps))
@@ -117,7 +118,7 @@ def test_a_short_telegram_rate_limit_is_waited_out_a_long_one_is_rescheduled(tmp
         add_stories(store, 1, 1)
         queue_digest(store, make_digest(store), notifiers)
         tg.fail(429, retry_after=3)
-        now = datetime.now(timezone.utc)
+        now = clock.now()
         report = run(deliver_due(store, notifiers, now=now, sleep=sleeps))
         assert sleeps.calls == [3.5] and len(tg.messages) == 1 and report.ok
 
@@ -141,7 +142,7 @@ def test_server_errors_are_retried_and_a_bad_chat_is_reported_without_blocking_t
         queue_digest(store, make_digest(store), notifiers)
         tg.fail(500)
         report = run(deliver_due(store, notifiers, sleep=sleeps))
-        later = run(deliver_due(store, notifiers, now=datetime.now(timezone.utc) + timedelta(days=1), sleep=sleeps))
+        later = run(deliver_due(store, notifiers, now=clock.now() + timedelta(days=1), sleep=sleeps))
     assert [c for c, _, _ in report.sent] == [f"telegram:{CHAT}"]
     ((channel, _, reason),) = report.failed
     assert channel == "telegram:-100404" and "chat not found" in reason and TOKEN not in reason
@@ -171,8 +172,8 @@ def test_a_lost_acceptance_resends_at_most_that_one_message_with_the_same_messag
         assert report.retrying and "did not answer within 0.3 s" in report.retrying[0][2]
         assert sleeps.calls == [] and sink.count == 1  # a timeout is not retried at once: it would just wait again
         sink.release()
-        run(deliver_due(store, notifiers, now=datetime.now(timezone.utc) + timedelta(minutes=5)))
-        run(deliver_due(store, notifiers, now=datetime.now(timezone.utc) + timedelta(hours=5)))
+        run(deliver_due(store, notifiers, now=clock.now() + timedelta(minutes=5)))
+        run(deliver_due(store, notifiers, now=clock.now() + timedelta(hours=5)))
         ids = {m["Message-ID"] for m in sink.messages}
     assert len(ids) == 1 and sink.count <= 3  # one logical message; its resends are recognisable duplicates
 
@@ -230,6 +231,6 @@ def test_a_telegram_part_that_fails_holds_back_the_later_parts_so_the_chat_reads
 
         first = run(part_one_then_outage())
         assert [p for _, _, p in first.sent] == [0] and first.held == {f"telegram:{CHAT}": 1}
-        second = run(deliver_due(store, notifiers, now=datetime.now(timezone.utc) + timedelta(minutes=2)))
+        second = run(deliver_due(store, notifiers, now=clock.now() + timedelta(minutes=2)))
     assert [p for _, _, p in second.sent] == [1, 2]
     assert [m["visible"].rstrip()[-5:] for m in tg.messages] == ["[1/3]", "[2/3]", "[3/3]"]

@@ -4,7 +4,8 @@ on schedule (`settings: weekly_report`), exactly once a week."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from tests.conftest import PROJECT, run_cli
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.localsite import Page, rss
 from tests.support.smtp_sink import SmtpSink
-from tests.support.webarchive import NOW, build_archive
+from tests.support.clock import MOMENTS
+from tests.support.webarchive import NOW, STORIES, build_archive
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +28,10 @@ def archive(tmp_path_factory) -> tuple[Path, dict[str, int]]:
     return path, build_archive(path)
 
 
-def test_monitor_report_week_prints_counts_per_topic_and_source_top_stories_and_new_sources(archive, tmp_path):
-    state, _ = archive
+@pytest.mark.parametrize("moment", MOMENTS.values(), ids=MOMENTS, indirect=True)
+def test_monitor_report_week_prints_counts_per_topic_and_source_top_stories_and_new_sources(moment, tmp_path):
+    state = tmp_path / "monitor.db"
+    build_archive(state, now=moment)
     result = run_cli("report", "--week", "--state", str(state), "--chart", str(tmp_path / "trend.png"))
     out = result.stdout
     assert result.returncode == 0, result.stderr
@@ -39,7 +43,15 @@ def test_monitor_report_week_prints_counts_per_topic_and_source_top_stories_and_
     top = out.split("Top stories:")[1].split("\n\n")[0]
     assert top.index("В Хороге задержаны") < top.index("Дар Хоруғ")  # by score
     assert "Ozodi TJ" in out.split("New sources this week:")[1]
-    assert out.rstrip().endswith(" 1 3")  # stories per week: last week's one, this week's three
+    # Stories per calendar week, Monday first, the week of the report last: which of the stories 1, 2, 3 and 9
+    # days old fall into this week and the last depends on the day (on a Monday at 00:30 this week has none).
+    def monday(when: datetime) -> date:
+        return when.date() - timedelta(days=when.weekday())
+
+    weeks = Counter(monday(moment - timedelta(days=age)) for *_, age in STORIES)
+    this_week = monday(moment)
+    last_week = this_week - timedelta(weeks=1)
+    assert out.rstrip().endswith(f" {weeks[last_week]} {weeks[this_week]}"), out.rstrip().rsplit("\n", 1)[-1]
     assert (tmp_path / "trend.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

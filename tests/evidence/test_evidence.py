@@ -15,10 +15,12 @@ import subprocess
 import sys
 import time
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from monitor import clock
 
 from tests.conftest import PROJECT, run_cli
 from tests.support.localsite import LocalSite, Page, article_html, rss
@@ -219,7 +221,7 @@ def test_verify_state_rehashes_every_capture_and_names_a_damaged_one(archive, tm
 
 def _age_stories(tmp: Path, days: float) -> None:
     """Pretend the stories were captured `days` ago (the clock cannot be moved from outside)."""
-    when = (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="seconds")
+    when = (clock.now() - timedelta(days=days)).isoformat(timespec="seconds")
     db = _db(tmp)
     db.execute("UPDATE stories SET fetched_at = ?", (when,))
     db.commit()
@@ -272,6 +274,7 @@ _WRITER = """
 import os, sys, time
 sys.path.insert(0, sys.argv[2])
 from datetime import datetime, timezone
+from monitor import clock
 from monitor.sources.fetch import Hop
 from monitor.store import Store
 from monitor.evidence.capture import Evidence
@@ -286,7 +289,7 @@ evidence = Evidence(store)
 for i in range(1000):
     body = os.urandom(300_000)
     hop = Hop(f"http://news.example/{i}", "GET", f"/{i}", (("Host", "news.example"),), "HTTP/1.1", 200, "OK",
-              (("Content-Type", "text/html"),), body, "192.0.2.1:80", datetime.now(timezone.utc))
+              (("Content-Type", "text/html"),), body, "192.0.2.1:80", clock.now())
     pending = evidence.write([hop], text=f"story {i}")
     with store.transaction():
         evidence.index(pending, story_id=1)
@@ -337,7 +340,7 @@ def test_a_sigkill_mid_write_never_leaves_a_half_record_indexed(tmp_path):
         from monitor.sources.fetch import Hop
 
         hop = Hop("http://news.example/after", "GET", "/after", (), "HTTP/1.1", 200, "OK", (), b"<p>after</p>",
-                  "192.0.2.1:80", datetime.now(timezone.utc))
+                  "192.0.2.1:80", clock.now())
         pending = evidence.write([hop], text="after")
         with store.transaction():
             evidence.index(pending, story_id=1)
@@ -351,7 +354,7 @@ def _hop(i: int, size: int = 6000):
     from monitor.sources.fetch import Hop
 
     return Hop(f"http://news.example/{i}", "GET", f"/{i}", (("Host", "news.example"),), "HTTP/1.1", 200, "OK",
-               (("Content-Type", "text/html"),), os.urandom(size), "192.0.2.1:80", datetime.now(timezone.utc))
+               (("Content-Type", "text/html"),), os.urandom(size), "192.0.2.1:80", clock.now())
 
 
 def test_warc_files_rotate_and_old_ones_go_by_the_retention_setting(store):
@@ -387,7 +390,7 @@ def test_every_channel_reports_a_page_change_once_escaped():
 
     change = PageChange(7, 3, "Court <b>verdict</b> in Khorog", "https://news.example/a", "Outlet", "removed",
                         "removed by the publisher (HTTP 410)")
-    digest = Digest(kind="digest", created_at=datetime.now(timezone.utc), changes=(change,))
+    digest = Digest(kind="digest", created_at=clock.now(), changes=(change,))
     assert "removed by the publisher (HTTP 410)" in render_text(digest)
     assert "1 page changed" in render_text(digest)
     html = render_html(digest)

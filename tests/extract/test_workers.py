@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clock import child_env
 from tests.conftest import PROJECT
 from tests.support.localsite import LocalSite, Page, article_html, rss
 from tests.support.proctree import marked
@@ -30,7 +31,7 @@ def test_a_monitor_killed_mid_cycle_leaves_no_worker_behind(tmp_path):
         feeds = tmp_path / "feeds.yaml"
         feeds.write_text(f"feeds:\n  - name: W\n    url: {site.url('/feed.xml')}\n", encoding="utf-8")
         mark = f"MONITOR_TEST_MARK_{uuid.uuid4().hex}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        env = child_env()
         env.update({"PYTHONPATH": str(PROJECT), mark: "1"})
         proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--once", "--feeds", str(feeds),
                                  "--keywords", str(PROJECT / "keywords.yaml"), "--state", str(tmp_path / "s.db")],

@@ -10,11 +10,14 @@ from datetime import datetime, timezone
 
 import pytest
 
+from monitor import clock
+
 from monitor.delivery.digest import urgent_digests
 from monitor.relevance.matcher import Matcher
 from monitor.models import Article, Digest, FeedEntry
 from monitor.delivery.text import render_text
 from monitor.relevance.keywords import parse_rules
+from tests.support.clock import MOMENTS
 
 RULES = {
     "aliases": {"places": ["Khorog", "Rushan", "GBAO", "Хорог*"]},
@@ -113,13 +116,14 @@ def test_an_urgent_alert_names_its_topic_in_email_and_telegram_too():
     assert "Urgent topic: <b>violence</b>" in render_chunks(digest)[0]
 
 
-def test_a_run_sends_the_current_killing_at_once_and_keeps_the_background_one_for_the_digest(tmp_path, site):
+@pytest.mark.parametrize("moment", MOMENTS.values(), ids=MOMENTS, indirect=True)
+def test_a_run_sends_the_current_killing_at_once_and_keeps_the_background_one_for_the_digest(moment, tmp_path, site):
     from email.utils import format_datetime
 
     from tests.conftest import PROJECT, run_cli
     from tests.support.localsite import Page, article_html, rss
 
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     pages = {
         "/a/shot": ("Two men shot dead in Rushan", ["Two men were shot dead by security forces in Rushan on "
                     "Sunday evening, relatives told us. A third man was wounded."]),

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor import clock
+
 from tests.conftest import run_cli
 from tests.support.localsite import LocalSite, Page, article_html, rss
 
@@ -210,7 +212,7 @@ def _labels(path: Path):
 
 def test_unmatched_texts_are_kept_for_the_days_set_and_then_forgotten(tmp_path, site) -> None:
     import asyncio
-    from datetime import datetime, timedelta, timezone
+    from datetime import timedelta
 
     from monitor.config.feeds import load_feeds
     from monitor.pipeline import Monitor
@@ -228,7 +230,7 @@ def test_unmatched_texts_are_kept_for_the_days_set_and_then_forgotten(tmp_path, 
                 await monitor.poll_all()
                 # the weather page was seen 40 days ago: past the 30 days, pruned by the digest job
                 store.db.execute("UPDATE kept_texts SET fetched_at = ? WHERE title LIKE 'An early spring%'",
-                                 ((datetime.now(timezone.utc) - timedelta(days=40)).isoformat(),))
+                                 ((clock.now() - timedelta(days=40)).isoformat(),))
                 assert monitor.prune_kept_texts() == 1
 
         asyncio.run(cycle())

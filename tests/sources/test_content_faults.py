@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
+from monitor import clock
 from monitor.sources.feeds import ParseError, parse_feed
 from tests.conftest import PROJECT, run_cli
 from tests.support.faultserver import feeds_yaml
@@ -50,7 +51,7 @@ BILLION_LAUGHS = "".join(
 def item(base: str, title: str, path: str, summary: str = "", *, raw_title: str | None = None) -> str:
     return (f"<item><title>{raw_title if raw_title is not None else escape(title)}</title>"
             f"<link>{escape(base + path)}</link><description>{escape(summary)}</description>"
-            f"<pubDate>{formatdate(usegmt=True)}</pubDate></item>")
+            f"<pubDate>{formatdate(clock.time(), usegmt=True)}</pubDate></item>")
 
 
 def channel(items: str, *, decl: str = '<?xml version="1.0" encoding="utf-8"?>', doctype: str = "") -> str:

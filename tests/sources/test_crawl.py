@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor import clock
+
 from monitor.sources.sitemaps import gunzip, parse_sitemap
 from monitor.sources.sites import extract_links
 from monitor.sources.feeds import ParseError
@@ -98,7 +100,7 @@ def sitemap_index(children: list[tuple[str, str]]) -> bytes:
 
 
 def test_a_sitemap_found_through_robots_txt_delivers_new_stories_and_skips_old_sitemaps(tmp_path, site):
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     recent, old = (now - timedelta(hours=3)).isoformat(timespec="seconds"), "2019-01-01"
     site.add("/robots.txt", Page(f"User-agent: *\nDisallow: /private/\nSitemap: {site.url('/sitemap_index.xml')}\n"
                                  .encode(), content_type="text/plain"))

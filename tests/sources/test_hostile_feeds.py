@@ -1,4 +1,4 @@
-"""Hostile feeds, all in one `monitor run --once` (the cases are in tests/hostile.py): a 1 MB title, 20,000
+"""Hostile feeds, all in one `monitor run --once` (the cases are in tests/support/hostile.py): a 1 MB title, 20,000
 items, invalid UTF-8 / NUL / control characters, entries with no link or a javascript:, relative or endless
 link, dates in the years 9999 and 1 and garbage dates, one GUID for two stories, xml:base pointing elsewhere, a
 gzip body that lies, 30 redirects, a sitemap index of itself and one of 50,000 children, a 10 MB robots.txt.
@@ -10,7 +10,6 @@ nothing again. `python bench/bench_hostile.py` measures each case alone.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import subprocess
@@ -19,6 +18,7 @@ import time
 
 import pytest
 
+from tests.support.clock import child_env
 from tests.conftest import PROJECT
 from tests.support.hostile import ALL_CASES, MEMORY_CASES, HostileWorld, feeds_yaml_text
 from tests.support.proctree import HAS_PROC, PeakRSS, new_mark
@@ -32,7 +32,7 @@ LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERRO
 def run_once(tmp, feeds, state) -> tuple[subprocess.CompletedProcess, float, int]:
     """(the finished run, seconds, peak summed RSS of its process tree in bytes)."""
     mark = new_mark()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env = child_env()
     env.update(PYTHONPATH=str(PROJECT), **{mark: "1"})
     started = time.monotonic()
     with PeakRSS(mark) as peak:

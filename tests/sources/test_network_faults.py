@@ -16,6 +16,7 @@ from email.utils import formatdate
 
 import pytest
 
+from monitor import clock
 from tests.conftest import PROJECT, run_cli
 from tests.support.faultserver import FaultServer, closed_port, dns_shim, feeds_yaml, garbage, hang, raw, stream
 from tests.support.localsite import LocalSite, Page, article_html, rss
@@ -40,7 +41,7 @@ BORING = [
 
 
 def _feed_bytes(base: str, items: list[tuple[str, str]]) -> bytes:
-    return rss("Feed", [{"title": t, "path": p, "date": formatdate(usegmt=True)} for t, p in items],
+    return rss("Feed", [{"title": t, "path": p, "date": formatdate(clock.time(), usegmt=True)} for t, p in items],
                base=base).encode()
 
 

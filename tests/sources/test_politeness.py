@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import gzip
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from monitor import clock
 
 from monitor.config.feeds import FeedSpec, Settings
 from monitor.sources.fetch import USER_AGENT, Fetcher, FetchError
@@ -57,7 +59,7 @@ def run_once(tmp_path: Path, feeds: Path, env: dict[str, str] | None = None):
 
 
 def news_feed(site: LocalSite, items: list[tuple[str, str]], base: str | None = None) -> Page:
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     return Page(rss("Test News", [{"title": t, "path": p, "date": format_datetime(now - timedelta(hours=i))}
                                   for i, (t, p) in enumerate(items)], base=base or site.base).encode(),
                 content_type="application/rss+xml")

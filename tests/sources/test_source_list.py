@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+from monitor import clock
 from monitor.config.feeds import load_feeds
 from tests.conftest import PROJECT, run_cli
 from tests.support.localsite import LocalSite, Page, rss
@@ -33,7 +34,7 @@ def test_the_shipped_list_has_the_working_feeds_each_with_a_comment():
 
 
 def test_probe_tells_which_sources_answer_and_with_how_many_items(tmp_path, site: LocalSite):
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     site.add("/feed.xml", rss("Outlet", [{"title": f"Story {i}", "path": f"/a/{i}"} for i in range(3)],
                               base=site.base))
     site.add("/empty.xml", Page(b'<?xml version="1.0"?><rss version="2.0"><channel><title>E&nbsp;</title>'

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor import clock
+
 from monitor.config.feeds import ConfigError, load_feeds
 from monitor.sources.telegram import parse_preview
 from tests.conftest import PROJECT, run_cli
@@ -19,7 +21,7 @@ from tests.support.localsite import LocalSite, Page
 from tests.support.tgpreview import Post, preview_page
 
 CHANNEL = "pamir_synth_news"
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = clock.now().replace(microsecond=0)
 
 KHORUGH_TG = ("Дар Хоруғ се ҷавон боздошт шуданд<br/>Шоми дирӯз дар маркази шаҳри Хоруғ кормандони қувваҳои "
               "амниятӣ се ҷавони маҳаллиро боздошт карданд. Хешовандонашон мегӯянд, ки аз ҷойи нигаҳдории онҳо "

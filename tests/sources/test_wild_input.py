@@ -7,13 +7,17 @@ import logging
 from datetime import datetime, timezone
 from email.utils import formatdate
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+
+from monitor import clock
 
 from monitor.sources.charset import decode_html
 from monitor.sources.feeds import ParseError, parse_feed
 from monitor.sources.dates import parse_date_text
 from tests.conftest import PROJECT, run_cli
+from tests.support.clock import MOMENTS
 from tests.support.localsite import LocalSite, Page, rss
 
 TITLES = {
@@ -161,7 +165,7 @@ def test_one_poll_of_pages_from_the_wild(tmp_path, site):
               "Relatives of those killed in Khorog say the bodies were not returned.")
     site.add("/n/gone", Page(b"gone", status=404, content_type="text/plain"))
     site.add("/rss", rss("Outlet", [
-        {"title": "Хабари нав", "path": "/tg/news/1", "date": formatdate(usegmt=True)},
+        {"title": "Хабари нав", "path": "/tg/news/1", "date": formatdate(clock.time(), usegmt=True)},
         {"title": "Five detained in Khorog", "path": "/n/garbled", "summary": summary},
         {"title": "Three killed in Khorog", "path": "/n/gone", "summary": killed, "date": ""},
     ], base=site.base).replace("<pubDate></pubDate>", ""))
@@ -183,7 +187,7 @@ def test_feed_summary_and_page_text_both_count():
                       summary="The hearing concerned residents of Khorog.")
     page = "Five residents were detained on Tuesday and taken to the capital; lawyers were refused access."
     article = Article(entry=entry, final_url=entry.url, title=entry.title, text=page, published=None,
-                      fetched_at=datetime.now(timezone.utc), raw_sha256="")
+                      fetched_at=clock.now(), raw_sha256="")
     matcher = Matcher(load_rules(PROJECT / "keywords.yaml"))
     assert not matcher.match(article.title, page).matched, "the page alone does not name the place"
     assert matcher.match(article.title, _match_text(article)).matched
@@ -195,3 +199,17 @@ def _run(tmp_path: Path, site: LocalSite, path: str):
                      encoding="utf-8")
     return run_cli("run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
                    "--state", str(tmp_path / "state.db"))
+
+
+@pytest.mark.parametrize("moment", MOMENTS.values(), ids=MOMENTS, indirect=True)
+def test_todays_date_in_the_solar_hijri_calendar_is_read_as_today_on_any_day(moment):
+    from convertdate import persian
+
+    digits = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+    months = ["فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور", "مهر", "آبان", "آذر", "دی", "بهمن", "اسفند"]
+    tehran = moment.astimezone(ZoneInfo("Asia/Tehran")).date()  # the date a Tehran newsroom writes
+    year, month, day = persian.from_gregorian(tehran.year, tehran.month, tehran.day)
+    text = f"{day} {months[month - 1]} {year}".translate(digits)
+    when = parse_date_text(text)
+    assert when is not None, f"{text} (the moment's own date) was refused"
+    assert when.date() == tehran, text

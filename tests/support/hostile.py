@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from email.utils import formatdate
 from xml.sax.saxutils import escape
 
+from monitor import clock
 from tests.support.faultserver import FaultServer, raw, stream
 from tests.support.localsite import LocalSite, Page, article_html
 
@@ -85,7 +86,7 @@ def item(title: str, link: str | None, *, guid: str | None = None, date: str | N
         parts.append(f"<link>{escape(link)}</link>")
     if guid is not None:
         parts.append(f"<guid isPermaLink='false'>{escape(guid)}</guid>")
-    parts.append(f"<pubDate>{date or formatdate(usegmt=True)}</pubDate>")
+    parts.append(f"<pubDate>{date or formatdate(clock.time(), usegmt=True)}</pubDate>")
     parts.append(f"<description>{escape(summary)}</description>")
     return f"<item>{''.join(parts)}</item>"
 
@@ -277,9 +278,8 @@ MEMORY_CASES = ["many feeds"]  # measured on its own: 4,000 entries cost feedpar
 
 
 def _iso_now() -> str:
-    from datetime import datetime, timezone
 
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return clock.now().isoformat(timespec="seconds")
 
 
 def feeds_yaml_text(sources: list[dict[str, str]], settings: str = "  timeout: 30\n") -> str:

@@ -14,6 +14,8 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
+from monitor import clock
+
 
 @dataclass
 class Page:
@@ -157,7 +159,7 @@ def rss(title: str, items: list[dict[str, str]], *, base: str) -> str:
         guid = item.get("guid", link)
         parts.append(f"""<item><title>{escape(item['title'])}</title><link>{escape(link)}</link>
 <guid isPermaLink="false">{escape(guid)}</guid><description>{escape(item.get('summary', ''))}</description>
-<pubDate>{item.get('date', formatdate(usegmt=True))}</pubDate></item>""")
+<pubDate>{item.get('date', formatdate(clock.time(), usegmt=True))}</pubDate></item>""")
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>{escape(title)}</title><link>{base}/</link><description>test</description>
 {''.join(parts)}

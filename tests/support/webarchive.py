@@ -13,16 +13,17 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from monitor import clock
 from monitor.relevance.matcher import Matcher
 from monitor.models import Article, FeedEntry, MatchResult, TopicHit
 from monitor.relevance.keywords import load_rules
 from monitor.store import Store
 
 PROJECT = Path(__file__).resolve().parents[2]
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = clock.now().replace(microsecond=0)
 
 # (feed, title, text, days ago)
 STORIES = [
@@ -55,14 +56,16 @@ def _match(matcher: Matcher, title: str, text: str) -> MatchResult:
     return MatchResult((TopicHit("gbao_rights", 3.0, ("gbao",)),), (), text[:200], ())
 
 
-def build_archive(path: Path, extra: int = 0) -> dict[str, int]:
-    """Write the stories (plus `extra` filler stories in the past year); returns story ids by feed."""
+def build_archive(path: Path, extra: int = 0, now: datetime | None = None) -> dict[str, int]:
+    """Write the stories (plus `extra` filler stories in the past year), dated back from `now` (default: the
+    clock's now); returns story ids by feed."""
+    now = now or clock.now().replace(microsecond=0)
     matcher = Matcher(load_rules(PROJECT / "keywords.yaml"))
     store = Store(path)
     ids: dict[str, int] = {}
     try:
         for n, (feed, title, text, days) in enumerate(STORIES + _filler(extra)):
-            when = NOW - timedelta(days=days)
+            when = now - timedelta(days=days)
             url = f"https://news.example/{n}/story"
             entry = FeedEntry(feed, url, guid=url, title=title, published=when)
             article = Article(entry, url + "?amp", title, text, when, when + timedelta(minutes=5),
@@ -76,7 +79,7 @@ def build_archive(path: Path, extra: int = 0) -> dict[str, int]:
         first = ids["Eurasianet"]
         copy = STORIES[2][2] + " Republished with permission."
         entry = FeedEntry("IPS", "https://ips.example/khorugh", title="Khorugh: residents held after protest")
-        article = Article(entry, entry.url, entry.title, copy, NOW - timedelta(days=8), NOW - timedelta(days=8),
+        article = Article(entry, entry.url, entry.title, copy, now - timedelta(days=8), now - timedelta(days=8),
                           hashlib.sha256(copy.encode()).hexdigest())
         store.add_story_source(first, None, "IPS", entry.url, entry.title, article=article)
         store.record_poll_success("Ozodi RU", etag=None, last_modified=None, fetch_ms=120, new_items=4, matches=1)

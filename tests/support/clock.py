@@ -1,0 +1,49 @@
+"""One clock for the whole suite: no test reads the machine's date, time of day or time zone.
+
+The session starts at DEFAULT (conftest.py pins it on import), in UTC, whatever the machine says. Every
+process of a test (the CLI, the service, a crash victim) shares that clock through `MONITOR_NOW`
+(monitor/clock.py), so they all agree on "now". A test whose outcome depends on the day is run at each of
+MOMENTS with the `moment` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+
+from monitor import clock
+
+UTC = timezone.utc
+DEFAULT = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)  # a Wednesday morning, mid-week and mid-month
+
+MOMENTS = {
+    "monday-0030-nothing-this-week": datetime(2026, 12, 7, 0, 30, tzinfo=UTC),
+    "sunday-night": datetime(2026, 12, 13, 23, 50, tzinfo=UTC),
+    "new-years-eve": datetime(2026, 12, 31, 23, 45, tzinfo=UTC),
+    "berlin-dst-change": datetime(2027, 3, 28, 0, 45, tzinfo=UTC),  # clocks jump from 02:00 to 03:00 at 01:00 UTC
+    "last-day-of-azar-1405": datetime(2026, 12, 21, 20, 0, tzinfo=UTC),  # 30 Azar, 23:30 in Tehran
+}
+
+
+def pin(moment: datetime) -> None:
+    """Set the clock of this process and of every process started from now on to read `moment` now."""
+    at = time.time()
+    clock.set_now(moment, at)
+    os.environ[clock.ENV] = clock.setting(moment, at)
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+
+def restore(setting: str) -> None:
+    """Go back to a clock saved as its `MONITOR_NOW` value."""
+    moment, _, at = setting.partition("@")
+    clock.set_now(clock.parse(moment), float(at))
+    os.environ[clock.ENV] = setting
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child process: no delivery setting from the developer's shell, the suite's clock."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") or k == clock.ENV}
+    env.update(extra or {})
+    return env
