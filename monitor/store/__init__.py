@@ -1,8 +1,12 @@
-"""The SQLite state: the only package that speaks SQL.
+"""Stage 5, the state (SQLite): the only package that speaks SQL.
 
 Tables: feeds (poll state and health), items (every entry ever seen, so nothing is fetched twice),
 stories (matched articles: the evidence archive), story_sources (further outlets of a story),
-digests and outbox (what was queued for which channel, and whether the channel accepted it).
+digests and outbox (what was queued for which channel, and whether the channel accepted it); the full list
+is in ARCHITECTURE.md. `Store` is this module plus one query mixin per area (neardup, digests, texts, labels,
+mentions, evidence, quiet, robots, web).
+
+Takes: models and plain values, inside `Store.transaction()`. Returns: rows (sqlite3.Row) and small records.
 
 May import: `models`, `config`. Every stage that keeps state imports it.
 """

@@ -1,7 +1,9 @@
-"""The web interface over the monitor's own state: stories, search, triage, feeds, trends; and the weekly report.
+"""The web interface over the monitor's own state: stories, search, triage, feeds, trends.
 
-Nothing here is imported by the poller: `monitor serve` and `monitor report` load it (and Starlette, Jinja2,
-uvicorn, Pillow) lazily, so `run --once` pays nothing for it.
+Nothing here is imported by the poller: `monitor serve` loads it (and Starlette, Jinja2, uvicorn) lazily, so
+`run --once` pays nothing for it. The weekly report is delivery's (delivery/weekly.py).
+
+Takes: HTTP requests and the state. Returns: pages, and readers' labels written through the store.
 
 May import: `config`, `store`, `relevance`, `stories`, `evidence`, `delivery`, `review`.
 """
