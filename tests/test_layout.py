@@ -8,6 +8,7 @@ runs the package first anyway.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,7 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
     return {m for m in found if m in modules and m != name and m not in parents}
 
 
+@functools.cache
 def graph() -> dict[str, set[str]]:
     files = {module_name(p): p for p in ROOT.rglob("*.py")}
     return {name: imports_of(path, set(files)) for name, path in files.items()}
