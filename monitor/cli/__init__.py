@@ -6,6 +6,8 @@ config loaded, one-line errors, logging. Then one module per command group: `run
 test-delivery, status, backfill, discover), `stories.py` (export, show), `review.py` (explain, eval, rematch,
 label, labels), `evidence.py` (keygen, verify, export --format wacz), `web.py` (serve, report), `outbox.py`
 (flush), `feeds.py` (feeds import/export).
+`skip_unused_imports()` (below) runs first in the command's own process: it keeps two optional imports of its
+libraries, never used here, out of every start.
 
 May import: every other part of monitor; nothing imports it.
 """
