@@ -131,6 +131,9 @@ class Monitor(DeliverySteps):
         specs = [f for f in self.feeds.feeds if f.enabled]
         if specs:
             _warm_imports()
+            known = {state.name for state in self.store.all_feed_states()}
+            if any(spec.name not in known for spec in specs):  # a feed never polled: its items are all new pages,
+                self.extractor.warm_up()  # so the workers start while its feed is on the wire, not at its first page
         return list(await asyncio.gather(*(self.poll_feed(spec) for spec in specs)))
 
     async def poll_feed(self, spec: FeedSpec) -> FeedResult:

@@ -17,8 +17,8 @@ KHOROG = ["Relatives say police in Khorog took away three young men from the Pam
 
 def test_a_full_cycle_fetches_and_matches_without_importing_httpx_cli_or_trio(tmp_path: Path, site):
     site.add("/news/khorog", article_html("Three young men taken away in Khorog", KHOROG))
-    site.add("/feed.xml", Page(rss("Outlet", [{"title": "Three young men taken away in Khorog", "path": "/news/khorog"}],
-                                   base=site.base).encode(), content_type="application/rss+xml"))
+    items = [{"title": "Three young men taken away in Khorog", "path": "/news/khorog"}]
+    site.add("/feed.xml", Page(rss("Outlet", items, base=site.base).encode(), content_type="application/rss+xml"))
     (tmp_path / "feeds.yaml").write_text(f"feeds:\n  - name: Outlet\n    url: {site.url('/feed.xml')}\n",
                                          encoding="utf-8")
     result = run_cli("--feeds", str(tmp_path / "feeds.yaml"), "--keywords", str(PROJECT / "keywords.yaml"),
