@@ -193,3 +193,33 @@ def test_a_killing_recalled_from_2022_does_not_make_a_detention_story_urgent(mat
     s = heldout[name]
     result = matcher.match(s.title, s.text)
     assert "gbao_rights" in {h.topic for h in result.hits} and not result.urgent
+
+
+@pytest.mark.parametrize("name", ["tg_rel10_gmj_raisi_viloyat.txt", "tg_rel10_gmj_filmi_mustanad.txt",
+                                  "ru_rel10_film_predateli_rushan.txt", "en_rel10_ocg_governor_khorog.txt",
+                                  "en_rel10_state_tv_traitors.txt", "fa_rel10_goruh_jenayi_khorog.txt",
+                                  "fa_rel10_film_khaenan_roshan.txt"])
+def test_the_states_criminal_group_label_for_khorogs_leaders_is_a_story_without_any_rights_word(matcher, heldout,
+                                                                                               name):
+    """«гурӯҳи муташаккили ҷиноятӣ» (ГМҶ), «преступное сообщество», "organised crime group", «گروه جنایی», traitors:
+    a pro-government piece that only brands them is still news of the campaign, not just a safety-net mention."""
+    assert _topics(matcher, heldout[name]) & {"gbao_rights", "gbao_story"}, name
+
+
+@pytest.mark.parametrize("name", ["tg_dis10_sarhad_darvoz_tir.txt", "tg_dis10_vanj_soxili_afghon.txt",
+                                  "ru_dis10_obstrel_zastavy_darvaz.txt", "ru_dis10_boi_naprotiv_rushana.txt",
+                                  "en_dis10_border_post_darvoz.txt", "en_dis10_afghan_bank_rushan.txt",
+                                  "fa_dis10_tirandazi_marz_vanj.txt", "fa_dis10_dargiri_ansuye_panj_roshan.txt"])
+def test_fire_from_across_the_afghan_border_named_by_a_gbao_district_is_not_a_gbao_story(matcher, heldout, name):
+    """Shots from the Afghan bank at a post in Darvoz, a fight on the far bank heard in Vanj or Rushan."""
+    s = heldout[name]
+    assert not matcher.match(s.title, s.text).hits, name
+    assert any(c.sense == "cross_border_fire" for c in matcher.analyse(s.title, s.text).senses), name
+
+
+@pytest.mark.parametrize("name", ["tg_rel10_vanj_sarhadbon_kusht.txt", "ru_rel10_pogranichniki_vanch.txt",
+                                  "en_rel10_vanj_guards_shot.txt", "fa_rel10_marzbanan_vanj_koshtand.txt"])
+def test_a_villager_shot_by_border_guards_and_called_a_smuggler_from_afghanistan_stays_urgent(matcher, heldout, name):
+    s = heldout[name]
+    result = matcher.match(s.title, s.text)
+    assert "gbao_violence" in {h.topic for h in result.hits} and result.urgent, name
