@@ -210,3 +210,40 @@ class FeedResult:
     elapsed_ms: float = 0.0
     bytes: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Victim:
+    """A person an incident report names: as written, and the key that makes «Алишер Назаров», "Alisher
+    Nazarov" and «علیشیر نظروف» one person."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class DraftRecord:
+    """What one report says about its incident, field by field; a field the text does not state stays empty.
+
+    `evidence` maps a field's name to the sentence it was read from (the researcher checks it there).
+    """
+
+    act: str = ""  # killing, death_in_custody, detention, … other ("" when nothing was read)
+    date: str = ""  # ISO day of the act (the start of the week or month for those precisions)
+    date_precision: str = ""  # day, week or month
+    place: str = ""  # the locality's canonical name
+    district: str = ""  # its GBAO district
+    victims: tuple[Victim, ...] = ()
+    killed: int | None = None
+    wounded: int | None = None
+    detained: int | None = None
+    sentence_years: float | None = None  # life: LIFE_SENTENCE
+    perpetrators: tuple[str, ...] = ()  # gknb, police, border_guards, court
+    language: str = ""
+    evidence: tuple[tuple[str, str], ...] = ()  # (field, sentence)
+
+    def sentence_for(self, name: str) -> str:
+        return dict(self.evidence).get(name, "")
+
+
+LIFE_SENTENCE = 99.0  # sentence_years of a life sentence ("life" in exports)
