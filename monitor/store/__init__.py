@@ -2,6 +2,7 @@
 
 Tables: feeds (poll state and health), items (every entry ever seen, so nothing is fetched twice),
 stories (matched articles: the evidence archive), story_sources (further outlets of a story),
+incidents, incident_reports and incident_persons (one event across outlets and languages: incidents.py),
 digests and outbox (what was queued for which channel, and whether the channel accepted it).
 
 May import: `models`, `config`. Every stage that keeps state imports it.
@@ -22,6 +23,7 @@ from monitor.models import Article, DigestStory, MatchResult
 from monitor.store.neardup import ArchiveQueries
 from monitor.store.digests import DigestQueries
 from monitor.store.evidence import EvidenceQueries
+from monitor.store.incidents import IncidentQueries
 from monitor.store.labels import Label, LabelQueries
 from monitor.store.mentions import MentionQueries
 from monitor.store.quiet import QuietQueries
@@ -37,7 +39,7 @@ __all__ += ["Label", "KeptText"]  # re-check and labels
 
 
 class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQueries,
-            RobotsQueries, QuietQueries):
+            RobotsQueries, QuietQueries, IncidentQueries):
     """One SQLite connection, used from one thread (the event loop's)."""
 
     def __init__(self, path: str | Path):

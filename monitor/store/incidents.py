@@ -1,0 +1,69 @@
+"""SQL for incidents: one event across outlets and languages, its reports, and the persons it names.
+
+Candidates for a new report are looked up by act and a window of days on the index `incidents_act_anchor`,
+so grouping costs the same with 100 incidents as with 100,000. Records are JSON written by
+`monitor.stories.incidents`; this module only keeps them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from monitor.store.common import _chunks
+
+
+class IncidentQueries:
+    """Mixed into Store: it needs `db`. Writers run inside the caller's transaction (the story's)."""
+
+    db: sqlite3.Connection
+
+    def incident_candidates(self, act: str, first_day: str, last_day: str, limit: int = 200) -> list[sqlite3.Row]:
+        """Incidents of one act whose anchor day lies in [first_day, last_day], not merged away."""
+        return self.db.execute(
+            """SELECT id, anchor, record FROM incidents WHERE act = ? AND anchor BETWEEN ? AND ?
+               AND merged_into IS NULL ORDER BY anchor DESC, id DESC LIMIT ?""",
+            (act, first_day, last_day, limit)).fetchall()
+
+    def add_incident(self, act: str, anchor: str, record: str, created_at: str) -> int:
+        row = self.db.execute("INSERT INTO incidents (act, anchor, record, created_at) VALUES (?, ?, ?, ?) "
+                              "RETURNING id", (act, anchor, record, created_at)).fetchone()
+        return int(row[0])
+
+    def update_incident(self, incident_id: int, record: str) -> None:
+        self.db.execute("UPDATE incidents SET record = ? WHERE id = ?", (record, incident_id))
+
+    def add_incident_report(self, story_id: int, incident_id: int, language: str, record: str) -> None:
+        self.db.execute("INSERT INTO incident_reports (story_id, incident_id, language, record) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (story_id) DO NOTHING", (story_id, incident_id, language, record))
+
+    def add_incident_persons(self, incident_id: int, persons: Iterable[tuple[str, str]]) -> None:
+        self.db.executemany("INSERT INTO incident_persons (person_key, incident_id, name) VALUES (?, ?, ?) "
+                            "ON CONFLICT DO NOTHING", [(k, incident_id, n) for k, n in persons])
+
+    def incidents_since(self, first_day: str = "") -> list[sqlite3.Row]:
+        """Every incident (not merged away) whose anchor day is on or after first_day, oldest first."""
+        return self.db.execute(
+            """SELECT id, act, anchor, record, status FROM incidents WHERE merged_into IS NULL AND anchor >= ?
+               ORDER BY anchor, id""", (first_day,)).fetchall()
+
+    def incident_reports_for(self, incident_ids: list[int]) -> list[sqlite3.Row]:
+        """The reports of these incidents with their stories' evidence links, in the order they arrived."""
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(incident_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.execute(
+                f"""SELECT r.incident_id, r.story_id, r.language, r.record, s.source, s.title, s.url, s.final_url,
+                           s.raw_sha256, s.published, s.fetched_at
+                    FROM incident_reports r JOIN stories s ON s.id = r.story_id
+                    WHERE r.incident_id IN ({marks}) ORDER BY r.story_id""", chunk).fetchall()
+        return rows
+
+    def incidents_of_person(self, person_key: str) -> list[int]:
+        """A person's case: the incidents that name them."""
+        return [int(r[0]) for r in self.db.execute(
+            "SELECT incident_id FROM incident_persons WHERE person_key = ? ORDER BY incident_id", (person_key,))]
+
+    def incident_of_story(self, story_id: int) -> int | None:
+        row = self.db.execute("SELECT incident_id FROM incident_reports WHERE story_id = ?", (story_id,)).fetchone()
+        return int(row[0]) if row else None
