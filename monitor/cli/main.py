@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from monitor import __version__
-from monitor.cli import evidence, feeds, outbox, review, run, stories, web
+from monitor.cli import evidence, feeds, incidents, outbox, review, run, stories, web
 from monitor.cli.common import _common, _date, exit_now, fail, setup_logging
 from monitor.config.problems import ConfigError
 
 # Modules that add subcommands of their own (each has `register(command)`), in the order --help lists them.
-AREAS = (review, web, outbox, feeds, evidence)
+AREAS = (review, web, outbox, feeds, evidence, incidents)
 # Modules whose `cmd_<name>` functions handle the core commands that build_parser() defines.
 HANDLERS = (run, review, stories)
 
@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", type=Path, nargs="?")
     p.add_argument("--labels", action="store_true", help="score the rules on the labels in the state instead")
     p.add_argument("--label", help="the label of every file in a folder without labels (e.g. 'not relevant')")
+    p.add_argument("--incidents", action="store_true", help="score incident grouping and the records' fields "
+                   "on a labelled folder of reports instead (see README: Incidents)")
     p = command("export", "write the evidence archive of matched stories")
     p.add_argument("--since", type=_date, default=datetime(1970, 1, 1, tzinfo=timezone.utc),
                    help="YYYY-MM-DD (default: everything)")

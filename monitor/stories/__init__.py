@@ -4,7 +4,8 @@
 `neardup.py`: MinHash + LSH over word shingles folds republications into the first story; `export.py`: a
 story as a record (`export` as JSON Lines or CSV, and the stories of a WACZ package); `incidents.py`: reports of
 one event across outlets and languages grouped into one incident (`compatible`, `Grouper`, `IncidentDesk`);
-`incident_eval.py`: `monitor eval --incidents DIR` on a labelled folder.
+`incident_export.py`: incidents as records (`monitor incidents`, one line per record); `incident_eval.py`:
+`monitor eval --incidents DIR` on a labelled folder.
 
 Takes: matched articles. Returns: the story an article belongs to (new, or a further source of one).
 May import: `config`, `store`, `relevance`.
