@@ -3,11 +3,13 @@ and another man's detention there the same day. `monitor incidents` lists two in
 
 from __future__ import annotations
 
+import csv
 import json
 
 from tests.conftest import PROJECT, run_cli
 from tests.support.localsite import Page, article_html, rss
 from monitor.stories.incident_eval import load_folder
+from monitor.stories.incident_export import UWAZI_COLUMNS
 
 LABELLED = PROJECT / "tests" / "stories" / "incidents-labelled"
 CONTRACT = ["id", "act", "date", "date_precision", "place", "district", "victims", "killed", "wounded", "detained",
@@ -43,6 +45,24 @@ def test_one_detention_in_four_languages_is_one_incident(site, tmp_path, clean_e
     assert len(other["reports"]) == 2 and other["victims"] in (["Umed Shoev"], ["Умеда Шоева"])
     table = run_cli("incidents", *common)
     assert "reported by 4 outlets in" in table.stdout and "detention · Khorog · 2026-12-05" in table.stdout
+
+    # handed over as case files: the Uwazi CSV parses, one column per documented property
+    uwazi = run_cli("export", "--incidents", "--format", "uwazi-csv", "-o", str(tmp_path / "u.csv"), *common)
+    assert uwazi.returncode == 0, uwazi.stderr
+    with open(tmp_path / "u.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == UWAZI_COLUMNS and len(rows) == 2
+    row = next(r for r in rows if r["title__tg"])
+    assert row["title"] == "Pamiri activist detained in Khorog" and row["title__ru"].startswith("В Хороге")
+    assert row["type_of_act"] == "detention" and row["locality"] == "Khorog" and row["date_of_act"] == "2026-12-05"
+    assert len(row["source_urls"].split("|")) == 4 and len(row["story_ids"].split("|")) == 4
+    assert all(len(h) == 64 for h in row["capture_sha256"].split("|"))
+    acled = run_cli("export", "--incidents", "--format", "jsonl", *common)
+    event = next(json.loads(x) for x in acled.stdout.splitlines() if json.loads(x)["location"] == "Khorog"
+                 and len(json.loads(x)["reports"]) == 4)
+    assert (event["event_type"], event["sub_event_type"], event["admin2"]) == ("Strategic developments", "Arrests",
+                                                                                "Khorog")
+    assert {"url", "sha256", "story_id"} <= set(event["reports"][0])
 
 
 def test_monitor_eval_incidents_prints_grouping_and_field_scores(clean_env):

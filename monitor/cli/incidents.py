@@ -36,3 +36,24 @@ def run_incident_eval(args: argparse.Namespace) -> int:
     reader = IncidentReader(load_rules(args.keywords))
     print(format_scores(evaluate(samples, reader), str(args.folder)))
     return 0
+
+
+def export_incidents(args: argparse.Namespace) -> int:
+    """`monitor export --incidents --format jsonl|csv|uwazi-csv [--since DATE] [-o FILE]`."""
+    from datetime import datetime, timezone
+
+    from monitor.config.problems import ConfigError, Problem
+    from monitor.stories.incident_export import incident_records, write_export
+
+    if not args.incidents or args.format == "wacz" or args.topic:
+        raise ConfigError([Problem("--format", None, "uwazi-csv needs --incidents; --incidents takes --format "
+                                   "jsonl, csv or uwazi-csv, and no --topic")])
+    since = "" if args.since <= datetime(1970, 1, 2, tzinfo=timezone.utc) else args.since.date().isoformat()
+    with _state(args) as store:
+        records = incident_records(store, since)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            write_export(records, args.format, out)
+    else:
+        write_export(records, args.format, sys.stdout)
+    return 0

@@ -55,8 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=_date, default=datetime(1970, 1, 1, tzinfo=timezone.utc),
                    help="YYYY-MM-DD (default: everything)")
     p.add_argument("--topic", help="only stories of this topic")
-    p.add_argument("--format", choices=("jsonl", "csv", "wacz"), default="jsonl",
-                   help="jsonl, csv, or wacz (web archive package with the pages as received; needs -o)")
+    p.add_argument("--format", choices=("jsonl", "csv", "wacz", "uwazi-csv"), default="jsonl",
+                   help="jsonl, csv, or wacz (web archive package with the pages as received; needs -o); "
+                   "with --incidents: jsonl, csv or uwazi-csv")
+    p.add_argument("--incidents", action="store_true", help="export the incidents (ACLED / HURIDOCS field names), "
+                   "each report with its URL, capture SHA-256 and story id")
     p.add_argument("--output", "-o", type=Path, help="file to write (default stdout)")
     p.add_argument("--sign", action="store_true", help="wacz: sign the package (key from --key or $MONITOR_SIGNING_KEY)")
     p.add_argument("--key", help="wacz --sign: the private key file (from `monitor keygen`)")

@@ -54,7 +54,9 @@ class IncidentQueries:
             marks = ",".join("?" * len(chunk))
             rows += self.db.execute(
                 f"""SELECT r.incident_id, r.story_id, r.language, r.record, s.source, s.title, s.url, s.final_url,
-                           s.raw_sha256, s.published, s.fetched_at
+                           s.raw_sha256, s.published, s.fetched_at,
+                           (SELECT c.payload_sha256 FROM captures c WHERE c.story_id = s.id AND c.reason = 'first'
+                            ORDER BY c.id LIMIT 1) AS capture_sha256
                     FROM incident_reports r JOIN stories s ON s.id = r.story_id
                     WHERE r.incident_id IN ({marks}) ORDER BY r.story_id""", chunk).fetchall()
         return rows

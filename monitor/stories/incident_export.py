@@ -74,3 +74,97 @@ def write_table(records: list[dict], out: TextIO) -> None:
 def write_jsonl(records: list[dict], out: TextIO) -> None:
     for r in records:
         out.write(json.dumps(public(r), ensure_ascii=False) + "\n")
+
+
+# --- export --incidents: ACLED and HURIDOCS field names ------------------------------------------
+
+# our act → ACLED (event_type, sub_event_type)
+ACLED_TYPES = {
+    "killing": ("Violence against civilians", "Attack"),
+    "death_in_custody": ("Violence against civilians", "Attack"),
+    "torture": ("Violence against civilians", "Attack"),
+    "disappearance": ("Violence against civilians", "Abduction/forced disappearance"),
+    "detention": ("Strategic developments", "Arrests"),
+    "protest": ("Protests", "Protest with intervention"),
+    "property": ("Strategic developments", "Looting/property destruction"),
+}
+LANGUAGES = ("en", "ru", "tg", "fa")
+CSV_COLUMNS = ("event_id", "event_date", "time_precision", "event_type", "sub_event_type", "type_of_act", "country",
+               "admin1", "admin2", "location", "victims", "actor1", "fatalities", "injured", "detained",
+               "sentence_years", "status", "notes", "source", "source_urls", "capture_sha256", "story_ids")
+UWAZI_COLUMNS = (("title",) + tuple(f"title__{lang}" for lang in LANGUAGES) +
+                 ("type_of_act", "date_of_act", "date_precision", "country", "region", "district", "locality",
+                  "victims", "perpetrators", "killed", "wounded", "detained", "sentence_years", "status", "summary",
+                  "sources", "source_urls", "capture_sha256", "story_ids", "languages"))
+_PRECISION = {"day": 1, "week": 2, "month": 3}
+
+
+def _evidence(record: dict) -> list[dict]:
+    """Each report's evidence link: URL, the capture's SHA-256 (else the page's), the story id."""
+    return [{"story_id": int(r["story_id"]), "url": r["final_url"] or r["url"], "outlet": r["source"],
+             "language": r["language"], "title": r["title"], "published": r["published"],
+             "sha256": r["capture_sha256"] or r["raw_sha256"] or ""} for r in record["_reports"]]
+
+
+def export_record(record: dict) -> dict:
+    """One incident in ACLED / HURIDOCS terms (JSON Lines and CSV share these names)."""
+    event_type, sub = ACLED_TYPES.get(record["act"], ("Strategic developments", "Other"))
+    reports = _evidence(record)
+    return {
+        "event_id": record["id"], "event_date": record["date"],
+        "time_precision": _PRECISION.get(record["date_precision"] or ""), "event_type": event_type,
+        "sub_event_type": sub, "type_of_act": record["act"], "country": "Tajikistan",
+        "admin1": "Gorno-Badakhshan Autonomous Region" if record["district"] else None, "admin2": record["district"],
+        "location": record["place"], "victims": record["victims"], "actor1": record["perpetrators"],
+        "fatalities": record["killed"], "injured": record["wounded"], "detained": record["detained"],
+        "sentence_years": record["sentence_years"], "status": record["status"], "notes": one_line(record),
+        "source": sorted({r["outlet"] for r in reports}), "reports": reports,
+        "evidence": record["_evidence"],
+    }
+
+
+def _cell(value, between: str = "; ") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return between.join(str(v) for v in value)
+    return str(value)
+
+
+def write_export(records: list[dict], fmt: str, out: TextIO) -> int:
+    """`monitor export --incidents --format jsonl|csv|uwazi-csv`; returns the number of incidents."""
+    import csv
+
+    if fmt == "jsonl":
+        for r in records:
+            out.write(json.dumps(export_record(r), ensure_ascii=False) + "\n")
+        return len(records)
+    writer = csv.writer(out)
+    if fmt == "csv":
+        writer.writerow(CSV_COLUMNS)
+        for r in records:
+            row = export_record(r)
+            reports = row["reports"]
+            row.update(source_urls=[x["url"] for x in reports], capture_sha256=[x["sha256"] for x in reports],
+                       story_ids=[x["story_id"] for x in reports])
+            writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
+        return len(records)
+    writer.writerow(UWAZI_COLUMNS)
+    for r in records:
+        row = export_record(r)
+        reports = row["reports"]
+        titles = {}
+        for x in reports:
+            titles.setdefault(x["language"], x["title"])
+        best = titles.get("en") or (reports[0]["title"] if reports else one_line(r))
+        values = {"title": best, **{f"title__{lang}": titles.get(lang, "") for lang in LANGUAGES},
+                  "type_of_act": r["act"], "date_of_act": r["date"], "date_precision": r["date_precision"],
+                  "country": "Tajikistan", "region": row["admin1"], "district": r["district"], "locality": r["place"],
+                  "victims": r["victims"], "perpetrators": r["perpetrators"], "killed": r["killed"],
+                  "wounded": r["wounded"], "detained": r["detained"], "sentence_years": r["sentence_years"],
+                  "status": r["status"], "summary": one_line(r), "sources": sorted({x["outlet"] for x in reports}),
+                  "source_urls": [x["url"] for x in reports], "capture_sha256": [x["sha256"] for x in reports],
+                  "story_ids": [x["story_id"] for x in reports],
+                  "languages": list(dict.fromkeys(x["language"] for x in reports if x["language"]))}
+        writer.writerow([_cell(values[c], "|") for c in UWAZI_COLUMNS])
+    return len(records)
