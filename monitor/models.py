@@ -116,6 +116,9 @@ class DigestStory:
     also_titles: tuple[str, ...] = ()  # each further source's own title, "" where it is the lead's
     concepts: tuple[str, ...] = ()  # what matched, as a reader names it (alias names, terms)
     seen_at: datetime | None = None  # when the monitor fetched it: orders undated stories
+    # the incident it reports, in one line: "Incident 12 · reported by 4 outlets in en, ru, tg, fa · detention ·
+    # Khorog · 2026-12-05 · Alisher Nazarov" (the other reports are in also_reported_by)
+    incident: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ class Digest:
     urgent_sent: tuple[tuple[int, str], ...] = ()  # (story id, title) of alerts sent since the last digest
     recovered: tuple[str, ...] = ()  # kind="health": feeds working again after an announced failure
     changes: tuple[PageChange, ...] = ()  # pages edited or removed since capture (evidence/recheck.py)
+    folded: tuple[int, ...] = ()  # waiting stories shown as one incident's entry (taken by the digest too)
 
     def by_topic(self) -> list[tuple[str, list[DigestStory]]]:
         """Stories grouped under their first topic's title, topics in order of their best story's score,

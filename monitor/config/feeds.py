@@ -251,6 +251,7 @@ class Settings(BaseModel):
     extract_timeout: float = Field(default=20.0, gt=0)
     keep_raw_html: bool = False  # superseded by the WARC archive (every capture keeps the page); still accepted
     show_updates: bool = False  # digest lists "also reported by" for stories already sent
+    digest_language: str | None = None  # an incident's entry takes its headline from a report in this language
     keep_unmatched_days: int = Field(default=180, ge=0)  # text of unmatched articles kept for `rematch`; 0: none
     failing_after: float = 86400.0  # a feed failing this long is listed in the digest footer
     user_agent: str | None = None  # default: a common browser's (fetch.USER_AGENT); see the README's trade-off

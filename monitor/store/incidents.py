@@ -69,3 +69,26 @@ class IncidentQueries:
     def incident_of_story(self, story_id: int) -> int | None:
         row = self.db.execute("SELECT incident_id FROM incident_reports WHERE story_id = ?", (story_id,)).fetchone()
         return int(row[0]) if row else None
+
+    def incidents_of_stories(self, story_ids: list[int]) -> dict[int, int]:
+        """story id → incident id, for the stories that have one."""
+        out: dict[int, int] = {}
+        for chunk in _chunks(story_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            out.update((int(a), int(b)) for a, b in self.db.execute(
+                f"SELECT story_id, incident_id FROM incident_reports WHERE story_id IN ({marks})", chunk))
+        return out
+
+    def incident_alerted(self, incident_id: int) -> bool:
+        """Whether an urgent alert already went out for a report of this incident."""
+        return self.db.execute(
+            """SELECT 1 FROM incident_reports r JOIN stories s ON s.id = r.story_id JOIN digests d ON d.id = s.digest_id
+               WHERE r.incident_id = ? AND d.kind = 'urgent' LIMIT 1""", (incident_id,)).fetchone() is not None
+
+    def incidents_by_id(self, incident_ids: list[int]) -> list[sqlite3.Row]:
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(sorted(incident_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.execute(f"SELECT id, act, anchor, record, status FROM incidents WHERE id IN ({marks})",
+                                    chunk).fetchall()
+        return rows

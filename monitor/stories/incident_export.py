@@ -15,9 +15,10 @@ from monitor.models import LIFE_SENTENCE
 from monitor.stories.incidents import from_json
 
 
-def incident_records(store, since: str = "") -> list[dict]:
-    """Every incident from `since` (ISO day of the act, else of its first report), with its reports."""
-    rows = store.incidents_since(since)
+def incident_records(store, since: str = "", ids: set[int] | None = None) -> list[dict]:
+    """Every incident from `since` (ISO day of the act, else of its first report), or those of `ids`, with its
+    reports."""
+    rows = store.incidents_since(since) if ids is None else store.incidents_by_id(list(ids))
     reports: dict[int, list] = {}
     for r in store.incident_reports_for([int(row["id"]) for row in rows]):
         reports.setdefault(int(r["incident_id"]), []).append(r)

@@ -70,8 +70,8 @@ def compatible(new: DraftRecord, new_anchor: str, old: DraftRecord, old_anchor: 
         return False
     if new.victims and old.victims:
         return any(same_person(a.key, b.key) for a in new.victims for b in old.victims)
-    if new.place and old.place:
-        return True
+    if new.place and old.place and new.date and old.date:
+        return True  # the same place on stated, compatible dates; an undated report needs a name or a toll
     # neither place on both sides: the same stated toll is the last thing that can tie them
     return any(getattr(new, f) and getattr(new, f) == getattr(old, f) for f in ("killed", "detained"))
 
