@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from datetime import datetime
 
 from monitor.store.common import _chunks
 
@@ -92,3 +93,14 @@ class IncidentQueries:
             rows += self.db.execute(f"SELECT id, act, anchor, record, status FROM incidents WHERE id IN ({marks})",
                                     chunk).fetchall()
         return rows
+
+    # --- the silence alert (delivery/silence.py): when did these sources last bring anything new? ---------
+
+    def newest_item_seen(self, feeds: list[str]) -> datetime | None:
+        """The newest first sighting of an item from these feeds (one index probe per feed)."""
+        newest = None
+        for feed in feeds:
+            row = self.db.execute("SELECT MAX(first_seen) FROM items WHERE feed = ?", (feed,)).fetchone()
+            if row and row[0] and (newest is None or row[0] > newest):
+                newest = row[0]
+        return datetime.fromisoformat(newest) if newest else None

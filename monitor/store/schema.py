@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS items (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS items_guid ON items (guid);
+CREATE INDEX IF NOT EXISTS items_feed_seen ON items (feed, first_seen);  -- the silence alert: newest per feed
 CREATE TABLE IF NOT EXISTS stories (
     id INTEGER PRIMARY KEY,
     item_id INTEGER NOT NULL REFERENCES items (id),

@@ -27,6 +27,14 @@ WINDOW = 35  # days either side of a report's anchor that candidates are looked 
 REPORT_LAG = 4  # an undated report tells of an act at most this many days before it was published
 
 
+def _shift(day: date, days: int) -> date:
+    """day + days, held at the calendar's ends (a feed dated 9999-12-31 must not stop the run)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
 def to_json(record: DraftRecord) -> str:
     return json.dumps(asdict(record), ensure_ascii=False, sort_keys=True)
 
@@ -49,12 +57,12 @@ def span(record: DraftRecord, anchor: str) -> tuple[date, date]:
     if record.date:
         start = date.fromisoformat(record.date)
         if record.date_precision == "week":
-            return start, start + timedelta(days=6)
+            return start, _shift(start, 6)
         if record.date_precision == "month":
             return start, start.replace(day=calendar.monthrange(start.year, start.month)[1])
         return start, start
     day = date.fromisoformat(anchor)
-    return day - timedelta(days=REPORT_LAG), day
+    return _shift(day, -REPORT_LAG), day
 
 
 def compatible(new: DraftRecord, new_anchor: str, old: DraftRecord, old_anchor: str) -> bool:
@@ -62,7 +70,7 @@ def compatible(new: DraftRecord, new_anchor: str, old: DraftRecord, old_anchor: 
     if not new.act or new.act != old.act or new.act == "other":
         return False
     (a0, a1), (b0, b1) = span(new, new_anchor), span(old, old_anchor)
-    if a0 > b1 + timedelta(days=1) or b0 > a1 + timedelta(days=1):
+    if a0 > _shift(b1, 1) or b0 > _shift(a1, 1):
         return False
     if new.district and old.district and new.district != old.district:
         return False
@@ -114,7 +122,7 @@ class Grouper:
         day = date.fromisoformat(anchor)
         found = None
         if record.act and record.act != "other":
-            lo, hi = (day - timedelta(days=WINDOW)).isoformat(), (day + timedelta(days=WINDOW)).isoformat()
+            lo, hi = _shift(day, -WINDOW).isoformat(), _shift(day, WINDOW).isoformat()
             for row in self.store.incident_candidates(record.act, lo, hi):
                 old = from_json(row["record"])
                 if compatible(record, anchor, old, row["anchor"]):
@@ -183,4 +191,10 @@ class IncidentDesk:
 
     def file(self, story_id: int, record: DraftRecord | None, published: datetime | None,
              fetched_at: datetime) -> int | None:
-        return None if record is None else self.grouper.assign(story_id, record, published, fetched_at)
+        if record is None:
+            return None
+        try:
+            return self.grouper.assign(story_id, record, published, fetched_at)
+        except (ValueError, OverflowError) as exc:  # an odd date: the story is kept, without an incident
+            log.warning("story %d: not filed under an incident: %s", story_id, exc)
+            return None
