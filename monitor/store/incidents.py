@@ -19,20 +19,31 @@ class IncidentQueries:
 
     db: sqlite3.Connection
 
-    def incident_candidates(self, act: str, first_day: str, last_day: str, limit: int = 200) -> list[sqlite3.Row]:
-        """Incidents of one act whose anchor day lies in [first_day, last_day], not merged away."""
-        return self.db.execute(
-            """SELECT id, anchor, record FROM incidents WHERE act = ? AND anchor BETWEEN ? AND ?
-               AND merged_into IS NULL ORDER BY anchor DESC, id DESC LIMIT ?""",
-            (act, first_day, last_day, limit)).fetchall()
+    def incident_candidates(self, act: str, first_day: str, last_day: str, district: str = "",
+                            near_day: str = "", limit: int = 200) -> list[sqlite3.Row]:
+        """Incidents of one act anchored in [first_day, last_day] (before near_day only month-precision ones),
+        in `district` or of no known district when one is given; not merged away. Two index range scans."""
+        where = "act = ? AND anchor BETWEEN ? AND ? AND merged_into IS NULL AND (anchor >= ? OR precision = 'month')"
+        params: list = [act, first_day, last_day, near_day or first_day]
+        if district:
+            rows = []
+            for d in (district, ""):
+                rows += self.db.execute(f"SELECT id, anchor, record FROM incidents WHERE {where} AND district = ? "
+                                        "ORDER BY anchor DESC, id DESC LIMIT ?", (*params, d, limit)).fetchall()
+            return sorted(rows, key=lambda r: (r["anchor"], r["id"]), reverse=True)[:limit]
+        return self.db.execute(f"SELECT id, anchor, record FROM incidents WHERE {where} ORDER BY anchor DESC, id DESC "
+                               "LIMIT ?", (*params, limit)).fetchall()
 
-    def add_incident(self, act: str, anchor: str, record: str, created_at: str) -> int:
-        row = self.db.execute("INSERT INTO incidents (act, anchor, record, created_at) VALUES (?, ?, ?, ?) "
-                              "RETURNING id", (act, anchor, record, created_at)).fetchone()
+    def add_incident(self, act: str, anchor: str, record: str, created_at: str, district: str = "",
+                     precision: str = "") -> int:
+        row = self.db.execute("INSERT INTO incidents (act, anchor, record, created_at, district, precision) "
+                              "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                              (act, anchor, record, created_at, district, precision)).fetchone()
         return int(row[0])
 
-    def update_incident(self, incident_id: int, record: str) -> None:
-        self.db.execute("UPDATE incidents SET record = ? WHERE id = ?", (record, incident_id))
+    def update_incident(self, incident_id: int, record: str, district: str = "", precision: str = "") -> None:
+        self.db.execute("UPDATE incidents SET record = ?, district = ?, precision = ? WHERE id = ?",
+                        (record, district, precision, incident_id))
 
     def add_incident_report(self, story_id: int, incident_id: int, language: str, record: str) -> None:
         self.db.execute("INSERT INTO incident_reports (story_id, incident_id, language, record) VALUES (?, ?, ?, ?) "

@@ -206,12 +206,15 @@ CREATE TABLE IF NOT EXISTS incidents (           -- one event however many outle
     act TEXT NOT NULL,
     anchor TEXT NOT NULL,                       -- ISO day candidates are looked up by: the act's date, else the
                                                 -- first report's publication day
+    district TEXT NOT NULL DEFAULT '',          -- the record's district ('' unknown): narrows the candidates
+    precision TEXT NOT NULL DEFAULT '',         -- day | week | month | '' (undated: anchored on publication)
     record TEXT NOT NULL,                       -- JSON: the merged draft record, each field with its sentence
     status TEXT NOT NULL DEFAULT 'draft',       -- draft | confirmed
     created_at TEXT NOT NULL,
     merged_into INTEGER                         -- set when a researcher merged it into another incident
 );
 CREATE INDEX IF NOT EXISTS incidents_act_anchor ON incidents (act, anchor);
+CREATE INDEX IF NOT EXISTS incidents_act_district ON incidents (act, district, anchor);
 CREATE TABLE IF NOT EXISTS incident_reports (    -- which story reports which incident, with its own record
     story_id INTEGER PRIMARY KEY REFERENCES stories(id),
     incident_id INTEGER NOT NULL REFERENCES incidents(id),

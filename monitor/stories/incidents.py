@@ -23,7 +23,7 @@ from monitor.relevance.persons import same_person
 
 log = logging.getLogger(__name__)
 
-WINDOW = 35  # days either side of a report's anchor that candidates are looked up in (a month's precision)
+WINDOW = 32  # days before a report's span that a month-precision incident may be anchored
 REPORT_LAG = 4  # an undated report tells of an act at most this many days before it was published
 
 
@@ -122,18 +122,21 @@ class Grouper:
         day = date.fromisoformat(anchor)
         found = None
         if record.act and record.act != "other":
-            lo, hi = _shift(day, -WINDOW).isoformat(), _shift(day, WINDOW).isoformat()
-            for row in self.store.incident_candidates(record.act, lo, hi):
+            a0, a1 = span(record, anchor)  # an incident's anchor lies within a week of it, or a month before
+            lo, near, hi = _shift(a0, -WINDOW), _shift(a0, -7), _shift(a1, REPORT_LAG + 1)
+            for row in self.store.incident_candidates(record.act, lo.isoformat(), hi.isoformat(), record.district,
+                                                      near.isoformat()):
                 old = from_json(row["record"])
                 if compatible(record, anchor, old, row["anchor"]):
                     found = (int(row["id"]), old)
                     break
         if found is None:
             incident_id = self.store.add_incident(record.act or "other", anchor, to_json(record),
-                                                  fetched_at.isoformat())
+                                                  fetched_at.isoformat(), record.district, record.date_precision)
         else:
             incident_id, old = found
-            self.store.update_incident(incident_id, to_json(merged(old, record)))
+            new = merged(old, record)
+            self.store.update_incident(incident_id, to_json(new), new.district, new.date_precision)
         self.store.add_incident_report(story_id, incident_id, record.language, to_json(record))
         self.store.add_incident_persons(incident_id, [(v.key, v.name) for v in record.victims])
         return incident_id
@@ -148,18 +151,20 @@ class MemoryIncidents:
         self.reports: dict[int, int] = {}
         self.persons: set[tuple[str, int]] = set()
 
-    def incident_candidates(self, act: str, first_day: str, last_day: str, limit: int = 200) -> list[dict]:
+    def incident_candidates(self, act: str, first_day: str, last_day: str, district: str = "", near_day: str = "",
+                            limit: int = 200) -> list[dict]:
         found = [self.rows[i] for i in reversed(self.by_act.get(act, ()))
                  if first_day <= self.rows[i]["anchor"] <= last_day]
         return found[:limit]
 
-    def add_incident(self, act: str, anchor: str, record: str, created_at: str) -> int:
+    def add_incident(self, act: str, anchor: str, record: str, created_at: str, district: str = "",
+                     precision: str = "") -> int:
         incident_id = len(self.rows) + 1
         self.rows[incident_id] = {"id": incident_id, "anchor": anchor, "record": record}
         self.by_act.setdefault(act, []).append(incident_id)
         return incident_id
 
-    def update_incident(self, incident_id: int, record: str) -> None:
+    def update_incident(self, incident_id: int, record: str, district: str = "", precision: str = "") -> None:
         self.rows[incident_id]["record"] = record
 
     def add_incident_report(self, story_id: int, incident_id: int, language: str, record: str) -> None:
