@@ -46,6 +46,12 @@ def test_one_detention_in_four_languages_is_one_incident(site, tmp_path, clean_e
     table = run_cli("incidents", *common)
     assert "reported by 4 outlets in" in table.stdout and "detention · Khorog · 2026-12-05" in table.stdout
 
+    report = run_cli("report", "--since", "2026-12-03", *common)
+    assert report.returncode == 0, report.stderr
+    assert "Incidents by act and district (killed / detained / sentenced):" in report.stdout
+    rows = [" ".join(line.split()) for line in report.stdout.splitlines()]
+    assert "detention Khorog 2 incidents 0 / 2 / 0" in rows, report.stdout
+
     # handed over as case files: the Uwazi CSV parses, one column per documented property
     uwazi = run_cli("export", "--incidents", "--format", "uwazi-csv", "-o", str(tmp_path / "u.csv"), *common)
     assert uwazi.returncode == 0, uwazi.stderr

@@ -85,3 +85,40 @@ def first_alerts(store, stories: list[DigestStory]) -> list[DigestStory]:
         record = next(iter(_records(store, {incident})), None)
         out.append(replace(s, incident=incident_line(record)) if record else s)
     return out
+
+
+# the weekly report counts incidents by act and district, the gravest acts first
+GRAVITY = ("killing", "death_in_custody", "disappearance", "torture", "detention", "sentence", "extradition",
+           "summons", "protest", "shutdown", "property", "other")
+
+
+def weekly_counts(store, since, until) -> list[tuple[str, str, int, int, int, int]]:
+    """(act, district, incidents, people killed, detained, sentenced) of the incidents of the week (by the act's
+    date, else the first report's day), killings first. Named people count where the text gives no number."""
+    from monitor.stories.incidents import from_json
+
+    first, last = since.date().isoformat(), until.date().isoformat()
+    table: dict[tuple[str, str], list[int]] = {}
+    for row in store.incidents_since(first):
+        if row["anchor"] >= last:
+            continue
+        rec = from_json(row["record"])
+        row_counts = table.setdefault((rec.act or row["act"], rec.district or "—"), [0, 0, 0, 0])
+        named = len(rec.victims) or 1
+        row_counts[0] += 1
+        row_counts[1] += rec.killed or (named if rec.act in ("killing", "death_in_custody") else 0)
+        row_counts[2] += rec.detained or (named if rec.act == "detention" else 0)
+        row_counts[3] += named if rec.act == "sentence" else 0
+    order = {a: i for i, a in enumerate(GRAVITY)}
+    return [(act, district, *counts) for (act, district), counts in
+            sorted(table.items(), key=lambda kv: (order.get(kv[0][0], 99), -kv[1][0], kv[0][1]))]
+
+
+def weekly_lines(rows: list[tuple[str, str, int, int, int, int]]) -> list[str]:
+    """The weekly report's incident section as plain lines."""
+    if not rows:
+        return []
+    out = ["", "Incidents by act and district (killed / detained / sentenced):"]
+    out += [f"  {act.replace('_', ' '):18} {district:12} {n:>3} incident{'s' if n != 1 else ''}  "
+            f"{killed} / {detained} / {sentenced}" for act, district, n, killed, detained, sentenced in rows]
+    return out

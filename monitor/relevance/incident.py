@@ -163,6 +163,9 @@ def _counts(sentence: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for i, word in enumerate(words):
         n = vocab.number(word)
+        beside = words[max(i - 1, 0):i] + words[i + 1:i + 2]
+        if any(vocab.number(w) is not None and w.translate(vocab._DIGITS).isdigit() for w in beside):
+            continue  # a part of a date or a time (2026-12-07, 10:30), not a count
         if n is None or (i + 1 < len(words) and re.match(r"(year|лет|год|сол|سال|day|дн|руз|روز|hour|час|соат)",
                                                          words[i + 1])):
             continue

@@ -4,7 +4,7 @@ the digest as that incident's entry. Stories are matched by the shipped rules an
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from monitor import clock
 from monitor.config.feeds import Settings
 from monitor.delivery import outbox
 from monitor.delivery.digest import build_digest, urgent_digests
+from monitor.delivery.incidents import weekly_counts
 from monitor.delivery.stdout import StdoutNotifier
 from monitor.delivery.text import render_text
 from monitor.models import Article, FeedEntry
@@ -81,3 +82,12 @@ def test_a_killing_is_alerted_once_and_its_later_report_arrives_in_the_digest(st
     digest = build_digest(store, Settings(), feed_names=set())
     assert [s.story_id for s in digest.stories] == [later]
     assert "reported by 2 outlets in en, fa · killing" in digest.stories[0].incident
+
+
+def test_the_weekly_report_counts_incidents_killings_first(store, kit):
+    for name in ("nazarov-detention.en.txt", "nazarov-detention.ru.txt", "shoev-detention.en.txt",
+                 "khorog-killing.en.txt", "khorog-killing.fa.txt", "rushan-recall.ru.txt"):
+        _story(store, kit, name)
+    rows = weekly_counts(store, datetime(2026, 12, 1, tzinfo=timezone.utc), datetime(2026, 12, 8, tzinfo=timezone.utc))
+    assert rows == [("killing", "Khorog", 1, 1, 0, 0), ("detention", "Khorog", 2, 0, 2, 0),
+                    ("detention", "Rushan", 1, 0, 1, 0)]

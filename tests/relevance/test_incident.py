@@ -84,6 +84,12 @@ def test_counts_in_tajik_and_persian(reader):
     assert (fa.act, fa.detained, fa.date) == ("detention", 12, "2026-12-06")
 
 
+def test_a_dateline_is_no_count(reader):
+    record = reader.read("Man detained in Khorog", "By a staff reporter, 2026-12-07 Police detained Umed Shoev in "
+                         "Khorog on Saturday.", PUBLISHED)
+    assert record.detained is None and record.date == "2026-12-05"
+
+
 def test_a_solar_hijri_date_and_an_explicit_date(reader):
     fa = reader.read("", "علیشیر نظروف روز ۱۵ آذر در خاروغ بازداشت شد.", PUBLISHED)
     assert fa.date == "2026-12-06"
