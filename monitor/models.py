@@ -116,6 +116,9 @@ class DigestStory:
     also_titles: tuple[str, ...] = ()  # each further source's own title, "" where it is the lead's
     concepts: tuple[str, ...] = ()  # what matched, as a reader names it (alias names, terms)
     seen_at: datetime | None = None  # when the monitor fetched it: orders undated stories
+    # the incident it reports, in one line: "Incident 12 · reported by 4 outlets in en, ru, tg, fa · detention ·
+    # Khorog · 2026-12-05 · Alisher Nazarov" (the other reports are in also_reported_by)
+    incident: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ class Digest:
     urgent_sent: tuple[tuple[int, str], ...] = ()  # (story id, title) of alerts sent since the last digest
     recovered: tuple[str, ...] = ()  # kind="health": feeds working again after an announced failure
     changes: tuple[PageChange, ...] = ()  # pages edited or removed since capture (evidence/recheck.py)
+    folded: tuple[int, ...] = ()  # waiting stories shown as one incident's entry (taken by the digest too)
 
     def by_topic(self) -> list[tuple[str, list[DigestStory]]]:
         """Stories grouped under their first topic's title, topics in order of their best story's score,
@@ -210,3 +214,40 @@ class FeedResult:
     elapsed_ms: float = 0.0
     bytes: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Victim:
+    """A person an incident report names: as written, and the key that makes «Алишер Назаров», "Alisher
+    Nazarov" and «علیشیر نظروف» one person."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class DraftRecord:
+    """What one report says about its incident, field by field; a field the text does not state stays empty.
+
+    `evidence` maps a field's name to the sentence it was read from (the researcher checks it there).
+    """
+
+    act: str = ""  # killing, death_in_custody, detention, … other ("" when nothing was read)
+    date: str = ""  # ISO day of the act (the start of the week or month for those precisions)
+    date_precision: str = ""  # day, week or month
+    place: str = ""  # the locality's canonical name
+    district: str = ""  # its GBAO district
+    victims: tuple[Victim, ...] = ()
+    killed: int | None = None
+    wounded: int | None = None
+    detained: int | None = None
+    sentence_years: float | None = None  # life: LIFE_SENTENCE
+    perpetrators: tuple[str, ...] = ()  # gknb, police, border_guards, court
+    language: str = ""
+    evidence: tuple[tuple[str, str], ...] = ()  # (field, sentence)
+
+    def sentence_for(self, name: str) -> str:
+        return dict(self.evidence).get(name, "")
+
+
+LIFE_SENTENCE = 99.0  # sentence_years of a life sentence ("life" in exports)

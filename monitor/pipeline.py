@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from monitor import clock
 from monitor.delivery.cycle import DeliverySteps
 from monitor.config.feeds import FeedsFile, FeedSpec
+from monitor.stories.incidents import IncidentDesk
 from monitor.stories.urlkeys import guid_key, url_key
 from monitor.extract.text import ExtractionTimeout, ExtractorPool
 from monitor.sources.charset import decode_html
@@ -77,6 +78,7 @@ class Monitor(DeliverySteps):
         self.store = store
         self.notifiers = notifiers
         self.matcher = Matcher(rules)
+        self.incidents = IncidentDesk(rules, store)  # a new story's draft incident record and its incident
         self._neardup = None  # opened at the first match: a cycle with nothing new never imports numpy
         self.extractor = ExtractorPool(timeout=self.settings.extract_timeout, prefilter=self.matcher.prefilter)
         self.since, self.until = since, until
@@ -106,6 +108,7 @@ class Monitor(DeliverySteps):
         """Take a reloaded config (the service's SIGHUP); the caller has validated it already."""
         self.feeds, self.settings = feeds, feeds.settings
         self.matcher = Matcher(rules)
+        self.incidents = IncidentDesk(rules, self.store)
         self.extractor.set_prefilter(self.matcher.prefilter)
         self.fetcher.trust(_trusted(feeds))
         self.fetcher.set_feeds(feeds.feeds)
@@ -119,6 +122,10 @@ class Monitor(DeliverySteps):
 
             self._neardup = NearDupIndex(self.store)
         return self._neardup
+
+    @property
+    def _languages(self) -> dict[str, str]:
+        return {f.name: (f.language or "").split("-")[0].lower() for f in self.feeds.feeds}
 
     @property
     def feed_names(self) -> set[str]:
@@ -294,6 +301,8 @@ class Monitor(DeliverySteps):
         carried = {"post_url": entry.url} if entry.text is not None else None  # a post: its page holds many
         pending = self.evidence.write(article.hops, text=article.text, title=article.title, feed=entry.feed,
                                       extra=carried)
+        published = article.published or entry.published
+        record = self.incidents.read(article.title, article.text, published, self._languages.get(entry.feed, ""))
         with self.store.transaction():
             same = self.neardup.find(sig)
             item_id = self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key,
@@ -307,6 +316,7 @@ class Monitor(DeliverySteps):
             story_id = self.store.add_story(item_id, article, match, None, urgent=self._is_urgent(article, match))
             self.evidence.index(pending, story_id=story_id)
             self.neardup.add(story_id, sig)
+            self.incidents.file(story_id, record, published, article.fetched_at)
         # Logs reach journald and log hosts: the story id is enough (`monitor show ID`); topics, titles and
         # terms would tell a reader of the logs what this monitor watches.
         log.info("new story %d from %r (score %.1f)", story_id, entry.feed, match.score)

@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from monitor import __version__
-from monitor.cli import evidence, feeds, outbox, review, run, stories, web
+from monitor.cli import evidence, feeds, incidents, outbox, review, run, stories, web
 from monitor.cli.common import _common, _date, exit_now, fail, setup_logging
 from monitor.config.problems import ConfigError
 
 # Modules that add subcommands of their own (each has `register(command)`), in the order --help lists them.
-AREAS = (review, web, outbox, feeds, evidence)
+AREAS = (review, web, outbox, feeds, evidence, incidents)
 # Modules whose `cmd_<name>` functions handle the core commands that build_parser() defines.
 HANDLERS = (run, review, stories)
 
@@ -49,12 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", type=Path, nargs="?")
     p.add_argument("--labels", action="store_true", help="score the rules on the labels in the state instead")
     p.add_argument("--label", help="the label of every file in a folder without labels (e.g. 'not relevant')")
+    p.add_argument("--incidents", action="store_true", help="score incident grouping and the records' fields "
+                   "on a labelled folder of reports instead (see README: Incidents)")
     p = command("export", "write the evidence archive of matched stories")
     p.add_argument("--since", type=_date, default=datetime(1970, 1, 1, tzinfo=timezone.utc),
                    help="YYYY-MM-DD (default: everything)")
     p.add_argument("--topic", help="only stories of this topic")
-    p.add_argument("--format", choices=("jsonl", "csv", "wacz"), default="jsonl",
-                   help="jsonl, csv, or wacz (web archive package with the pages as received; needs -o)")
+    p.add_argument("--format", choices=("jsonl", "csv", "wacz", "uwazi-csv"), default="jsonl",
+                   help="jsonl, csv, or wacz (web archive package with the pages as received; needs -o); "
+                   "with --incidents: jsonl, csv or uwazi-csv")
+    p.add_argument("--incidents", action="store_true", help="export the incidents (ACLED / HURIDOCS field names), "
+                   "each report with its URL, capture SHA-256 and story id")
     p.add_argument("--output", "-o", type=Path, help="file to write (default stdout)")
     p.add_argument("--sign", action="store_true", help="wacz: sign the package (key from --key or $MONITOR_SIGNING_KEY)")
     p.add_argument("--key", help="wacz --sign: the private key file (from `monitor keygen`)")

@@ -171,6 +171,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if getattr(args, "incidents", False):
+        from monitor.cli.incidents import run_incident_eval
+
+        if args.folder is None:
+            print("error: `monitor eval --incidents` needs a labelled folder", file=sys.stderr)
+            return 2
+        return run_incident_eval(args)
     from monitor.relevance.evaluate import run_eval
 
     if args.labels or args.folder is None:

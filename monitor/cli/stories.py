@@ -18,6 +18,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from monitor.stories.export import export
 
     _existing_state(args)
+    if getattr(args, "incidents", False) or args.format == "uwazi-csv":
+        from monitor.cli.incidents import export_incidents
+
+        return export_incidents(args)
     if args.format == "wacz":
         from monitor.cli.evidence import export_wacz_command
 

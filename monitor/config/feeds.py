@@ -193,6 +193,7 @@ class FeedSpec(BaseModel):
     kind: Literal["feed", "site", "sitemap", "telegram"] = "feed"
     interval: float = 1800.0  # seconds; written as 15m, 2h ...
     language: str | None = None
+    region: Literal["gbao"] | None = None  # a source from inside GBAO: its silence is news (silence_after)
     links: str | None = None  # kind: site — a regex the article links must match
     proxy: str | None = None
     user_agent: str | None = None  # this feed's User-Agent (a site that refuses the default one)
@@ -251,8 +252,10 @@ class Settings(BaseModel):
     extract_timeout: float = Field(default=20.0, gt=0)
     keep_raw_html: bool = False  # superseded by the WARC archive (every capture keeps the page); still accepted
     show_updates: bool = False  # digest lists "also reported by" for stories already sent
+    digest_language: str | None = None  # an incident's entry takes its headline from a report in this language
     keep_unmatched_days: int = Field(default=180, ge=0)  # text of unmatched articles kept for `rematch`; 0: none
     failing_after: float = 86400.0  # a feed failing this long is listed in the digest footer
+    silence_after: float = 43200.0  # every `region: gbao` source without a new item this long: one alert
     user_agent: str | None = None  # default: a common browser's (fetch.USER_AGENT); see the README's trade-off
     proxy: str | None = None
     weekly_report: Any = None  # "mon 08:00" [zone]: the weekly report's time (web/schedule.py), or off
@@ -264,7 +267,7 @@ class Settings(BaseModel):
     evidence_retention: float | None = None  # delete closed WARC files whose captures are all older (None: never)
     recheck_after: tuple[float, ...] = (86400.0, 604800.0)  # re-fetch a matched page this long after capture
 
-    @field_validator("digest_interval", "failing_after", mode="before")
+    @field_validator("digest_interval", "failing_after", "silence_after", mode="before")
     @classmethod
     def _durations(cls, value: Any) -> float:
         return parse_duration(value)

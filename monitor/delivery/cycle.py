@@ -51,7 +51,22 @@ class DeliverySteps:
         if digest is not None:
             log.warning("feed health notice queued: %s", digest.title)
             await self.deliver()
-        return digest is not None
+        return await self.send_silence(now) or digest is not None
+
+    async def send_silence(self, now) -> bool:
+        """The silence alert of the `region: gbao` sources (delivery/silence.py), once per episode and once
+        when they speak again; like the health notice, quiet hours hold it back."""
+        from monitor.delivery.silence import SILENCE_KEY, silence_notice
+
+        notice, state = silence_notice(self.store, self.feeds, now)
+        if notice is not None and (quiet_until(now, self.settings)
+                                   or outbox.queue_digest(self.store, notice, self.notifiers) is None):
+            return False
+        self.store.meta_set(SILENCE_KEY, state)
+        if notice is not None:
+            log.warning("silence notice queued: %s", notice.title)
+            await self.deliver()
+        return notice is not None
 
     async def recheck_pages(self) -> int:
         """Re-fetch what is due; returns how many changes were found. Also applies evidence_retention."""

@@ -39,7 +39,10 @@ def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest
     (the rest counted, not listed). Returns None when there is nothing new to tell.
     """
     now = now or clock.now()
-    stories = tuple(_cited(s) for s in store.waiting_stories(limit=MAX_STORIES))
+    from monitor.delivery.incidents import fold_incidents
+
+    entries, folded = fold_incidents(store, store.waiting_stories(limit=MAX_STORIES), settings.digest_language)
+    stories = tuple(_cited(s) for s in entries)
     updates: tuple[DigestStory, ...] = tuple(_cited(s) for s in store.waiting_updates()) if settings.show_updates else ()
     mentions = store.waiting_mentions()
     changes = tuple(store.waiting_changes()) if kind == "digest" else ()  # pages edited or removed (evidence/)
@@ -50,16 +53,19 @@ def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest
     return Digest(kind=kind, created_at=now, stories=stories, updates=updates, failing_feeds=failing,
                   topic_titles=tuple((topic_titles or {}).items()), urgent_sent=urgent,
                   mentions=tuple(mentions[:mentions_max]), more_mentions=max(len(mentions) - mentions_max, 0),
-                  mention_ids=tuple(m.mention_id for m in mentions), changes=changes)
+                  mention_ids=tuple(m.mention_id for m in mentions), changes=changes, folded=folded)
 
 
 def urgent_digests(store: Store, *, now: datetime | None = None,
                    topic_titles: Mapping[str, str] | None = None) -> list[Digest]:
-    """One message per waiting urgent story: an alert about a killing must not wait for the hourly digest."""
+    """One message per waiting urgent story: an alert about a killing must not wait for the hourly digest.
+    Once per incident: a later report of an incident already alerted waits for the digest."""
+    from monitor.delivery.incidents import first_alerts
+
     now = now or clock.now()
     titles = tuple((topic_titles or {}).items())
     return [Digest(kind="urgent", created_at=now, stories=(_cited(story),), topic_titles=titles)
-            for story in store.waiting_stories(urgent_only=True)]
+            for story in first_alerts(store, store.waiting_stories(urgent_only=True))]
 
 
 # --- when a digest is due: digest_interval or digest_at, quiet hours --------------------------------------------

@@ -214,6 +214,8 @@ def _story_html(story: DigestStory) -> str:
         f'<div style="color:#555;font-size:13px">{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))}'
         + f" · story {story.story_id}" + (f" · <b>{RECHECK_MARK}</b>" if story.found_on_recheck else "") + "</div>",
     ]
+    if story.incident:  # delivery/incidents.py: the record of the incident this entry stands for
+        parts.append(f'<div style="font-size:13px;font-weight:bold" dir="auto">{_e(one_line(story.incident, 400))}</div>')
     if matched(story):
         terms = ", ".join(_e(t) for t in matched(story))
         parts.append(f'<div style="color:#555;font-size:13px">Matched: {terms}</div>')

@@ -80,7 +80,7 @@ def queue_digest(store: Store, digest: Digest, notifiers: Sequence[Notifier]) ->
                           digest.kind)
     if notifiers and not messages:
         raise RuntimeError("no channel could render the digest; nothing was queued, the stories stay waiting")
-    story_ids = [s.story_id for s in digest.stories]
+    story_ids = [s.story_id for s in digest.stories] + list(digest.folded)  # folded: reports of a listed incident
     digest_id = store.queue_digest(digest.kind, story_ids, messages, digest.updates, digest.mention_ids,
                                    digest.changes)
     if digest_id is None:

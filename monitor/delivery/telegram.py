@@ -56,6 +56,8 @@ def _story(story: DigestStory, compact: bool = False) -> str:
     lines = [f"• {_link(story.url, title)}",
              f"<i>{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))} · story {story.story_id}"
              + (f" · {RECHECK_MARK}" if story.found_on_recheck else "") + "</i>"]
+    if story.incident:  # delivery/incidents.py: the record of the incident this entry stands for
+        lines.append(f"<b>{_e(one_line(story.incident, 400))}</b>")
     if not compact:
         if matched(story):
             lines.append(f"<i>Matched: {_e(', '.join(matched(story)))}</i>")

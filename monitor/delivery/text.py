@@ -29,6 +29,8 @@ def _story_lines(number: int, story: DigestStory) -> list[str]:
     lines.append(f"   {one_line(story.source, 80)} · {fmt_time(story.published)} · story {story.story_id}"
                  + (f" · {RECHECK_MARK}" if story.found_on_recheck else ""))
     lines.append(f"   {one_line(story.url, 2000)}")
+    if story.incident:  # delivery/incidents.py: the record of the incident this entry stands for
+        lines.append(f"   {one_line(story.incident, 400)}")
     if matched(story):
         lines.append(f"   Matched: {', '.join(matched(story))}")
     snippet = marked_snippet(story)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email import policy
 from email.message import EmailMessage
@@ -37,6 +37,8 @@ class WeeklyReport:
     new_sources: list[tuple[str, str, int]]  # (outlet, first seen, stories this week)
     trend: charts.Trend
     weeks: list[tuple[str, int]]  # (Monday, stories) for the last 12 weeks
+    # (act, district, incidents, killed, detained, sentenced), killings first (delivery/incidents.py)
+    incidents: list[tuple[str, str, int, int, int, int]] = field(default_factory=list)
 
     @property
     def period(self) -> str:
@@ -63,7 +65,14 @@ def build_report(store, since: datetime, until: datetime, topics: list[str] | No
         new_sources=store.new_sources(since, until),
         trend=charts.weekly_trend(store, until - timedelta(seconds=1), topics=topics),
         weeks=_last_weeks(store, until),
+        incidents=_incident_counts(store, since, until),
     )
+
+
+def _incident_counts(store, since: datetime, until: datetime) -> list[tuple[str, str, int, int, int, int]]:
+    from monitor.delivery.incidents import weekly_counts
+
+    return weekly_counts(store, since, until)
 
 
 def _last_weeks(store, until: datetime, n: int = 12) -> list[tuple[str, int]]:
@@ -91,8 +100,11 @@ def week_of(since: datetime | None, now: datetime | None = None) -> tuple[dateti
 # --- renderings ---------------------------------------------------------------------------------
 
 def render_text(r: WeeklyReport) -> str:
+    from monitor.delivery.incidents import weekly_lines
+
     out = [f"Weekly report — Pamir news monitor — {r.period} (UTC)", "",
-           f"{r.total} stor{'y' if r.total == 1 else 'ies'} this week", "", "Stories per topic:"]
+           f"{r.total} stor{'y' if r.total == 1 else 'ies'} this week"]
+    out += weekly_lines(r.incidents) + ["", "Stories per topic:"]
     out += [f"  {one_line(t, 60):30} {n}" for t, n in r.topics] or ["  (none)"]
     out += ["", "Stories per source (first reported / also carried):"]
     out += [f"  {one_line(s, 60):30} {a} / {b}" for s, a, b in r.sources] or ["  (none)"]
@@ -124,6 +136,13 @@ def render_html(r: WeeklyReport, chart_cid: str | None) -> str:
     if chart_cid:
         body.append(f'<p><img src="cid:{e(chart_cid)}" width="760" alt="Stories per week and topic, last 12 months" '
                     'style="max-width:100%;border:1px solid #ddd"></p>')
+    if r.incidents:  # delivery/incidents.py: incidents by act and district, killings first
+        body.append('<h2 style="font-size:17px">Incidents by act and district</h2><table>')
+        body.append(f"<tr><th {td}>act</th><th {td}>district</th><th {td}>incidents</th><th {td}>killed</th>"
+                    f"<th {td}>detained</th><th {td}>sentenced</th></tr>")
+        body += [f"<tr>{''.join(f'<td {td}>{e(v)}</td>' for v in (a.replace('_', ' '), d, n, k, de, se))}</tr>"
+                 for a, d, n, k, de, se in r.incidents]
+        body.append("</table>")
     body.append('<h2 style="font-size:17px">Stories per topic</h2><table>')
     body += [f"<tr><td {td}>{e(t)}</td><td {td}>{n}</td></tr>" for t, n in r.topics] or ["<tr><td>none</td></tr>"]
     body.append('</table><h2 style="font-size:17px">Top stories</h2><ol>')
@@ -168,8 +187,11 @@ def render_email(r: WeeklyReport, config, now: datetime) -> str:
 
 def render_telegram(r: WeeklyReport, limit: int = 4000) -> list[str]:
     e = lambda s: html.escape(str(s), quote=False)  # noqa: E731
-    lines = [f"<b>Pamir monitor weekly report</b> — {e(r.period)}", f"{r.total} stories",
-             "", "<b>Per topic</b>"] + [f"{e(one_line(t, 60))}: {n}" for t, n in r.topics]
+    lines = [f"<b>Pamir monitor weekly report</b> — {e(r.period)}", f"{r.total} stories"]
+    if r.incidents:  # killings first
+        lines += ["", "<b>Incidents</b> (killed / detained / sentenced)"] + [
+            f"{e(a.replace('_', ' '))}, {e(d)}: {n} ({k} / {de} / {se})" for a, d, n, k, de, se in r.incidents]
+    lines += ["", "<b>Per topic</b>"] + [f"{e(one_line(t, 60))}: {n}" for t, n in r.topics]
     lines += ["", "<b>Top stories</b>"]
     for s in r.top[:7]:
         href = safe_url(s["url"])

@@ -219,7 +219,8 @@ def parse_rules(data: Any, file: str = "keywords.yaml", line_of: LineOf = lambda
     s = spec.settings
     return RuleSet(topics, frozenset(endings), s.lead_words, s.end_fraction, s.snippet_chars, s.near_bonus,
                    Weights(**s.weights.model_dump()), file, senses, s.safety_net and bool(safety),
-                   s.safety_net_max, safety, {"tg": morph.TAJIK_ENDINGS, "fa": morph.PERSIAN_ENDINGS})
+                   s.safety_net_max, safety, {"tg": morph.TAJIK_ENDINGS, "fa": morph.PERSIAN_ENDINGS},
+                   dict(comp.aliases))
 
 
 

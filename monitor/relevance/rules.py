@@ -157,6 +157,8 @@ class RuleSet:
     safety_net_max: int = 15
     safety_net_terms: tuple[Term, ...] = ()
     ending_sets: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, hash=False)
+    # the compiled `aliases:` (name → terms): the incident reader takes its vocabulary and gazetteer from them
+    aliases: dict[str, tuple[Term, ...]] = field(default_factory=dict, compare=False, hash=False)
 
     def endings_for(self, cls: str) -> frozenset[str]:
         return self.endings if cls == "star" else self.ending_sets.get(cls, frozenset())

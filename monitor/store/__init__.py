@@ -2,9 +2,10 @@
 
 Tables: feeds (poll state and health), items (every entry ever seen, so nothing is fetched twice),
 stories (matched articles: the evidence archive), story_sources (further outlets of a story),
+incidents, incident_reports and incident_persons (one event across outlets and languages: incidents.py),
 digests and outbox (what was queued for which channel, and whether the channel accepted it); the full list
 is in ARCHITECTURE.md. `Store` is this module plus one query mixin per area (neardup, digests, texts, labels,
-mentions, evidence, quiet, robots, web).
+mentions, evidence, quiet, robots, web, incidents).
 
 Takes: models and plain values, inside `Store.transaction()`. Returns: rows (sqlite3.Row) and small records.
 
@@ -26,6 +27,7 @@ from monitor.models import Article, DigestStory, MatchResult
 from monitor.store.neardup import ArchiveQueries
 from monitor.store.digests import DigestQueries
 from monitor.store.evidence import EvidenceQueries
+from monitor.store.incidents import IncidentQueries
 from monitor.store.labels import Label, LabelQueries
 from monitor.store.mentions import MentionQueries
 from monitor.store.quiet import QuietQueries
@@ -41,7 +43,7 @@ __all__ += ["Label", "KeptText"]  # re-check and labels
 
 
 class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQueries,
-            RobotsQueries, QuietQueries):
+            RobotsQueries, QuietQueries, IncidentQueries):
     """One SQLite connection, used from one thread (the event loop's)."""
 
     def __init__(self, path: str | Path):

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS items (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS items_guid ON items (guid);
+CREATE INDEX IF NOT EXISTS items_feed_seen ON items (feed, first_seen);  -- the silence alert: newest per feed
 CREATE TABLE IF NOT EXISTS stories (
     id INTEGER PRIMARY KEY,
     item_id INTEGER NOT NULL REFERENCES items (id),
@@ -200,6 +201,34 @@ CREATE TABLE IF NOT EXISTS robots (             -- robots.txt per origin, kept b
     body TEXT NOT NULL,                         -- '' when the host has none (4xx)
     expires_at REAL NOT NULL                    -- Unix time
 );
+CREATE TABLE IF NOT EXISTS incidents (           -- one event however many outlets and languages reported it
+    id INTEGER PRIMARY KEY,
+    act TEXT NOT NULL,
+    anchor TEXT NOT NULL,                       -- ISO day candidates are looked up by: the act's date, else the
+                                                -- first report's publication day
+    district TEXT NOT NULL DEFAULT '',          -- the record's district ('' unknown): narrows the candidates
+    precision TEXT NOT NULL DEFAULT '',         -- day | week | month | '' (undated: anchored on publication)
+    record TEXT NOT NULL,                       -- JSON: the merged draft record, each field with its sentence
+    status TEXT NOT NULL DEFAULT 'draft',       -- draft | confirmed
+    created_at TEXT NOT NULL,
+    merged_into INTEGER                         -- set when a researcher merged it into another incident
+);
+CREATE INDEX IF NOT EXISTS incidents_act_anchor ON incidents (act, anchor);
+CREATE INDEX IF NOT EXISTS incidents_act_district ON incidents (act, district, anchor);
+CREATE TABLE IF NOT EXISTS incident_reports (    -- which story reports which incident, with its own record
+    story_id INTEGER PRIMARY KEY REFERENCES stories(id),
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    language TEXT NOT NULL DEFAULT '',
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incident_reports_incident ON incident_reports (incident_id);
+CREATE TABLE IF NOT EXISTS incident_persons (    -- a person's incidents are their case
+    person_key TEXT NOT NULL,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    name TEXT NOT NULL,                         -- as the first report wrote it
+    PRIMARY KEY (person_key, incident_id)
+);
+CREATE INDEX IF NOT EXISTS incident_persons_incident ON incident_persons (incident_id);
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.
