@@ -20,6 +20,7 @@ from monitor.delivery.cycle import DeliverySteps
 from monitor.config.feeds import FeedsFile, FeedSpec
 from monitor.stories.incidents import IncidentDesk
 from monitor.stories.urlkeys import guid_key, url_key
+from monitor.extract.article import carried, match_text
 from monitor.extract.text import ExtractionTimeout, ExtractorPool
 from monitor.sources.charset import decode_html
 from monitor.sources.fetch import ACCEPT_FEEDS, Fetcher, FetchError, Response
@@ -227,7 +228,7 @@ class Monitor(DeliverySteps):
             self._record_old(entry, key, entry.published)
             return Outcome("old")
         if entry.text is not None:  # the source carried the whole text (a Telegram post): nothing to fetch
-            article, error = _carried(entry, self.settings.keep_raw_html), ""
+            article, error = carried(entry, self.settings.keep_raw_html), ""
         else:
             async with self._article_slots:  # backpressure: fetch no faster than extraction keeps up
                 async with feed_slots:  # the host's turn ends with the download, not after the extraction
@@ -239,7 +240,7 @@ class Monitor(DeliverySteps):
         if article.published is None and self.since is not None:
             log.info("%s: %s has no date in its feed or page: kept in the backfill as undated", entry.feed,
                      entry.url)
-        match = self.matcher.match(article.title, _match_text(article), article.published or entry.published)
+        match = self.matcher.match(article.title, match_text(article), article.published or entry.published)
         if not match.matched:
             # an article we could not fetch is tried again later; its summary alone did not match
             status = "failed" if error else "unmatched"
@@ -371,23 +372,6 @@ class Monitor(DeliverySteps):
         return bool((self.since and when < self.since) or (self.until and when > self.until))
 
 
-def _match_text(article: Article) -> str:
-    """What the matcher reads besides the title: the page's text, and the feed's summary too when the page
-    text does not already contain it. A garbled or truncated page must not hide what the feed itself says."""
-    summary = article.entry.summary.strip()
-    if not article.extracted or not summary or summary[:200] in article.text:
-        return article.text
-    return f"{summary}\n\n{article.text}"
-
-
-def _carried(entry: FeedEntry, keep_raw: bool) -> Article:
-    """An entry whose source carried its whole text: the article is the entry itself, no page is fetched."""
-    raw = entry.raw or (entry.text or "").encode("utf-8")
-    return Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.text or "",
-                   published=entry.published, fetched_at=clock.now(),
-                   raw_sha256=hashlib.sha256(raw).hexdigest(), raw_html=raw if keep_raw and entry.raw else None,
-                   extracted=True,  # the whole text, as the source published it: not a stand-in summary
-                   hops=entry.hops)  # the page it came in, captured as WARC records like any article page
 def _trusted(feeds: FeedsFile) -> set[str]:
     """The feeds' own host:port pairs: a feed on a local bridge (127.0.0.1:8080) must not open 127.0.0.1:6379."""
     from monitor.sources.netguard import trusted_hosts_from

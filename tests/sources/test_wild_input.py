@@ -180,7 +180,7 @@ def test_one_poll_of_pages_from_the_wild(tmp_path, site):
 def test_feed_summary_and_page_text_both_count():
     from monitor.relevance.matcher import Matcher
     from monitor.models import Article, FeedEntry
-    from monitor.pipeline import _match_text
+    from monitor.extract.article import match_text
     from monitor.relevance.keywords import load_rules
 
     entry = FeedEntry(feed="x", url="http://x.example/1", title="Court hearing",
@@ -190,7 +190,7 @@ def test_feed_summary_and_page_text_both_count():
                       fetched_at=clock.now(), raw_sha256="")
     matcher = Matcher(load_rules(PROJECT / "keywords.yaml"))
     assert not matcher.match(article.title, page).matched, "the page alone does not name the place"
-    assert matcher.match(article.title, _match_text(article)).matched
+    assert matcher.match(article.title, match_text(article)).matched
 
 
 def _run(tmp_path: Path, site: LocalSite, path: str):
