@@ -12,7 +12,8 @@ detection; ours knows its pages and has indexed every record already). Layout, p
     datapackage-digest.json      the sha256 of datapackage.json (and an optional Ed25519 signature)
 
 WARC files are stored uncompressed in the zip (they are gzip per record already), so a replay reads a record
-by its offset without inflating the whole file.
+by its offset without inflating the whole file; ZIP64 fields only when a member needs them (ReplayWeb.page
+finds no page in a small member written with ZIP64 forced).
 """
 
 from __future__ import annotations
@@ -176,7 +177,11 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
         part = out_path.with_name(out_path.name + ".part")
         with zipfile.ZipFile(part, "w", allowZip64=True) as zf:
             warc.seek(0)
-            with zf.open(zipfile.ZipInfo(f"archive/{WARC_NAME}", _zip_time()), "w", force_zip64=True) as dst:
+            # The size is known, so zipfile writes ZIP64 fields only when the member needs them (>= 4 GiB):
+            # ReplayWeb.page cannot find a single page in a small member written with ZIP64 forced.
+            info = zipfile.ZipInfo(f"archive/{WARC_NAME}", _zip_time())
+            info.file_size = warc_size
+            with zf.open(info, "w") as dst:
                 while chunk := warc.read(1 << 20):
                     dst.write(chunk)
             for path, data in files:

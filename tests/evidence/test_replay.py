@@ -1,0 +1,84 @@
+"""An exported WACZ opens in ReplayWeb.page, the player courts and archivists use, in a real headless Chromium.
+
+The player comes from the npm registry (`npm pack replaywebpage`, cached outside the repository) and is
+served on loopback with the package; nothing else is reached. Skips with one line without Chromium or npm.
+"""
+
+from __future__ import annotations
+
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT, run_cli
+from tests.support.localsite import LocalSite, Page, article_html, rss
+from tests.support.replayer import FIND_REPLAY, PAGE, player, serve
+
+TITLE = "Four Pamiri men detained in Khorog"
+TEXT = ["Relatives said that officers detained four Pamiri men in Khorog on Monday night and took them to the "
+        "regional headquarters of the security service in Gorno-Badakhshan (GBAO).",
+        "A lawyer hired by the families was not allowed to see them, and no charges had been announced."]
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("replay")
+    with LocalSite() as site:
+        site.add("/news/khorog", article_html(TITLE, TEXT))
+        site.add("/feed.xml", Page(rss("Outlet", [{"title": TITLE, "path": "/news/khorog"}], base=site.base).encode(),
+                                   content_type="application/rss+xml"))
+        (tmp / "feeds.yaml").write_text(f"feeds:\n  - name: Outlet\n    url: {site.url('/feed.xml')}\n"
+                                        "settings:\n  timeout: 5\n", encoding="utf-8")
+        common = ("--feeds", str(tmp / "feeds.yaml"), "--keywords", str(PROJECT / "keywords.yaml"),
+                  "--state", str(tmp / "state.db"))
+        run = run_cli("run", "--once", *common, cwd=tmp)
+        assert run.returncode == 0, run.stderr
+        out = run_cli("export", "--format", "wacz", "-o", str(tmp / "export.wacz"), *common, cwd=tmp)
+        assert out.returncode == 0, out.stderr
+        yield tmp / "export.wacz", site.url("/news/khorog")
+
+
+def test_the_warc_member_is_not_zip64_when_it_fits(export):
+    wacz, _url = export
+    with zipfile.ZipFile(wacz) as zf:
+        info = zf.getinfo("archive/data.warc.gz")
+    with open(wacz, "rb") as f:
+        f.seek(info.header_offset)
+        head = f.read(30)
+        name_len, extra_len = int.from_bytes(head[26:28], "little"), int.from_bytes(head[28:30], "little")
+        f.seek(info.header_offset + 30 + name_len)
+        extra = f.read(extra_len)
+    ids = []
+    while len(extra) >= 4:
+        ids.append(int.from_bytes(extra[:2], "little"))
+        extra = extra[4 + int.from_bytes(extra[2:4], "little"):]
+    assert 0x0001 not in ids, "no ZIP64 extra field for a member far below 4 GiB"
+    assert int.from_bytes(head[18:22], "little") == info.compress_size, "sizes in the local header, not 0xFFFFFFFF"
+
+
+def test_an_export_replays_in_replayweb_page_with_its_text(export, tmp_path):
+    from tests.web.test_web_browser import _browser
+
+    wacz, url = export
+    package = player()
+    browser = _browser()
+    (tmp_path / "index.html").write_text(PAGE.format(wacz="export.wacz", url=url), encoding="utf-8")
+    files = {"/": tmp_path / "index.html", "/index.html": tmp_path / "index.html", "/ui.js": package / "ui.js",
+             "/replay/sw.js": package / "sw.js", "/export.wacz": wacz}
+    try:
+        with serve(files) as base:
+            browser.get(base + "/")
+            seen: dict = {}
+            deadline = time.monotonic() + 12
+            while time.monotonic() < deadline:
+                seen = browser.execute_script(FIND_REPLAY)
+                if "no charges had been announced" in seen["text"]:
+                    break
+                time.sleep(0.2)
+            browser.save_screenshot(str(tmp_path / "replay.png"))
+    finally:
+        browser.quit()
+    assert any("mp_/" in f for f in seen["frames"]), f"the player opened no replay frame: {seen['frames']}"
+    assert TITLE in seen["text"] and "no charges had been announced" in seen["text"], seen["text"][:500]
