@@ -13,7 +13,8 @@ _STATE_FLAG = "\0verify-the-state"  # `monitor verify --state` with no value
 
 
 def register(command) -> None:
-    p = command("keygen", "create an Ed25519 key for signing exports (file mode 0600, and KEY.pub)")
+    p = command("keygen", "create an ECDSA P-384 key for signing exports in the WACZ signing spec's form "
+                          "(file mode 0600, and KEY.pub)")
     p.add_argument("--key", help="where to write it (default $MONITOR_SIGNING_KEY or ./monitor-signing.key)")
     p.set_defaults(handler=cmd_keygen)
     p = command("verify", "re-hash a WACZ export (or, with --state, the archive in the state) and name "

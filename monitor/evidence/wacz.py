@@ -9,7 +9,7 @@ detection; ours knows its pages and has indexed every record already). Layout, p
     stories/stories.jsonl        story metadata with every source (as `export --format jsonl`)
     stories/captures.jsonl       per capture: file offset, payload SHA-256, peer address, redirect chain …
     datapackage.json             every file with its sha256 and size
-    datapackage-digest.json      the sha256 of datapackage.json (and an optional Ed25519 signature)
+    datapackage-digest.json      the sha256 of datapackage.json (and an optional signature: signing.py)
 
 WARC files are stored uncompressed in the zip (they are gzip per record already), so a replay reads a record
 by its offset without inflating the whole file; ZIP64 fields only when a member needs them (ReplayWeb.page
