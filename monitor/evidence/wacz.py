@@ -8,6 +8,7 @@ detection; ours knows its pages and has indexed every record already). Layout, p
     pages/pages.jsonl            one page per story: url, ts, title, and the extracted text (full-text search)
     stories/stories.jsonl        story metadata with every source (as `export --format jsonl`)
     stories/captures.jsonl       per capture: file offset, payload SHA-256, peer address, redirect chain …
+    custody/custody.jsonl        the hash-chained custody log up to the export (custody.py)
     datapackage.json             every file with its sha256 and size
     datapackage-digest.json      the sha256 of datapackage.json (and an optional signature: signing.py)
 
@@ -32,6 +33,7 @@ from urllib.parse import urlsplit
 
 from monitor import clock
 from monitor import __version__
+from monitor.evidence import custody
 from monitor.evidence.warc import members, parse_record, warcinfo
 
 WACZ_VERSION = "1.1.1"
@@ -150,6 +152,8 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
             ("pages/pages.jsonl", ("\n".join(pages) + "\n").encode("utf-8")),
             ("stories/stories.jsonl", stories_jsonl.getvalue().encode("utf-8")),
             ("stories/captures.jsonl", ("\n".join(capture_lines) + "\n").encode("utf-8") if capture_lines else b""),
+            (custody.PACKAGE_PATH, custody.package_log(store.custody(), {c["id"] for caps in by_story.values()
+                                                                         for c in caps})),
         ]
         warc.seek(0)
         warc_hash, warc_size = _hash_file(warc)
@@ -190,6 +194,9 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
             zf.writestr(_info("datapackage-digest.json", zipfile.ZIP_DEFLATED),
                         json.dumps(digest_doc, indent=2).encode("utf-8"))
         os.replace(part, out_path)
+    store.add_custody("exported", {"package_sha256": f"sha256:{report.digest}", "file": out_path.name,
+                                   "captures": sorted(c["id"] for caps in by_story.values() for c in caps),
+                                   **({"signed_by": report.signed_by} if report.signed_by else {})})
     return report
 
 

@@ -1,6 +1,7 @@
-"""A signed export that a recipient checks without our software: the WACZ signing spec's anonymous form
-(ECDSA P-384 over the package digest, in `signedData`), verified here with `cryptography` alone; keys made by
-earlier versions (Ed25519) still sign and verify."""
+"""An export as its recipient checks it: the signature in the WACZ signing spec's anonymous form (ECDSA P-384
+over the package digest, in `signedData`), verified here with `cryptography` alone (keys made by earlier
+versions, Ed25519, still sign and verify); records swapped with every hash recomputed, and an edited custody
+log, are named by `verify`."""
 
 from __future__ import annotations
 
@@ -37,10 +38,20 @@ def _spec_signature_holds(digest: dict) -> bool:
     return signed["hash"] == digest["hash"]
 
 
-def _rezip(src: Path, dst: Path, change) -> None:
+def _rezip(src: Path, dst: Path, change, *, rehash: bool = False) -> None:
+    """Copy a package with `change(files)` applied; `rehash`: recompute the manifest as a forger would."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         files = {n: zin.read(n) for n in zin.namelist()}
         change(files)
+        if rehash:
+            package = json.loads(files["datapackage.json"])
+            for res in package["resources"]:
+                res["hash"] = "sha256:" + hashlib.sha256(files[res["path"]]).hexdigest()
+                res["bytes"] = len(files[res["path"]])
+            files["datapackage.json"] = json.dumps(package).encode()
+            digest = json.loads(files["datapackage-digest.json"])
+            digest["hash"] = "sha256:" + hashlib.sha256(files["datapackage.json"]).hexdigest()
+            files["datapackage-digest.json"] = json.dumps(digest).encode()
         for name, data in files.items():
             zout.writestr(name, data)
 
@@ -116,3 +127,62 @@ def test_an_ed25519_key_of_an_earlier_version_still_signs_and_verifies(signed):
     assert good.returncode == 0 and "(Ed25519)" in good.stdout, good.stdout
     other = verify_wacz(wacz, public_key=load_public(Path(f"{signed['key']}.pub")))
     assert any("not by the key given" in p for p in other.problems), other.problems
+
+
+def _responses(warc: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each response record of a gzip-per-record WARC."""
+    from monitor.evidence.warc import members, parse_record
+
+    return [(start, end) for start, end, raw, _ in members(warc) if parse_record(raw).type == "response"]
+
+
+def test_two_records_swapped_with_every_hash_recomputed_are_named(archive, tmp_path):  # noqa: F811
+    def swap(files: dict) -> None:
+        warc = files["archive/data.warc.gz"]
+        (a0, a1), *_, (b0, b1) = _responses(warc)  # the first and last pages: two articles, two captures
+        files["archive/data.warc.gz"] = warc[:a0] + warc[b0:b1] + warc[a1:b0] + warc[a0:a1] + warc[b1:]
+
+    swapped = tmp_path / "swapped.wacz"
+    _rezip(archive["wacz"], swapped, swap, rehash=True)
+    result = _cli(archive["tmp"], "verify", str(swapped))
+    assert result.returncode == 1, result.stdout
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("MISMATCH indexes/index.cdx line") and "records moved or swapped" in line
+               for line in lines), result.stdout
+    assert any(line.startswith("MISMATCH stories/captures.jsonl line") for line in lines), result.stdout
+    assert not any("digest does not match" in line for line in lines), "each record itself is intact"
+
+
+def test_the_custody_log_chains_every_capture_and_export_and_an_edit_names_the_line(archive, tmp_path):  # noqa: F811
+    import shutil
+    import sqlite3
+
+    from monitor.evidence.custody import check_package
+
+    with zipfile.ZipFile(archive["wacz"]) as zf:
+        log = zf.read("custody/custody.jsonl").decode().splitlines()
+    events = [json.loads(line) for line in log]
+    assert [e["event"] for e in events[:2]] == ["captured", "captured"] and events[1]["prev"].startswith("sha256:")
+
+    def edit(files: dict) -> None:
+        lines = files["custody/custody.jsonl"].decode().splitlines()
+        lines[0] = lines[0].replace('"event":"captured"', '"event":"captured" ', 1)
+        files["custody/custody.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+    edited = tmp_path / "edited.wacz"
+    _rezip(archive["wacz"], edited, edit, rehash=True)
+    problems = verify_wacz(edited).problems
+    assert [p for p in problems if p.startswith("custody/custody.jsonl line 1: changed")], problems
+    assert check_package(b"\n".join(line.encode() for line in log) + b"\n", {})[0] == []
+
+    copy = tmp_path / "state"
+    shutil.copytree(archive["tmp"], copy)
+    db = sqlite3.connect(copy / "state.db")
+    rows = db.execute("SELECT event FROM (SELECT json_extract(line, '$.event') AS event FROM custody)").fetchall()
+    assert ("exported",) in rows, "each export is logged with its package digest"
+    db.execute("UPDATE custody SET line = replace(line, '\"story\":', '\"story\": ') WHERE n = 2")
+    db.commit()
+    db.close()
+    bad = _cli(copy, "verify", "--state", str(copy / "state.db"))
+    assert bad.returncode == 1, bad.stdout
+    assert "MISMATCH custody log line 2: changed after it was written" in bad.stdout, bad.stdout
