@@ -12,7 +12,8 @@ as unsigned).
 
 A signature proves who signed only to someone who knows the signer's public key: `verify` prints the key's
 fingerprint, and `verify --public-key FILE` insists on a known key. Publish the fingerprint (a website, a
-letter to the recipient) when you hand over an export.
+letter to the recipient) when you hand over an export. Trusted time (RFC 3161) over the signature string is
+in timestamp.py (`timestamp_authorities:`).
 """
 
 from __future__ import annotations
@@ -196,7 +197,14 @@ def check_signature(digest_doc: dict, expected_key: bytes | None = None) -> tupl
     problems = []
     if signed.get("hash") != digest_doc.get("hash"):
         problems.append("datapackage-digest.json: the signature covers another package digest than the one listed")
+    times: list[str] = []
+    if spec:
+        from monitor.evidence.timestamp import check_tokens
+
+        token_problems, times = check_tokens(spec)
+        problems += token_problems
     if expected_key is not None and raw != expected_key:
         problems.append(f"datapackage-digest.json: signed by {fingerprint(raw)}, not by the key given "
                         f"({fingerprint(expected_key)})")
-    return problems, f"signed {signed.get('created', '')} by {fingerprint(raw)} ({kind})"
+    return problems, (f"signed {signed.get('created', '')} by {fingerprint(raw)} ({kind})"
+                      + "".join(f"; trusted time {t}" for t in times))

@@ -48,6 +48,7 @@ class ExportReport:
     skipped: list[str] = field(default_factory=list)  # captures whose WARC file is gone (retention, deleted)
     digest: str = ""  # sha256 of datapackage.json
     signed_by: str = ""  # key fingerprint when signed
+    timestamps: int = 0  # RFC 3161 tokens kept with the signature
 
 
 def surt(url: str) -> str:
@@ -85,7 +86,7 @@ def _http_head(block: bytes) -> tuple[str, str]:
 
 
 def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: str | Path, *,
-                signing_key=None) -> ExportReport:
+                signing_key=None, timestamper=None) -> ExportReport:
     """Write the package to `out_path` (atomically: a .part file renamed at the end)."""
     from monitor.stories.export import export as export_jsonl
 
@@ -177,7 +178,9 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
         if signing_key is not None:
             from monitor.evidence.signing import sign_package_digest
 
-            digest_doc, report.signed_by = sign_package_digest(digest_doc, signing_key, created=now)
+            digest_doc, report.signed_by = sign_package_digest(digest_doc, signing_key, created=now,
+                                                               timestamper=timestamper)
+            report.timestamps = len(digest_doc.get("signedData", {}).get("timestamps", []))
         part = out_path.with_name(out_path.name + ".part")
         with zipfile.ZipFile(part, "w", allowZip64=True) as zf:
             warc.seek(0)

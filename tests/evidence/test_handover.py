@@ -186,3 +186,55 @@ def test_the_custody_log_chains_every_capture_and_export_and_an_edit_names_the_l
     bad = _cli(copy, "verify", "--state", str(copy / "state.db"))
     assert bad.returncode == 1, bad.stdout
     assert "MISMATCH custody log line 2: changed after it was written" in bad.stdout, bad.stdout
+
+
+def test_a_signed_export_gets_trusted_time_that_openssl_accepts(signed, tmp_path):
+    import shutil
+    import subprocess
+
+    from tests.conftest import PROJECT, run_cli
+    from tests.support.tsa import TSA
+
+    tmp = signed["tmp"]
+    with TSA(tmp_path / "tsa") as tsa:
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text((tmp / "feeds.yaml").read_text(encoding="utf-8") + "  timestamp_authorities:\n"
+                         f"    - http://127.0.0.1:9/down\n    - {tsa.url}\n", encoding="utf-8")
+        wacz = tmp_path / "stamped.wacz"
+        done = run_cli("export", "--format", "wacz", "--since", "2020-01-01", "--sign", "--key", str(signed["key"]),
+                       "-o", str(wacz), "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
+                       "--state", str(tmp / "state.db"), cwd=tmp)
+        assert done.returncode == 0, done.stderr
+        assert tsa.requests == 1
+    warned = [line for line in done.stderr.splitlines() if "http://127.0.0.1:9/down" in line]
+    assert len(warned) == 1 and "signed without this authority's time" in warned[0], done.stderr
+    with zipfile.ZipFile(wacz) as zf:
+        digest = json.loads(zf.read("datapackage-digest.json"))
+    stamp = digest["signedData"]
+    assert _spec_signature_holds(digest)
+    assert stamp["timestamps"][0]["authority"] == tsa.url and stamp["timestampCert"].count("BEGIN CERTIFICATE") == 2
+    # the token is over the signature string, and openssl accepts it with the authority's root
+    (tmp_path / "token.der").write_bytes(base64.b64decode(stamp["timeSignature"]))
+    (tmp_path / "signature.txt").write_bytes(stamp["signature"].encode())
+    (tmp_path / "chain.pem").write_text(stamp["timestampCert"])
+    check = subprocess.run([shutil.which("openssl"), "ts", "-verify", "-in", str(tmp_path / "token.der"), "-token_in",
+                            "-data", str(tmp_path / "signature.txt"), "-CAfile", str(tsa.ca_pem),
+                            "-untrusted", str(tmp_path / "chain.pem")], capture_output=True, text=True)
+    assert "Verification: OK" in check.stdout, check.stdout + check.stderr
+    result = verify_wacz(wacz)
+    assert result.ok, result.problems
+    assert "; trusted time " in result.signature and "CN=Loopback Test TSA" in result.signature
+    # a token moved onto another signature does not hold
+    token = bytearray(base64.b64decode(stamp["timeSignature"]))
+    token[-10] ^= 0x01
+    forged = tmp_path / "forged.wacz"
+
+    def change(files: dict) -> None:
+        doc = json.loads(files["datapackage-digest.json"])
+        doc["signedData"]["timeSignature"] = doc["signedData"]["timestamps"][0]["timeSignature"] = \
+            base64.b64encode(bytes(token)).decode()
+        files["datapackage-digest.json"] = json.dumps(doc).encode()
+
+    _rezip(wacz, forged, change)
+    problems = verify_wacz(forged).problems
+    assert any(p.startswith(f"datapackage-digest.json: trusted timestamp of {tsa.url}:") for p in problems), problems
