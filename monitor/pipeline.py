@@ -190,6 +190,7 @@ class Monitor(DeliverySteps):
         if self._out_of_range(entry.published):
             self._record_old(entry, key, entry.published)
             return Outcome("old")
+        response = None
         if entry.text is not None:  # the source carried the whole text (a Telegram post): nothing to fetch
             article, error = _carried(entry, self.settings.keep_raw_html), ""
         else:
@@ -213,7 +214,20 @@ class Monitor(DeliverySteps):
             else:
                 self._record(entry, key, status, error or None)
             return Outcome(status, error)
-        return self._store_match(entry, key, article, match)
+        return self._store_match(entry, key, article, match, await self._requisites(entry, response))
+
+    async def _requisites(self, entry: FeedEntry, response: Response | None) -> list:
+        """The matched page's images, stylesheets and fonts, through the same Fetcher (evidence/requisites.py)."""
+        content_type = response.headers.get("content-type", "text/html").lower() if response else ""
+        if response is None or not any(t in content_type for t in _HTML_TYPES) \
+                or not self.settings.requisites_max_count:
+            return []
+        from monitor.evidence import requisites
+
+        html = decode_html(response.content, content_type, where=response.url)
+        return await requisites.fetch(self.fetcher, response.url, html, feed=entry.feed,
+                                      max_count=self.settings.requisites_max_count,
+                                      max_bytes=self.settings.requisites_max_bytes)
 
     async def _get_page(self, entry: FeedEntry) -> tuple[Response | None, str]:
         """The article's page, or None and one line saying why not."""
@@ -256,7 +270,8 @@ class Monitor(DeliverySteps):
                        text=extracted.text, published=entry.published or extracted.published, fetched_at=now,
                        raw_sha256=sha, raw_html=raw, extracted=True, hops=response.hops)
 
-    def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult) -> Outcome:
+    def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult,
+                     requisites: list = ()) -> Outcome:
         """Record the item and either a new story or a further source of a known one, atomically."""
         from monitor.stories.neardup import signature
 
@@ -264,7 +279,7 @@ class Monitor(DeliverySteps):
         # the page as received goes to disk (fsynced) before the transaction that indexes it
         carried = {"post_url": entry.url} if entry.text is not None else None  # a post: its page holds many
         pending = self.evidence.write(article.hops, text=article.text, title=article.title, feed=entry.feed,
-                                      extra=carried)
+                                      extra=carried, requisites=requisites)
         with self.store.transaction():
             same = self.neardup.find(sig)
             item_id = self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key,

@@ -52,8 +52,9 @@ class Evidence:
                         WarcArchive.beside(store.path, max_bytes=max_bytes, indexed_end=store.warc_indexed_end))
 
     def write(self, hops, *, text: str = "", title: str = "", feed: str = "", reason: str = "capture",
-              extra: dict | None = None) -> PendingCapture | None:
-        """Write one capture's records; None (logged) when there is nothing to keep or the disk refuses."""
+              extra: dict | None = None, requisites=()) -> PendingCapture | None:
+        """Write one capture's records (and its page requisites'); None (logged) when there is nothing to keep
+        or the disk refuses."""
         hops = tuple(hops)
         if not hops:
             return None
@@ -69,8 +70,11 @@ class Evidence:
             "extracted_text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
             "extracted_text": text, **(extra or {}),
         }
+        if requisites:
+            note["requisites"] = [{"url": g[-1].url, "status": g[-1].status, "bytes": len(g[-1].body)}
+                                  for g in requisites]
         try:
-            built = build_capture(hops, note)
+            built = build_capture(hops, note, requisites)
         except Exception as exc:  # a record we cannot build must cost the capture, never the story
             log.error("evidence: could not build the WARC records of %s (%s); the story is kept without them",
                       final.url, exc)

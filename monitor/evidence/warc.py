@@ -75,10 +75,12 @@ class Built:
     payload_sha256: str  # hex, of the final response's body as received
 
 
-def build_capture(hops: Iterable, note: dict) -> Built:
+def build_capture(hops: Iterable, note: dict, requisites: Iterable = ()) -> Built:
     """request + response records for every hop (redirects too), then one metadata record (JSON `note`).
 
-    `hops` are fetch.Hop (or anything with the same fields: a Telegram source can build them).
+    `hops` are fetch.Hop (or anything with the same fields: a Telegram source can build them). `requisites`
+    (the page's images, stylesheets, fonts: requisites.py) come first, so the page's own response stays the
+    capture's last one.
     """
     from warcio.statusandheaders import StatusAndHeaders
 
@@ -87,7 +89,7 @@ def build_capture(hops: Iterable, note: dict) -> Built:
     hops = list(hops)
     ids: list[str] = []
     last_id = ""
-    for hop in hops:
+    for hop in [h for group in requisites for h in group] + hops:
         date = _warc_date(hop.started)
         req_headers = StatusAndHeaders(f"{hop.method} {hop.target or '/'} {hop.http_version}",
                                        list(hop.request_headers), is_http_request=True)

@@ -22,11 +22,35 @@ TEXT = ["Relatives said that officers detained four Pamiri men in Khorog on Mond
         "A lawyer hired by the families was not allowed to see them, and no charges had been announced."]
 
 
+def png(width: int, height: int) -> bytes:
+    """A real PNG (a red-to-blue gradient), so the browser has pixels to decode."""
+    import struct
+    import zlib
+
+    row = b"\x00" + b"".join(bytes([255 * x // width, 40, 255 - 255 * x // width]) for x in range(width))
+    rows = row * height
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+FIGURE = '<figure><img src="/img/khorog-map.png" alt="Map of Khorog" width="320" height="120"></figure>'
+CSS = b"body { font-family: Serif; } h1 { color: #113; background: url('/img/rule.png') no-repeat; }"
+
+
 @pytest.fixture(scope="module")
 def export(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("replay")
     with LocalSite() as site:
-        site.add("/news/khorog", article_html(TITLE, TEXT))
+        page = article_html(TITLE, TEXT).replace("</h1>", "</h1>" + FIGURE).replace(
+            "</head>", '<link rel="stylesheet" href="/css/site.css"></head>')
+        site.add("/news/khorog", page)
+        site.add("/img/khorog-map.png", Page(png(320, 120), content_type="image/png"))
+        site.add("/img/rule.png", Page(png(8, 8), content_type="image/png"))
+        site.add("/css/site.css", Page(CSS, content_type="text/css"))
         site.add("/feed.xml", Page(rss("Outlet", [{"title": TITLE, "path": "/news/khorog"}], base=site.base).encode(),
                                    content_type="application/rss+xml"))
         (tmp / "feeds.yaml").write_text(f"feeds:\n  - name: Outlet\n    url: {site.url('/feed.xml')}\n"
@@ -37,11 +61,12 @@ def export(tmp_path_factory):
         assert run.returncode == 0, run.stderr
         out = run_cli("export", "--format", "wacz", "-o", str(tmp / "export.wacz"), *common, cwd=tmp)
         assert out.returncode == 0, out.stderr
-        yield tmp / "export.wacz", site.url("/news/khorog")
+        requested = [r.path for r in site.requested()]
+        yield tmp / "export.wacz", site.url("/news/khorog"), requested
 
 
 def test_the_warc_member_is_not_zip64_when_it_fits(export):
-    wacz, _url = export
+    wacz, _url, _requested = export
     with zipfile.ZipFile(wacz) as zf:
         info = zf.getinfo("archive/data.warc.gz")
     with open(wacz, "rb") as f:
@@ -61,7 +86,7 @@ def test_the_warc_member_is_not_zip64_when_it_fits(export):
 def test_an_export_replays_in_replayweb_page_with_its_text(export, tmp_path):
     from tests.web.test_web_browser import _browser
 
-    wacz, url = export
+    wacz, url, _requested = export
     package = player()
     browser = _browser()
     (tmp_path / "index.html").write_text(PAGE.format(wacz="export.wacz", url=url), encoding="utf-8")
@@ -74,7 +99,7 @@ def test_an_export_replays_in_replayweb_page_with_its_text(export, tmp_path):
             deadline = time.monotonic() + 12
             while time.monotonic() < deadline:
                 seen = browser.execute_script(FIND_REPLAY)
-                if "no charges had been announced" in seen["text"]:
+                if "no charges had been announced" in seen["text"] and any(ok for _src, ok in seen["images"]):
                     break
                 time.sleep(0.2)
             browser.save_screenshot(str(tmp_path / "replay.png"))
@@ -82,3 +107,27 @@ def test_an_export_replays_in_replayweb_page_with_its_text(export, tmp_path):
         browser.quit()
     assert any("mp_/" in f for f in seen["frames"]), f"the player opened no replay frame: {seen['frames']}"
     assert TITLE in seen["text"] and "no charges had been announced" in seen["text"], seen["text"][:500]
+    assert [src for src, ok in seen["images"] if ok and src.endswith("/img/khorog-map.png")], \
+        f"the article's image loads from the package: {seen['images']}"
+
+
+def test_the_page_requisites_are_records_of_the_same_capture(export):
+    import io
+    import json
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    wacz, url, requested = export
+    assert requested.count("/img/khorog-map.png") == 1 and requested.count("/css/site.css") == 1
+    assert "/img/rule.png" in requested, "an image the stylesheet uses is kept too"
+    with zipfile.ZipFile(wacz) as zf:
+        records = [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"), r.content_stream().read())
+                   for r in ArchiveIterator(io.BytesIO(zf.read("archive/data.warc.gz")))]
+        captures = [json.loads(line) for line in zf.read("stories/captures.jsonl").decode().splitlines()]
+    responses = [uri for kind, uri, _body in records if kind == "response"]
+    assert sorted(responses[:-1]) == sorted(url.replace("/news/khorog", p)
+                                            for p in ("/css/site.css", "/img/khorog-map.png", "/img/rule.png"))
+    assert responses[-1] == url, "the page's own response stays the capture's last"
+    assert len(captures) == 1 and captures[0]["final_url"] == url
+    note = json.loads(next(body for kind, _uri, body in records if kind == "metadata"))
+    assert {r["url"].rsplit("/", 1)[-1] for r in note["requisites"]} == {"site.css", "khorog-map.png", "rule.png"}

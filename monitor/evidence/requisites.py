@@ -1,0 +1,100 @@
+"""Page requisites: the images, stylesheets and fonts a matched page shows, kept with its capture.
+
+A page kept without them replays as bare text. They are fetched through the run's own Fetcher (so the SSRF
+guard, robots.txt, the proxy, the size cap and the per-host limits apply exactly as to the page) right after
+the page matched, and written as request/response records of the same capture, before the page's own.
+Per page at most `requisites_max_count` files and `requisites_max_bytes` bytes in all (`0` turns it off);
+stylesheets are read for the fonts and images they use (one level). A requisite that fails is left out with
+a debug line: it never costs the capture.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import urljoin, urlsplit
+
+log = logging.getLogger("monitor.evidence")
+
+_CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)['"]?\s*\)""", re.I)
+_CSS_IMPORT = re.compile(r"""@import\s+['"]([^'"]+)['"]""", re.I)
+_ASSET = re.compile(r"\.(woff2?|ttf|otf|eot|png|jpe?g|gif|webp|svg|avif|ico|css)(\?|#|$)", re.I)
+
+
+def _keep(base: str, ref: str | None) -> str | None:
+    if not ref:
+        return None
+    ref = ref.strip()
+    if not ref or ref.startswith(("data:", "javascript:", "#", "about:", "blob:")):
+        return None
+    url = urljoin(base, ref).split("#", 1)[0]
+    return url if urlsplit(url).scheme in ("http", "https") else None
+
+
+def in_html(html: str, base: str) -> list[str]:
+    """Stylesheets, images and preloaded fonts of a page, in document order, without repeats."""
+    import lxml.html
+
+    try:
+        doc = lxml.html.fromstring(html)
+    except (ValueError, lxml.etree.ParserError):
+        return []
+    found: list[str | None] = []
+    for el in doc.iter("link", "img", "source", "base"):
+        if el.tag == "base" and el.get("href"):
+            base = urljoin(base, el.get("href"))
+        elif el.tag == "link":
+            rel = (el.get("rel") or "").lower().split()
+            if "stylesheet" in rel or ("preload" in rel and el.get("as") in ("font", "style", "image")) \
+                    or "icon" in rel:
+                found.append(_keep(base, el.get("href")))
+        else:
+            found.append(_keep(base, el.get("src")))
+            srcset = el.get("srcset") or ""
+            if srcset and not el.get("src"):
+                found.append(_keep(base, srcset.split(",")[0].split()[0] if srcset.split() else ""))
+    for style in doc.iter("style"):
+        found += [_keep(base, u) for u in in_css(style.text or "", base)]
+    for el in doc.iter():
+        style = el.get("style") if isinstance(el.tag, str) else None
+        if style and "url(" in style:
+            found += [_keep(base, u) for u in in_css(style, base)]
+    return list(dict.fromkeys(u for u in found if u))
+
+
+def in_css(css: str, base: str) -> list[str]:
+    """Fonts, images and imported stylesheets a stylesheet uses."""
+    refs = [m.group(1) for m in _CSS_IMPORT.finditer(css)] + [m.group(1) for m in _CSS_URL.finditer(css)]
+    return list(dict.fromkeys(u for u in (_keep(base, r) for r in refs) if u and _ASSET.search(urlsplit(u).path)))
+
+
+async def fetch(fetcher, page_url: str, html: str, *, feed: str | None, max_count: int, max_bytes: int) -> list:
+    """[hops of one requisite, …] within the page's caps, fetched one after another."""
+    from monitor.sources.fetch import FetchError
+
+    if max_count <= 0 or max_bytes <= 0:
+        return []
+    queue = in_html(html, page_url)
+    seen = set(queue) | {page_url}
+    kept: list = []
+    spent = 0
+    while queue and len(kept) < max_count and spent < max_bytes:
+        url = queue.pop(0)
+        try:
+            response = await fetcher.get(url, feed=feed, max_bytes=max_bytes - spent, accept="*/*")
+        except FetchError as exc:
+            log.debug("page requisite %s of %s: %s", url, page_url, exc)
+            continue
+        if response.status != 200 or not response.hops:
+            continue
+        spent += sum(len(h.body) for h in response.hops)
+        kept.append(response.hops)
+        if "css" in response.headers.get("content-type", "").lower() or url.lower().endswith(".css"):
+            text = response.content.decode("utf-8", "replace")
+            for ref in in_css(text, response.url):
+                if ref not in seen:
+                    seen.add(ref)
+                    queue.append(ref)
+    if queue and (len(kept) >= max_count or spent >= max_bytes):
+        log.debug("page %s: %d requisite(s) left out by the per-page caps", page_url, len(queue))
+    return kept
