@@ -214,7 +214,18 @@ class Monitor(DeliverySteps):
             else:
                 self._record(entry, key, status, error or None)
             return Outcome(status, error)
-        return self._store_match(entry, key, article, match, await self._requisites(entry, response))
+        requisites = await self._requisites(entry, response)
+        return self._store_match(entry, key, article, match, requisites, await self._view(response, requisites))
+
+    async def _view(self, response: Response | None, requisites: list) -> tuple | None:
+        """A full-page PNG rendered from the capture alone (evidence/screenshot.py), or None."""
+        from monitor.evidence import screenshot
+
+        if response is None or not response.hops or not screenshot.enabled(self.settings) \
+                or not any(t in response.headers.get("content-type", "").lower() for t in _HTML_TYPES):
+            return None
+        hops = [h for group in requisites for h in group] + list(response.hops)
+        return await asyncio.to_thread(screenshot.take, hops, response.url)
 
     async def _requisites(self, entry: FeedEntry, response: Response | None) -> list:
         """The matched page's images, stylesheets and fonts, through the same Fetcher (evidence/requisites.py)."""
@@ -271,7 +282,7 @@ class Monitor(DeliverySteps):
                        raw_sha256=sha, raw_html=raw, extracted=True, hops=response.hops)
 
     def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult,
-                     requisites: list = ()) -> Outcome:
+                     requisites: list = (), view: tuple | None = None) -> Outcome:
         """Record the item and either a new story or a further source of a known one, atomically."""
         from monitor.stories.neardup import signature
 
@@ -279,7 +290,7 @@ class Monitor(DeliverySteps):
         # the page as received goes to disk (fsynced) before the transaction that indexes it
         carried = {"post_url": entry.url} if entry.text is not None else None  # a post: its page holds many
         pending = self.evidence.write(article.hops, text=article.text, title=article.title, feed=entry.feed,
-                                      extra=carried, requisites=requisites)
+                                      extra=carried, requisites=requisites, view=view)
         with self.store.transaction():
             same = self.neardup.find(sig)
             item_id = self.store.record_item(feed=entry.feed, guid=guid_key(entry), url=entry.url, url_key=key,

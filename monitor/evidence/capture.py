@@ -52,7 +52,7 @@ class Evidence:
                         WarcArchive.beside(store.path, max_bytes=max_bytes, indexed_end=store.warc_indexed_end))
 
     def write(self, hops, *, text: str = "", title: str = "", feed: str = "", reason: str = "capture",
-              extra: dict | None = None, requisites=()) -> PendingCapture | None:
+              extra: dict | None = None, requisites=(), view: tuple | None = None) -> PendingCapture | None:
         """Write one capture's records (and its page requisites'); None (logged) when there is nothing to keep
         or the disk refuses."""
         hops = tuple(hops)
@@ -74,7 +74,10 @@ class Evidence:
             note["requisites"] = [{"url": g[-1].url, "status": g[-1].status, "bytes": len(g[-1].body)}
                                   for g in requisites]
         try:
-            built = build_capture(hops, note, requisites)
+            if view is not None:
+                note["screenshot"] = {"uri": f"urn:view:{final.url}", "taken_at": view[1].isoformat(),
+                                      "sha256": hashlib.sha256(view[0]).hexdigest(), "bytes": len(view[0])}
+            built = build_capture(hops, note, requisites, view)
         except Exception as exc:  # a record we cannot build must cost the capture, never the story
             log.error("evidence: could not build the WARC records of %s (%s); the story is kept without them",
                       final.url, exc)

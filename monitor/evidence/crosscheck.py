@@ -56,15 +56,16 @@ def check_index(name: str, cdx: bytes, warcs: dict[str, dict[int, tuple]]) -> li
         end, record = found
         if record is None:
             continue  # damaged: named by the record check
-        if record.type != "response" or record.uri != entry.get("url"):
+        if record.type not in ("response", "resource") or record.uri != entry.get("url"):
             problems.append(f"{where}: the record at offset {offset} is {record.type} {record.uri}, not the "
                             "response the index names (records moved or swapped)")
             continue
         if ts != _ts14(record.headers.get("WARC-Date", "")):
             problems.append(f"{where}: time {ts}, the record says {record.headers.get('WARC-Date')}")
-        if entry.get("digest") and entry["digest"] != record.headers.get("WARC-Payload-Digest"):
+        if entry.get("digest") and entry["digest"] != (record.headers.get("WARC-Payload-Digest")
+                                                       or record.headers.get("WARC-Block-Digest")):
             problems.append(f"{where}: payload digest differs from the record's")
-        if str(entry.get("status", "")) != _status(record.block):
+        if record.type == "response" and str(entry.get("status", "")) != _status(record.block):
             problems.append(f"{where}: status {entry.get('status')}, the record says {_status(record.block)}")
         if str(entry.get("length", "")) != str(end - offset):
             problems.append(f"{where}: length {entry.get('length')}, the record is {end - offset} bytes")

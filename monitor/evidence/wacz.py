@@ -129,11 +129,15 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
                     continue
                 report.records += 1
                 record = parse_record(raw)
-                if record.type != "response":
+                if record.type == "resource" and record.uri.startswith("urn:view:"):  # the screenshot
+                    status, mime = "200", record.headers.get("Content-Type", "image/png")
+                elif record.type != "response":
                     continue
-                status, mime = _http_head(record.block)
+                else:
+                    status, mime = _http_head(record.block)
                 entry = {"url": record.uri, "mime": mime or "unk", "status": status,
-                         "digest": record.headers.get("WARC-Payload-Digest", ""), "length": str(end - start),
+                         "digest": record.headers.get("WARC-Payload-Digest") or record.headers.get(
+                             "WARC-Block-Digest", ""), "length": str(end - start),
                          "offset": str(base + start), "filename": WARC_NAME}
                 cdx.append(f"{surt(record.uri)} {_ts14(record.headers.get('WARC-Date', ''))} "
                            f"{json.dumps(entry, ensure_ascii=False)}")

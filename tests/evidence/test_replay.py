@@ -37,6 +37,8 @@ def png(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
+LONG = [f"Paragraph {n} of the families' account: the hearing was postponed again, and the lawyer was turned "
+        "away at the gate of the detention centre." for n in range(1, 41)]  # a page longer than one screen
 FIGURE = '<figure><img src="/img/khorog-map.png" alt="Map of Khorog" width="320" height="120"></figure>'
 CSS = b"body { font-family: Serif; } h1 { color: #113; background: url('/img/rule.png') no-repeat; }"
 
@@ -45,7 +47,7 @@ CSS = b"body { font-family: Serif; } h1 { color: #113; background: url('/img/rul
 def export(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("replay")
     with LocalSite() as site:
-        page = article_html(TITLE, TEXT).replace("</h1>", "</h1>" + FIGURE).replace(
+        page = article_html(TITLE, TEXT + LONG).replace("</h1>", "</h1>" + FIGURE).replace(
             "</head>", '<link rel="stylesheet" href="/css/site.css"></head>')
         site.add("/news/khorog", page)
         site.add("/img/khorog-map.png", Page(png(320, 120), content_type="image/png"))
@@ -57,7 +59,7 @@ def export(tmp_path_factory):
                                         "settings:\n  timeout: 5\n", encoding="utf-8")
         common = ("--feeds", str(tmp / "feeds.yaml"), "--keywords", str(PROJECT / "keywords.yaml"),
                   "--state", str(tmp / "state.db"))
-        run = run_cli("run", "--once", *common, cwd=tmp)
+        run = run_cli("run", "--once", *common, cwd=tmp, env={"MONITOR_SCREENSHOTS": "1"})
         assert run.returncode == 0, run.stderr
         out = run_cli("export", "--format", "wacz", "-o", str(tmp / "export.wacz"), *common, cwd=tmp)
         assert out.returncode == 0, out.stderr
@@ -131,3 +133,52 @@ def test_the_page_requisites_are_records_of_the_same_capture(export):
     assert len(captures) == 1 and captures[0]["final_url"] == url
     note = json.loads(next(body for kind, _uri, body in records if kind == "metadata"))
     assert {r["url"].rsplit("/", 1)[-1] for r in note["requisites"]} == {"site.css", "khorog-map.png", "rule.png"}
+
+
+def test_each_capture_has_a_full_page_screenshot_rendered_from_the_capture_alone(export):
+    import io
+    import json
+    import struct
+    import zlib
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    from monitor.evidence.screenshot import VIEWPORT, browser
+
+    if browser() is None:
+        pytest.skip("no Chromium here: apt-get install chromium (.ci/run does)")
+    wacz, url, requested = export
+    assert requested.count("/news/khorog") == 1, "the browser sent no second request to the site"
+    with zipfile.ZipFile(wacz) as zf:
+        shots = [(r.rec_headers, r.content_stream().read())
+                 for r in ArchiveIterator(io.BytesIO(zf.read("archive/data.warc.gz")))
+                 if r.rec_type == "resource"]
+        cdx = zf.read("indexes/index.cdx").decode()
+    assert len(shots) == 1
+    headers, png = shots[0]
+    assert headers.get_header("WARC-Target-URI") == f"urn:view:{url}"
+    assert headers.get_header("Content-Type") == "image/png" and headers.get_header("WARC-Date")
+    assert headers.get_header("WARC-Block-Digest").startswith("sha256:")
+    assert f"urn:view:{url}" in cdx and '"mime": "image/png"' in cdx, "listed in the package's index"
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert height > VIEWPORT[1], f"the whole page, not one screen: {width}x{height}"
+    chunks, pos = [], 8
+    while pos < len(png):
+        size, kind = struct.unpack(">I4s", png[pos:pos + 8])
+        if kind == b"IDAT":
+            chunks.append(png[pos + 8:pos + 8 + size])
+        pos += 12 + size
+    channels = {2: 3, 6: 4}[png[25]]
+    assert len(zlib.decompress(b"".join(chunks))) == height * (1 + width * channels), "it decodes"
+
+
+def test_without_a_browser_one_line_says_so_once_and_the_capture_goes_on(monkeypatch, caplog):
+    from monitor.evidence import screenshot
+
+    monkeypatch.setattr(screenshot, "BROWSERS", ("no-such-browser-here",))
+    monkeypatch.setattr(screenshot, "_said_no_browser", False)
+    assert screenshot.take([], "http://127.0.0.1:8123/a") is None
+    assert screenshot.take([], "http://127.0.0.1:8123/b") is None
+    said = [r.getMessage() for r in caplog.records if "screenshots" in r.getMessage()]
+    assert len(said) == 1 and "no Chromium found" in said[0], said
