@@ -6,7 +6,8 @@ capture list against the records), `custody` (the hash-chained custody log), `si
 signatures in the WACZ signing spec's form; Ed25519 keys of earlier versions), `timestamp` (RFC 3161
 trusted time over the signature), `recheck` (pages that change or vanish), `requisites` (a matched
 page's images, stylesheets and fonts, fetched through the run's Fetcher and kept in its capture),
-`screenshot` (a full-page PNG rendered by headless Chromium from the capture alone).
+`screenshot` (a full-page PNG rendered by headless Chromium from the capture alone), `provenance` (the
+package's technical report).
 
 May import: `config`, `store`, `sources` (page re-checks fetch through the run's Fetcher), `extract`,
 `stories` (the stories of a WACZ package).

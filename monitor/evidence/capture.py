@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from monitor import __version__
+from monitor.evidence.provenance import capture_facts
 from monitor.evidence.warc import WarcArchive, Written, build_capture
 
 log = logging.getLogger("monitor.evidence")
@@ -46,6 +47,7 @@ class Evidence:
 
     def __init__(self, store, settings=None, directory: str | Path | None = None):
         self.store = store
+        self.settings = settings
         max_bytes = getattr(settings, "warc_max_bytes", 1_000_000_000)
         self.archive = (WarcArchive(directory, max_bytes=max_bytes, indexed_end=store.warc_indexed_end)
                         if directory else
@@ -68,7 +70,7 @@ class Evidence:
             "body_note": "response bodies as received (Content-Encoding kept); chunked transfer coding removed, "
                          "its header renamed X-Archive-Orig-Transfer-Encoding",
             "extracted_text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            "extracted_text": text, **(extra or {}),
+            "extracted_text": text, **capture_facts(final, self.settings), **(extra or {}),
         }
         if requisites:
             note["requisites"] = [{"url": g[-1].url, "status": g[-1].status, "bytes": len(g[-1].body)}

@@ -9,6 +9,7 @@ detection; ours knows its pages and has indexed every record already). Layout, p
     stories/stories.jsonl        story metadata with every source (as `export --format jsonl`)
     stories/captures.jsonl       per capture: file offset, payload SHA-256, peer address, redirect chain …
     custody/custody.jsonl        the hash-chained custody log up to the export (custody.py)
+    provenance/report.json       the technical report: software, config hashes, egress, server IP, TLS (provenance.py)
     datapackage.json             every file with its sha256 and size
     datapackage-digest.json      the sha256 of datapackage.json (and an optional signature: signing.py)
 
@@ -33,7 +34,7 @@ from urllib.parse import urlsplit
 
 from monitor import clock
 from monitor import __version__
-from monitor.evidence import custody
+from monitor.evidence import custody, provenance
 from monitor.evidence.warc import members, parse_record, warcinfo
 
 WACZ_VERSION = "1.1.1"
@@ -96,6 +97,8 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
     report.stories = len(stories)
     story_ids = [row["id"] for row in stories]
     captures = store.captures(story_ids=story_ids)
+    notes: dict[int, dict] = {}  # capture id -> its metadata record, for the technical report
+    cap_docs: list[dict] = []
     by_story: dict[int, list] = {}
     cdx: list[str] = []
     capture_lines: list[str] = []
@@ -113,7 +116,7 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
             warc.write(data)
             report.captures += 1
             by_story.setdefault(cap["story_id"], []).append(cap)
-            capture_lines.append(json.dumps({
+            cap_docs.append({
                 "capture_id": cap["id"], "story_id": cap["story_id"], "source_id": cap["source_id"],
                 "reason": cap["reason"], "url": cap["url"], "final_url": cap["final_url"], "status": cap["status"],
                 "captured_at": cap["captured_at"], "payload_sha256": cap["payload_sha256"],
@@ -121,7 +124,8 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
                 "monitor_version": cap["monitor_version"], "change": cap["change"], "change_note": cap["change_note"],
                 "original_file": cap["warc_file"], "original_offset": cap["warc_offset"],
                 "offset": base, "length": len(data), "filename": WARC_NAME,
-            }, ensure_ascii=False))
+            })
+            capture_lines.append(json.dumps(cap_docs[-1], ensure_ascii=False))
             for start, end, raw, error in members(data):
                 if error or end is None:
                     report.skipped.append(f"capture {cap['id']}: a damaged record at offset {start} "
@@ -129,6 +133,12 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
                     continue
                 report.records += 1
                 record = parse_record(raw)
+                if record.type == "metadata":
+                    try:
+                        notes[cap["id"]] = json.loads(record.block)
+                    except ValueError:
+                        pass
+                    continue
                 if record.type == "resource" and record.uri.startswith("urn:view:"):  # the screenshot
                     status, mime = "200", record.headers.get("Content-Type", "image/png")
                 elif record.type != "response":
@@ -157,6 +167,9 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
             ("pages/pages.jsonl", ("\n".join(pages) + "\n").encode("utf-8")),
             ("stories/stories.jsonl", stories_jsonl.getvalue().encode("utf-8")),
             ("stories/captures.jsonl", ("\n".join(capture_lines) + "\n").encode("utf-8") if capture_lines else b""),
+            (provenance.PACKAGE_PATH, provenance.report(
+                f"pamir-monitor {__version__}", clock.now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+                _collector(signing_key), cap_docs, notes)),
             (custody.PACKAGE_PATH, custody.package_log(store.custody(), {c["id"] for caps in by_story.values()
                                                                          for c in caps})),
         ]
@@ -205,6 +218,15 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
                                    "captures": sorted(c["id"] for caps in by_story.values() for c in caps),
                                    **({"signed_by": report.signed_by} if report.signed_by else {})})
     return report
+
+
+def _collector(key) -> str:
+    """The pseudonymous collector id: the organisation's key fingerprint (signing.py), or "" unsigned."""
+    if key is None:
+        return ""
+    from monitor.evidence.signing import _raw, fingerprint
+
+    return fingerprint(_raw(key.public_key()))
 
 
 def _zip_time() -> tuple[int, int, int, int, int, int]:

@@ -238,3 +238,24 @@ def test_a_signed_export_gets_trusted_time_that_openssl_accepts(signed, tmp_path
     _rezip(wacz, forged, change)
     problems = verify_wacz(forged).problems
     assert any(p.startswith(f"datapackage-digest.json: trusted timestamp of {tsa.url}:") for p in problems), problems
+
+
+def test_the_package_holds_a_technical_report_naming_the_collector_by_key_only(signed):
+    from monitor.evidence.signing import fingerprint, load_public
+    from tests.conftest import PROJECT
+
+    with zipfile.ZipFile(signed["wacz"]) as zf:
+        report = json.loads(zf.read("provenance/report.json"))
+        package = json.loads(zf.read("datapackage.json"))
+        captures = [json.loads(line) for line in zf.read("stories/captures.jsonl").decode().splitlines()]
+    assert "provenance/report.json" in {r["path"] for r in package["resources"]}, "listed and hashed"
+    assert report["software"].startswith("pamir-monitor ")
+    assert report["collector"] == fingerprint(load_public(Path(f"{signed['key']}.pub")))
+    sha = {name: hashlib.sha256(path.read_bytes()).hexdigest()
+           for name, path in (("feeds.yaml", signed["tmp"] / "feeds.yaml"),
+                              ("keywords.yaml", PROJECT / "keywords.yaml"))}
+    assert len(report["captures"]) == len(captures) == 2
+    for row, cap in zip(report["captures"], captures):
+        assert row["config_sha256"] == sha, "the files in force when the page was captured"
+        assert row["egress"] == "direct" and row["server_ip"] == "127.0.0.1"
+        assert row["payload_sha256"] == cap["payload_sha256"] and row["warc"]["offset"] == cap["offset"]
