@@ -50,6 +50,56 @@ def compare(old: str, new: str) -> tuple[int, int, str]:
     return changed, letters, "\n".join(lines)
 
 
+_WORD = re.compile(r"\w+(?:[.,:]\d+)*", re.UNICODE)
+MAX_SPAN = 6  # words: a longer replacement is a rewrite, which the paragraph diff shows
+
+
+def _stem(term: str) -> str:
+    term = term.casefold().strip("*").strip()
+    return term[:max(4, len(term) - 2)] if len(term) > 4 else term
+
+
+def key_changes(old: str, new: str, terms: list[str]) -> list[str]:
+    """Changes that matter even inside one sentence: a number ("killed: 3 → 1") or a word of the story's
+    matched terms («убиты → скончались»). Only replacements of a few words count: a counter appended or a
+    paragraph added is not one."""
+    stems = [_stem(t) for t in terms if t and " " not in t.strip()]
+    pa, pb = paragraphs(old), paragraphs(new)
+    found: list[str] = []
+    outer = difflib.SequenceMatcher(None, [_norm(p) for p in pa], [_norm(p) for p in pb], autojunk=False)
+    for tag, i1, i2, j1, j2 in outer.get_opcodes():
+        if tag == "replace" and i2 - i1 == j2 - j1:  # the same paragraphs, edited: compare them word by word
+            for x, y in zip(pa[i1:i2], pb[j1:j2]):
+                found += _in_paragraph(_WORD.findall(x), _WORD.findall(y), stems)
+    return list(dict.fromkeys(found))
+
+
+def _in_paragraph(a: list[str], b: list[str], stems: list[str]) -> list[str]:
+    if min(len(a), len(b)) < MAX_SPAN:  # "Views: 1,204", a date line: not a sentence
+        return []
+
+    def is_term(tok: str) -> bool:
+        return any(tok.casefold().startswith(st) for st in stems if st)
+
+    found: list[str] = []
+    matcher = difflib.SequenceMatcher(None, [t.casefold() for t in a], [t.casefold() for t in b], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "replace" or i2 - i1 > MAX_SPAN or j2 - j1 > MAX_SPAN:
+            continue
+        before, after = a[i1:i2], b[j1:j2]
+        old_num = next((t for t in before if any(c.isdigit() for c in t)), None)
+        new_num = next((t for t in after if any(c.isdigit() for c in t)), None)
+        if old_num and new_num and old_num != new_num:
+            near = b[max(0, j1 - MAX_SPAN):j1] + b[j2:j2 + MAX_SPAN]
+            label = next((t for t in near if is_term(t)), None) or next(
+                (t for t in b[j2:j2 + MAX_SPAN] + b[max(0, j1 - 3):j1][::-1] if t.isalpha() and len(t) > 3), "")
+            found.append(f"{label}: {old_num} → {new_num}" if label else f"{old_num} → {new_num}")
+        elif any(is_term(t) for t in before) != any(is_term(t) for t in after) or \
+                (any(is_term(t) for t in before) and [t.casefold() for t in before] != [t.casefold() for t in after]):
+            found.append(f"«{' '.join(before)} → {' '.join(after)}»")
+    return found
+
+
 def is_home_redirect(requested: str, final: str) -> bool:
     """A removed article often redirects to the site's front page (or a language root like /ru/)."""
     a, b = urlsplit(requested), urlsplit(final)
@@ -118,11 +168,23 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
         return _note(monitor, story_id, step, hops, "removed",
                      "removed by the publisher (the page no longer carries the article)", text="", title=row["title"])
     changed, letters, diff = compare(old_text, new_text)
-    if letters < MIN_CHANGED_CHARS:
+    keys = key_changes(old_text, new_text, _terms(row))
+    if letters < MIN_CHANGED_CHARS and not keys:
         store.record_recheck(story_id, step, "unchanged")
         return 0
-    note = f"edited: {changed} paragraph{'s' if changed != 1 else ''} changed"
+    note = "edited: " + "; ".join(
+        ([f"{changed} paragraph{'s' if changed != 1 else ''} changed"] if letters >= MIN_CHANGED_CHARS else [])
+        + keys)
     return _note(monitor, story_id, step, hops, "edited", note, text=new_text, title=row["title"], diff=diff)
+
+
+def _terms(row) -> list[str]:
+    import json
+
+    try:
+        return [str(t) for t in json.loads(row["terms"] or "[]")]
+    except (ValueError, TypeError, IndexError, KeyError):
+        return []
 
 
 def _note(monitor, story_id: int, step: int, hops, change: str, note: str, *, text: str, title: str,
