@@ -55,11 +55,23 @@ def test_a_lowered_death_toll_is_reported_once_with_both_versions_kept(tmp_path)
         _age(state, 1.5)
         second = run_cli("run", "--once", *common, cwd=tmp_path)
         _age(state, 8)
+        site.pages.pop("/news/clashes")  # a week later the publisher took the report down
         third = run_cli("run", "--once", *common, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert "Pages changed since capture" in second.stdout and "killed: 3 → 1" in second.stdout, second.stdout
     assert "killed: 3 → 1" not in third.stdout, "reported once"
+    assert "removed by the publisher (HTTP 404)" in third.stdout, third.stdout
     db = sqlite3.connect(state)
-    rows = db.execute("SELECT reason, change, change_note, payload_sha256 FROM captures ORDER BY id").fetchall()
-    assert [(r[0], r[1]) for r in rows] == [("first", None), ("recheck", "edited")]
+    rows = db.execute("SELECT reason, change, change_note, payload_sha256, captured_at FROM captures ORDER BY id"
+                      ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("first", None), ("recheck", "edited"), ("recheck", "removed")]
     assert rows[1][2] == "edited: killed: 3 → 1" and rows[0][3] != rows[1][3], "both versions kept"
+    # the web story page shows every version with its date, the diff and the removal
+    from tests.web.test_web import browse, config
+
+    page = browse(config(state), lambda c: c.get("/story/1"))[0].text
+    section = page.split('<section class="versions">', 1)[1].split("</section>", 1)[0]
+    assert section.count('<li class="version') == 3
+    assert all(r[4] in section for r in rows), "each version's date"
+    assert "edited: killed: 3 → 1" in section and "+Relatives and local activists said that 1 person" in section
+    assert '<strong class="removed">removed by the publisher (HTTP 404)</strong>' in section
