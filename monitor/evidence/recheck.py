@@ -154,7 +154,8 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
     if not removed and is_home_redirect(url, response.url):
         removed = "removed by the publisher (redirected to the home page)"
     if removed:
-        return _note(monitor, story_id, step, hops, "removed", removed, text="", title=row["title"])
+        return _note(monitor, story_id, step, hops, "removed", removed, text="", title=row["title"],
+                     view=await _view(monitor, hops))
     if not row["extracted"]:  # we kept the feed's summary, not the page's text: nothing to compare an edit with
         store.record_recheck(story_id, step, "present (no page text kept to compare)")
         return 0
@@ -166,7 +167,8 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
             store.record_recheck(story_id, step, "unchanged (no text extracted)")
             return 0
         return _note(monitor, story_id, step, hops, "removed",
-                     "removed by the publisher (the page no longer carries the article)", text="", title=row["title"])
+                     "removed by the publisher (the page no longer carries the article)", text="", title=row["title"],
+                     view=await _view(monitor, hops))
     changed, letters, diff = compare(old_text, new_text)
     keys = key_changes(old_text, new_text, _terms(row))
     if letters < MIN_CHANGED_CHARS and not keys:
@@ -175,7 +177,17 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
     note = "edited: " + "; ".join(
         ([f"{changed} paragraph{'s' if changed != 1 else ''} changed"] if letters >= MIN_CHANGED_CHARS else [])
         + keys)
-    return _note(monitor, story_id, step, hops, "edited", note, text=new_text, title=row["title"], diff=diff)
+    return _note(monitor, story_id, step, hops, "edited", note, text=new_text, title=row["title"], diff=diff,
+                 view=await _view(monitor, hops))
+
+
+async def _view(monitor, hops) -> tuple | None:
+    """The re-checked version's own full-page screenshot, rendered from its records (screenshot.py)."""
+    from monitor.evidence import screenshot
+
+    if not hops or not screenshot.enabled(monitor.settings):
+        return None
+    return await asyncio.to_thread(screenshot.take, list(hops), hops[-1].url)
 
 
 def _terms(row) -> list[str]:
@@ -188,8 +200,8 @@ def _terms(row) -> list[str]:
 
 
 def _note(monitor, story_id: int, step: int, hops, change: str, note: str, *, text: str, title: str,
-          diff: str | None = None) -> int:
-    pending = monitor.evidence.write(hops, text=text, title=title, reason=f"recheck: {note}")
+          diff: str | None = None, view: tuple | None = None) -> int:
+    pending = monitor.evidence.write(hops, text=text, title=title, reason=f"recheck: {note}", view=view)
     with monitor.store.transaction():
         if pending is None:  # nothing to keep (no exchange) or the disk refused: still report the change
             monitor.store.record_recheck(story_id, step, f"{change} (capture not kept)")
