@@ -229,12 +229,15 @@ class Monitor(DeliverySteps):
 
     async def _requisites(self, entry: FeedEntry, response: Response | None) -> list:
         """The matched page's images, stylesheets and fonts, through the same Fetcher (evidence/requisites.py)."""
+        from monitor.evidence import requisites
+
+        if response is None and entry.text is not None and self.settings.requisites_max_count:  # a post
+            return await requisites.fetch_post(self.fetcher, entry, max_count=self.settings.requisites_max_count,
+                                               max_bytes=self.settings.requisites_max_bytes)
         content_type = response.headers.get("content-type", "text/html").lower() if response else ""
         if response is None or not any(t in content_type for t in _HTML_TYPES) \
                 or not self.settings.requisites_max_count:
             return []
-        from monitor.evidence import requisites
-
         html = decode_html(response.content, content_type, where=response.url)
         return await requisites.fetch(self.fetcher, response.url, html, feed=entry.feed,
                                       max_count=self.settings.requisites_max_count,

@@ -3,7 +3,9 @@
 A page kept without them replays as bare text. They are fetched through the run's own Fetcher (so the SSRF
 guard, robots.txt, the proxy, the size cap and the per-host limits apply exactly as to the page) right after
 the page matched, and written as request/response records of the same capture, before the page's own.
-Per page at most `requisites_max_count` files and `requisites_max_bytes` bytes in all (`0` turns it off);
+For a matched Telegram post, its own page (the single-post embed view) and its photos are fetched the same
+way (`fetch_post`). Per page at most `requisites_max_count` files and `requisites_max_bytes` bytes in all
+(`0` turns it off);
 stylesheets are read for the fonts and images they use (one level). A requisite that fails is left out with
 a debug line: it never costs the capture.
 """
@@ -68,16 +70,16 @@ def in_css(css: str, base: str) -> list[str]:
     return list(dict.fromkeys(u for u in (_keep(base, r) for r in refs) if u and _ASSET.search(urlsplit(u).path)))
 
 
-async def fetch(fetcher, page_url: str, html: str, *, feed: str | None, max_count: int, max_bytes: int) -> list:
-    """[hops of one requisite, …] within the page's caps, fetched one after another."""
+async def fetch(fetcher, page_url: str, html: str, *, feed: str | None, max_count: int, max_bytes: int,
+                kept: list | None = None, spent: int = 0) -> list:
+    """[hops of one requisite, …] within the page's caps, fetched one after another (after `kept`)."""
     from monitor.sources.fetch import FetchError
 
+    kept = list(kept or [])
     if max_count <= 0 or max_bytes <= 0:
-        return []
+        return kept
     queue = in_html(html, page_url)
     seen = set(queue) | {page_url}
-    kept: list = []
-    spent = 0
     while queue and len(kept) < max_count and spent < max_bytes:
         url = queue.pop(0)
         try:
@@ -98,3 +100,37 @@ async def fetch(fetcher, page_url: str, html: str, *, feed: str | None, max_coun
     if queue and (len(kept) >= max_count or spent >= max_bytes):
         log.debug("page %s: %d requisite(s) left out by the per-page caps", page_url, len(queue))
     return kept
+
+
+_POST = re.compile(r"^https?://[^/]+/([A-Za-z0-9_]{3,64})/(\d{1,12})/?$")
+
+
+def telegram_post_page(post_url: str, channel_page: str) -> str | None:
+    """The post's own page (the single-post embed view) on the host its channel page came from: t.me, or the
+    local server a test runs; None for what is not a post link."""
+    m = _POST.match(post_url)
+    if not m:
+        return None
+    base = urlsplit(channel_page)
+    return f"{base.scheme}://{base.netloc}/{m.group(1)}/{m.group(2)}?embed=1"
+
+
+async def fetch_post(fetcher, entry, *, max_count: int, max_bytes: int) -> list:
+    """A matched Telegram post's own page and its photos (from the post's markup and its page), within the
+    caps; [] when the entry is no post. Failures are left out with a debug line."""
+    from monitor.sources.fetch import FetchError
+
+    page = telegram_post_page(entry.url, entry.hops[-1].url) if entry.hops else None
+    if page is None or max_count <= 0 or max_bytes <= 0:
+        return []
+    kept, html = [], (entry.raw or b"").decode("utf-8", "replace")
+    try:
+        response = await fetcher.get(page, feed=entry.feed, max_bytes=max_bytes)
+        if response.status == 200:
+            kept.append(response.hops)
+            html += response.content.decode("utf-8", "replace")
+    except FetchError as exc:
+        log.debug("the page of post %s: %s", entry.url, exc)
+    spent = sum(len(h.body) for group in kept for h in group)
+    return await fetch(fetcher, page, html, feed=entry.feed, max_count=max_count, max_bytes=max_bytes,
+                       kept=kept, spent=spent)
