@@ -2,7 +2,8 @@
 
 State media editing or deleting a report is news for our users. A re-fetch that finds the text materially
 changed, or the page gone (404, 410, a redirect to the site's home page), keeps a new capture, notes the
-change once for the next digest and keeps a short paragraph diff for `monitor show`. Only what is due is
+change once for the next digest and keeps a short paragraph diff for `monitor show`. A Telegram post is
+re-checked through its own page: one deleted from its channel is reported once. Only what is due is
 fetched; a cycle with nothing due costs one indexed query.
 """
 
@@ -137,10 +138,8 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
         return 0
     url = row["final_url"] or row["url"]
     kinds = {f.name: f.kind for f in monitor.feeds.feeds}
-    if kinds.get(row["source"]) == "telegram":
-        # a post has no page of its own to compare: its text was cut from the channel page (kept as evidence)
-        store.record_recheck(story_id, step, "not re-checked: a Telegram post")
-        return 0
+    if kinds.get(row["source"]) == "telegram":  # a post: is it still on its channel?
+        return await _recheck_post(monitor, story_id, step, row)
     removed = ""
     try:
         response = await monitor.fetcher.get(url, feed=row["source"])
@@ -179,6 +178,31 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
         + keys)
     return _note(monitor, story_id, step, hops, "edited", note, text=new_text, title=row["title"], diff=diff,
                  view=await _view(monitor, hops))
+
+
+async def _recheck_post(monitor, story_id: int, step: int, row) -> int:
+    """A Telegram post deleted from its channel is reported once: its own page says "Post not found" (or 404)."""
+    from monitor.evidence.requisites import telegram_post_page
+    from monitor.sources.fetch import FetchError
+
+    first = next(iter(monitor.store.captures(story_id)), None)
+    page = telegram_post_page(row["url"], first["final_url"]) if first is not None else None
+    if page is None:
+        monitor.store.record_recheck(story_id, step, "not re-checked: no page of the post known")
+        return 0
+    try:
+        response = await monitor.fetcher.get(page, feed=row["source"])
+    except FetchError as exc:
+        if exc.status in (404, 410):
+            return _note(monitor, story_id, step, exc.hops, "removed",
+                         f"removed from the channel (HTTP {exc.status})", text="", title=row["title"])
+        log.info("re-check of post %s (story %d): %s; trying again next cycle", row["url"], story_id, exc)
+        return 0
+    if b"tgme_widget_message_error" in response.content or b"data-post=" not in response.content:
+        return _note(monitor, story_id, step, response.hops, "removed",
+                     "removed from the channel (Telegram: post not found)", text="", title=row["title"])
+    monitor.store.record_recheck(story_id, step, "present")
+    return 0
 
 
 async def _view(monitor, hops) -> tuple | None:

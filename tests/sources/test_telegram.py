@@ -18,7 +18,7 @@ from monitor.config.feeds import ConfigError, load_feeds
 from monitor.sources.telegram import parse_preview
 from tests.conftest import PROJECT, run_cli
 from tests.support.localsite import LocalSite, Page
-from tests.support.tgpreview import Post, embed_page, preview_page
+from tests.support.tgpreview import Post, embed_page, post_not_found_page, preview_page
 
 CHANNEL = "pamir_synth_news"
 NOW = clock.now().replace(microsecond=0)
@@ -205,3 +205,33 @@ def test_a_matched_posts_own_page_and_photo_are_in_the_export(tmp_path, channel)
     assert site.url(f"/{CHANNEL}/102?embed=1") in responses, "the post's own page"
     assert responses.get(site.url("/file/khorugh-102.jpg")) == photo, "its photo, byte for byte"
     assert [r.path for r in site.requests].count("/file/khorugh-102.jpg") == 1
+
+
+def test_a_post_that_disappears_from_its_channel_is_reported_once(tmp_path, channel):
+    site = channel
+    post = next(p for p in latest_posts() if p.number == 102)
+    site.add(f"/{CHANNEL}/102?embed=1", embed_page(CHANNEL, "Pamir Synth News", post))
+    feeds = feeds_file(tmp_path, site)
+    feeds.write_text(feeds.read_text(encoding="utf-8") + "  digest_interval: 1s\n", encoding="utf-8")
+    state = tmp_path / "state.db"
+
+    def age(days: float) -> None:
+        db = sqlite3.connect(state)
+        db.execute("UPDATE stories SET fetched_at = ?", ((clock.now() - timedelta(days=days)).isoformat(),))
+        db.commit()
+        db.close()
+
+    assert run(tmp_path, feeds, "run", "--once").returncode == 0
+    site.add(f"/{CHANNEL}/102?embed=1", post_not_found_page())  # the channel deleted the post
+    site.add(f"/s/{CHANNEL}", preview_page(CHANNEL, "Pamir Synth News",
+                                           [p for p in latest_posts() if p.number != 102]))
+    age(1.5)
+    gone = run(tmp_path, feeds, "run", "--once")
+    age(8)
+    later = run(tmp_path, feeds, "run", "--once")
+    assert gone.returncode == 0, gone.stderr
+    assert "removed from the channel (Telegram: post not found)" in gone.stdout, gone.stdout + gone.stderr
+    assert "removed from the channel" not in later.stdout, "reported once"
+    db = sqlite3.connect(state)
+    assert db.execute("SELECT change FROM captures WHERE story_id = 1 AND reason = 'recheck'").fetchall() == \
+        [("removed",)], "the page saying so is kept as evidence"
