@@ -3,7 +3,7 @@
 Each capture's metadata record carries the facts of its moment: the software and version, the SHA-256 of the
 feeds.yaml and keywords.yaml in force (`note_config`, called whenever the command loads them, reloads too),
 the egress kind (direct, proxy or Tor; never an address, neither the user's nor the proxy's), the server's IP
-address and its TLS certificate's SHA-256. `report` gathers them into `provenance/report.json` of a WACZ with
+address and its TLS certificate's SHA-256. `report` gathers them into `provenance/provenance.json` of a WACZ with
 each capture's hashes, and names the collector by the organisation's key fingerprint only (never a person).
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 CONFIG: dict[str, str] = {}  # file name -> sha256 hex, of the files in force
-PACKAGE_PATH = "provenance/report.json"
+PACKAGE_PATH = "provenance/provenance.json"
 
 
 def note_config(*paths) -> None:
@@ -47,7 +47,7 @@ def capture_facts(final, settings) -> dict:
 
 
 def report(software: str, created: str, collector: str, captures: list[dict], notes: dict[int, dict]) -> bytes:
-    """provenance/report.json: the package's technical report. `notes`: capture id -> its metadata record."""
+    """provenance/provenance.json: the package's technical report. `notes`: capture id -> its metadata record."""
     rows = []
     for cap in captures:
         note = notes.get(cap["capture_id"], {})

@@ -9,7 +9,7 @@ detection; ours knows its pages and has indexed every record already). Layout, p
     stories/stories.jsonl        story metadata with every source (as `export --format jsonl`)
     stories/captures.jsonl       per capture: file offset, payload SHA-256, peer address, redirect chain …
     custody/custody.jsonl        the hash-chained custody log up to the export (custody.py)
-    provenance/report.json       the technical report: software, config hashes, egress, server IP, TLS (provenance.py)
+    provenance/provenance.json       the technical report: software, config hashes, egress, server IP, TLS (provenance.py)
     datapackage.json             every file with its sha256 and size
     datapackage-digest.json      the sha256 of datapackage.json (and an optional signature: signing.py)
 

@@ -245,10 +245,10 @@ def test_the_package_holds_a_technical_report_naming_the_collector_by_key_only(s
     from tests.conftest import PROJECT
 
     with zipfile.ZipFile(signed["wacz"]) as zf:
-        report = json.loads(zf.read("provenance/report.json"))
+        report = json.loads(zf.read("provenance/provenance.json"))
         package = json.loads(zf.read("datapackage.json"))
         captures = [json.loads(line) for line in zf.read("stories/captures.jsonl").decode().splitlines()]
-    assert "provenance/report.json" in {r["path"] for r in package["resources"]}, "listed and hashed"
+    assert "provenance/provenance.json" in {r["path"] for r in package["resources"]}, "listed and hashed"
     assert report["software"].startswith("pamir-monitor ")
     assert report["collector"] == fingerprint(load_public(Path(f"{signed['key']}.pub")))
     sha = {name: hashlib.sha256(path.read_bytes()).hexdigest()
@@ -259,3 +259,22 @@ def test_the_package_holds_a_technical_report_naming_the_collector_by_key_only(s
         assert row["config_sha256"] == sha, "the files in force when the page was captured"
         assert row["egress"] == "direct" and row["server_ip"] == "127.0.0.1"
         assert row["payload_sha256"] == cap["payload_sha256"] and row["warc"]["offset"] == cap["offset"]
+
+
+def test_wacz_validate_accepts_the_export_and_refuses_it_after_a_one_byte_change(archive, tmp_path):  # noqa: F811
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.evidence.test_evidence import _flip
+
+    cli = shutil.which("wacz", path=str(Path(sys.executable).parent)) or shutil.which("wacz")
+    if cli is None:
+        pytest.skip("py-wacz is not installed (pip install -e '.[test]' installs it)")
+    good = subprocess.run([cli, "validate", "-f", str(archive["wacz"])], capture_output=True, text=True, timeout=60)
+    assert good.returncode == 0 and "valid" in good.stdout, good.stdout + good.stderr
+    bad = tmp_path / "one-byte.wacz"
+    shutil.copy(archive["wacz"], bad)
+    _flip(bad, "archive/data.warc.gz", 200)
+    refused = subprocess.run([cli, "validate", "-f", str(bad)], capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0, refused.stdout
