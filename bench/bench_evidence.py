@@ -5,7 +5,8 @@
 N captures (default 300) of real article pages (../shared/corpus/pages when there, else a generated page of
 ~120 kB), each gzip-encoded as a server would send it. Prints per capture: the time to build the records and
 append them with fsync (the monitor's path) against writing the same bytes without fsync (the floor), and the
-time to export all as WACZ and to verify the WACZ and the state. A cycle's cost is the capture time times the
+time to export all as WACZ and to verify the WACZ and the state, and the time of a full-page screenshot per
+page rendered from the capture (5 pages; where Chromium is installed). A cycle's cost is the capture time times the
 number of *matched* pages, which are few.
 """
 
@@ -75,6 +76,26 @@ def main(n: int) -> None:
           f"baseline without fsync or index: {floor * 1000:.2f} ms ({capture / floor:.1f}x)")
     print(f"export WACZ: {export:.2f} s; verify WACZ: {wacz_time:.2f} s ({ok_wacz=}); "
           f"verify state: {state_time:.2f} s ({ok_state=})")
+    screenshots(hops[:5])
+
+
+def screenshots(hops: list) -> None:
+    """Per page: the capture with a full-page screenshot rendered from it (headless Chromium, no network)."""
+    from monitor.evidence.screenshot import browser, render
+
+    if browser() is None:
+        print("screenshots: no Chromium here, not measured")
+        return
+    times, sizes = [], []
+    for hop in hops:
+        t = time.perf_counter()
+        png = render([hop], hop.url)
+        times.append(time.perf_counter() - t)
+        sizes.append(len(png or b""))
+    times.sort()
+    print(f"screenshot per page (start Chromium, render from the capture, full-page PNG): median "
+          f"{times[len(times) // 2] * 1000:.0f} ms, min {times[0] * 1000:.0f} ms, max {times[-1] * 1000:.0f} ms; "
+          f"PNG {min(sizes) / 1e3:.0f}–{max(sizes) / 1e3:.0f} kB")
 
 
 if __name__ == "__main__":

@@ -227,6 +227,7 @@ class Monitor(DeliverySteps):
         if self._out_of_range(entry.published):
             self._record_old(entry, key, entry.published)
             return Outcome("old")
+        response = None
         if entry.text is not None:  # the source carried the whole text (a Telegram post): nothing to fetch
             article, error = carried(entry, self.settings.keep_raw_html), ""
         else:
@@ -250,7 +251,11 @@ class Monitor(DeliverySteps):
             else:
                 self._record(entry, key, status, error or None)
             return Outcome(status, error)
-        return self._store_match(entry, key, article, match)
+        from monitor.evidence import requisites as page_requisites, screenshot
+
+        requisites = await page_requisites.for_article(self.fetcher, self.settings, entry, response)
+        view = await screenshot.for_capture(self.settings, response, requisites)
+        return self._store_match(entry, key, article, match, requisites, view)
 
     async def _get_page(self, entry: FeedEntry) -> tuple[Response | None, str]:
         """The article's page, or None and one line saying why not."""
@@ -293,15 +298,16 @@ class Monitor(DeliverySteps):
                        text=extracted.text, published=entry.published or extracted.published, fetched_at=now,
                        raw_sha256=sha, raw_html=raw, extracted=True, hops=response.hops)
 
-    def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult) -> Outcome:
+    def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult,
+                     requisites: list = (), view: tuple | None = None) -> Outcome:
         """Record the item and either a new story or a further source of a known one, atomically."""
         from monitor.stories.neardup import signature
 
         sig = signature(article.text)
         # the page as received goes to disk (fsynced) before the transaction that indexes it
-        carried = {"post_url": entry.url} if entry.text is not None else None  # a post: its page holds many
+        post = {"post_url": entry.url} if entry.text is not None else None  # a post: its page holds many
         pending = self.evidence.write(article.hops, text=article.text, title=article.title, feed=entry.feed,
-                                      extra=carried)
+                                      extra=post, requisites=requisites, view=view)
         published = article.published or entry.published
         record = self.incidents.read(article.title, article.text, published, self._languages.get(entry.feed, ""))
         with self.store.transaction():

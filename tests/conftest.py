@@ -13,6 +13,8 @@ from tests.support import clock as suite_clock
 from tests.support.localsite import LocalSite
 
 suite_clock.pin(suite_clock.DEFAULT)  # before any test module computes a "now" of its own
+# A Chromium per capture costs seconds: the suite renders screenshots only where a test asks for them ("1").
+os.environ.setdefault(suite_clock.SCREENSHOTS, "0")
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_CORPUS = PROJECT.parent / "shared" / "corpus"
@@ -38,7 +40,7 @@ def store(tmp_path):
 def clean_env(monkeypatch, tmp_path):
     """No delivery channel from the developer's shell leaks into a test; the digest goes to stdout."""
     for key in list(os.environ):
-        if key.startswith("MONITOR_") and key != "MONITOR_NOW":
+        if key.startswith("MONITOR_") and key not in ("MONITOR_NOW", suite_clock.SCREENSHOTS):
             monkeypatch.delenv(key, raising=False)
     return tmp_path
 

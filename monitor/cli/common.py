@@ -122,6 +122,9 @@ def load_config(args: argparse.Namespace) -> tuple[FeedsFile, object]:
         problems += exc.problems
     if problems:
         raise ConfigError(problems)
+    from monitor.evidence.provenance import note_config  # captures record the files in force
+
+    note_config(args.feeds, args.keywords)
     return feeds, rules
 
 

@@ -13,7 +13,8 @@ _STATE_FLAG = "\0verify-the-state"  # `monitor verify --state` with no value
 
 
 def register(command) -> None:
-    p = command("keygen", "create an Ed25519 key for signing exports (file mode 0600, and KEY.pub)")
+    p = command("keygen", "create an ECDSA P-384 key for signing exports in the WACZ signing spec's form "
+                          "(file mode 0600, and KEY.pub)")
     p.add_argument("--key", help="where to write it (default $MONITOR_SIGNING_KEY or ./monitor-signing.key)")
     p.set_defaults(handler=cmd_keygen)
     p = command("verify", "re-hash a WACZ export (or, with --state, the archive in the state) and name "
@@ -97,18 +98,36 @@ def export_wacz_command(args: argparse.Namespace) -> int:
     if not args.output:
         print("error: --format wacz writes a file: give -o FILE.wacz", file=sys.stderr)
         return 2
-    key = None
+    key = stamp = None
     if args.sign:
         try:
             key = load_private(key_path(args.key))
         except SigningError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        stamp = _timestamper(args)
     with _state(args) as store:
-        report = export_wacz(store, Evidence(store), args.since, args.topic, args.output, signing_key=key)
+        report = export_wacz(store, Evidence(store), args.since, args.topic, args.output, signing_key=key,
+                             timestamper=stamp)
     for line in report.skipped:
         log.warning("not in the export: %s", line)
     log.info("exported %d stor%s, %d capture(s), %d WARC record(s) to %s; package sha256 %s%s", report.stories,
              "y" if report.stories == 1 else "ies", report.captures, report.records, args.output, report.digest,
              f"; signed by {report.signed_by}" if report.signed_by else "")
+    if report.signed_by and report.timestamps:
+        log.info("trusted time: %d RFC 3161 token(s) over the signature", report.timestamps)
     return 0
+
+
+def _timestamper(args: argparse.Namespace):
+    """The RFC 3161 hook for `timestamp_authorities:` of feeds.yaml (none when the file is absent or has none)."""
+    from monitor.config.feeds import load_feeds
+
+    if not Path(args.feeds).exists():
+        return None
+    settings = load_feeds(args.feeds).settings  # a broken file is a ConfigError, reported like any other
+    if not settings.timestamp_authorities:
+        return None
+    from monitor.evidence.timestamp import timestamper
+
+    return timestamper(settings.timestamp_authorities, proxy=settings.proxy)

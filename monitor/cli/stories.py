@@ -25,6 +25,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "wacz":
         from monitor.cli.evidence import export_wacz_command
 
+        if args.topic:  # every format refuses a topic that does not exist (before any file is written)
+            with _state(args) as store:
+                _check_topic(args, store)
         return export_wacz_command(args)
 
     with _state(args) as store:

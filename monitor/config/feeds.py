@@ -266,6 +266,10 @@ class Settings(BaseModel):
     warc_max_bytes: int = Field(default=1_000_000_000, ge=10_000)  # a WARC file rotates past this (1GB, 500MB)
     evidence_retention: float | None = None  # delete closed WARC files whose captures are all older (None: never)
     recheck_after: tuple[float, ...] = (86400.0, 604800.0)  # re-fetch a matched page this long after capture
+    requisites_max_count: int = Field(default=30, ge=0)  # images, stylesheets, fonts kept per matched page (0: none)
+    requisites_max_bytes: int = Field(default=10_000_000, ge=0)  # and their bytes in all, per page
+    screenshots: bool = True  # a full-page PNG of each capture, from the capture (evidence/screenshot.py)
+    timestamp_authorities: tuple[str, ...] = ()  # RFC 3161 URLs: trusted time for `export --sign` (evidence/timestamp.py)
 
     @field_validator("digest_interval", "failing_after", "silence_after", mode="before")
     @classmethod
@@ -325,7 +329,16 @@ class Settings(BaseModel):
         values = value if isinstance(value, (list, tuple)) else [value]
         return tuple(sorted(parse_duration(v) for v in values))
 
-    @field_validator("warc_max_bytes", mode="before")
+    @field_validator("timestamp_authorities", mode="before")
+    @classmethod
+    def _tsas(cls, value: Any) -> tuple[str, ...]:
+        urls = tuple(str(v) for v in ((value or []) if isinstance(value, (list, tuple)) else [value]))
+        for url in urls:
+            if not re.match(r"^https?://[^\s/]+", url):
+                raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return urls
+
+    @field_validator("warc_max_bytes", "requisites_max_bytes", mode="before")
     @classmethod
     def _size(cls, value: Any) -> int:
         return parse_size(value)

@@ -1,8 +1,13 @@
 """The evidence archive: pages kept as received (WARC), exported as WACZ, verified, signed, re-checked.
 
 Modules: `warc` (records, files, rotation, reading back), `capture` (write then index: the seam every source
-kind calls), `wacz` (the export package), `verify` (re-hash a package or the state), `signing` (Ed25519 keys
-and signatures; the RFC 3161 hook), `recheck` (pages that change or vanish).
+kind calls), `wacz` (the export package), `verify` (re-hash a package or the state), `crosscheck` (index and
+capture list against the records), `custody` (the hash-chained custody log), `signing` (ECDSA P-384
+signatures in the WACZ signing spec's form; Ed25519 keys of earlier versions), `timestamp` (RFC 3161
+trusted time over the signature), `recheck` (pages that change or vanish), `requisites` (a matched
+page's images, stylesheets and fonts, fetched through the run's Fetcher and kept in its capture),
+`screenshot` (a full-page PNG rendered by headless Chromium from the capture alone), `provenance` (the
+package's technical report).
 
 Takes: the `Hop`s of a fetch (sources/exchange.py). Returns: WARC records on disk, fsynced, then indexed in the
 caller's transaction; packages, verdicts.

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from monitor import __version__
+from monitor.evidence.provenance import capture_facts
 from monitor.evidence.warc import WarcArchive, Written, build_capture
 
 log = logging.getLogger("monitor.evidence")
@@ -46,14 +47,16 @@ class Evidence:
 
     def __init__(self, store, settings=None, directory: str | Path | None = None):
         self.store = store
+        self.settings = settings
         max_bytes = getattr(settings, "warc_max_bytes", 1_000_000_000)
         self.archive = (WarcArchive(directory, max_bytes=max_bytes, indexed_end=store.warc_indexed_end)
                         if directory else
                         WarcArchive.beside(store.path, max_bytes=max_bytes, indexed_end=store.warc_indexed_end))
 
     def write(self, hops, *, text: str = "", title: str = "", feed: str = "", reason: str = "capture",
-              extra: dict | None = None) -> PendingCapture | None:
-        """Write one capture's records; None (logged) when there is nothing to keep or the disk refuses."""
+              extra: dict | None = None, requisites=(), view: tuple | None = None) -> PendingCapture | None:
+        """Write one capture's records (and its page requisites'); None (logged) when there is nothing to keep
+        or the disk refuses."""
         hops = tuple(hops)
         if not hops:
             return None
@@ -67,10 +70,16 @@ class Evidence:
             "body_note": "response bodies as received (Content-Encoding kept); chunked transfer coding removed, "
                          "its header renamed X-Archive-Orig-Transfer-Encoding",
             "extracted_text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            "extracted_text": text, **(extra or {}),
+            "extracted_text": text, **capture_facts(final, self.settings), **(extra or {}),
         }
+        if requisites:
+            note["requisites"] = [{"url": g[-1].url, "status": g[-1].status, "bytes": len(g[-1].body)}
+                                  for g in requisites]
         try:
-            built = build_capture(hops, note)
+            if view is not None:
+                note["screenshot"] = {"uri": f"urn:view:{final.url}", "taken_at": view[1].isoformat(),
+                                      "sha256": hashlib.sha256(view[0]).hexdigest(), "bytes": len(view[0])}
+            built = build_capture(hops, note, requisites, view)
         except Exception as exc:  # a record we cannot build must cost the capture, never the story
             log.error("evidence: could not build the WARC records of %s (%s); the story is kept without them",
                       final.url, exc)

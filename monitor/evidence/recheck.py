@@ -2,7 +2,8 @@
 
 State media editing or deleting a report is news for our users. A re-fetch that finds the text materially
 changed, or the page gone (404, 410, a redirect to the site's home page), keeps a new capture, notes the
-change once for the next digest and keeps a short paragraph diff for `monitor show`. Only what is due is
+change once for the next digest and keeps a short paragraph diff for `monitor show`. A Telegram post is
+re-checked through its own page: one deleted from its channel is reported once. Only what is due is
 fetched; a cycle with nothing due costs one indexed query.
 """
 
@@ -50,6 +51,56 @@ def compare(old: str, new: str) -> tuple[int, int, str]:
     return changed, letters, "\n".join(lines)
 
 
+_WORD = re.compile(r"\w+(?:[.,:]\d+)*", re.UNICODE)
+MAX_SPAN = 6  # words: a longer replacement is a rewrite, which the paragraph diff shows
+
+
+def _stem(term: str) -> str:
+    term = term.casefold().strip("*").strip()
+    return term[:max(4, len(term) - 2)] if len(term) > 4 else term
+
+
+def key_changes(old: str, new: str, terms: list[str]) -> list[str]:
+    """Changes that matter even inside one sentence: a number ("killed: 3 → 1") or a word of the story's
+    matched terms («убиты → скончались»). Only replacements of a few words count: a counter appended or a
+    paragraph added is not one."""
+    stems = [_stem(t) for t in terms if t and " " not in t.strip()]
+    pa, pb = paragraphs(old), paragraphs(new)
+    found: list[str] = []
+    outer = difflib.SequenceMatcher(None, [_norm(p) for p in pa], [_norm(p) for p in pb], autojunk=False)
+    for tag, i1, i2, j1, j2 in outer.get_opcodes():
+        if tag == "replace" and i2 - i1 == j2 - j1:  # the same paragraphs, edited: compare them word by word
+            for x, y in zip(pa[i1:i2], pb[j1:j2]):
+                found += _in_paragraph(_WORD.findall(x), _WORD.findall(y), stems)
+    return list(dict.fromkeys(found))
+
+
+def _in_paragraph(a: list[str], b: list[str], stems: list[str]) -> list[str]:
+    if min(len(a), len(b)) < MAX_SPAN:  # "Views: 1,204", a date line: not a sentence
+        return []
+
+    def is_term(tok: str) -> bool:
+        return any(tok.casefold().startswith(st) for st in stems if st)
+
+    found: list[str] = []
+    matcher = difflib.SequenceMatcher(None, [t.casefold() for t in a], [t.casefold() for t in b], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "replace" or i2 - i1 > MAX_SPAN or j2 - j1 > MAX_SPAN:
+            continue
+        before, after = a[i1:i2], b[j1:j2]
+        old_num = next((t for t in before if any(c.isdigit() for c in t)), None)
+        new_num = next((t for t in after if any(c.isdigit() for c in t)), None)
+        if old_num and new_num and old_num != new_num:
+            near = b[max(0, j1 - MAX_SPAN):j1] + b[j2:j2 + MAX_SPAN]
+            label = next((t for t in near if is_term(t)), None) or next(
+                (t for t in b[j2:j2 + MAX_SPAN] + b[max(0, j1 - 3):j1][::-1] if t.isalpha() and len(t) > 3), "")
+            found.append(f"{label}: {old_num} → {new_num}" if label else f"{old_num} → {new_num}")
+        elif any(is_term(t) for t in before) != any(is_term(t) for t in after) or \
+                (any(is_term(t) for t in before) and [t.casefold() for t in before] != [t.casefold() for t in after]):
+            found.append(f"«{' '.join(before)} → {' '.join(after)}»")
+    return found
+
+
 def is_home_redirect(requested: str, final: str) -> bool:
     """A removed article often redirects to the site's front page (or a language root like /ru/)."""
     a, b = urlsplit(requested), urlsplit(final)
@@ -87,10 +138,8 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
         return 0
     url = row["final_url"] or row["url"]
     kinds = {f.name: f.kind for f in monitor.feeds.feeds}
-    if kinds.get(row["source"]) == "telegram":
-        # a post has no page of its own to compare: its text was cut from the channel page (kept as evidence)
-        store.record_recheck(story_id, step, "not re-checked: a Telegram post")
-        return 0
+    if kinds.get(row["source"]) == "telegram":  # a post: is it still on its channel?
+        return await _recheck_post(monitor, story_id, step, row)
     removed = ""
     try:
         response = await monitor.fetcher.get(url, feed=row["source"])
@@ -104,7 +153,8 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
     if not removed and is_home_redirect(url, response.url):
         removed = "removed by the publisher (redirected to the home page)"
     if removed:
-        return _note(monitor, story_id, step, hops, "removed", removed, text="", title=row["title"])
+        return _note(monitor, story_id, step, hops, "removed", removed, text="", title=row["title"],
+                     view=await _view(monitor, hops))
     if not row["extracted"]:  # we kept the feed's summary, not the page's text: nothing to compare an edit with
         store.record_recheck(story_id, step, "present (no page text kept to compare)")
         return 0
@@ -116,18 +166,66 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
             store.record_recheck(story_id, step, "unchanged (no text extracted)")
             return 0
         return _note(monitor, story_id, step, hops, "removed",
-                     "removed by the publisher (the page no longer carries the article)", text="", title=row["title"])
+                     "removed by the publisher (the page no longer carries the article)", text="", title=row["title"],
+                     view=await _view(monitor, hops))
     changed, letters, diff = compare(old_text, new_text)
-    if letters < MIN_CHANGED_CHARS:
+    keys = key_changes(old_text, new_text, _terms(row))
+    if letters < MIN_CHANGED_CHARS and not keys:
         store.record_recheck(story_id, step, "unchanged")
         return 0
-    note = f"edited: {changed} paragraph{'s' if changed != 1 else ''} changed"
-    return _note(monitor, story_id, step, hops, "edited", note, text=new_text, title=row["title"], diff=diff)
+    note = "edited: " + "; ".join(
+        ([f"{changed} paragraph{'s' if changed != 1 else ''} changed"] if letters >= MIN_CHANGED_CHARS else [])
+        + keys)
+    return _note(monitor, story_id, step, hops, "edited", note, text=new_text, title=row["title"], diff=diff,
+                 view=await _view(monitor, hops))
+
+
+async def _recheck_post(monitor, story_id: int, step: int, row) -> int:
+    """A Telegram post deleted from its channel is reported once: its own page says "Post not found" (or 404)."""
+    from monitor.evidence.requisites import telegram_post_page
+    from monitor.sources.fetch import FetchError
+
+    first = next(iter(monitor.store.captures(story_id)), None)
+    page = telegram_post_page(row["url"], first["final_url"]) if first is not None else None
+    if page is None:
+        monitor.store.record_recheck(story_id, step, "not re-checked: no page of the post known")
+        return 0
+    try:
+        response = await monitor.fetcher.get(page, feed=row["source"])
+    except FetchError as exc:
+        if exc.status in (404, 410):
+            return _note(monitor, story_id, step, exc.hops, "removed",
+                         f"removed from the channel (HTTP {exc.status})", text="", title=row["title"])
+        log.info("re-check of post %s (story %d): %s; trying again next cycle", row["url"], story_id, exc)
+        return 0
+    if b"tgme_widget_message_error" in response.content or b"data-post=" not in response.content:
+        return _note(monitor, story_id, step, response.hops, "removed",
+                     "removed from the channel (Telegram: post not found)", text="", title=row["title"])
+    monitor.store.record_recheck(story_id, step, "present")
+    return 0
+
+
+async def _view(monitor, hops) -> tuple | None:
+    """The re-checked version's own full-page screenshot, rendered from its records (screenshot.py)."""
+    from monitor.evidence import screenshot
+
+    if not hops or not screenshot.enabled(monitor.settings):
+        return None
+    return await asyncio.to_thread(screenshot.take, list(hops), hops[-1].url)
+
+
+def _terms(row) -> list[str]:
+    import json
+
+    try:
+        return [str(t) for t in json.loads(row["terms"] or "[]")]
+    except (ValueError, TypeError, IndexError, KeyError):
+        return []
 
 
 def _note(monitor, story_id: int, step: int, hops, change: str, note: str, *, text: str, title: str,
-          diff: str | None = None) -> int:
-    pending = monitor.evidence.write(hops, text=text, title=title, reason=f"recheck: {note}")
+          diff: str | None = None, view: tuple | None = None) -> int:
+    pending = monitor.evidence.write(hops, text=text, title=title, reason=f"recheck: {note}", view=view)
     with monitor.store.transaction():
         if pending is None:  # nothing to keep (no exchange) or the disk refused: still report the change
             monitor.store.record_recheck(story_id, step, f"{change} (capture not kept)")

@@ -2,7 +2,8 @@
 
 A WACZ is checked from the outside in: datapackage-digest.json against datapackage.json, each file listed
 there against its sha256 and size (and no file unlisted), then every WARC record's block and payload
-digests, then the signature. The state is checked capture by capture: each indexed byte range must hold
+digests, then the CDXJ index, stories/captures.jsonl and the custody log against the records (crosscheck.py,
+custody.py), then the signature. The state is checked capture by capture: each indexed byte range must hold
 complete records whose digests match, and the final response's payload its recorded SHA-256.
 Members are read straight from the zip's bytes (not through zipfile's CRC check), so a flipped byte is
 reported for the record it damaged instead of stopping the whole check.
@@ -19,6 +20,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monitor.evidence.crosscheck import check_captures, check_index, record_map
 from monitor.evidence.warc import members, parse_record
 
 
@@ -111,6 +113,7 @@ def verify_wacz(path: str | Path, *, public_key: bytes | None = None) -> Verific
                                    f"({digest_doc.get('hash')})")
         names = _index_names(infos, read)
         listed = set()
+        warcs: dict[str, dict] = {}  # file name -> offset -> (end, record), for the index checks
         for res in package.get("resources", []):
             name = res.get("path", "")
             listed.add(name)
@@ -128,13 +131,35 @@ def verify_wacz(path: str | Path, *, public_key: bytes | None = None) -> Verific
                                                    names=names.get(name.rsplit("/", 1)[-1]))
                 result.problems += problems
                 result.checked.append(f"{count} WARC records")
+                if name.endswith(".gz"):
+                    warcs[name.rsplit("/", 1)[-1]] = record_map(data)
         for name in infos:
             if name not in listed and name not in ("datapackage.json", "datapackage-digest.json") \
                     and not name.endswith("/"):
                 result.problems.append(f"{name}: in the package but not listed in datapackage.json")
+        _check_links(result, infos, read, warcs)
         problems, result.signature = check_signature(digest_doc, public_key)
         result.problems += problems
     return result
+
+
+def _check_links(result: Verification, infos: dict, read, warcs: dict) -> None:
+    """The index, captures.jsonl and the custody log against the records (a swap with the manifest redone)."""
+    from monitor.evidence import custody
+
+    for name in sorted(infos):
+        if name.startswith("indexes/") and name.endswith((".cdx", ".cdxj")):
+            result.problems += check_index(name, read(name) or b"", warcs)
+            result.checked.append(f"{name} against the records")
+    captures: dict = {}
+    if "stories/captures.jsonl" in infos:
+        problems, captures = check_captures("stories/captures.jsonl", read("stories/captures.jsonl") or b"", warcs)
+        result.problems += problems
+        result.checked.append("stories/captures.jsonl against the records")
+    if custody.PACKAGE_PATH in infos:
+        problems, lines = custody.check_package(read(custody.PACKAGE_PATH) or b"", captures)
+        result.problems += problems
+        result.checked.append(f"a custody log of {lines} lines")
 
 
 def _index_names(infos: dict, read) -> dict[str, dict[int, str]]:
@@ -175,6 +200,11 @@ def verify_state(store, evidence) -> Verification:
         if responses and hashlib.sha256(responses[-1]).hexdigest() != cap["payload_sha256"]:
             result.problems.append(f"{label}: payload sha256 differs from the state's {cap['payload_sha256']}")
     result.checked.append(f"{count} captures")
+    from monitor.evidence.custody import check_state
+
+    problems, lines = check_state(store)
+    result.problems += problems
+    result.checked.append(f"a custody log of {lines} lines")
     raw = 0
     for table, key, rows in store.raw_pages_kept():
         for row_id, sha, blob in rows:

@@ -8,11 +8,14 @@ detection; ours knows its pages and has indexed every record already). Layout, p
     pages/pages.jsonl            one page per story: url, ts, title, and the extracted text (full-text search)
     stories/stories.jsonl        story metadata with every source (as `export --format jsonl`)
     stories/captures.jsonl       per capture: file offset, payload SHA-256, peer address, redirect chain …
+    custody/custody.jsonl        the hash-chained custody log up to the export (custody.py)
+    provenance/provenance.json       the technical report: software, config hashes, egress, server IP, TLS (provenance.py)
     datapackage.json             every file with its sha256 and size
-    datapackage-digest.json      the sha256 of datapackage.json (and an optional Ed25519 signature)
+    datapackage-digest.json      the sha256 of datapackage.json (and an optional signature: signing.py)
 
 WARC files are stored uncompressed in the zip (they are gzip per record already), so a replay reads a record
-by its offset without inflating the whole file.
+by its offset without inflating the whole file; ZIP64 fields only when a member needs them (ReplayWeb.page
+finds no page in a small member written with ZIP64 forced).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from urllib.parse import urlsplit
 
 from monitor import clock
 from monitor import __version__
+from monitor.evidence import custody, provenance
 from monitor.evidence.warc import members, parse_record, warcinfo
 
 WACZ_VERSION = "1.1.1"
@@ -45,6 +49,7 @@ class ExportReport:
     skipped: list[str] = field(default_factory=list)  # captures whose WARC file is gone (retention, deleted)
     digest: str = ""  # sha256 of datapackage.json
     signed_by: str = ""  # key fingerprint when signed
+    timestamps: int = 0  # RFC 3161 tokens kept with the signature
 
 
 def surt(url: str) -> str:
@@ -82,7 +87,7 @@ def _http_head(block: bytes) -> tuple[str, str]:
 
 
 def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: str | Path, *,
-                signing_key=None) -> ExportReport:
+                signing_key=None, timestamper=None) -> ExportReport:
     """Write the package to `out_path` (atomically: a .part file renamed at the end)."""
     from monitor.stories.export import export as export_jsonl
 
@@ -92,6 +97,8 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
     report.stories = len(stories)
     story_ids = [row["id"] for row in stories]
     captures = store.captures(story_ids=story_ids)
+    notes: dict[int, dict] = {}  # capture id -> its metadata record, for the technical report
+    cap_docs: list[dict] = []
     by_story: dict[int, list] = {}
     cdx: list[str] = []
     capture_lines: list[str] = []
@@ -109,7 +116,7 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
             warc.write(data)
             report.captures += 1
             by_story.setdefault(cap["story_id"], []).append(cap)
-            capture_lines.append(json.dumps({
+            cap_docs.append({
                 "capture_id": cap["id"], "story_id": cap["story_id"], "source_id": cap["source_id"],
                 "reason": cap["reason"], "url": cap["url"], "final_url": cap["final_url"], "status": cap["status"],
                 "captured_at": cap["captured_at"], "payload_sha256": cap["payload_sha256"],
@@ -117,7 +124,8 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
                 "monitor_version": cap["monitor_version"], "change": cap["change"], "change_note": cap["change_note"],
                 "original_file": cap["warc_file"], "original_offset": cap["warc_offset"],
                 "offset": base, "length": len(data), "filename": WARC_NAME,
-            }, ensure_ascii=False))
+            })
+            capture_lines.append(json.dumps(cap_docs[-1], ensure_ascii=False))
             for start, end, raw, error in members(data):
                 if error or end is None:
                     report.skipped.append(f"capture {cap['id']}: a damaged record at offset {start} "
@@ -125,11 +133,21 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
                     continue
                 report.records += 1
                 record = parse_record(raw)
-                if record.type != "response":
+                if record.type == "metadata":
+                    try:
+                        notes[cap["id"]] = json.loads(record.block)
+                    except ValueError:
+                        pass
                     continue
-                status, mime = _http_head(record.block)
+                if record.type == "resource" and record.uri.startswith("urn:view:"):  # the screenshot
+                    status, mime = "200", record.headers.get("Content-Type", "image/png")
+                elif record.type != "response":
+                    continue
+                else:
+                    status, mime = _http_head(record.block)
                 entry = {"url": record.uri, "mime": mime or "unk", "status": status,
-                         "digest": record.headers.get("WARC-Payload-Digest", ""), "length": str(end - start),
+                         "digest": record.headers.get("WARC-Payload-Digest") or record.headers.get(
+                             "WARC-Block-Digest", ""), "length": str(end - start),
                          "offset": str(base + start), "filename": WARC_NAME}
                 cdx.append(f"{surt(record.uri)} {_ts14(record.headers.get('WARC-Date', ''))} "
                            f"{json.dumps(entry, ensure_ascii=False)}")
@@ -149,6 +167,11 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
             ("pages/pages.jsonl", ("\n".join(pages) + "\n").encode("utf-8")),
             ("stories/stories.jsonl", stories_jsonl.getvalue().encode("utf-8")),
             ("stories/captures.jsonl", ("\n".join(capture_lines) + "\n").encode("utf-8") if capture_lines else b""),
+            (provenance.PACKAGE_PATH, provenance.report(
+                f"pamir-monitor {__version__}", clock.now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+                _collector(signing_key), cap_docs, notes)),
+            (custody.PACKAGE_PATH, custody.package_log(store.custody(), {c["id"] for caps in by_story.values()
+                                                                         for c in caps})),
         ]
         warc.seek(0)
         warc_hash, warc_size = _hash_file(warc)
@@ -172,11 +195,17 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
         if signing_key is not None:
             from monitor.evidence.signing import sign_package_digest
 
-            digest_doc, report.signed_by = sign_package_digest(digest_doc, signing_key, created=now)
+            digest_doc, report.signed_by = sign_package_digest(digest_doc, signing_key, created=now,
+                                                               timestamper=timestamper)
+            report.timestamps = len(digest_doc.get("signedData", {}).get("timestamps", []))
         part = out_path.with_name(out_path.name + ".part")
         with zipfile.ZipFile(part, "w", allowZip64=True) as zf:
             warc.seek(0)
-            with zf.open(zipfile.ZipInfo(f"archive/{WARC_NAME}", _zip_time()), "w", force_zip64=True) as dst:
+            # The size is known, so zipfile writes ZIP64 fields only when the member needs them (>= 4 GiB):
+            # ReplayWeb.page cannot find a single page in a small member written with ZIP64 forced.
+            info = zipfile.ZipInfo(f"archive/{WARC_NAME}", _zip_time())
+            info.file_size = warc_size
+            with zf.open(info, "w") as dst:
                 while chunk := warc.read(1 << 20):
                     dst.write(chunk)
             for path, data in files:
@@ -185,7 +214,19 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
             zf.writestr(_info("datapackage-digest.json", zipfile.ZIP_DEFLATED),
                         json.dumps(digest_doc, indent=2).encode("utf-8"))
         os.replace(part, out_path)
+    store.add_custody("exported", {"package_sha256": f"sha256:{report.digest}", "file": out_path.name,
+                                   "captures": sorted(c["id"] for caps in by_story.values() for c in caps),
+                                   **({"signed_by": report.signed_by} if report.signed_by else {})})
     return report
+
+
+def _collector(key) -> str:
+    """The pseudonymous collector id: the organisation's key fingerprint (signing.py), or "" unsigned."""
+    if key is None:
+        return ""
+    from monitor.evidence.signing import _raw, fingerprint
+
+    return fingerprint(_raw(key.public_key()))
 
 
 def _zip_time() -> tuple[int, int, int, int, int, int]:

@@ -75,10 +75,12 @@ class Built:
     payload_sha256: str  # hex, of the final response's body as received
 
 
-def build_capture(hops: Iterable, note: dict) -> Built:
+def build_capture(hops: Iterable, note: dict, requisites: Iterable = (), view: tuple | None = None) -> Built:
     """request + response records for every hop (redirects too), then one metadata record (JSON `note`).
 
-    `hops` are fetch.Hop (or anything with the same fields: a Telegram source can build them).
+    `hops` are fetch.Hop (or anything with the same fields: a Telegram source can build them). `requisites`
+    (the page's images, stylesheets, fonts: requisites.py) come first, so the page's own response stays the
+    capture's last one; `view` (png, taken at) is written after it as a `resource` record `urn:view:<url>`.
     """
     from warcio.statusandheaders import StatusAndHeaders
 
@@ -87,7 +89,7 @@ def build_capture(hops: Iterable, note: dict) -> Built:
     hops = list(hops)
     ids: list[str] = []
     last_id = ""
-    for hop in hops:
+    for hop in [h for group in requisites for h in group] + hops:
         date = _warc_date(hop.started)
         req_headers = StatusAndHeaders(f"{hop.method} {hop.target or '/'} {hop.http_version}",
                                        list(hop.request_headers), is_http_request=True)
@@ -112,6 +114,12 @@ def build_capture(hops: Iterable, note: dict) -> Built:
         last_id = response.rec_headers.get_header("WARC-Record-ID")
         ids.append(last_id)
     final = hops[-1] if hops else None
+    if view is not None and final is not None:  # (png, taken at): the full-page screenshot (screenshot.py)
+        shot = writer.create_warc_record(f"urn:view:{final.url}", "resource", payload=io.BytesIO(view[0]),
+                                         length=len(view[0]), warc_content_type="image/png",
+                                         warc_headers_dict={"WARC-Date": _warc_date(view[1]),
+                                                            **({"WARC-Concurrent-To": last_id} if last_id else {})})
+        writer.write_record(shot)
     body = json.dumps(note, ensure_ascii=False, indent=1, default=str).encode("utf-8")
     meta = writer.create_warc_record(
         final.url if final else note.get("url", "urn:pamir-monitor:note"), "metadata",

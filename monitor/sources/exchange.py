@@ -104,6 +104,7 @@ class Hop:
     body: bytes
     peer: str  # "ip:port" the socket was connected to (the proxy's, behind a proxy); "" when unknown
     started: datetime  # UTC, when the request was sent
+    tls_sha256: str = ""  # SHA-256 of the server's TLS certificate (DER, hex); "" over plain HTTP or unknown
 
 
 
@@ -122,16 +123,30 @@ class Response:
 
 
 
-def _hop(resp: httpx.Response, url: str, body: bytes, started: datetime) -> Hop:
-    """The exchange as sent and received; the peer address comes from the socket httpcore used."""
-    peer = ""
+def peer_of(resp: httpx.Response) -> tuple[str, str]:
+    """("ip:port", TLS certificate SHA-256) of the socket httpcore used. Read as soon as the headers are in:
+    a server that closes after the response (HTTP/1.0) leaves no socket to ask once the body is read."""
+    import hashlib
+
+    peer = tls = ""
     stream = resp.extensions.get("network_stream")
     try:
         addr = stream.get_extra_info("server_addr") if stream is not None else None
         if addr:
             peer = f"[{addr[0]}]:{addr[1]}" if ":" in str(addr[0]) else f"{addr[0]}:{addr[1]}"
+        ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+        cert = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if cert:
+            tls = hashlib.sha256(cert).hexdigest()
     except Exception:  # a transport without socket info (tests' mock transports): the address stays unknown
-        peer = ""
+        pass
+    return peer, tls
+
+
+def _hop(resp: httpx.Response, url: str, body: bytes, started: datetime,
+         peer: tuple[str, str] | None = None) -> Hop:
+    """The exchange as sent and received; `peer` as `peer_of` read it when the headers came."""
+    peer, tls = peer or peer_of(resp)
     reason = resp.extensions.get("reason_phrase", b"")
     request = resp.request
     return Hop(
@@ -140,7 +155,7 @@ def _hop(resp: httpx.Response, url: str, body: bytes, started: datetime) -> Hop:
         http_version=resp.http_version or "HTTP/1.1", status=resp.status_code,
         reason=reason.decode("latin-1", "replace") if isinstance(reason, bytes) else str(reason or ""),
         headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.headers.raw),
-        body=body, peer=peer, started=started,
+        body=body, peer=peer, started=started, tls_sha256=tls,
     )
 
 

@@ -30,7 +30,7 @@ from monitor import clock
 from monitor.sources import netguard
 from monitor.sources.exchange import (  # noqa: F401  (the fetch API: what callers catch and read)
     ACCEPT_FEEDS, BROWSER_HEADERS, MAX_REDIRECTS, MAX_RETRY_AFTER, PROXY_ENV, USER_AGENT, FetchError, Hop, Response,
-    RobotsDisallowed, WAIT_RETRY_AFTER, _hop, _NetworkError, _phrase, _retry_after, describe_error)
+    RobotsDisallowed, WAIT_RETRY_AFTER, _hop, _NetworkError, peer_of, _phrase, _retry_after, describe_error)
 from monitor.sources.politeness import _HostGate
 
 if TYPE_CHECKING:  # attributes only: a quiet cycle (monitor/quiet.py) fetches without loading pydantic
@@ -223,6 +223,7 @@ class Fetcher:
         started = clock.now()
         try:
             async with client.stream("GET", url, headers=headers) as resp:
+                peer = peer_of(resp)  # now: an HTTP/1.0 server closes the socket once the body is sent
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > cap and not truncate:
                     raise FetchError(f"response too large: {int(declared):,} bytes (cap {cap:,})")
@@ -247,7 +248,7 @@ class Fetcher:
                 self.bytes += resp.num_bytes_downloaded
                 content = b"".join(chunks)
                 body = b"".join(raw) if encoded else content  # unencoded: the received bytes are the content
-                return resp.status_code, resp.headers, content, _hop(resp, url, body, started)
+                return resp.status_code, resp.headers, content, _hop(resp, url, body, started, peer)
         except FetchError:
             raise
         except httpx.HTTPError as exc:

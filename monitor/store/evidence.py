@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -32,7 +33,29 @@ class EvidenceQueries:
                  json.dumps([list(r) for r in pending.redirects]), pending.peer, monitor_version,
                  pending.text_sha256, change, note, diff, text),
             ).fetchone()
+            self.add_custody("re-checked" if reason == "recheck" else "captured", {
+                "capture": int(row[0]), "story": story_id, "url": pending.final_url,
+                "sha256": pending.payload_sha256, "warc": f"{w.file}@{w.offset}+{w.length}",
+                **({"change": change} if change else {})})
         return int(row[0])
+
+    # --- the custody log: each line names the hash of the one before, so an edit breaks the chain ---
+
+    def add_custody(self, event: str, fields: dict) -> str:
+        """Append one line (in the caller's transaction, if any); returns its hash."""
+        with self._atomic() as db:  # type: ignore[attr-defined]
+            last = db.execute("SELECT n, hash FROM custody ORDER BY n DESC LIMIT 1").fetchone()
+            n = (last[0] + 1) if last else 1
+            line = json.dumps({**fields, "n": n, "at": _ts(utcnow()), "event": event,
+                               "prev": last[1] if last else None}, ensure_ascii=False, sort_keys=True,
+                              separators=(",", ":"))
+            digest = "sha256:" + hashlib.sha256(line.encode("utf-8")).hexdigest()
+            db.execute("INSERT INTO custody (n, line, hash) VALUES (?, ?, ?)", (n, line, digest))
+        return digest
+
+    def custody(self) -> list[tuple[int, str, str]]:
+        """Every (n, line, hash), in order."""
+        return [tuple(r) for r in self.db.execute("SELECT n, line, hash FROM custody ORDER BY n")]
 
     def warc_indexed_end(self, name: str) -> int | None:
         row = self.db.execute("SELECT MAX(warc_offset + warc_length) FROM captures WHERE warc_file = ?",

@@ -195,6 +195,11 @@ CREATE TABLE IF NOT EXISTS rechecks (           -- which scheduled re-fetch of a
     outcome TEXT NOT NULL,                      -- unchanged | edited | removed | failed: reason
     PRIMARY KEY (story_id, step)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS custody (            -- the chain of custody: one line per captured, re-checked, exported
+    n INTEGER PRIMARY KEY,                      -- the line number, from 1
+    line TEXT NOT NULL,                         -- canonical JSON: n, at, event, prev (the previous line's hash), …
+    hash TEXT NOT NULL                          -- "sha256:" of the line's UTF-8 bytes
+);
 -- politeness (robots.py) --
 CREATE TABLE IF NOT EXISTS robots (             -- robots.txt per origin, kept between runs
     origin TEXT PRIMARY KEY,

@@ -30,6 +30,24 @@ def downloads(store, story_id: int, has_raw_html: bool) -> list[tuple[str, str]]
     return out
 
 
+def versions(store, story_id: int) -> list[dict]:
+    """Every kept version of the story's page, oldest first: its date, what changed (an edit's note and diff,
+    or a removal), and its WARC download. For the story page's "Versions" section."""
+    out = []
+    for n, row in enumerate(captures(store, story_id), 1):
+        keys = row.keys()
+        change = row["change"] if "change" in keys else None
+        out.append({
+            "n": n, "captured_at": row["captured_at"], "url": row["final_url"], "status": row["status"],
+            "reason": row["reason"], "change": change or "",
+            "note": (row["change_note"] if "change_note" in keys else "") or ("as first captured" if n == 1
+                                                                               else "unchanged"),
+            "diff": (row["diff"] if "diff" in keys else "") or "",
+            "href": f"/story/{story_id}/capture/{row['id']}.warc.gz",
+        })
+    return out
+
+
 def capture_bytes(store, story_id: int, capture_id: int) -> tuple[bytes, str] | None:
     """The capture's WARC records (gzip members: a valid .warc.gz on their own) and a file name."""
     row = next((r for r in captures(store, story_id) if r["id"] == capture_id), None)

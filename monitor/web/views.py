@@ -155,6 +155,7 @@ def story(ctx, request: Request) -> Response:
         sources=sources, contexts=contexts, explanation=explanation, rules_error=ctx.config.rules_error,
         sent=sent, language=LANGUAGES.get(store.story_language(story_id) or "", ""),
         downloads=evidence.downloads(store, story_id, row["raw_html_gz"] is not None),
+        versions=evidence.versions(store, story_id),
         labels_on=labels.available(store), current=labels.LABELS.get(labels.current(store, story_id) or ""),
         labelled=labels.LABELS.get(request.query_params.get("labelled", "")), text=row["text"],
     )

@@ -62,6 +62,14 @@ def test_export_takes_everything_by_default_and_refuses_an_unknown_topic(tmp_pat
     typo = run_cli("export", "--state", state, "--keywords", KEYWORDS, "--topic", "gbao_right")
     assert typo.returncode == 2 and typo.stdout == ""
     assert "unknown topic 'gbao_right'; topics: " in typo.stderr
+    for fmt in ("csv", "wacz"):  # every format refuses it, and writes no file
+        out = tmp_path / f"typo.{fmt}"
+        typo = run_cli("export", "--state", state, "--keywords", KEYWORDS, "--format", fmt, "--topic",
+                       "NAME-THAT-DOES-NOT-EXIST", "-o", str(out))
+        assert typo.returncode == 2, (fmt, typo.stderr)
+        assert "Traceback" not in typo.stderr
+        assert "unknown topic 'NAME-THAT-DOES-NOT-EXIST'; topics: gbao_" in typo.stderr
+        assert not out.exists(), f"no empty {fmt} file"
 
 
 def test_check_config_lists_every_mistake_of_both_files_in_one_pass(tmp_path):

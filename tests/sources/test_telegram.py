@@ -18,7 +18,7 @@ from monitor.config.feeds import ConfigError, load_feeds
 from monitor.sources.telegram import parse_preview
 from tests.conftest import PROJECT, run_cli
 from tests.support.localsite import LocalSite, Page
-from tests.support.tgpreview import Post, preview_page
+from tests.support.tgpreview import Post, embed_page, post_not_found_page, preview_page
 
 CHANNEL = "pamir_synth_news"
 NOW = clock.now().replace(microsecond=0)
@@ -117,8 +117,8 @@ def test_a_tajik_post_about_khorugh_on_a_telegram_channel_is_caught_folded_and_s
     assert first.stdout.count("Дар Хоруғ се ҷавон боздошт шуданд") == 1, "the forwarded copy is folded in"
     assert "Прогноз погоды" not in first.stdout
     asked = [r.path for r in site.requests]
-    assert asked.count(f"/s/{CHANNEL}") == 1 and not [p for p in asked if p.startswith(f"/{CHANNEL}/")], \
-        "no page is fetched for a post: its text is in the preview"
+    assert asked.count(f"/s/{CHANNEL}") == 1 and [p for p in asked if p.startswith(f"/{CHANNEL}/")] == \
+        [f"/{CHANNEL}/102?embed=1"], "the text is in the preview; only the matched post's own page is fetched"
     shown = run(tmp_path, feeds, "show", "1")
     assert "gbao_synth_mirror" in shown.stdout, shown.stdout + shown.stderr
     assert "Хешовандонашон мегӯянд" in shown.stdout and "feed summary" not in shown.stdout, "the post is the text"
@@ -180,3 +180,58 @@ def test_a_busy_channel_is_read_back_to_the_last_poll(site, store):
     numbers = [int(e.url.rsplit("/", 1)[1]) for e in entries]
     assert numbers == list(range(49, 0, -1)), "newest first, every post since the last poll"
     assert f"/s/busy_synth?before=1" not in [r.path for r in site.requests], "the walk stops at the last poll"
+
+
+def test_a_matched_posts_own_page_and_photo_are_in_the_export(tmp_path, channel):
+    import io
+    import zipfile
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    site = channel
+    photo = b"\xff\xd8\xff\xe0" + b"JFIF-synthetic-photo" * 50
+    site.add("/file/khorugh-102.jpg", Page(photo, content_type="image/jpeg"))
+    post = Post(102, KHORUGH_TG, NOW - timedelta(hours=3), photo=True, photo_url=site.url("/file/khorugh-102.jpg"))
+    posts = [post if p.number == 102 else p for p in latest_posts()]
+    site.add(f"/s/{CHANNEL}", preview_page(CHANNEL, "Pamir Synth News", posts))
+    site.add(f"/{CHANNEL}/102?embed=1", embed_page(CHANNEL, "Pamir Synth News", post))
+    feeds = feeds_file(tmp_path, site)
+    assert run(tmp_path, feeds, "run", "--once").returncode == 0
+    done = run(tmp_path, feeds, "export", "--format", "wacz", "-o", str(tmp_path / "posts.wacz"))
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(tmp_path / "posts.wacz") as zf:
+        responses = {r.rec_headers.get_header("WARC-Target-URI"): r.content_stream().read()
+                     for r in ArchiveIterator(io.BytesIO(zf.read("archive/data.warc.gz"))) if r.rec_type == "response"}
+    assert site.url(f"/{CHANNEL}/102?embed=1") in responses, "the post's own page"
+    assert responses.get(site.url("/file/khorugh-102.jpg")) == photo, "its photo, byte for byte"
+    assert [r.path for r in site.requests].count("/file/khorugh-102.jpg") == 1
+
+
+def test_a_post_that_disappears_from_its_channel_is_reported_once(tmp_path, channel):
+    site = channel
+    post = next(p for p in latest_posts() if p.number == 102)
+    site.add(f"/{CHANNEL}/102?embed=1", embed_page(CHANNEL, "Pamir Synth News", post))
+    feeds = feeds_file(tmp_path, site)
+    feeds.write_text(feeds.read_text(encoding="utf-8") + "  digest_interval: 1s\n", encoding="utf-8")
+    state = tmp_path / "state.db"
+
+    def age(days: float) -> None:
+        db = sqlite3.connect(state)
+        db.execute("UPDATE stories SET fetched_at = ?", ((clock.now() - timedelta(days=days)).isoformat(),))
+        db.commit()
+        db.close()
+
+    assert run(tmp_path, feeds, "run", "--once").returncode == 0
+    site.add(f"/{CHANNEL}/102?embed=1", post_not_found_page())  # the channel deleted the post
+    site.add(f"/s/{CHANNEL}", preview_page(CHANNEL, "Pamir Synth News",
+                                           [p for p in latest_posts() if p.number != 102]))
+    age(1.5)
+    gone = run(tmp_path, feeds, "run", "--once")
+    age(8)
+    later = run(tmp_path, feeds, "run", "--once")
+    assert gone.returncode == 0, gone.stderr
+    assert "removed from the channel (Telegram: post not found)" in gone.stdout, gone.stdout + gone.stderr
+    assert "removed from the channel" not in later.stdout, "reported once"
+    db = sqlite3.connect(state)
+    assert db.execute("SELECT change FROM captures WHERE story_id = 1 AND reason = 'recheck'").fetchall() == \
+        [("removed",)], "the page saying so is kept as evidence"

@@ -42,8 +42,11 @@ def restore(setting: str) -> None:
     os.environ[clock.ENV] = setting
 
 
+SCREENSHOTS = "MONITOR_SCREENSHOTS"  # the suite renders screenshots only where a test asks (conftest.py)
+
+
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a child process: no delivery setting from the developer's shell, the suite's clock."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") or k == clock.ENV}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") or k in (clock.ENV, SCREENSHOTS)}
     env.update(extra or {})
     return env

@@ -16,6 +16,7 @@ class Post:
     edited: bool = False
     photo: bool = False
     service: bool = False
+    photo_url: str | None = None  # where the photo is (default: a CDN address no test reaches)
 
 
 def preview_page(channel: str, title: str, posts: list[Post], *, before: int | None = None) -> str:
@@ -34,7 +35,8 @@ def preview_page(channel: str, title: str, posts: list[Post], *, before: int | N
                          f'<a class="tgme_widget_message_forwarded_from_name" href="{url}"><span>{escape(name)}'
                          f'</span></a></div>')
         photo = (f'<a class="tgme_widget_message_photo_wrap" href="https://t.me/{channel}/{p.number}" '
-                 f'style="background-image:url(\'https://cdn.example/file/{p.number}.jpg\')"></a>') if p.photo else ""
+                 f'style="background-image:url(\'{p.photo_url or f"https://cdn.example/file/{p.number}.jpg"}\')"></a>') \
+            if p.photo else ""
         stamp = p.when.isoformat()
         blocks.append(f"""
 <div class="tgme_widget_message_wrap js-widget_message_wrap">
@@ -70,3 +72,17 @@ def preview_page(channel: str, title: str, posts: list[Post], *, before: int | N
 {more}
 {''.join(blocks)}
 </section></main></body></html>"""
+
+
+def embed_page(channel: str, title: str, post: Post) -> str:
+    """A post's own page as t.me/CHANNEL/ID?embed=1 serves it: the one post, its photo, its date."""
+    page = preview_page(channel, title, [post])
+    body = page.split('<section class="tgme_channel_history js-message_history">', 1)[1].split("</section>", 1)[0]
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{escape(title)} – Telegram</title></head>'
+            f'<body class="widget_frame_base tgme_widget body_widget_post">{body}</body></html>')
+
+
+def post_not_found_page() -> str:
+    """What t.me/CHANNEL/ID?embed=1 serves once the post is deleted."""
+    return ('<!DOCTYPE html><html><head><meta charset="utf-8"></head><body class="widget_frame_base">'
+            '<div class="tgme_widget_message_error">Post not found</div></body></html>')

@@ -1,0 +1,251 @@
+"""A full-page PNG of a capture, rendered by headless Chromium from the captured records alone.
+
+The Berkeley Protocol asks for the URL, the HTML source and a full-page screenshot with its date and time.
+The browser gets no network: every request it makes goes to a loopback proxy (`--proxy-server`, loopback
+not bypassed, host names never resolved) that answers only from the capture's own responses and refuses the
+rest. So no second request reaches the site and no browser fingerprint leaves the machine. For rendering
+only, https:// is served as http:// (the proxy cannot answer a TLS tunnel); the records are not changed.
+
+Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`: JSON messages ended by
+NUL on fds 3 and 4), so no driver or extra package is needed. Without a Chromium, `render` returns None and
+the caller says so once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import zlib
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from monitor import clock
+
+log = logging.getLogger("monitor.evidence")
+
+VIEWPORT = (1280, 800)
+MAX_HEIGHT = 16000  # px: a page longer than this is cut (PNG size stays sane)
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def browser() -> str | None:
+    return next((p for p in map(shutil.which, BROWSERS) if p), None)
+
+
+def _key(url: str) -> str:
+    u = urlsplit(url)
+    return f"{u.hostname or ''}:{u.port or ''}{u.path or '/'}" + (f"?{u.query}" if u.query else "")
+
+
+def _served(hop) -> tuple[int, list[tuple[str, str]], bytes]:
+    """What the proxy answers for one captured exchange: headers as received, the body for the browser."""
+    headers = [(n, v) for n, v in hop.headers if n.lower() not in ("transfer-encoding", "content-length",
+                                                                      "connection", "keep-alive",
+                                                                      "strict-transport-security",
+                                                                      "content-security-policy")]
+    body = hop.body
+    kind = next((v for n, v in headers if n.lower() == "content-type"), "").lower()
+    coding = next((v for n, v in headers if n.lower() == "content-encoding"), "").lower()
+    if ("html" in kind or "css" in kind) and coding in ("gzip", "deflate", "x-gzip", ""):
+        try:
+            if coding:
+                body = zlib.decompress(body, 47)  # gzip or zlib header, detected
+                headers = [(n, v) for n, v in headers if n.lower() != "content-encoding"]
+            body = body.replace(b"https://", b"http://")
+        except zlib.error:
+            body = hop.body
+    return hop.status, headers, body
+
+
+class _Proxy:
+    """A loopback HTTP proxy answering from captured exchanges only."""
+
+    def __init__(self, hops):
+        self.answers = {_key(h.url): _served(h) for h in hops}
+        self.refused: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                found = proxy.answers.get(_key(self.path))
+                if found is None:
+                    proxy.refused.append(self.path)
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                status, headers, body = found
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_CONNECT(self) -> None:  # a TLS tunnel to the site: never
+                proxy.refused.append(self.path)
+                self.send_response(403)
+                self.end_headers()
+
+            do_POST = do_PUT = do_HEAD = do_OPTIONS = do_CONNECT
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _Pipe:
+    """The DevTools protocol over Chromium's debugging pipe."""
+
+    def __init__(self, proc: subprocess.Popen, to_chrome: int, from_chrome: int, deadline: float):
+        self.proc, self.out, self.inp, self.deadline = proc, to_chrome, from_chrome, deadline
+        self.buffer, self.next_id, self.events = b"", 0, []
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self.out, json.dumps(msg).encode() + b"\0")
+        while True:
+            reply = self._read()
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error'].get('message')}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_event(self, method: str) -> None:
+        while not any(e.get("method") == method for e in self.events):
+            self.events.append(self._read())
+
+    def _read(self) -> dict:
+        import select
+
+        while b"\0" not in self.buffer:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not select.select([self.inp], [], [], left)[0]:
+                raise TimeoutError("the browser did not answer in time")
+            chunk = os.read(self.inp, 1 << 20)
+            if not chunk:
+                raise RuntimeError("the browser exited")
+            self.buffer += chunk
+        raw, _, self.buffer = self.buffer.partition(b"\0")
+        return json.loads(raw)
+
+
+_said_no_browser = False
+ENV = "MONITOR_SCREENSHOTS"  # "0" turns them off whatever feeds.yaml says (test suites, CI)
+
+
+def enabled(settings) -> bool:
+    return bool(getattr(settings, "screenshots", True)) and os.environ.get(ENV, "1").strip() != "0"
+
+
+def take(hops, page_url: str) -> tuple[bytes, datetime] | None:
+    """A screenshot for a capture, and when it was taken; None (one line, once per process, when no browser is
+    installed; one line per page when the browser fails) so the capture goes on without it."""
+    global _said_no_browser
+    when = clock.now()
+    try:
+        png = render(hops, page_url)
+    except (RuntimeError, TimeoutError, OSError, ValueError, KeyError) as exc:
+        log.warning("screenshot of %s: %s; the capture is kept without it", page_url, exc)
+        return None
+    if png is None:
+        if not _said_no_browser:
+            _said_no_browser = True
+            log.warning("screenshots: no Chromium found (install chromium, or set `screenshots: false`); "
+                        "captures are kept without them")
+        return None
+    return png, when
+
+
+def render(hops, page_url: str, *, timeout: float = 30) -> bytes | None:
+    """A full-page PNG of `page_url` from the captured `hops` (the page's and its requisites'); None without
+    a browser. Raises RuntimeError/TimeoutError when the browser fails."""
+    binary = browser()
+    if binary is None:
+        return None
+    proxy = _Proxy(hops)
+    profile = tempfile.mkdtemp(prefix="monitor-shot-")
+    to_r, to_w = os.pipe()      # we write commands, Chromium reads them on fd 3
+    from_r, from_w = os.pipe()  # Chromium writes answers on fd 4
+    args = [binary, "--headless=new", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
+            "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider",
+            "--disable-quic", f"--proxy-server=http://{proxy.address}", "--proxy-bypass-list=<-loopback>",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", f"--user-data-dir={profile}", "--hide-scrollbars",
+            f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "about:blank"]
+
+    def fds() -> None:
+        os.dup2(to_r, 3)
+        os.dup2(from_w, 4)
+
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=fds, close_fds=False)  # fds 3 and 4: the pipe Chromium expects
+    os.close(to_r)
+    os.close(from_w)
+    try:
+        cdp = _Pipe(proc, to_w, from_r, time.monotonic() + timeout)
+        target = cdp.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        cdp.send("Page.enable", session=session)
+        cdp.send("Emulation.setDeviceMetricsOverride", {"width": VIEWPORT[0], "height": VIEWPORT[1],
+                                                        "deviceScaleFactor": 1, "mobile": False}, session)
+        cdp.events.clear()  # about:blank's own load event must not count
+        nav = cdp.send("Page.navigate", {"url": page_url.replace("https://", "http://", 1)}, session)
+        if nav.get("errorText"):
+            raise RuntimeError(f"the browser could not open the capture ({nav['errorText']})")
+        cdp.wait_event("Page.loadEventFired")
+        size = cdp.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
+        width, height = max(VIEWPORT[0], int(size["width"])), min(MAX_HEIGHT, max(1, int(size["height"])))
+        shot = cdp.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                   "clip": {"x": 0, "y": 0, "width": width, "height": height,
+                                                            "scale": 1}}, session)
+        try:
+            cdp.send("Browser.close")
+        except (RuntimeError, TimeoutError, OSError):
+            pass
+        return base64.b64decode(shot["data"])
+    finally:
+        os.close(to_w)
+        os.close(from_r)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proxy.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+async def for_capture(settings, response, requisites: list) -> tuple | None:
+    """A full-page PNG of a fetched page rendered from its capture alone (page and requisites), or None when
+    screenshots are off, the page is not HTML, or no browser can render it."""
+    import asyncio
+
+    from monitor.evidence.requisites import PAGE_TYPES
+
+    if response is None or not response.hops or not enabled(settings) \
+            or not any(t in response.headers.get("content-type", "").lower() for t in PAGE_TYPES):
+        return None
+    hops = [h for group in requisites for h in group] + list(response.hops)
+    return await asyncio.to_thread(take, hops, response.url)
+
