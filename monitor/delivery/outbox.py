@@ -21,7 +21,8 @@ from datetime import datetime, timedelta, timezone
 
 from monitor import clock
 from monitor.models import Digest
-from monitor.delivery.notifier import Notifier, PermanentError, TransientError, channel_label, one_line
+from monitor.delivery.notifier import (Notifier, PartlyDelivered, PermanentError, TransientError, channel_label,
+                                      one_line)
 from monitor.store import OutboxMessage, Store
 
 log = logging.getLogger("monitor.deliver")
@@ -143,6 +144,9 @@ async def _deliver_channel(
             report.failed.append((channel, message.digest_id, exc.reason))
             log.error("%s refused for good, not retried: %s", where, exc.reason)
             continue  # this message is lost to this channel; later ones can still go
+        except PartlyDelivered as exc:
+            _partly(store, message, exc, now, report, where)
+            continue  # the ones who took it take the next message too: only the rest waits
         except TransientError as exc:
             delay = max(backoff(message.attempts + 1), exc.retry_after or 0)
             next_at = now + timedelta(seconds=delay)
@@ -164,6 +168,24 @@ async def _deliver_channel(
         store.mark_sent(message.id)
         report.sent.append((channel, message.digest_id, message.seq))
         log.info("%s sent in %.1f s", where, elapsed)
+
+
+def _partly(store: Store, message: OutboxMessage, exc: PartlyDelivered, now: datetime, report: DeliveryReport,
+            where: str) -> None:
+    """Some recipients took it: a permanent refusal is reported (once: it is not retried); the message stays
+    pending for the deferred recipients alone, or is sent when nobody else is owed it."""
+    channel = message.channel
+    if exc.refused:
+        report.failed.append((channel, message.digest_id, exc.refused))
+        log.error("%s: %s; not retried for them", where, exc.refused)
+    if exc.rest is None:
+        store.mark_sent(message.id)
+        report.sent.append((channel, message.digest_id, message.seq))
+        return
+    next_at = now + timedelta(seconds=backoff(message.attempts + 1))
+    store.mark_retry(message.id, exc.reason, next_at, payload=exc.rest)
+    report.retrying.append((channel, message.digest_id, exc.reason, next_at))
+    log.warning("%s: %s; retry for them at %s", where, exc.reason, next_at.isoformat(timespec="seconds"))
 
 
 async def _send_with_retries(notifier: Notifier, payload: str, where: str, sleep: Sleep, quick_delay: float) -> float:
@@ -199,7 +221,7 @@ async def send_test(notifiers: Sequence[Notifier], *, now: datetime | None = Non
             parts = notifier.render(digest)
             for part in parts:
                 await notifier.send(part)
-        except (TransientError, PermanentError) as exc:
+        except (TransientError, PermanentError, PartlyDelivered) as exc:
             kind = "temporary" if isinstance(exc, TransientError) else "permanent"
             log.warning("test message via %s failed (%s): %s", channel_label(notifier.channel), kind, exc.reason)
             return notifier.channel, False, f"{kind} error: {exc.reason}"

@@ -322,10 +322,13 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
             (_ts(utcnow()), message_id),
         )
 
-    def mark_retry(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
+    def mark_retry(self, message_id: int, error: str, next_attempt_at: datetime, *, payload: str | None = None) -> None:
+        """Try again later; `payload` replaces the message when only part of it is still owed (the recipients
+        who have not taken it yet)."""
         self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
-            (error, _ts(next_attempt_at), message_id),
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
+            "payload = COALESCE(?, payload) WHERE id = ?",
+            (error, _ts(next_attempt_at), payload, message_id),
         )
 
     def mark_failed(self, message_id: int, error: str) -> None:
