@@ -84,8 +84,12 @@ MAX_LOG_MESSAGE = 2000  # characters: a 1 MB title from a hostile feed must not 
 
 @contextmanager
 def instance_lock(state: str) -> Iterator[None]:
-    """One monitor per state file: two schedulers on one state would send everything twice."""
-    path = Path(state).with_name(Path(state).name + ".lock")
+    """One monitor per state file: two schedulers on one state would send everything twice.
+
+    The lock sits beside the file the path leads to, not the path as typed: a symlink to the state (or a second
+    spelling of its folder) must meet the same lock."""
+    real = Path(os.path.realpath(state))
+    path = real.with_name(real.name + ".lock")
     try:
         handle = open(path, "a+")
     except OSError as exc:  # a read-only folder or disk, a missing folder: say so, no traceback
