@@ -166,10 +166,11 @@ def _notifiers():
 
 
 @contextmanager
-def _state(args: argparse.Namespace, *, locked: bool = False) -> Iterator[Store]:
-    """The state file, closed afterwards; `locked` for commands that poll or deliver (one monitor at a time)."""
+def _state(args: argparse.Namespace, *, locked: bool = False, read_only: bool = False) -> Iterator[Store]:
+    """The state file, closed afterwards; `locked` for commands that poll or deliver (one monitor at a time),
+    `read_only` for commands that only read it (they work on an archive copy on write-protected media)."""
     with instance_lock(args.state) if locked else nullcontext():
-        store = Store(args.state)
+        store = Store(args.state, read_only=read_only)
         try:
             yield store
         finally:
