@@ -41,9 +41,10 @@ class PartlyDelivered(DeliveryError):
     who have it a second copy. `rest` is the message still owed to the others (to store in place of the sent
     one, retried later), None when nobody is owed it; `refused` says who refused for good, reported once."""
 
-    def __init__(self, reason: str, *, rest: str | None, refused: str | None = None):
+    def __init__(self, reason: str, *, rest: str | None, refused: str | None = None, hold: bool = False):
         super().__init__(reason)
         self.rest = rest
+        self.hold = hold  # the rest must go before the channel's later messages (a chat reads in order)
         self.refused = one_line(refused, 400) if refused else None
 
 

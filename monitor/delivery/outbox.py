@@ -146,6 +146,11 @@ async def _deliver_channel(
             continue  # this message is lost to this channel; later ones can still go
         except PartlyDelivered as exc:
             _partly(store, message, exc, now, report, where)
+            if exc.rest is not None and exc.hold:
+                held = len(messages) - index - 1
+                if held:
+                    report.held[channel] = held
+                return
             continue  # the ones who took it take the next message too: only the rest waits
         except TransientError as exc:
             delay = max(backoff(message.attempts + 1), exc.retry_after or 0)
