@@ -58,6 +58,12 @@ class JournalFormatter(_InertFormatter):
 
 
 
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    """Below -vv a library's INFO and DEBUG lines are chatter (pymorphy3 loading its dictionary after a keywords
+    edit, and whichever library starts talking next): only its warnings and errors reach the log."""
+    return record.levelno >= logging.WARNING or record.name == "root" or record.name.split(".")[0] == "monitor"
+
+
 def setup_logging(verbose: int) -> None:
     """One line per event on stderr; journald adds its own timestamps and reads our priorities, a terminal
     gets timestamps."""
@@ -68,8 +74,11 @@ def setup_logging(verbose: int) -> None:
     else:
         handler.setFormatter(_InertFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
                                                datefmt="%Y-%m-%d %H:%M:%S"))
+    if verbose < 2:
+        handler.addFilter(_quiet_libraries)
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan", "charset_normalizer",
+                  "pymorphy3"):  # library chatter (pymorphy3 loading its dictionary) only under -vv
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
 
 
