@@ -10,8 +10,10 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from monitor import clock
 from monitor.delivery.cycle import DeliverySteps
@@ -27,6 +29,7 @@ from monitor.relevance.rules import RuleSet
 from monitor.sources.charset import is_garbled
 from monitor.store import Store
 
+T = TypeVar("T")
 log = logging.getLogger("monitor")
 
 URGENT_MAX_AGE = 48 * 3600  # seconds: an older article goes into the digest, not an alert
@@ -101,11 +104,13 @@ class Monitor(DeliverySteps):
         return {f.name for f in self.feeds.feeds}
 
     # --- polling --------------------------------------------------------------------------
+    # A failure that is not a feed's (a full disk: every commit fails) ends the poll: the first error is raised
+    # once, after the other tasks were cancelled and their errors collected, not left to asyncio's shutdown.
 
     async def poll_all(self) -> list[FeedResult]:
         """Poll every enabled feed concurrently; one feed's failure never stops the others."""
         specs = [f for f in self.feeds.feeds if f.enabled]
-        return list(await asyncio.gather(*(self.poll_feed(spec) for spec in specs)))
+        return await gather_or_cancel(*(self.poll_feed(spec) for spec in specs))
 
     async def poll_feed(self, spec: FeedSpec) -> FeedResult:
         started = time.monotonic()
@@ -178,8 +183,8 @@ class Monitor(DeliverySteps):
             # a feed's articles mostly share one host, which takes per_host requests at a time: holding more of
             # the shared article slots would only make other feeds' hosts wait behind this one
             feed_slots = asyncio.Semaphore(self.settings.per_host)
-            outcomes = await asyncio.gather(*(self._process_entry(spec, key, entry, feed_slots)
-                                              for key, entry in new))
+            outcomes = await gather_or_cancel(*(self._process_entry(spec, key, entry, feed_slots)
+                                                for key, entry in new))
         finally:
             self._claimed.difference_update(key for key, _ in new)
         result.fetched_articles = sum(o.status != "old" for o in outcomes)
@@ -364,3 +369,16 @@ def _summary(result: FeedResult, failed: list[str]) -> str:
     if failed:
         text += f"; {len(failed)} article(s) unavailable, first: {failed[0]}"
     return text
+
+
+async def gather_or_cancel(*aws: Awaitable[T]) -> list[T]:
+    """asyncio.gather, except that the first failure cancels the rest and waits for them, so no task is left
+    running with an error nobody retrieves (asyncio prints those as tracebacks at exit); raises that error."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
