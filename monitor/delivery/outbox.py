@@ -31,6 +31,7 @@ BACKOFF = (60, 300, 900, 1800, 3600)  # seconds after the 1st, 2nd ... failed at
 MAX_INLINE_WAIT = 30.0  # a Telegram retry_after up to this long is waited out now, not rescheduled
 INLINE_TRIES = 3  # sends of one message within one round (quick retries included)
 QUICK_RETRY_DELAY = 2.0  # between quick retries of an error without retry_after
+SEND_GRACE = 10.0  # seconds a send in flight gets to finish when the run is interrupted
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -138,7 +139,8 @@ async def _deliver_channel(
     for index, message in enumerate(messages):
         where = f"{channel_label(channel)}: digest {message.digest_id} part {message.seq + 1}"
         try:
-            elapsed = await _send_with_retries(notifier, message.payload, where, sleep, quick_retry_delay)
+            elapsed = await _with_grace(_send_with_retries(notifier, message.payload, where, sleep, quick_retry_delay),
+                                        lambda: store.mark_sent(message.id), where)
         except PermanentError as exc:
             store.mark_failed(message.id, exc.reason)
             report.failed.append((channel, message.digest_id, exc.reason))
@@ -173,6 +175,24 @@ async def _deliver_channel(
         store.mark_sent(message.id)
         report.sent.append((channel, message.digest_id, message.seq))
         log.info("%s sent in %.1f s", where, elapsed)
+
+
+async def _with_grace(send: Awaitable[float], mark: Callable[[], None], where: str) -> float:
+    """Run one send; when the run is interrupted (Ctrl-C, SIGTERM) while it is in flight, give it SEND_GRACE
+    seconds to finish and mark it sent if it did: a message the channel accepted must not go out again on the
+    next run. Then the interruption goes on."""
+    task = asyncio.ensure_future(send)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        done, _ = await asyncio.wait({task}, timeout=SEND_GRACE)
+        if task in done and not task.cancelled() and task.exception() is None:
+            mark()
+            log.info("%s sent before stopping", where)
+        else:
+            task.cancel()
+            log.info("%s not finished: it stays queued", where)
+        raise
 
 
 def _partly(store: Store, message: OutboxMessage, exc: PartlyDelivered, now: datetime, report: DeliveryReport,

@@ -79,6 +79,7 @@ class FakeTelegram:
         self._script: deque[tuple[int, dict]] = deque()
         self._lock = threading.Lock()
         self._fail_after: tuple[int, int] | None = None
+        self.arrived = threading.Event()  # set when a request comes in (before `delay`)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread: threading.Thread | None = None
@@ -146,6 +147,7 @@ class FakeTelegram:
                     payload = json.loads(self.rfile.read(length) or b"{}")
                 except json.JSONDecodeError:
                     payload = {}
+                fake.arrived.set()
                 if fake.delay:
                     time.sleep(fake.delay)
                 status, body = fake._answer(self.path, payload)
