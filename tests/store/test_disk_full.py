@@ -77,3 +77,17 @@ def test_a_disk_filling_up_while_several_feeds_are_polled_is_reported_once_per_c
     stories = db.execute("SELECT COUNT(*), COUNT(DISTINCT url), COUNT(digest_id) FROM stories").fetchone()
     db.close()
     assert stories == (1, 1, 1), "each story stored once and taken by one digest"
+
+
+def test_a_disk_io_error_on_a_full_disk_is_called_a_full_disk(tiny_fs):  # noqa: F811
+    """SQLite reports a full disk as "disk I/O error" when its write-ahead log or shared memory cannot grow."""
+    from monitor.store import explain_error
+
+    state = tiny_fs / "state.db"
+    Store(state).close()
+    _fill(tiny_fs, 0)
+    said = explain_error(str(state), sqlite3.OperationalError("disk I/O error"))
+    assert "disk is full" in said and "Free some space" in said, said
+    (tiny_fs / "filler").unlink()
+    said = explain_error(str(state), sqlite3.OperationalError("disk I/O error"))
+    assert "disk is full" not in said and "disk I/O error" in said, said
