@@ -3,6 +3,7 @@
 Tables: feeds (poll state and health), items (every entry ever seen, so nothing is fetched twice),
 stories (matched articles: the evidence archive), story_sources (further outlets of a story),
 digests and outbox (what was queued for which channel, and whether the channel accepted it).
+`Store(path, read_only=True)` for commands that only read; `scratch.py`: a read-only server's search index.
 
 May import: `models`, `config`. Every stage that keeps state imports it.
 """
