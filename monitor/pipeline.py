@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor import clock
 from monitor.delivery.cycle import DeliverySteps
+from monitor.tasks import gather_or_cancel, warm_imports
 from monitor.config.feeds import FeedsFile, FeedSpec
 from monitor.stories.incidents import IncidentDesk
 from monitor.stories.urlkeys import guid_key, url_key
@@ -36,28 +35,6 @@ log = logging.getLogger("monitor")
 URGENT_MAX_AGE = 48 * 3600  # seconds: an older article goes into the digest, not an alert
 
 _HTML_TYPES = ("text/html", "application/xhtml", "text/plain", "application/xml", "text/xml")
-
-
-# What a cycle's steps import lazily, at their first use (URL keys, near-duplicate signatures, WARC records):
-# ~0.3 s on the event loop in the middle of the first cycle. A thread imports them while the first requests
-# are in flight instead, once per process; a cycle that never builds a Monitor (the quiet one) never does.
-_WARM_IMPORTS = ("courlan", "monitor.stories.neardup", "warcio.warcwriter", "warcio.statusandheaders")
-_warmed = threading.Event()
-
-
-def _warm_imports() -> None:
-    if _warmed.is_set():
-        return
-    _warmed.set()
-
-    def run() -> None:
-        for name in _WARM_IMPORTS:
-            try:
-                importlib.import_module(name)
-            except Exception:  # the step that needs it imports it again and reports the error there
-                pass
-
-    threading.Thread(target=run, name="import-warm-up", daemon=True).start()
 
 
 @dataclass
@@ -133,16 +110,18 @@ class Monitor(DeliverySteps):
         return {f.name for f in self.feeds.feeds}
 
     # --- polling --------------------------------------------------------------------------
+    # A failure that is not a feed's (a full disk: every commit fails) ends the poll: the first error is raised
+    # once, after the other tasks were cancelled and their errors collected, not left to asyncio's shutdown.
 
     async def poll_all(self) -> list[FeedResult]:
         """Poll every enabled feed concurrently; one feed's failure never stops the others."""
         specs = [f for f in self.feeds.feeds if f.enabled]
         if specs:
-            _warm_imports()
+            warm_imports()
             known = {state.name for state in self.store.all_feed_states()}
             if any(spec.name not in known for spec in specs):  # a feed never polled: its items are all new pages,
                 self.extractor.warm_up()  # so the workers start while its feed is on the wire, not at its first page
-        return list(await asyncio.gather(*(self.poll_feed(spec) for spec in specs)))
+        return await gather_or_cancel(*(self.poll_feed(spec) for spec in specs))
 
     async def poll_feed(self, spec: FeedSpec) -> FeedResult:
         started = time.monotonic()
@@ -215,8 +194,8 @@ class Monitor(DeliverySteps):
             # a feed's articles mostly share one host, which takes per_host requests at a time: holding more of
             # the shared article slots would only make other feeds' hosts wait behind this one
             feed_slots = asyncio.Semaphore(self.settings.per_host)
-            outcomes = await asyncio.gather(*(self._process_entry(spec, key, entry, feed_slots)
-                                              for key, entry in new))
+            outcomes = await gather_or_cancel(*(self._process_entry(spec, key, entry, feed_slots)
+                                                for key, entry in new))
         finally:
             self._claimed.difference_update(key for key, _ in new)
         result.fetched_articles = sum(o.status != "old" for o in outcomes)
@@ -393,3 +372,5 @@ def _summary(result: FeedResult, failed: list[str]) -> str:
     if failed:
         text += f"; {len(failed)} article(s) unavailable, first: {failed[0]}"
     return text
+
+

@@ -58,6 +58,12 @@ class JournalFormatter(_InertFormatter):
 
 
 
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    """Below -vv a library's INFO and DEBUG lines are chatter (pymorphy3 loading its dictionary after a keywords
+    edit, and whichever library starts talking next): only its warnings and errors reach the log."""
+    return record.levelno >= logging.WARNING or record.name == "root" or record.name.split(".")[0] == "monitor"
+
+
 def setup_logging(verbose: int) -> None:
     """One line per event on stderr; journald adds its own timestamps and reads our priorities, a terminal
     gets timestamps."""
@@ -68,8 +74,11 @@ def setup_logging(verbose: int) -> None:
     else:
         handler.setFormatter(_InertFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
                                                datefmt="%Y-%m-%d %H:%M:%S"))
+    if verbose < 2:
+        handler.addFilter(_quiet_libraries)
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan", "charset_normalizer",
+                  "pymorphy3"):  # library chatter (pymorphy3 loading its dictionary) only under -vv
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
 
 
@@ -84,8 +93,12 @@ MAX_LOG_MESSAGE = 2000  # characters: a 1 MB title from a hostile feed must not 
 
 @contextmanager
 def instance_lock(state: str) -> Iterator[None]:
-    """One monitor per state file: two schedulers on one state would send everything twice."""
-    path = Path(state).with_name(Path(state).name + ".lock")
+    """One monitor per state file: two schedulers on one state would send everything twice.
+
+    The lock sits beside the file the path leads to, not the path as typed: a symlink to the state (or a second
+    spelling of its folder) must meet the same lock."""
+    real = Path(os.path.realpath(state))
+    path = real.with_name(real.name + ".lock")
     try:
         handle = open(path, "a+")
     except OSError as exc:  # a read-only folder or disk, a missing folder: say so, no traceback
@@ -165,10 +178,11 @@ def _notifiers():
 
 
 @contextmanager
-def _state(args: argparse.Namespace, *, locked: bool = False) -> Iterator[Store]:
-    """The state file, closed afterwards; `locked` for commands that poll or deliver (one monitor at a time)."""
+def _state(args: argparse.Namespace, *, locked: bool = False, read_only: bool = False) -> Iterator[Store]:
+    """The state file, closed afterwards; `locked` for commands that poll or deliver (one monitor at a time),
+    `read_only` for commands that only read it (they work on an archive copy on write-protected media)."""
     with instance_lock(args.state) if locked else nullcontext():
-        store = Store(args.state)
+        store = Store(args.state, read_only=read_only)
         try:
             yield store
         finally:

@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         fail(f"error: {where}{exc.strerror or exc}")
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # one line: a message in flight was given its grace (delivery/outbox.py)
+        fail("interrupted: what was done is kept; a message not confirmed sent stays queued for the next run")
         return 130
 
 

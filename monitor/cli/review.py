@@ -112,7 +112,7 @@ def cmd_labels(args: argparse.Namespace) -> int:
     if not Path(args.state).exists():
         print(f"no state yet at {args.state}: nothing labelled")
         return 0
-    with _state(args) as store:
+    with _state(args, read_only=True) as store:
         labels = store.labels()
     if args.action == "export":
         count = export_labels(labels, args.folder)
@@ -144,7 +144,7 @@ def run_label_eval(args: argparse.Namespace) -> int:
     if not Path(args.state).exists():
         print(f"no state at {args.state}: nothing labelled yet")
         return 2
-    with _state(args) as store:
+    with _state(args, read_only=True) as store:
         samples = label_samples(store.labels())
     if not samples:
         print(f"{args.state}: no labels yet: `monitor label STORY-ID relevant|irrelevant`")

@@ -205,7 +205,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not Path(args.state).exists():
         print(f"no state yet at {args.state}: run `monitor run --once` first")
         return 0
-    with _state(args) as store:
+    with _state(args, read_only=True) as store:
         print(format_status(store, feeds))
     return 0
 

@@ -30,7 +30,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 _check_topic(args, store)
         return export_wacz_command(args)
 
-    with _state(args) as store:
+    with _state(args, read_only=True) as store:
         if args.topic:
             _check_topic(args, store)
         if args.output:
@@ -66,7 +66,7 @@ def _check_topic(args: argparse.Namespace, store: Store) -> None:
 
 def cmd_show(args: argparse.Namespace) -> int:
     _existing_state(args)
-    with _state(args) as store:
+    with _state(args, read_only=True) as store:
         return show(store, args.story_id, sys.stdout)
 
 

@@ -8,6 +8,9 @@ a digest, one urgent alert per incident); `silence.py`: the silence alert of the
 `stdout.py`, `email.py`, `telegram.py`, rendered by `text.py`; `channels.py` builds them from the environment
 only, `envfile.py` reads a systemd environment file for `check-config --env-file`.
 
+A message some recipients (email) or some pieces (Telegram) already took is kept for the rest only
+(`notifier.PartlyDelivered`): nothing accepted is ever sent again, nothing refused for now is dropped.
+
 Takes: the store's waiting stories. Returns: messages in the outbox, sent and marked.
 May import: `config`, `store`, `stories`, `evidence` (the archive's size in `status`, page re-checks).
 """

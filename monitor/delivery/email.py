@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import html
 import ipaddress
-import logging
 import smtplib
 import socket
 import ssl
@@ -23,7 +23,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 
 from monitor.models import Digest, DigestStory
 from monitor.delivery.notifier import (
-    KIND_LABEL, PermanentError, Secret, TransientError, also_reported, fmt_time, matched, one_line, plural, safe_url,
+    KIND_LABEL, PartlyDelivered, PermanentError, Secret, TransientError, also_reported, fmt_time, matched, one_line, plural, safe_url,
     segments, subject, summary_line,
 )
 from monitor.delivery.notifier import MENTIONS_HEADING, MENTIONS_NOTE, RECHECK_MARK
@@ -110,13 +110,16 @@ class EmailNotifier:
     def _send_blocking(self, message: str) -> None:
         c = self.config
         where = f"SMTP server {c.host}:{c.port}"
+        recipients, message = owed_to(message, c.recipients)
+        if not recipients:  # the ones still owed it were taken off MONITOR_EMAIL_TO since
+            return
         try:
             context = ssl.create_default_context(cafile=c.cafile) if c.security != "none" else None
             if c.security == "ssl":
                 client: smtplib.SMTP = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=context)
             else:
                 client = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
-            with client:
+            try:
                 client.ehlo_or_helo_if_needed()
                 if c.security == "starttls":
                     if not client.has_extn("starttls"):
@@ -125,22 +128,16 @@ class EmailNotifier:
                     client.ehlo()
                 if c.user and c.password:
                     _login(client, c.user, c.password.reveal())
-                refused = client.sendmail(c.envelope_from, c.recipients, message)
-                if refused:  # accepted for the others: raising would send them a second copy
-                    logging.getLogger("monitor.deliver").warning(  # a count: addresses never go to the log
-                        "email: %s refused %d of %d recipient(s)", where, len(refused), len(c.recipients)
-                    )
+                refused = client.sendmail(c.envelope_from, recipients, message)
+            finally:
+                _quit(client)  # after a 250 the message is sent, whatever QUIT gets for an answer (421, a hang-up)
         except (TransientError, PermanentError):
             raise
         except smtplib.SMTPAuthenticationError as exc:
             raise TransientError(f"{where} refused the login ({exc.smtp_code}): check MONITOR_SMTP_USER and the password") from None
         except smtplib.SMTPRecipientsRefused as exc:
-            codes = {code for code, _ in exc.recipients.values()}
-            detail = "; ".join(f"recipient {c.recipients.index(addr) + 1 if addr in c.recipients else '?'}: {code} "
-                               f"{_redact(_text(resp), c.recipients)}" for addr, (code, resp) in exc.recipients.items())
-            if all(400 <= code < 500 for code in codes):
-                raise TransientError(f"{where} deferred all recipients: {detail}") from None
-            raise PermanentError(f"{where} refused all recipients: {detail}") from None
+            _refusals(where, exc.recipients, recipients, c.recipients, message, accepted=False)
+            raise AssertionError("unreachable")
         except smtplib.SMTPResponseException as exc:  # sender refused, data refused, other replies
             kind = TransientError if 400 <= exc.smtp_code < 500 else PermanentError
             if isinstance(exc, smtplib.SMTPSenderRefused):
@@ -158,6 +155,59 @@ class EmailNotifier:
             raise TransientError(f"{where} did not answer within {c.timeout:g} s", quick_retry=False) from None
         except OSError as exc:
             raise TransientError(f"{where} unreachable: {exc.strerror or exc}") from None
+        if refused:  # accepted for the others: raising would send them a second copy
+            _refusals(where, refused, recipients, c.recipients, message, accepted=True)
+
+
+# --- recipient by recipient -------------------------------------------------------------------
+# A message some recipients took is stored again for the others alone, behind one first line naming them by
+# a short hash of the address: the state never holds an address, and a recipient taken off MONITOR_EMAIL_TO
+# since is not written to. The line is removed before the message is sent.
+
+_OWED = "X-Monitor-Owed-To: "
+
+
+def _tag(address: str) -> str:
+    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()[:16]
+
+
+def owed_to(message: str, configured: list[str]) -> tuple[list[str], str]:
+    """The recipients a stored message is still owed to, and the message as it is sent."""
+    if not message.startswith(_OWED):
+        return list(configured), message
+    line, _, rest = message.partition("\r\n")
+    tags = set(line[len(_OWED):].split())
+    return [r for r in configured if _tag(r) in tags], rest
+
+
+def _refusals(where: str, refused: dict, tried: list[str], configured: list[str], message: str, *,
+              accepted: bool) -> None:
+    """Sort the refusals of one send: a temporary one (4xx, greylisting) keeps the message for that recipient
+    alone; a permanent one (5xx) is reported once and never retried."""
+    later = [a for a in tried if a in refused and 400 <= refused[a][0] < 500]
+    gone = [a for a in tried if a in refused and a not in later]
+
+    def detail(addresses: list[str]) -> str:
+        return "; ".join(f"recipient {configured.index(a) + 1 if a in configured else '?'}: {refused[a][0]} "
+                         f"{_redact(_text(refused[a][1]), configured)}" for a in addresses)
+
+    took = len(tried) - len(refused)
+    if not later and not accepted:
+        raise PermanentError(f"{where} refused all recipients: {detail(gone)}")
+    if later and not gone and not accepted:
+        raise TransientError(f"{where} deferred all recipients: {detail(later)}")
+    rest = _OWED + " ".join(_tag(a) for a in later) + "\r\n" + message if later else None
+    reason = (f"{where} took it for {took} of {len(tried)} recipient(s)"
+              + (f"; deferred {detail(later)}" if later else ""))
+    refusal = f"{where} refused {len(gone)} of {len(tried)} recipient(s): {detail(gone)}" if gone else None
+    raise PartlyDelivered(reason, rest=rest, refused=refusal)  # errors name a recipient's place, never the address
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 def _login(client: smtplib.SMTP, user: str, password: str) -> None:

@@ -36,6 +36,18 @@ class PermanentError(DeliveryError):
     """This message will never be accepted as it is (rejected content, unknown chat)."""
 
 
+class PartlyDelivered(DeliveryError):
+    """Some recipients took the message and some did not: sending the whole message again would give the ones
+    who have it a second copy. `rest` is the message still owed to the others (to store in place of the sent
+    one, retried later), None when nobody is owed it; `refused` says who refused for good, reported once."""
+
+    def __init__(self, reason: str, *, rest: str | None, refused: str | None = None, hold: bool = False):
+        super().__init__(reason)
+        self.rest = rest
+        self.hold = hold  # the rest must go before the channel's later messages (a chat reads in order)
+        self.refused = one_line(refused, 400) if refused else None
+
+
 @runtime_checkable
 class Notifier(Protocol):
     """One delivery channel. `channel` is the stable id stored with each outbox message."""

@@ -21,7 +21,8 @@ from datetime import datetime, timedelta, timezone
 
 from monitor import clock
 from monitor.models import Digest
-from monitor.delivery.notifier import Notifier, PermanentError, TransientError, channel_label, one_line
+from monitor.delivery.notifier import (Notifier, PartlyDelivered, PermanentError, TransientError, channel_label,
+                                      one_line)
 from monitor.store import OutboxMessage, Store
 
 log = logging.getLogger("monitor.deliver")
@@ -30,6 +31,7 @@ BACKOFF = (60, 300, 900, 1800, 3600)  # seconds after the 1st, 2nd ... failed at
 MAX_INLINE_WAIT = 30.0  # a Telegram retry_after up to this long is waited out now, not rescheduled
 INLINE_TRIES = 3  # sends of one message within one round (quick retries included)
 QUICK_RETRY_DELAY = 2.0  # between quick retries of an error without retry_after
+SEND_GRACE = 10.0  # seconds a send in flight gets to finish when the run is interrupted
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -137,12 +139,21 @@ async def _deliver_channel(
     for index, message in enumerate(messages):
         where = f"{channel_label(channel)}: digest {message.digest_id} part {message.seq + 1}"
         try:
-            elapsed = await _send_with_retries(notifier, message.payload, where, sleep, quick_retry_delay)
+            elapsed = await _with_grace(_send_with_retries(notifier, message.payload, where, sleep, quick_retry_delay),
+                                        lambda: store.mark_sent(message.id), where)
         except PermanentError as exc:
             store.mark_failed(message.id, exc.reason)
             report.failed.append((channel, message.digest_id, exc.reason))
             log.error("%s refused for good, not retried: %s", where, exc.reason)
             continue  # this message is lost to this channel; later ones can still go
+        except PartlyDelivered as exc:
+            _partly(store, message, exc, now, report, where)
+            if exc.rest is not None and exc.hold:
+                held = len(messages) - index - 1
+                if held:
+                    report.held[channel] = held
+                return
+            continue  # the ones who took it take the next message too: only the rest waits
         except TransientError as exc:
             delay = max(backoff(message.attempts + 1), exc.retry_after or 0)
             next_at = now + timedelta(seconds=delay)
@@ -164,6 +175,42 @@ async def _deliver_channel(
         store.mark_sent(message.id)
         report.sent.append((channel, message.digest_id, message.seq))
         log.info("%s sent in %.1f s", where, elapsed)
+
+
+async def _with_grace(send: Awaitable[float], mark: Callable[[], None], where: str) -> float:
+    """Run one send; when the run is interrupted (Ctrl-C, SIGTERM) while it is in flight, give it SEND_GRACE
+    seconds to finish and mark it sent if it did: a message the channel accepted must not go out again on the
+    next run. Then the interruption goes on."""
+    task = asyncio.ensure_future(send)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        done, _ = await asyncio.wait({task}, timeout=SEND_GRACE)
+        if task in done and not task.cancelled() and task.exception() is None:
+            mark()
+            log.info("%s sent before stopping", where)
+        else:
+            task.cancel()
+            log.info("%s not finished: it stays queued", where)
+        raise
+
+
+def _partly(store: Store, message: OutboxMessage, exc: PartlyDelivered, now: datetime, report: DeliveryReport,
+            where: str) -> None:
+    """Some recipients took it: a permanent refusal is reported (once: it is not retried); the message stays
+    pending for the deferred recipients alone, or is sent when nobody else is owed it."""
+    channel = message.channel
+    if exc.refused:
+        report.failed.append((channel, message.digest_id, exc.refused))
+        log.error("%s: %s; not retried for them", where, exc.refused)
+    if exc.rest is None:
+        store.mark_sent(message.id)
+        report.sent.append((channel, message.digest_id, message.seq))
+        return
+    next_at = now + timedelta(seconds=backoff(message.attempts + 1))
+    store.mark_retry(message.id, exc.reason, next_at, payload=exc.rest)
+    report.retrying.append((channel, message.digest_id, exc.reason, next_at))
+    log.warning("%s: %s; retry for them at %s", where, exc.reason, next_at.isoformat(timespec="seconds"))
 
 
 async def _send_with_retries(notifier: Notifier, payload: str, where: str, sleep: Sleep, quick_delay: float) -> float:
@@ -199,7 +246,7 @@ async def send_test(notifiers: Sequence[Notifier], *, now: datetime | None = Non
             parts = notifier.render(digest)
             for part in parts:
                 await notifier.send(part)
-        except (TransientError, PermanentError) as exc:
+        except (TransientError, PermanentError, PartlyDelivered) as exc:
             kind = "temporary" if isinstance(exc, TransientError) else "permanent"
             log.warning("test message via %s failed (%s): %s", channel_label(notifier.channel), kind, exc.reason)
             return notifier.channel, False, f"{kind} error: {exc.reason}"

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from monitor.models import Digest, DigestStory
-from monitor.delivery.notifier import (PermanentError, Secret, TransientError, also_reported, channel_label, fmt_time, matched, one_line,
+from monitor.delivery.notifier import (PartlyDelivered, PermanentError, Secret, TransientError, also_reported, channel_label, fmt_time, matched, one_line,
                    safe_url, segments, summary_line)
 from monitor.delivery.notifier import MENTIONS_HEADING, MENTIONS_NOTE, RECHECK_MARK
 
@@ -107,6 +107,19 @@ def _mentions_blocks(digest: Digest) -> list[str]:
     if digest.more_mentions:
         out.append(f"… and {digest.more_mentions} more")
     return out
+
+
+def _halves(text: str) -> list[str]:
+    """Two pieces of a message, cut at the line break nearest the middle (or a space, or anywhere): each
+    line's markup stays whole where the message has line breaks."""
+    middle = len(text) // 2
+    for sep in ("\n", " "):
+        before, after = text.rfind(sep, 0, middle + 1), text.find(sep, middle)
+        cuts = [c for c in (before, after) if 0 < c < len(text) - 1]
+        if cuts:
+            cut = min(cuts, key=lambda c: abs(c - middle))
+            return [text[:cut], text[cut + 1:]] if sep == "\n" else [text[:cut], text[cut:]]
+    return [text[:middle], text[middle:]]
 
 
 def render_chunks(digest: Digest, limit: int = LIMIT) -> list[str]:
@@ -211,16 +224,37 @@ class TelegramNotifier:
         return render_chunks(digest, self.limit)
 
     async def send(self, message: str) -> None:
-        try:
-            await self._post({"text": message, "parse_mode": "HTML"})
-        except PermanentError as exc:
-            if "parse" not in exc.reason.lower() and "entit" not in exc.reason.lower():
+        """Send one stored message; a 400 never drops any of it. "Message is too long" (Telegram may count
+        differently from us) splits it again; "can't parse entities" sends it as plain text. When a piece fails
+        after others were accepted, only the rest is kept for the retry (PartlyDelivered)."""
+        pieces: list[tuple[str, bool]] = [(message, True)]  # (text, is HTML)
+        accepted = 0
+        while pieces:
+            text, markup = pieces[0]
+            try:
+                await self._post({"text": text, "parse_mode": "HTML"} if markup else {"text": text})
+            except PermanentError as exc:
+                reason = exc.reason.lower()
+                if "too long" in reason and len(text) > 1:
+                    pieces[0:1] = [(half, markup) for half in _halves(text)]
+                    continue
+                if markup and ("parse" in reason or "entit" in reason):
+                    # Our markup was refused: better an alert without bold than no alert at all.
+                    logging.getLogger("monitor.deliver").warning("%s: markup refused (%s); sending as plain text",
+                                                                 channel_label(self.channel), exc.reason)
+                    pieces[0:1] = [(html.unescape(re.sub(r"<[^>]+>", "", text)), False)]
+                    continue
+                if accepted:
+                    raise PartlyDelivered(exc.reason, rest=None, refused=exc.reason) from None
                 raise
-            # Our markup was refused: better an alert without bold than no alert at all.
-            logging.getLogger("monitor.deliver").warning("%s: markup refused (%s); sending as plain text",
-                                                         channel_label(self.channel), exc.reason)
-            plain = html.unescape(re.sub(r"<[^>]+>", "", message))
-            await self._post({"text": plain[:LIMIT]})
+            except TransientError as exc:
+                if accepted:  # the accepted pieces must not go out again: keep the rest, as HTML
+                    rest = "\n".join(t if m else _e(t) for t, m in pieces)
+                    raise PartlyDelivered(f"{exc.reason} (after {accepted} piece(s) were accepted)", rest=rest,
+                                          hold=True) from None
+                raise
+            pieces.pop(0)
+            accepted += 1
 
     async def _post(self, fields: dict) -> None:
         wait = self._next_ok - self._clock()

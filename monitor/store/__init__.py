@@ -5,7 +5,8 @@ stories (matched articles: the evidence archive), story_sources (further outlets
 incidents, incident_reports and incident_persons (one event across outlets and languages: incidents.py),
 digests and outbox (what was queued for which channel, and whether the channel accepted it); the full list
 is in ARCHITECTURE.md. `Store` is this module plus one query mixin per area (neardup, digests, texts, labels,
-mentions, evidence, quiet, robots, web, incidents).
+mentions, evidence, quiet, robots, web, incidents). `Store(path, read_only=True)` for commands that only
+read; `scratch.py`: a read-only server's search index.
 
 Takes: models and plain values, inside `Store.transaction()`. Returns: rows (sqlite3.Row) and small records.
 
@@ -37,6 +38,7 @@ from monitor.store.common import (FeedState, OutboxMessage, StateError, _chunks,
                      explain_error, utcnow)
 from monitor.store.schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns, record_version, stored_version
 from monitor.store.web import WebQueries
+from monitor.store.scratch import attach as attach_scratch
 
 __all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 __all__ += ["Label", "KeptText"]  # re-check and labels
@@ -44,10 +46,22 @@ __all__ += ["Label", "KeptText"]  # re-check and labels
 
 class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQueries,
             RobotsQueries, QuietQueries, IncidentQueries):
-    """One SQLite connection, used from one thread (the event loop's)."""
+    """One SQLite connection, used from one thread (the event loop's).
 
-    def __init__(self, path: str | Path):
+    `read_only` for commands that only read (status, export, show, report, labels, serve --read-only): the file
+    is opened read-only and nothing is written, not even the schema check, so an archive copy on
+    write-protected media can be inspected."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = str(path)
+        self.read_only = read_only
+        if read_only:
+            self.db = _open_read_only(self.path)
+            try:
+                self.search_meta = attach_scratch(self.db, self.path)
+            except sqlite3.DatabaseError as exc:
+                raise StateError(_explain(self.path, exc)) from None
+            return
         try:
             self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             self.db.row_factory = sqlite3.Row
@@ -80,7 +94,8 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
 
     def close(self) -> None:
         self.db.close()
-        self._write_stamp()
+        if not self.read_only:
+            self._write_stamp()
 
     # A clean close leaves `<state>.closed` with the file's size and modification time. A state that does not
     # match it was changed by something else (a crash mid-write, a disk fault, a copy) and is checked whole
@@ -328,10 +343,13 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
             (_ts(utcnow()), message_id),
         )
 
-    def mark_retry(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
+    def mark_retry(self, message_id: int, error: str, next_attempt_at: datetime, *, payload: str | None = None) -> None:
+        """Try again later; `payload` replaces the message when only part of it is still owed (the recipients
+        who have not taken it yet)."""
         self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
-            (error, _ts(next_attempt_at), message_id),
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
+            "payload = COALESCE(?, payload) WHERE id = ?",
+            (error, _ts(next_attempt_at), payload, message_id),
         )
 
     def mark_failed(self, message_id: int, error: str) -> None:
@@ -350,3 +368,33 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
             """SELECT channel, status, COUNT(*) AS messages, MIN(next_attempt_at) AS next_attempt,
                       MAX(last_error) AS last_error FROM outbox GROUP BY channel, status ORDER BY channel, status"""
         ).fetchall()
+
+
+def _open_read_only(path: str) -> sqlite3.Connection:
+    """mode=ro beside a running monitor; on media where SQLite cannot even make its shared-memory file (a
+    write-protected folder or disk) the file cannot change under us either: `immutable` reads it without locks."""
+    uri = Path(os.path.abspath(path)).as_uri()
+    last: sqlite3.DatabaseError | None = None
+    for query in ("mode=ro", "mode=ro&immutable=1"):
+        if last is not None and ("unable to open" not in str(last)
+                                 or os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)):
+            break  # locked, damaged, missing: never read past another program's lock
+        db = None
+        try:
+            db = sqlite3.connect(f"{uri}?{query}", uri=True, timeout=10, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout = 10000")
+            found = stored_version(db)
+            if found > SCHEMA_VERSION:
+                db.close()
+                raise StateError(f"{path}: this state was written by a newer version of the monitor (schema {found}; "
+                                 f"this one knows up to {SCHEMA_VERSION}). It was left untouched: upgrade the monitor.")
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db  # mode=ro: SQLite refuses every write to the file (temporary tables stay possible)
+        except sqlite3.DatabaseError as exc:
+            if db is not None:
+                db.close()
+            last = exc
+    if last is not None and "unable to open" in str(last):
+        raise StateError(f"{path}: cannot read the state file ({last})") from None
+    raise StateError(_explain(path, last)) from None  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,10 +80,17 @@ def _explain(path: str, exc: sqlite3.DatabaseError) -> str:
     if "readonly" in text or "unable to open" in text:
         return (f"{path}: cannot open the state file for writing ({text}); nothing was changed. Check that the "
                 "file and its folder are writable, or use --state or $MONITOR_STATE for another file.")
-    if "full" in text:
+    if "full" in text or ("disk i/o error" in text.lower() and _nearly_full(path)):  # the WAL could not grow
         return (f"{path}: the disk is full ({text}); nothing was lost: the interrupted step was rolled back and "
                 "is done again by the next run. Free some space and run again.")
     return f"{path}: state database error: {text}"
+
+
+def _nearly_full(path: str) -> bool:
+    try:
+        return shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free < 1_000_000
+    except OSError:
+        return False
 
 
 explain_error = _explain  # for the CLI: a database error after opening gets the same explanation

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from monitor.store.scratch import create as create_scratch
 from monitor.store.common import _ts, utcnow
 
 
@@ -129,14 +130,20 @@ class WebQueries:
     """Mixed into Store: it needs `db` and `transaction()` from there."""
 
     db: sqlite3.Connection
+    search_meta = "meta"  # where the index's watermarks are kept (a read-only state: monitor/store/scratch.py)
 
     # --- the search index -----------------------------------------------------------------
 
     def search_ensure(self) -> bool:
         """Create the index tables if missing; False when this SQLite has no FTS5 (the filters still work)."""
-        self.db.executescript(SEARCH_SCHEMA)
+        in_scratch = self.search_meta != "meta"  # a read-only state never indexed: monitor/store/scratch.py
+        if not in_scratch:
+            self.db.executescript(SEARCH_SCHEMA)
         try:
-            self.db.executescript(FTS_SCHEMA)
+            if in_scratch:
+                create_scratch(self.db, SEARCH_SCHEMA, FTS_SCHEMA)
+            else:
+                self.db.executescript(FTS_SCHEMA)
         except sqlite3.OperationalError as exc:
             if "fts5" in str(exc):
                 return False
@@ -144,7 +151,7 @@ class WebQueries:
         return True
 
     def _mark(self, key: str) -> int:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self.db.execute(f"SELECT value FROM {self.search_meta} WHERE key = ?", (key,)).fetchone()
         return int(row[0]) if row else 0
 
     def search_backlog(self) -> tuple[int, int]:
@@ -198,7 +205,7 @@ class WebQueries:
                            [(t, r["day"], r["id"]) for r in batch.stories for t in _topics(r["topics"])])
             for key, rows in (("search_story_id", batch.stories), ("search_source_id", batch.sources)):
                 if rows:
-                    db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                    db.execute(f"INSERT INTO {self.search_meta} (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
                                "SET value = excluded.value", (key, str(rows[-1]["id"])))
 
     def search_reset(self) -> None:
@@ -208,14 +215,14 @@ class WebQueries:
                 db.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
             db.execute("DELETE FROM story_facets")
             db.execute("DELETE FROM story_topics")
-            db.execute("DELETE FROM meta WHERE key IN ('search_story_id', 'search_source_id', 'search_version')")
+            db.execute(f"DELETE FROM {self.search_meta} WHERE key IN ('search_story_id', 'search_source_id', 'search_version')")
 
     def search_version(self) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'search_version'").fetchone()
+        row = self.db.execute(f"SELECT value FROM {self.search_meta} WHERE key = 'search_version'").fetchone()
         return row[0] if row else None
 
     def set_search_version(self, version: str) -> None:
-        self.db.execute("INSERT INTO meta (key, value) VALUES ('search_version', ?) ON CONFLICT (key) DO UPDATE "
+        self.db.execute(f"INSERT INTO {self.search_meta} (key, value) VALUES ('search_version', ?) ON CONFLICT (key) DO UPDATE "
                         "SET value = excluded.value", (version,))
 
     # --- story lists ----------------------------------------------------------------------

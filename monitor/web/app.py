@@ -74,7 +74,7 @@ class Context:
     def store(self) -> Store:
         store = getattr(self.local, "store", None)
         if store is None:
-            store = Store(self.config.state)
+            store = Store(self.config.state, read_only=self.config.read_only)
             self.local.store = store
             with self.lock:
                 self.stores.append(store)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import clock
 from monitor.store import SCHEMA_VERSION, StateError, Store
 from tests.conftest import PROJECT, run_cli
 from tests.support.faultserver import feeds_yaml
@@ -117,12 +118,30 @@ def read_only_state(made_state, tmp_path):
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
-def test_a_read_only_state_gives_a_clear_error_and_stays_as_it_was(read_only_state):
+def test_a_read_only_state_refuses_a_run_clearly_and_every_reading_command_still_works(read_only_state):
     feeds, state = read_only_state
     before = _sha(state)
-    for cmd in (("run", "--once"), ("status",)):
+    result = _run(feeds, state, "run", "--once")
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert str(state) in result.stderr and "writable" in result.stderr, result.stderr
+    assert _sha(state) == before
+    # an archive copy on write-protected media: everything that only reads it works
+    for cmd, shows in [(("status",), "Feed"), (("export", "--since", "2020-01-01"), "Khorog"),
+                       (("show", "1"), "Khorog"), (("report", "--since", clock.now().strftime("%Y-%m-%d")), "1 stor"),
+                       (("labels",), "label")]:
         result = _run(feeds, state, *cmd)
-        assert result.returncode == 1, (cmd, result.returncode, result.stdout, result.stderr)
-        assert "Traceback" not in result.stderr, result.stderr
-        assert str(state) in result.stderr and "writable" in result.stderr, result.stderr
-        assert _sha(state) == before
+        assert result.returncode == 0, (cmd, result.returncode, result.stdout, result.stderr)
+        assert "readonly" not in result.stderr and "Traceback" not in result.stderr, (cmd, result.stderr)
+        assert shows in result.stdout, (cmd, result.stdout)
+    assert _sha(state) == before, "reading changed the archive copy"
+    import httpx
+
+    from tests.support.webarchive import serving
+
+    with serving(state, "--read-only") as url:
+        page = httpx.get(url + "/story/1", timeout=10)
+        home = httpx.get(url + "/", timeout=10)
+    assert page.status_code == 200 and "Khorog" in page.text, page.text[:500]
+    assert home.status_code == 200
+    assert _sha(state) == before

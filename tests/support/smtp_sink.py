@@ -1,7 +1,7 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it receives, for tests and benchmarks.
 
 Switches: `refuse(code)` answers DATA with an error; `refuse_recipient(addr)` refuses one RCPT TO; `drop()`
-closes the connection after DATA without any reply; `stall()` holds a message mid-DATA (before the
+closes the connection after DATA without any reply; `quit_reply` (e.g. "421 closing") answers QUIT with it; `stall()` holds a message mid-DATA (before the
 250 — the client never hears that it was accepted, as with a server that hangs or a process killed
 while waiting); `stall(after_receipt=True)` records the message first and then hangs, which is the
 "server delivered it but we never saw the 250" window. `stalled` is set while a message is held.
@@ -56,6 +56,9 @@ class _Handler:
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
 
+    async def handle_QUIT(self, server, session, envelope) -> str:  # noqa: N802
+        return self.sink.quit_reply or "221 Bye"
+
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
         sink = self.sink
         sink.data_commands += 1
@@ -98,6 +101,7 @@ class SmtpSink:
         self.stall_mode: str | None = None
         self.refused_recipients: dict[str, str] = {}  # address -> reply to its RCPT TO, e.g. "550 5.1.1 no such user"
         self.drop_after_data = False
+        self.quit_reply: str | None = None
         self.stalled = threading.Event()
         self._released = threading.Event()
         self._lock = threading.Lock()

@@ -114,7 +114,7 @@ def _filler(n: int) -> list[tuple[str, str, str, int]]:
 
 
 @contextmanager
-def serving(state: Path) -> Iterator[str]:
+def serving(state: Path, *options: str) -> Iterator[str]:
     """The real `monitor serve` on a free loopback port over `state`, answering; yields its base URL."""
     import httpx
     import pytest
@@ -124,7 +124,7 @@ def serving(state: Path) -> Iterator[str]:
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--port", str(port), "--state", str(state),
-                             "--keywords", str(PROJECT / "keywords.yaml"), "--feeds", str(PROJECT / "feeds.yaml")],
+                             "--keywords", str(PROJECT / "keywords.yaml"), "--feeds", str(PROJECT / "feeds.yaml"), *options],
                             cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={"PYTHONPATH": str(PROJECT), "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
     url = f"http://127.0.0.1:{port}"
