@@ -172,13 +172,15 @@ class Digest:
     urgent_sent: tuple[tuple[int, str], ...] = ()  # (story id, title) of alerts sent since the last digest
     recovered: tuple[str, ...] = ()  # kind="health": feeds working again after an announced failure
     changes: tuple[PageChange, ...] = ()  # pages edited or removed since capture (evidence/recheck.py)
+    timezone: str = "UTC"  # settings.timezone: every time shown is told in it, with its name
+    story_base_url: str = ""  # settings.web_base_url: each entry links to its page in `monitor serve`
 
     def by_topic(self) -> list[tuple[str, list[DigestStory]]]:
-        """Stories grouped under their first topic's title, topics in order of their best story's score,
-        newest first within a topic (the score breaks ties)."""
+        """Stories grouped under the title of the topic that made them urgent, else of their first topic; topics
+        in order of their best story's score, newest first within a topic (the score breaks ties)."""
         groups: dict[str, list[DigestStory]] = {}
         for story in sorted(self.stories, key=lambda s: -s.score):
-            topic = story.topics[0] if story.topics else "other"
+            topic = story.urgent_topic or (story.topics[0] if story.topics else "other")
             groups.setdefault(topic, []).append(story)
         return [(self.title_of(topic), sorted(stories, key=_newest_first)) for topic, stories in groups.items()]
 
