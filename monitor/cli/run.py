@@ -93,7 +93,7 @@ async def _weekly_report(monitor) -> None:
 
         try:
             await send_weekly_if_due(monitor.store, monitor.notifiers, spec,
-                                     [t.name for t in monitor.matcher.rules.topics])
+                                     [t.name for t in monitor.matcher.rules.topics], rules=monitor.matcher.rules)
         except Exception:  # the digest went out already; a report's bug must not fail the cycle
             log.exception("the weekly report could not be sent; the next run tries again")
 
