@@ -62,6 +62,16 @@ def weekly_trend(store, now: datetime | None = None, weeks: int = 52, topics: li
 _MANTISSAS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
 
 
+def titled(trend: Trend, titles: dict[str, str]) -> Trend:
+    """The same trend with each topic named by its title (keywords.yaml), as a reader knows it."""
+    return Trend(trend.weeks, tuple((titles.get(t) or t, c) for t, c in trend.series), trend.partial)
+
+
+def _legend(name: str, limit: int = 26) -> str:
+    """A legend entry fits beside the plot; the full name is in the line's tooltip."""
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
 def _nice_max(peak: int) -> int:
     """The top of the y-axis: four equal whole-number steps, the smallest that reach `peak` (9 → 12, not 20)."""
     need = -(-max(peak, 1) // 4)  # the smallest step that reaches the peak in four
@@ -119,7 +129,7 @@ def svg(trend: Trend, title: str = "Stories per week and topic, last 12 months")
                        f'stroke-width="2" stroke-dasharray="4 3"><title>{e(name)}: this week so far</title></line>')
         ly = TOP + 8 + 16 * k
         out.append(f'<rect x="{W - RIGHT + 12}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>')
-        out.append(f'<text x="{W - RIGHT + 27}" y="{ly + 1}" fill="#222">{e(name[:22])} ({total})</text>')
+        out.append(f'<text x="{W - RIGHT + 27}" y="{ly + 1}" fill="#222">{e(_legend(name))} ({total})</text>')
     if trend.partial and lines:
         out.append(f'<text x="{W - RIGHT:.1f}" y="{TOP - 2}" text-anchor="end" fill="#777">'
                    'last week: so far</text>')
@@ -159,7 +169,7 @@ def png(trend: Trend, scale: int = 2) -> bytes:
         ly = TOP + 8 + 16 * k
         draw.rectangle([s(W - RIGHT + 12), s(ly - 8), s(W - RIGHT + 22), s(ly + 2)], fill=colour)
         total = sum(dict(trend.series)[name])
-        draw.text((s(W - RIGHT + 27), s(ly - 3)), f"{name[:22]} ({total})", fill="#222222", font=font, anchor="lm")
+        draw.text((s(W - RIGHT + 27), s(ly - 3)), f"{_legend(name)} ({total})", fill="#222222", font=font, anchor="lm")
     if trend.partial and lines:
         draw.text((s(W - RIGHT), s(TOP + 2)), "last week: so far", fill="#777777", font=font, anchor="rm")
     if not lines or trend.total == 0:

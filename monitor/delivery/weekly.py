@@ -79,7 +79,7 @@ def build_report(store, since: datetime, until: datetime, topics: list[str] | No
     for s in stories[:top]:
         s["topics"] = [titles.get(t, t) for t in s["topics"]]
     trend = charts.weekly_trend(store, until - timedelta(seconds=1), topics=topics)
-    trend = charts.Trend(trend.weeks, tuple((titles.get(t, t), c) for t, c in trend.series), trend.partial)
+    trend = charts.titled(trend, titles)
     return WeeklyReport(
         since=since, until=until, total=store.count_stories(_period(since, until), cap=1_000_000),
         topics=[(titles.get(t, t), n) for t, n in store.topic_counts(since, until)],

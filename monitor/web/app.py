@@ -70,6 +70,8 @@ class Context:
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                                trim_blocks=True, lstrip_blocks=True)
         self.env.globals["read_only"] = config.read_only
+        self.titles: dict[str, str] = dict(config.rules.titles) if config.rules is not None else {}
+        self.env.globals["topic_title"] = lambda topic: self.titles.get(topic) or topic  # ids stay in URLs only
 
     def store(self) -> Store:
         store = getattr(self.local, "store", None)

@@ -98,7 +98,7 @@ def home(ctx, request: Request) -> Response:
     filtered = bool(q or flt.topic or flt.language or flt.source or flt.label or since or until)
     return ctx.render(
         request, "home.html", stories=stories, total=total, page=page, more=more, back=back, q=q, query=query,
-        params=p, errors=errors, chart=charts.svg(trend), trend=trend, per_source=per_source[:20],
+        params=p, errors=errors, chart=charts.svg(charts.titled(trend, ctx.titles)), trend=trend, per_source=per_source[:20],
         topics=sorted(set(topics) | {name for name, _ in trend.series}), sources=facets["sources"],
         languages=[(code, LANGUAGES.get(code, code)) for code in facets["languages"]], filtered=filtered,
         indexing=(indexed, archived) if indexed < archived else None,
