@@ -184,6 +184,10 @@ class Digest:
             groups.setdefault(topic, []).append(story)
         return [(self.title_of(topic), sorted(stories, key=_newest_first)) for topic, stories in groups.items()]
 
+    def story_page(self, story_id: int) -> str:
+        """The story's page in `monitor serve` (settings: web_base_url), or "" when none is set."""
+        return f"{self.story_base_url}/story/{story_id}" if self.story_base_url else ""
+
     def title_of(self, topic: str) -> str:
         return dict(self.topic_titles).get(topic) or topic
 

@@ -259,6 +259,7 @@ class Settings(BaseModel):
     digest_at: list[str | int] | None = None  # fixed digest times, "HH:MM" in `timezone`; replaces digest_interval
     timezone: str = "UTC"  # of digest_at and quiet_hours (IANA name, e.g. Asia/Dushanbe, Europe/Berlin)
     quiet_hours: str | None = None  # "22:00-07:00": nothing but urgent alerts is sent in this window
+    web_base_url: str | None = None  # where `monitor serve` is reached: digest entries link to their story page
     # evidence archive (monitor/evidence): WARC files beside the state, re-fetches of matched pages
     warc_max_bytes: int = Field(default=1_000_000_000, ge=10_000)  # a WARC file rotates past this (1GB, 500MB)
     evidence_retention: float | None = None  # delete closed WARC files whose captures are all older (None: never)
@@ -308,6 +309,15 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {value!r}: use an IANA name such as Asia/Dushanbe or UTC") from None
         return str(value)
+
+    @field_validator("web_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^\s/?#<>\"]+(/[^\s?#<>\"]*)?$", str(value)):
+            raise ValueError(f"bad web_base_url {value!r}: expected an http(s) URL, e.g. https://monitor.example.org/")
+        return str(value).rstrip("/")
 
     @field_validator("evidence_retention", mode="before")
     @classmethod

@@ -51,7 +51,8 @@ def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest
     return Digest(kind=kind, created_at=now, stories=stories, updates=updates, failing_feeds=failing,
                   topic_titles=tuple((topic_titles or {}).items()), urgent_sent=urgent,
                   mentions=tuple(listed[:mentions_max]), more_mentions=max(len(listed) - mentions_max, 0),
-                  mention_ids=tuple(m.mention_id for m in mentions), changes=changes, timezone=settings.timezone)
+                  mention_ids=tuple(m.mention_id for m in mentions), changes=changes, timezone=settings.timezone,
+                  story_base_url=settings.web_base_url or "")
 
 
 def _same_report(text: str) -> str:
@@ -77,7 +78,9 @@ def urgent_digests(store: Store, *, now: datetime | None = None, topic_titles: M
     now = now or clock.now()
     titles = tuple((topic_titles or {}).items())
     zone = settings.timezone if settings else "UTC"
-    return [Digest(kind="urgent", created_at=now, stories=(_cited(story),), topic_titles=titles, timezone=zone)
+    base = (settings.web_base_url or "") if settings else ""
+    return [Digest(kind="urgent", created_at=now, stories=(_cited(story),), topic_titles=titles, timezone=zone,
+                   story_base_url=base)
             for story in store.waiting_stories(urgent_only=True)]
 
 

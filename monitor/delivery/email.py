@@ -206,13 +206,13 @@ def _snippet_html(story: DigestStory) -> str:
     )
 
 
-def _story_html(story: DigestStory, zone: str = "UTC") -> str:
+def _story_html(story: DigestStory, zone: str = "UTC", page: str = "") -> str:
     title = one_line(story.title, 300) or "(no title)"
     parts = [
         '<div style="margin:0 0 18px 0">',
         f'<h3 style="margin:0 0 4px 0;font-size:16px" dir="auto">{_link(story.url, title)}</h3>',
         f'<div style="color:#555;font-size:13px">{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published, zone))}'
-        + f" · story {story.story_id}" + (f" · <b>{RECHECK_MARK}</b>" if story.found_on_recheck else "") + "</div>",
+        + (f" · {_link(page, f'story {story.story_id}')}" if page else f" · story {story.story_id}") + (f" · <b>{RECHECK_MARK}</b>" if story.found_on_recheck else "") + "</div>",
     ]
     if matched(story):
         terms = ", ".join(_e(t) for t in matched(story))
@@ -245,7 +245,7 @@ def render_html(digest: Digest) -> str:
     for topic, stories in digest.by_topic():
         count = plural(len(stories), "story", "stories")
         body.append(f'<h2 style="font-size:18px;border-bottom:1px solid #ccc">{_e(one_line(topic, 80))} ({count})</h2>')
-        body.extend(_story_html(s, digest.timezone) for s in stories)
+        body.extend(_story_html(s, digest.timezone, digest.story_page(s.story_id)) for s in stories)
     if digest.updates:
         body.append('<h2 style="font-size:18px;border-bottom:1px solid #ccc">Also reported by</h2><ul>')
         for story in digest.updates:

@@ -50,11 +50,12 @@ def _link(url: str, label: str) -> str:
     return f'<a href="{_attr(href)}">{_e(label)}</a>'
 
 
-def _story(story: DigestStory, compact: bool = False, zone: str = "UTC") -> str:
+def _story(story: DigestStory, compact: bool = False, zone: str = "UTC", page: str = "") -> str:
     """Title link, source and date; unless compact, the snippet with the matched terms in bold."""
     title = one_line(story.title, 300) or "(no title)"
     lines = [f"• {_link(story.url, title)}",
-             f"<i>{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published, zone))} · story {story.story_id}"
+             f"<i>{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published, zone))} · "
+             + (_link(page, f"story {story.story_id}") if page else f"story {story.story_id}")
              + (f" · {RECHECK_MARK}" if story.found_on_recheck else "") + "</i>"]
     if not compact:
         if matched(story):
@@ -112,7 +113,7 @@ def render_chunks(digest: Digest, limit: int = LIMIT) -> list[str]:
     blocks: list[tuple[str | None, str, DigestStory | None]] = []
     compact = digest.kind == "backfill"  # hundreds of old stories: titles only, or the chat drowns
     for topic, stories in digest.by_topic():
-        blocks.extend((one_line(topic, 80), _story(s, compact, digest.timezone), s) for s in stories)
+        blocks.extend((one_line(topic, 80), _story(s, compact, digest.timezone, digest.story_page(s.story_id)), s) for s in stories)
     if digest.updates:
         for s in digest.updates:
             links = ", ".join(_link(url, one_line(src, 80)) for src, url in s.also_reported_by[:10])

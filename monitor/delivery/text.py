@@ -24,11 +24,13 @@ def marked_snippet(story: DigestStory, open_: str = MARK_OPEN, close: str = MARK
     return one_line(text)
 
 
-def _story_lines(number: int, story: DigestStory, zone: str = "UTC") -> list[str]:
+def _story_lines(number: int, story: DigestStory, zone: str = "UTC", page: str = "") -> list[str]:
     lines = [f"{number}. {one_line(story.title, 300) or '(no title)'}"]
     lines.append(f"   {one_line(story.source, 80)} · {fmt_time(story.published, zone)} · story {story.story_id}"
                  + (f" · {RECHECK_MARK}" if story.found_on_recheck else ""))
     lines.append(f"   {one_line(story.url, 2000)}")
+    if page:
+        lines.append(f"   Story page: {page}")
     if matched(story):
         lines.append(f"   Matched: {', '.join(matched(story))}")
     snippet = marked_snippet(story)
@@ -55,7 +57,7 @@ def render_text(digest: Digest) -> str:
         out += ["", f"== {one_line(topic, 80)} ({plural(len(stories), 'story', 'stories')}) =="]
         for story in stories:
             number += 1
-            out += [""] + _story_lines(number, story, digest.timezone)
+            out += [""] + _story_lines(number, story, digest.timezone, digest.story_page(story.story_id))
     if digest.updates:
         out += ["", "== Also reported by (stories sent earlier, new sources) =="]
         for story in digest.updates:

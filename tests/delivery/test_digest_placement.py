@@ -100,3 +100,28 @@ def test_times_are_told_in_the_configured_zone_and_name_it(store):
     assert shown in render_chunks(digest)[0]
     default = render_text(build_digest(store, Settings(), feed_names=set(), topic_titles=TITLES) or digest)
     assert "UTC" in default
+
+
+def test_with_web_base_url_each_entry_links_to_its_story_page_on_every_channel(store):
+    sid = _story(store, "https://news.example/trial", "Three Pamiri activists detained in Khorog",
+                 (TopicHit("gbao_rights", 6.0, ("detained",)),))
+    _killing(store)
+    settings = Settings(web_base_url="https://monitor.example.org/archive/")
+    page = f"https://monitor.example.org/archive/story/{sid}"
+    digest = build_digest(store, settings, feed_names=set(), topic_titles=TITLES)
+    assert f"Story page: {page}\n" in render_text(digest)
+    mail = EmailNotifier(EmailConfig("127.0.0.1", 25, "none", "m@example.org", ["r@example.org"])).render(digest)[0]
+    html = message_from_string(mail, policy=policy.default).get_body(("html",)).get_content()
+    assert f'<a href="{page}"' in html
+    assert f'<a href="{page}">' in "".join(render_chunks(digest))
+    [alert] = urgent_digests(store, topic_titles=TITLES, settings=settings)
+    assert "/archive/story/" in render_text(alert)
+    assert "Story page" not in render_text(build_digest(store, Settings(), feed_names=set(), topic_titles=TITLES))
+
+
+def test_a_web_base_url_that_is_not_http_is_refused_in_one_line():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="web_base_url"):
+        Settings(web_base_url="javascript:alert(1)")
