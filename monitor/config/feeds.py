@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.config.problems import ConfigError, Problem  # noqa: F401  (defined without pydantic; re-exported here)
+from monitor.config.recipients import Recipient, unique_recipients
 
 Path_ = tuple[str | int, ...]
 LineOf = Callable[[Path_], int | None]
@@ -351,6 +352,8 @@ class FeedsFile(BaseModel):
 
     feeds: list[FeedSpec] = Field(min_length=1)
     settings: Settings = Settings()
+    recipients: list[Recipient] = []  # config/recipients.py: per-reader routing
+    _recipients = field_validator("recipients")(unique_recipients)
 
     @model_validator(mode="after")
     def _unique_names(self) -> "FeedsFile":

@@ -5,7 +5,8 @@ feeds), when the next one is due, the feed-health notice; `cycle.py`: the delive
 alerts, health, page re-checks, the digest); `outbox.py`: queue → send → mark; `weekly.py` and `charts.py`:
 the weekly report; `status.py`: `monitor status`. Channels behind one `Notifier` (`notifier.py`):
 `stdout.py`, `email.py`, `telegram.py`, rendered by `text.py`; `channels.py` builds them from the environment
-only, `envfile.py` reads a systemd environment file for `check-config --env-file`.
+only, `envfile.py` reads a systemd environment file for `check-config --env-file`; `routing.py` gives each
+reader of feeds.yaml's `recipients:` a channel of their own that takes only their part of each digest.
 
 Takes: the store's waiting stories. Returns: messages in the outbox, sent and marked.
 May import: `config`, `store`, `stories`, `evidence` (the archive's size in `status`, page re-checks).

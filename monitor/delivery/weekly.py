@@ -233,7 +233,10 @@ def messages_for(r: WeeklyReport, notifiers, now: datetime) -> dict[str, list[st
     from monitor.delivery.telegram import TelegramNotifier
 
     out: dict[str, list[str]] = {}
-    for n in notifiers:
+    for routed in notifiers:
+        if not getattr(routed, "wants_reports", lambda: True)():
+            continue  # a reader of urgent alerts only
+        n = getattr(routed, "inner", routed)  # a routed channel (recipients:) renders as the channel it wraps
         try:
             if isinstance(n, EmailNotifier):
                 out[n.channel] = [render_email(r, n.config, now)]

@@ -2,7 +2,8 @@
 
 `urlkeys.py`: the URL keys and GUIDs that make one page's many addresses one item (the seen list);
 `neardup.py`: MinHash + LSH over word shingles folds republications into the first story; `export.py`: a
-story as a record (`export` as JSON Lines or CSV, and the stories of a WACZ package).
+story as a record (`export` as JSON Lines or CSV, and the stories of a WACZ package); `language.py`: a story's
+language from its script (the web filters and per-recipient routing).
 
 Takes: matched articles. Returns: the story an article belongs to (new, or a further source of one).
 May import: `config`, `store`, `relevance`.
