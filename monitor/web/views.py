@@ -117,21 +117,30 @@ def warm(ctx, store, ttl: float):
 
 
 def _contexts(ctx, title: str, text: str) -> tuple[list[dict], str | None]:
-    """Every matched term with the words around it, and the matcher's explanation (when rules are loaded)."""
+    """One entry per matched concept (an alias, else the term): how often and where it matched, the words it
+    was found as, and its places in context, shown on demand; and the matcher's explanation."""
     if ctx.matcher is None:
         return [], None
     an = ctx.matcher.analyse(title, text)
-    doc, out = an.doc, []
-    for occ in an.occurrences[:MAX_CONTEXTS]:
-        lo, hi = max(0, occ.start - CONTEXT_CHARS), min(len(doc.text), occ.end + CONTEXT_CHARS)
+    doc, concepts = an.doc, {}
+    for occ in an.occurrences:
         term = ctx.matcher.terms[occ.term]
-        out.append({"before": ("…" if lo else "") + " ".join(doc.text[lo:occ.start].split()) + " ",
-                    "match": doc.text[occ.start:occ.end],
-                    "after": " " + " ".join(doc.text[occ.end:hi].split()) + ("…" if hi < len(doc.text) else ""),
-                    "zone": occ.zone, "term": term.text})
+        entry = concepts.setdefault(term.label, {"concept": term.label, "count": 0, "zones": {}, "words": {},
+                                                 "terms": {}, "contexts": []})
+        entry["count"] += 1
+        entry["zones"][occ.zone] = None
+        entry["words"][doc.text[occ.start:occ.end]] = None
+        entry["terms"][term.text] = None
+        if len(entry["contexts"]) < MAX_CONTEXTS // 4 and occ.zone != "title":  # the title is the page's heading
+            lo, hi = max(0, occ.start - CONTEXT_CHARS), min(len(doc.text), occ.end + CONTEXT_CHARS)
+            entry["contexts"].append({
+                "before": ("…" if lo else "") + " ".join(doc.text[lo:occ.start].split()) + " ",
+                "match": doc.text[occ.start:occ.end],
+                "after": " " + " ".join(doc.text[occ.end:hi].split()) + ("…" if hi < len(doc.text) else ""),
+                "zone": occ.zone})
     from monitor.relevance.explanation import format_analysis
 
-    return out, format_analysis(ctx.matcher, an)
+    return list(concepts.values()), format_analysis(ctx.matcher, an)
 
 
 def story(ctx, request: Request) -> Response:
