@@ -110,13 +110,17 @@ class Context:
 
 async def form(request: Request) -> dict[str, str]:
     """A small urlencoded form (no multipart: nothing here uploads files)."""
+    return {k: v[0] for k, v in (await form_lists(request)).items()}
+
+
+async def form_lists(request: Request) -> dict[str, list[str]]:
+    """The same, every value of a repeated field kept (the ticked checkboxes of bulk triage)."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
             break
-    fields = parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in fields.items()}
+    return parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def create_app(config: WebConfig) -> Starlette:
@@ -133,6 +137,13 @@ def create_app(config: WebConfig) -> Starlette:
             return PlainTextResponse("This form has expired or came from another site; reload the page and "
                                      "try again.", status_code=403)
         return await run_in_threadpool(views.label, ctx, request, data)
+
+    async def bulk_label(request: Request) -> Response:
+        data = await form_lists(request)
+        if not security.csrf_ok(request.headers.raw, (data.get("csrf") or [None])[0]):
+            return PlainTextResponse("This form has expired or came from another site; reload the page and "
+                                     "try again.", status_code=403)
+        return await run_in_threadpool(views.bulk_label, ctx, request, data)
 
     async def login(request: Request) -> Response:
         if not config.token:
@@ -164,6 +175,7 @@ def create_app(config: WebConfig) -> Starlette:
     ]
     if not config.read_only:
         routes.append(Route("/story/{story_id:int}/label", label, methods=["POST"]))
+        routes.append(Route("/label", bulk_label, methods=["POST"]))
 
     stop = threading.Event()
 

@@ -102,7 +102,41 @@ def home(ctx, request: Request) -> Response:
         topics=sorted(set(topics) | {name for name, _ in trend.series}), sources=facets["sources"],
         languages=[(code, LANGUAGES.get(code, code)) for code in facets["languages"]], filtered=filtered,
         indexing=(indexed, archived) if indexed < archived else None,
+        back_query=urlencode({k: v for k, v in p.items() if k not in ("triaged", "verdict")}),
+        triaged=_triaged(p),
     )
+
+
+def _triaged(p) -> str | None:
+    """The line bulk triage leaves on the page it returns to."""
+    count, verdict = p.get("triaged", ""), labels.LABELS.get(p.get("verdict", ""))
+    if not count.isdigit() or verdict is None:
+        return None
+    return f"Marked {count} stor{'y' if count == '1' else 'ies'} “{verdict}”."
+
+
+MAX_BULK = 200  # stories one bulk-triage post may label (a page shows 50)
+
+
+def bulk_label(ctx, request: Request, data: dict[str, list[str]]) -> Response:
+    """Label every ticked story of the list at once (no JavaScript: checkboxes, a verdict, one button)."""
+    from urllib.parse import parse_qsl
+
+    verdict = (data.get("label") or [""])[0]
+    if verdict not in labels.LABELS:
+        return PlainTextResponse(f"unknown label {verdict!r}: use relevant or irrelevant", status_code=400)
+    ids = sorted({int(v) for v in data.get("story", []) if v.isdigit()})[:MAX_BULK]
+    store = ctx.store()
+    known = store.story_ids_exist(ids)
+    try:
+        for story_id in ids:
+            if story_id in known:
+                labels.add_label(store, story_id, verdict)
+    except labels.LabelsUnavailable as exc:
+        return PlainTextResponse(str(exc), status_code=501)
+    back = [(k, v) for k, v in parse_qsl((data.get("back") or [""])[0])[:20] if k not in ("triaged", "verdict")]
+    query = urlencode(back + [("triaged", str(len(known))), ("verdict", verdict)])
+    return RedirectResponse(f"/?{query}", status_code=303)
 
 
 def warm(ctx, store, ttl: float):
