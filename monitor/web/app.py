@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from monitor.store import Store
-from monitor.web import security, views
+from monitor.web import results, security, views
 from monitor.web.search import Alias, SearchIndex
 
 log = logging.getLogger("monitor.web")
@@ -170,6 +170,8 @@ def create_app(config: WebConfig) -> Starlette:
         Route("/story/{story_id:int}/raw.html.gz", sync(views.raw_page)),
         Route("/story/{story_id:int}/capture/{capture_id:int}.warc.gz", sync(views.capture)),
         Route("/feeds", sync(views.feeds)),
+        Route("/export.{fmt:str}", sync(_export)),
+        Route("/feed.atom", sync(results.atom)),
         Route("/login", login, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
@@ -209,6 +211,12 @@ def create_app(config: WebConfig) -> Starlette:
     wrapped = security.SecurityMiddleware(app, token=config.token, loopback_only_hosts=config.loopback_only_hosts)
     wrapped.ctx = ctx
     return wrapped
+
+
+def _export(ctx: Context, request: Request) -> Response:
+    if request.path_params["fmt"] not in ("csv", "jsonl"):
+        return PlainTextResponse("exports are /export.csv and /export.jsonl", status_code=404)
+    return results.export(ctx, request)
 
 
 def _not_found(ctx: Context):

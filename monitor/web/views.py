@@ -56,9 +56,9 @@ def _dt(value: str | None) -> datetime | None:
         return None
 
 
-def home(ctx, request: Request) -> Response:
-    p = request.query_params
-    store = ctx.store()
+def filters(ctx, store, p) -> tuple[StoryFilter, str, Any, list[str], bool]:
+    """The list's filters from the query string (the page, its exports and its Atom feed share them):
+    (filter, search text, parsed query, errors, whether anything filters)."""
     errors = []
     since, err = _date(p.get("since"))
     errors += [err] if err else []
@@ -70,16 +70,24 @@ def home(ctx, request: Request) -> Response:
     if q and not ctx.index.available:
         errors.append("full-text search is not available: this SQLite has no FTS5")
     ctx.index.catch_up(store, budget_s=0.3, busy_ms=100, wait_s=1.0)
-    try:
-        page = max(1, min(int(p.get("page") or 1), 10_000))
-    except ValueError:
-        page = 1
     flt = StoryFilter(match=query.fts if query and ctx.index.available else None, topic=p.get("topic") or None,
                       language=p.get("language") or None, source=p.get("source") or None, since=since,
                       until=until + timedelta(days=1) if until else None,
                       label=p.get("label") if p.get("label") in ("relevant", "irrelevant", "none") else None)
     if q and query and not query.fts:
         errors.append("the search has no letters or digits to look for")
+    filtered = bool(q or flt.topic or flt.language or flt.source or flt.label or since or until)
+    return flt, q, query, errors, filtered
+
+
+def home(ctx, request: Request) -> Response:
+    p = request.query_params
+    store = ctx.store()
+    flt, q, query, errors, filtered = filters(ctx, store, p)
+    try:
+        page = max(1, min(int(p.get("page") or 1), 10_000))
+    except ValueError:
+        page = 1
     try:
         rows = store.list_stories(flt, limit=PAGE + 1, offset=(page - 1) * PAGE)
         total = store.count_stories(flt) if (page > 1 or len(rows) > PAGE) else len(rows)
@@ -95,7 +103,6 @@ def home(ctx, request: Request) -> Response:
     back = urlencode({**params, "page": page - 1}) if page > 1 else None
     trend, per_source, facets, topics = warm(ctx, store, ttl=300)
     indexed, archived = ctx.cached("backlog", 5, store.search_backlog)
-    filtered = bool(q or flt.topic or flt.language or flt.source or flt.label or since or until)
     return ctx.render(
         request, "home.html", stories=stories, total=total, page=page, more=more, back=back, q=q, query=query,
         params=p, errors=errors, chart=charts.svg(charts.titled(trend, ctx.titles)), trend=trend, per_source=per_source[:20],
@@ -103,6 +110,7 @@ def home(ctx, request: Request) -> Response:
         languages=[(code, LANGUAGES.get(code, code)) for code in facets["languages"]], filtered=filtered,
         indexing=(indexed, archived) if indexed < archived else None,
         back_query=urlencode({k: v for k, v in p.items() if k not in ("triaged", "verdict")}),
+        result_query=urlencode({k: v for k, v in p.items() if k not in ("triaged", "verdict", "page") and v}),
         triaged=_triaged(p),
     )
 
