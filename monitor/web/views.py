@@ -109,10 +109,19 @@ def home(ctx, request: Request) -> Response:
         topics=sorted(set(topics) | {name for name, _ in trend.series}), sources=facets["sources"],
         languages=[(code, LANGUAGES.get(code, code)) for code in facets["languages"]], filtered=filtered,
         indexing=(indexed, archived) if indexed < archived else None,
+        counts=_counts(store, flt),
         back_query=urlencode({k: v for k, v in p.items() if k not in ("triaged", "verdict")}),
         result_query=urlencode({k: v for k, v in p.items() if k not in ("triaged", "verdict", "page") and v}),
         triaged=_triaged(p),
     )
+
+
+def _counts(store, flt: StoryFilter) -> dict[str, dict[str, int]]:
+    """How many stories each filter choice would leave; empty when the index cannot say (no FTS5, busy)."""
+    try:
+        return store.facet_counts(flt)
+    except sqlite3.OperationalError:
+        return {}
 
 
 def _triaged(p) -> str | None:

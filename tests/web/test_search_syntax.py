@@ -3,6 +3,7 @@ matcher's own morphology (задержать finds задержаны; пами�
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,15 @@ def test_search_words_take_every_form_the_matcher_knows(archive):
     verb, adjective = _search(state, "задержать", "памирский")
     assert ids["Ozodi RU"] in verb and ids["Asia Plus"] in verb  # задержаны, задержали; задержанных
     assert ids["Asia Plus"] in adjective  # памирских (and, through @pamiri, Pamiri in other scripts)
+
+
+def test_the_filters_show_how_many_stories_each_choice_would_leave(archive):
+    state, ids = archive
+    (page,) = browse(config(state), lambda c: c.get("/", params={"q": "Хорог", "language": "en"}))
+    html = page.text
+    # the language filter counts the search's stories per language (its own choice set aside) ...
+    assert re.search(r'<option value="en" selected>English \(2\)</option>', html), html[:3000]
+    assert re.search(r'<option value="ru">Russian \(1\)</option>', html)
+    # ... and the other filters count within the current choice (the two English stories)
+    assert re.search(r'<option value="Eurasianet">Eurasianet \(1\)</option>', html)
+    assert re.search(r'<option value="Ozodi RU">Ozodi RU \(0\)</option>', html)
