@@ -176,15 +176,21 @@ class Digest:
     recovered: tuple[str, ...] = ()  # kind="health": feeds working again after an announced failure
     changes: tuple[PageChange, ...] = ()  # pages edited or removed since capture (evidence/recheck.py)
     folded: tuple[int, ...] = ()  # waiting stories shown as one incident's entry (taken by the digest too)
+    timezone: str = "UTC"  # settings.timezone: every time shown is told in it, with its name
+    story_base_url: str = ""  # settings.web_base_url: each entry links to its page in `monitor serve`
 
     def by_topic(self) -> list[tuple[str, list[DigestStory]]]:
-        """Stories grouped under their first topic's title, topics in order of their best story's score,
-        newest first within a topic (the score breaks ties)."""
+        """Stories grouped under the title of the topic that made them urgent, else of their first topic; topics
+        in order of their best story's score, newest first within a topic (the score breaks ties)."""
         groups: dict[str, list[DigestStory]] = {}
         for story in sorted(self.stories, key=lambda s: -s.score):
-            topic = story.topics[0] if story.topics else "other"
+            topic = story.urgent_topic or (story.topics[0] if story.topics else "other")
             groups.setdefault(topic, []).append(story)
         return [(self.title_of(topic), sorted(stories, key=_newest_first)) for topic, stories in groups.items()]
+
+    def story_page(self, story_id: int) -> str:
+        """The story's page in `monitor serve` (settings: web_base_url), or "" when none is set."""
+        return f"{self.story_base_url}/story/{story_id}" if self.story_base_url else ""
 
     def title_of(self, topic: str) -> str:
         return dict(self.topic_titles).get(topic) or topic

@@ -103,7 +103,8 @@ class Service:
             from monitor.delivery.weekly import send_weekly_if_due
 
             await send_weekly_if_due(self.monitor.store, self.monitor.notifiers, self.monitor.feeds.settings.weekly_report
-                                     or spec, [t.name for t in self.monitor.matcher.rules.topics])
+                                     or spec, [t.name for t in self.monitor.matcher.rules.topics],
+                                     rules=self.monitor.matcher.rules)
 
         self.scheduler.add_job(self._tracked("weekly", weekly), "cron", day_of_week=spec.weekday, hour=spec.hour,
                                minute=spec.minute, timezone=spec.tz, id="weekly")

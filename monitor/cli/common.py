@@ -133,6 +133,15 @@ def load_config(args: argparse.Namespace) -> tuple[FeedsFile, object]:
         rules = load_rules(args.keywords)
     except ConfigError as exc:
         problems += exc.problems
+    if rules is not None and Path(args.feeds).exists():
+        from monitor.config.feeds import load_yaml
+        from monitor.config.recipients import topic_problems
+
+        try:
+            data, line_of = load_yaml(args.feeds)
+            problems += topic_problems(str(args.feeds), data, rules.titles, line_of)
+        except ConfigError:
+            pass  # the YAML itself is broken: load_feeds has said so above
     if problems:
         raise ConfigError(problems)
     from monitor.evidence.provenance import note_config  # captures record the files in force
@@ -170,10 +179,19 @@ def run_async(coro) -> int:
     return asyncio.run(coro)
 
 
-def _notifiers():
+def _notifiers(feeds=None, rules=None, args: argparse.Namespace | None = None):
+    """The channels of the environment, routed by feeds.yaml's `recipients:`. Commands that only send what is
+    queued (flush, test) pass `args`: feeds.yaml is then read for its recipients, if it can be read."""
     from monitor.delivery.channels import notifiers_from_env
 
-    return notifiers_from_env(os.environ)
+    if feeds is None and args is not None and Path(args.feeds).exists():
+        from monitor.config.feeds import load_feeds
+
+        try:
+            feeds = load_feeds(args.feeds)
+        except ConfigError:
+            feeds = None  # the command itself does not need the feeds; check-config names the mistakes
+    return notifiers_from_env(os.environ, feeds=feeds, rules=rules)
 
 
 

@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--incidents", action="store_true", help="export the incidents (ACLED / HURIDOCS field names), "
                    "each report with its URL, capture SHA-256 and story id")
     p.add_argument("--output", "-o", type=Path, help="file to write (default stdout)")
+    p.add_argument("--excel", action="store_true",
+                   help="csv: UTF-8 with a byte-order mark, so Excel shows Cyrillic and Persian as written")
     p.add_argument("--sign", action="store_true", help="wacz: sign the package (key from --key or $MONITOR_SIGNING_KEY)")
     p.add_argument("--key", help="wacz --sign: the private key file (from `monitor keygen`)")
     p = command("show", "print one story with all its sources")

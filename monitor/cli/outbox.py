@@ -22,7 +22,7 @@ def cmd_flush(args: argparse.Namespace) -> int:
     from monitor.delivery.notifier import channel_label
     from monitor.cli.common import EXIT_DEGRADED, _notifiers, _state
 
-    notifiers = _notifiers()
+    notifiers = _notifiers(args=args)
     if not Path(args.state).exists():
         print(f"no state at {args.state}: nothing to flush")
         return 0

@@ -26,7 +26,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.once:
         return _cmd_run_once(args)
     feeds, rules = load_config(args)
-    notifiers = _notifiers()
+    notifiers = _notifiers(feeds, rules)
     from monitor.delivery.channels import channels_summary
 
     # The first line under journald: which state, which channels — never a secret, an address or a chat id.
@@ -42,9 +42,14 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
 
     fp = quiet.fingerprint(args.feeds, args.keywords, os.environ)
     # with no state to hold a plan, the config is checked before a state file is created for it
-    config = None if fp and Path(args.state).exists() else (load_config(args), _notifiers())
+    config = None if fp and Path(args.state).exists() else _config_and_channels(args)
     with _state(args, locked=True) as store:
         return asyncio.run(_run_once(args, store, fp, config))
+
+
+def _config_and_channels(args: argparse.Namespace):
+    feeds, rules = load_config(args)
+    return (feeds, rules), _notifiers(feeds, rules)
 
 
 async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, config) -> int:
@@ -56,7 +61,7 @@ async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, conf
         prefetched = await quiet.poll(plan, store)
         if prefetched is None:
             return 0  # every feed answered 304 and nothing was due
-    (feeds, rules), notifiers = config or (load_config(args), _notifiers())
+    (feeds, rules), notifiers = config or _config_and_channels(args)
     from monitor.delivery.channels import channels_summary
     from monitor.pipeline import Monitor
 
@@ -93,7 +98,7 @@ async def _weekly_report(monitor) -> None:
 
         try:
             await send_weekly_if_due(monitor.store, monitor.notifiers, spec,
-                                     [t.name for t in monitor.matcher.rules.topics])
+                                     [t.name for t in monitor.matcher.rules.topics], rules=monitor.matcher.rules)
         except Exception:  # the digest went out already; a report's bug must not fail the cycle
             log.exception("the weekly report could not be sent; the next run tries again")
 
@@ -110,7 +115,7 @@ async def _serve(args, feeds, rules, store: Store, notifiers) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Every mistake of both files and of the delivery environment in one pass, then warnings."""
     from monitor.config.feeds import Problem
-    from monitor.delivery.channels import describe_channels, notifiers_from_env
+    from monitor.delivery.channels import describe_channels, notifiers_from_env, who_gets_what
 
     problems: list[Problem] = []
     warnings: list[Problem] = []
@@ -131,8 +136,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             warnings += warn
         if args.credentials:
             warnings += add_credentials(env, args.credentials)
-    try:
-        notifiers_from_env(env)  # incomplete delivery settings are config errors too
+    notifiers = []
+    try:  # incomplete delivery settings are config errors too
+        notifiers = notifiers_from_env(env, feeds=feeds, rules=rules)
     except ConfigError as exc:
         where = ", ".join(str(p) for p in args.env_file or []) or "environment"
         problems += [Problem(where, None, p.message) for p in exc.problems]
@@ -145,7 +151,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     enabled = sum(f.enabled for f in feeds.feeds)
     print(f"{args.feeds}: {len(feeds.feeds)} feed(s), {enabled} enabled")
     print(f"{args.keywords}: {len(rules.topics)} topic(s)")
-    print("delivery: " + describe_channels(env))
+    print("delivery: " + describe_channels(notifiers))
+    print("who gets what:")
+    for line in who_gets_what(notifiers, rules.titles):
+        print(f"  {line}")
     print("configuration OK" + (f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""))
     if getattr(args, "probe", False):
         return _probe(feeds)
@@ -186,7 +195,7 @@ def _short_intervals(path: str, feeds) -> list:
 def cmd_test_delivery(args: argparse.Namespace) -> int:
     from monitor.delivery.outbox import send_test
 
-    results = asyncio.run(send_test(_notifiers()))
+    results = asyncio.run(send_test(_notifiers(args=args)))
     for channel, ok, message in results:
         print(f"{channel}: {'OK' if ok else 'FAILED'} {message}")
     return 0 if all(ok for _, ok, _ in results) else 1
@@ -214,7 +223,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from monitor.backfill import run_backfill
 
     feeds, rules = load_config(args)
-    notifiers = _notifiers()
+    notifiers = _notifiers(feeds, rules)
     with _state(args, locked=True) as store:
         return asyncio.run(run_backfill(feeds, rules, store, notifiers, since=args.since, until=args.until,
                                         only=args.feed, dry_run=args.dry_run))

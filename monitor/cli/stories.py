@@ -17,6 +17,9 @@ log = logging.getLogger("monitor")
 def cmd_export(args: argparse.Namespace) -> int:
     from monitor.stories.export import export
 
+    if args.excel and args.format != "csv":
+        print(f"error: --excel is for --format csv (not {args.format})", file=sys.stderr)
+        return 2
     _existing_state(args)
     if getattr(args, "incidents", False) or args.format == "uwazi-csv":
         from monitor.cli.incidents import export_incidents
@@ -33,10 +36,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     with _state(args, read_only=True) as store:
         if args.topic:
             _check_topic(args, store)
+        encoding = "utf-8-sig" if args.excel else "utf-8"  # Excel takes a CSV for UTF-8 only after a BOM
         if args.output:
-            with open(args.output, "w", encoding="utf-8", newline="") as out:
+            with open(args.output, "w", encoding=encoding, newline="") as out:
                 count = export(store, args.since, args.topic, args.format, out)
         else:
+            if args.excel:
+                sys.stdout.write("\ufeff")
             count = export(store, args.since, args.topic, args.format, sys.stdout)
     log.info("exported %d stor%s", count, "y" if count == 1 else "ies")
     return 0

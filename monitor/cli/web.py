@@ -103,7 +103,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _, rules, _ = _lenient_config(args) if Path(args.keywords).exists() else (None, None, None)
     since, until = week_of(args.since)
     with _state(args, read_only=True) as store:
-        report = build_report(store, since, until, [t.name for t in rules.topics] if rules else None)
+        report = build_report(store, since, until, [t.name for t in rules.topics] if rules else None, rules=rules)
     sys.stdout.write(render_text(report))
     if args.chart:
         from monitor.delivery.charts import png

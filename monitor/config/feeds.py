@@ -1,6 +1,6 @@
-"""Loading feeds.yaml (and the YAML plumbing keywords.yaml shares): every mistake reported as file:line.
+"""Loading feeds.yaml: every mistake reported as file:line.
 
-YAML is parsed with a loader that records the line of every node and refuses duplicate keys, and the
+YAML is parsed (config/yamlfile.py, shared with keywords.yaml) with a loader that records the line of every node and refuses duplicate keys, and the
 data is validated with pydantic models; a validation error's path is mapped back to the line it came from.
 """
 
@@ -8,110 +8,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.config.problems import ConfigError, Problem  # noqa: F401  (defined without pydantic; re-exported here)
-
-Path_ = tuple[str | int, ...]
-LineOf = Callable[[Path_], int | None]
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans only: `no`, `on`, `NO` stay strings (a keyword may be "no")."""
-
-
-class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """The same on libyaml: 10x faster on a long keywords.yaml; its errors are re-read by _Loader."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_FastLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
-
-
-def load_yaml(path: str | Path, collect: list[Problem] | None = None) -> tuple[Any, LineOf]:
-    """Parse a YAML file; return the data and a function giving the line of any path in it.
-
-    Raises ConfigError for unreadable files, syntax errors (tabs included) and duplicate keys. With `collect`,
-    tabs in indentation are reported there, one problem per line, and the file is read on with each tab as
-    two spaces, so that a tab does not hide the file's other mistakes (the caller raises them all together).
-    """
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(name, None, "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(name, None, f"cannot read: {exc}")]) from None
-    if collect is not None and "\t" in text:
-        tabbed = [i for i, line in enumerate(text.splitlines(), 1) if "\t" in line[: len(line) - len(line.lstrip())]]
-        if tabbed:
-            collect.extend(Problem(name, i, "a tab character; YAML indents with spaces only") for i in tabbed)
-            text = "\n".join(line.replace("\t", "  ") if "\t" in line[: len(line) - len(line.lstrip())] else line
-                             for line in text.splitlines())
-    loader = _FastLoader(text)
-    try:
-        try:
-            node = loader.get_single_node()
-        except yaml.YAMLError:  # libyaml's messages are terse: let the Python parser say what is wrong
-            loader.dispose()
-            loader = _Loader(text)
-            node = loader.get_single_node()
-        lines: dict[Path_, int] = {}
-        problems: list[Problem] = []
-        if node is not None:
-            _index(node, (), lines, problems, name)
-        if problems:
-            raise ConfigError(problems)
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        detail = exc.problem or str(exc)
-        bad_line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
-        if "\t" in text and "tab" in str(detail).lower() or "'\\t'" in str(detail) or "\t" in bad_line:
-            detail = "a tab character; YAML indents with spaces only"
-        raise ConfigError([Problem(name, line, f"YAML syntax error: {detail}")]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([Problem(name, None, f"YAML error: {exc}")]) from None
-    finally:
-        loader.dispose()
-
-    def line_of(where: Path_) -> int | None:
-        where = tuple(where)
-        while where:
-            if where in lines:
-                return lines[where]
-            where = where[:-1]
-        return lines.get((), 1)
-
-    return data, line_of
-
-
-def _index(node: yaml.Node, here: Path_, lines: dict[Path_, int], problems: list[Problem], name: str) -> None:
-    lines[here] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                problems.append(Problem(name, line, f"duplicate key {key!r} (first at line {seen[key]})"))
-                continue
-            seen[key] = line
-            _index(value_node, here + (key,), lines, problems, name)
-            lines[here + (key,)] = line
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index(item, here + (i,), lines, problems, name)
+from monitor.config.recipients import Recipient, unique_recipients
+from monitor.config.yamlfile import LineOf, Path_, _Loader, load_yaml  # noqa: F401  (re-exported: keywords.py, cli, web)
 
 
 def validation_problems(exc: ValidationError, file: str, line_of: LineOf) -> list[Problem]:
@@ -262,6 +165,7 @@ class Settings(BaseModel):
     digest_at: list[str | int] | None = None  # fixed digest times, "HH:MM" in `timezone`; replaces digest_interval
     timezone: str = "UTC"  # of digest_at and quiet_hours (IANA name, e.g. Asia/Dushanbe, Europe/Berlin)
     quiet_hours: str | None = None  # "22:00-07:00": nothing but urgent alerts is sent in this window
+    web_base_url: str | None = None  # where `monitor serve` is reached: digest entries link to their story page
     # evidence archive (monitor/evidence): WARC files beside the state, re-fetches of matched pages
     warc_max_bytes: int = Field(default=1_000_000_000, ge=10_000)  # a WARC file rotates past this (1GB, 500MB)
     evidence_retention: float | None = None  # delete closed WARC files whose captures are all older (None: never)
@@ -316,6 +220,15 @@ class Settings(BaseModel):
             raise ValueError(f"unknown timezone {value!r}: use an IANA name such as Asia/Dushanbe or UTC") from None
         return str(value)
 
+    @field_validator("web_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^\s/?#<>\"]+(/[^\s?#<>\"]*)?$", str(value)):
+            raise ValueError(f"bad web_base_url {value!r}: expected an http(s) URL, e.g. https://monitor.example.org/")
+        return str(value).rstrip("/")
+
     @field_validator("evidence_retention", mode="before")
     @classmethod
     def _retention(cls, value: Any) -> float | None:
@@ -357,6 +270,8 @@ class FeedsFile(BaseModel):
 
     feeds: list[FeedSpec] = Field(min_length=1)
     settings: Settings = Settings()
+    recipients: list[Recipient] = []  # config/recipients.py: per-reader routing
+    _recipients = field_validator("recipients")(unique_recipients)
 
     @model_validator(mode="after")
     def _unique_names(self) -> "FeedsFile":
@@ -366,6 +281,19 @@ class FeedsFile(BaseModel):
                 raise ValueError(f"two feeds are named {feed.name!r}; names must be unique")
             seen.add(feed.name)
         return self
+
+
+def _duplicate_names(data: dict, file: str, line_of: LineOf) -> list[Problem]:
+    """Every feed named like an earlier one, at the second name's line, whatever else is wrong in the file."""
+    seen: set[str] = set()
+    out = []
+    for i, feed in enumerate(data.get("feeds") if isinstance(data.get("feeds"), list) else []):
+        feed_name = feed.get("name") if isinstance(feed, dict) else None
+        if isinstance(feed_name, str) and feed_name in seen:
+            out.append(Problem(file, line_of(("feeds", i, "name")),
+                               f"two feeds are named {feed_name!r}; names must be unique"))
+        seen.add(feed_name) if isinstance(feed_name, str) else None
+    return out
 
 
 def load_feeds(path: str | Path) -> FeedsFile:
@@ -380,15 +308,9 @@ def load_feeds(path: str | Path) -> FeedsFile:
         raise ConfigError(tabs + [Problem(name, line_of(()), "expected a mapping with a top-level 'feeds:' list")])
     try:
         feeds = FeedsFile.model_validate(data)
-    except ValidationError as exc:
-        problems = tabs + validation_problems(exc, name, line_of)
-        for p in problems:  # point duplicate names at the second one
-            if "two feeds are named" in p.message:
-                dup = p.message.split("'")[1]
-                idx = [i for i, f in enumerate(data.get("feeds") or []) if isinstance(f, dict) and f.get("name") == dup]
-                if len(idx) > 1:
-                    problems[problems.index(p)] = Problem(name, line_of(("feeds", idx[1], "name")), p.message)
-        raise ConfigError(problems) from None
+    except ValidationError as exc:  # names twice are found on the raw data: pydantic checks them only when all is well
+        problems = [p for p in validation_problems(exc, name, line_of) if "two feeds are named" not in p.message]
+        raise ConfigError(tabs + _duplicate_names(data, name, line_of) + problems) from None
     if tabs:
         raise ConfigError(tabs)
     return feeds

@@ -58,16 +58,17 @@ def read_secret(environ: Mapping[str, str], var: str, credential: str, problems:
     return None
 
 
-def _email(environ: Mapping[str, str], problems: list[Problem]) -> EmailNotifier | None:
+def _email(environ: Mapping[str, str], problems: list[Problem], routed: Sequence[str] = ()) -> EmailNotifier | None:
     host = environ.get("MONITOR_SMTP_HOST", "").strip()
     password = read_secret(environ, "MONITOR_SMTP_PASSWORD", "smtp_password", problems)
-    if not host and not any(environ.get(v, "").strip() for v in _EMAIL_VARS):
+    if not host and not routed and not any(environ.get(v, "").strip() for v in _EMAIL_VARS):
         return None
     before = len(problems)
     recipients = [r.strip() for r in environ.get("MONITOR_EMAIL_TO", "").split(",") if r.strip()]
     if not host:
-        problems.append(_problem("MONITOR_EMAIL_TO (or another email setting) is set but MONITOR_SMTP_HOST is not"))
-    if not recipients:
+        problems.append(_problem("MONITOR_EMAIL_TO (or another email setting) is set but MONITOR_SMTP_HOST is not"
+                                 if not routed else "a recipient in feeds.yaml has email: but MONITOR_SMTP_HOST is not set"))
+    if not recipients and not routed:
         problems.append(_problem("MONITOR_SMTP_HOST is set but MONITOR_EMAIL_TO is not"))
     for r in recipients:
         if not _ADDRESS.match(r):
@@ -106,16 +107,17 @@ def _email(environ: Mapping[str, str], problems: list[Problem]) -> EmailNotifier
     ))
 
 
-def _telegram(environ: Mapping[str, str], problems: list[Problem]) -> list[TelegramNotifier]:
+def _telegram(environ: Mapping[str, str], problems: list[Problem], routed: Sequence[str] = ()) -> list[TelegramNotifier]:
     token = read_secret(environ, "MONITOR_TELEGRAM_TOKEN", "telegram_token", problems)
     chats = [c.strip() for c in environ.get("MONITOR_TELEGRAM_CHAT_ID", "").split(",") if c.strip()]
-    if not token and not chats:
+    if not token and not chats and not routed:
         return []
     before = len(problems)
-    if token and not chats:
+    if token and not chats and not routed:
         problems.append(_problem("a Telegram token is set but MONITOR_TELEGRAM_CHAT_ID is not"))
-    if chats and not token:
-        problems.append(_problem("MONITOR_TELEGRAM_CHAT_ID is set but no token (MONITOR_TELEGRAM_TOKEN, _FILE or credential telegram_token)"))
+    if (chats or routed) and not token:
+        problems.append(_problem(("MONITOR_TELEGRAM_CHAT_ID is set" if chats else "a recipient in feeds.yaml has telegram:")
+                                 + " but no token (MONITOR_TELEGRAM_TOKEN, _FILE or credential telegram_token)"))
     if token and not _TOKEN.match(token.reveal()):
         problems.append(_problem("the Telegram token does not look like a bot token (digits:letters, from @BotFather)"))
     for chat in chats:
@@ -129,7 +131,7 @@ def _telegram(environ: Mapping[str, str], problems: list[Problem]) -> list[Teleg
         problems.append(_problem("MONITOR_TELEGRAM_API uses plain http to a remote host: the token would travel unencrypted"))
     if len(problems) > before or token is None:
         return []
-    return [TelegramNotifier(token, chat, base) for chat in dict.fromkeys(chats)]
+    return [TelegramNotifier(token, chat, base) for chat in dict.fromkeys([*chats, *routed])]
 
 
 def _number(environ: Mapping[str, str], var: str, default: float, problems: list[Problem]) -> float:
@@ -146,25 +148,60 @@ def _number(environ: Mapping[str, str], var: str, default: float, problems: list
     return default
 
 
-def notifiers_from_env(environ: Mapping[str, str] | None = None) -> list[Notifier]:
-    """Every configured channel; stdout (or the digest file) when none. Raises ConfigError listing all problems."""
+def notifiers_from_env(environ: Mapping[str, str] | None = None, *, feeds=None, rules=None) -> list[Notifier]:
+    """Every configured channel; stdout (or the digest file) when none. Raises ConfigError listing all problems.
+
+    `feeds` (a FeedsFile) brings its `recipients:`: each gets a channel of its own that only takes what its
+    routing selects (delivery/routing.py); `rules` (keywords.yaml) lets their topics be named by title."""
     environ = os.environ if environ is None else environ
+    recipients = list(getattr(feeds, "recipients", None) or ())
     problems: list[Problem] = []
     notifiers: list[Notifier] = []
-    email = _email(environ, problems)
-    if email:
-        notifiers.append(email)
-    notifiers.extend(_telegram(environ, problems))
+    email = _email(environ, problems, [r.email for r in recipients if r.email])
+    telegram = _telegram(environ, problems, [r.telegram for r in recipients if r.telegram])
     if problems:
         raise ConfigError(problems)
+    if email or telegram:
+        notifiers += _routed(email, telegram, recipients, feeds, rules)
     if not notifiers:
         notifiers.append(StdoutNotifier(path=environ.get("MONITOR_DIGEST_FILE") or None))
     return notifiers
 
 
+def _routed(email: EmailNotifier | None, telegram: list[TelegramNotifier], recipients: list, feeds, rules) -> list:
+    """The shared channels (everything) first, then one routed channel per recipient."""
+    from dataclasses import replace
+
+    from monitor.delivery.routing import RoutedNotifier
+
+    languages = {f.name: f.language for f in feeds.feeds if f.language} if feeds is not None else {}
+    titles = {t.casefold(): topic for topic, t in (getattr(rules, "titles", None) or {}).items()}
+    routed_mail = {r.email for r in recipients if r.email}
+    routed_chats = {r.telegram: r for r in recipients if r.telegram}
+    out: list = []
+    if email is not None:
+        shared = [a for a in email.config.recipients if a not in routed_mail]
+        if shared:
+            out.append(EmailNotifier(replace(email.config, recipients=shared)))
+    out += [n for n in telegram if n.chat_id not in routed_chats]
+    by_chat = {n.chat_id: n for n in telegram}
+    for r in recipients:
+        topics = tuple(titles.get(t.casefold(), t) for t in r.topics)
+        if r.email and email is not None:
+            inner = EmailNotifier(replace(email.config, recipients=[r.email]))
+            inner.channel = r.channel
+        elif r.telegram in by_chat:
+            inner = by_chat[r.telegram]
+        else:
+            continue
+        out.append(RoutedNotifier(inner, r, topics, languages))
+    return out
+
+
 def channels_summary(notifiers: Sequence[Notifier]) -> str:
     """The channels in use as the service's first log line names them: kinds and counts only (no address, no
     chat id, no host: journald lines travel)."""
+    notifiers = [getattr(n, "inner", n) for n in notifiers]  # a routed channel is still an email or a chat
     chats = sum(isinstance(n, TelegramNotifier) for n in notifiers)
     parts = []
     for n in notifiers:
@@ -175,6 +212,16 @@ def channels_summary(notifiers: Sequence[Notifier]) -> str:
     if chats:
         parts.append(f"telegram ({chats} chat{'s' if chats != 1 else ''})")
     return ", ".join(parts) or "none"
+
+
+def who_gets_what(notifiers: Sequence[Notifier], titles: Mapping[str, str] | None = None) -> list[str]:
+    """One line per channel for `check-config`: where it goes and what it takes (secrets never shown)."""
+    lines = []
+    for n in notifiers:
+        route = getattr(n, "recipient", None)
+        text = n.describe() if hasattr(n, "describe") else repr(n)
+        lines.append(f"{text} — {route.summary(dict(titles or {}))}" if route else f"{text} — everything")
+    return lines
 
 
 def describe_channels(channels: Mapping[str, str] | Sequence[Notifier]) -> str:

@@ -24,6 +24,7 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 170, 14, 34
 class Trend:
     weeks: tuple[date, ...]  # Mondays, oldest first
     series: tuple[tuple[str, tuple[int, ...]], ...]  # (topic, count per week), busiest topic first
+    partial: bool = False  # the last week is still running: drawn dashed and labelled, not read as a drop
 
     @property
     def peak(self) -> int:
@@ -54,14 +55,33 @@ def weekly_trend(store, now: datetime | None = None, weeks: int = 52, topics: li
         if week in index:
             counts.setdefault(topic, [0] * weeks)[index[week]] += n
     series = sorted(((t, tuple(c)) for t, c in counts.items()), key=lambda s: (-sum(s[1]), s[0]))
-    return Trend(days, tuple(series))
+    week_end = datetime(days[-1].year, days[-1].month, days[-1].day, tzinfo=timezone.utc) + timedelta(weeks=1)
+    return Trend(days, tuple(series), partial=now + timedelta(seconds=1) < week_end)
+
+
+_MANTISSAS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
+
+
+def titled(trend: Trend, titles: dict[str, str]) -> Trend:
+    """The same trend with each topic named by its title (keywords.yaml), as a reader knows it."""
+    return Trend(trend.weeks, tuple((titles.get(t) or t, c) for t, c in trend.series), trend.partial)
+
+
+def _legend(name: str, limit: int = 26) -> str:
+    """A legend entry fits beside the plot; the full name is in the line's tooltip."""
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
 def _nice_max(peak: int) -> int:
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
-        if peak <= step * 4:
-            return step * 4
-    return peak
+    """The top of the y-axis: four equal whole-number steps, the smallest that reach `peak` (9 → 12, not 20)."""
+    need = -(-max(peak, 1) // 4)  # the smallest step that reaches the peak in four
+    scale = 1
+    while True:
+        for m in _MANTISSAS:
+            step = m * scale
+            if step == int(step) and step >= need:
+                return int(step) * 4
+        scale *= 10
 
 
 def _layout(trend: Trend) -> tuple[int, list[tuple[str, str, list[tuple[float, float]]]], list[tuple[float, str]]]:
@@ -98,13 +118,21 @@ def svg(trend: Trend, title: str = "Stories per week and topic, last 12 months")
         out.append(f'<text x="{xv:.1f}" y="{bottom + 16}" text-anchor="middle" fill="#555">{e(label)}</text>')
     out.append(f'<line x1="{LEFT}" y1="{bottom}" x2="{W - RIGHT}" y2="{bottom}" stroke="#888"/>')
     for k, (name, colour, points) in enumerate(lines):
-        pts = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+        full = points[:-1] if trend.partial and len(points) > 1 else points
+        pts = " ".join(f"{px:.1f},{py:.1f}" for px, py in full)
         total = sum(dict(trend.series)[name])
         out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2">'
                    f'<title>{e(name)}: {total} stories</title></polyline>')
+        if full is not points:  # the running week: dashed, so a half-counted week does not read as a drop
+            (x1, y1), (x2, y2) = points[-2], points[-1]
+            out.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{colour}" '
+                       f'stroke-width="2" stroke-dasharray="4 3"><title>{e(name)}: this week so far</title></line>')
         ly = TOP + 8 + 16 * k
         out.append(f'<rect x="{W - RIGHT + 12}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>')
-        out.append(f'<text x="{W - RIGHT + 27}" y="{ly + 1}" fill="#222">{e(name[:22])} ({total})</text>')
+        out.append(f'<text x="{W - RIGHT + 27}" y="{ly + 1}" fill="#222">{e(_legend(name))} ({total})</text>')
+    if trend.partial and lines:
+        out.append(f'<text x="{W - RIGHT:.1f}" y="{TOP - 2}" text-anchor="end" fill="#777">'
+                   'last week: so far</text>')
     if not lines or trend.total == 0:
         out.append(f'<text x="{(LEFT + W - RIGHT) / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" fill="#777">'
                    'no stories in this period</text>')
@@ -134,14 +162,30 @@ def png(trend: Trend, scale: int = 2) -> bytes:
         draw.line([(s(xv), s(bottom)), (s(xv), s(bottom + 4))], fill="#888888", width=scale)
         draw.text((s(xv), s(bottom + 16)), label, fill="#555555", font=font, anchor="mm")
     for k, (name, colour, points) in enumerate(lines):
-        draw.line([(s(px), s(py)) for px, py in points], fill=colour, width=2 * scale, joint="curve")
+        full = points[:-1] if trend.partial and len(points) > 1 else points
+        draw.line([(s(px), s(py)) for px, py in full], fill=colour, width=2 * scale, joint="curve")
+        if full is not points:  # the running week, dashed
+            _dashed(draw, [(s(px), s(py)) for px, py in points[-2:]], colour, 2 * scale, 4 * scale)
         ly = TOP + 8 + 16 * k
         draw.rectangle([s(W - RIGHT + 12), s(ly - 8), s(W - RIGHT + 22), s(ly + 2)], fill=colour)
         total = sum(dict(trend.series)[name])
-        draw.text((s(W - RIGHT + 27), s(ly - 3)), f"{name[:22]} ({total})", fill="#222222", font=font, anchor="lm")
+        draw.text((s(W - RIGHT + 27), s(ly - 3)), f"{_legend(name)} ({total})", fill="#222222", font=font, anchor="lm")
+    if trend.partial and lines:
+        draw.text((s(W - RIGHT), s(TOP + 2)), "last week: so far", fill="#777777", font=font, anchor="rm")
     if not lines or trend.total == 0:
         draw.text((s((LEFT + W - RIGHT) / 2), s(TOP + plot_h / 2)), "no stories in this period", fill="#777777",
                   font=font, anchor="mm")
     buf = io.BytesIO()
     img.save(buf, "PNG", optimize=True)
     return buf.getvalue()
+
+
+def _dashed(draw, ends, colour: str, width: int, dash: int) -> None:
+    """Pillow draws no dashed lines: short pieces along the segment."""
+    (x1, y1), (x2, y2) = ends
+    length = max(((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5, 1.0)
+    pieces = max(int(length // dash), 1)
+    for i in range(0, pieces, 2):
+        a, b = i / pieces, min((i + 1) / pieces, 1.0)
+        draw.line([(x1 + (x2 - x1) * a, y1 + (y2 - y1) * a), (x1 + (x2 - x1) * b, y1 + (y2 - y1) * b)],
+                  fill=colour, width=width)

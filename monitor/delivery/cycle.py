@@ -23,7 +23,7 @@ class DeliverySteps:
     async def send_urgent(self) -> int:
         """Queue one alert per waiting urgent story and deliver at once; returns how many were queued."""
         queued = 0
-        for digest in urgent_digests(self.store, topic_titles=self.matcher.rules.titles):
+        for digest in urgent_digests(self.store, topic_titles=self.matcher.rules.titles, settings=self.settings):
             if outbox.queue_digest(self.store, digest, self.notifiers) is not None:
                 queued += 1
         if queued:

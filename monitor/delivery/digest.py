@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from monitor import clock
 from monitor.config.feeds import Settings
 from monitor.stories.urlkeys import canonical_url
-from monitor.models import Digest, DigestKind, DigestStory, FailingFeed
+from monitor.models import Digest, DigestKind, DigestStory, FailingFeed, Mention
 from monitor.store import FeedState, Store
 
 MAX_STORIES = 200  # one digest never grows past this; the rest waits for the next one
@@ -50,21 +50,43 @@ def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest
         return None
     failing = tuple(failing_feeds(store.all_feed_states(), settings.failing_after, now, feed_names))
     urgent = tuple(store.urgent_alerts_since(store.last_digest_at())) if kind == "digest" else ()
+    listed = _not_listed_elsewhere(mentions, stories + updates, urgent)
     return Digest(kind=kind, created_at=now, stories=stories, updates=updates, failing_feeds=failing,
                   topic_titles=tuple((topic_titles or {}).items()), urgent_sent=urgent,
-                  mentions=tuple(mentions[:mentions_max]), more_mentions=max(len(mentions) - mentions_max, 0),
-                  mention_ids=tuple(m.mention_id for m in mentions), changes=changes, folded=folded)
+                  mentions=tuple(listed[:mentions_max]), more_mentions=max(len(listed) - mentions_max, 0),
+                  mention_ids=tuple(m.mention_id for m in mentions), changes=changes, timezone=settings.timezone,
+                  story_base_url=settings.web_base_url or "", folded=folded)
 
 
-def urgent_digests(store: Store, *, now: datetime | None = None,
-                   topic_titles: Mapping[str, str] | None = None) -> list[Digest]:
+def _same_report(text: str) -> str:
+    """A title as two copies of one report share it: case, spacing and punctuation aside."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", text or "").casefold()
+    return " ".join("".join(c if c.isalnum() else " " for c in folded).split())
+
+
+def _not_listed_elsewhere(mentions: list[Mention], stories: tuple[DigestStory, ...],
+                          urgent: tuple[tuple[int, str], ...]) -> list[Mention]:
+    """The safety net lists what no topic caught: a mention of a page, or a report, that this digest already
+    lists as a story (or that went out as an alert) is left out, though still taken with the digest."""
+    urls = {canonical_url(u) for s in stories for u in (s.url, *(u for _, u in s.also_reported_by))}
+    titles = {_same_report(t) for t in (*(s.title for s in stories), *(t for _, t in urgent))} - {""}
+    return [m for m in mentions if canonical_url(m.url) not in urls and _same_report(m.title) not in titles]
+
+
+def urgent_digests(store: Store, *, now: datetime | None = None, topic_titles: Mapping[str, str] | None = None,
+                   settings: Settings | None = None) -> list[Digest]:
     """One message per waiting urgent story: an alert about a killing must not wait for the hourly digest.
     Once per incident: a later report of an incident already alerted waits for the digest."""
     from monitor.delivery.incidents import first_alerts
 
     now = now or clock.now()
     titles = tuple((topic_titles or {}).items())
-    return [Digest(kind="urgent", created_at=now, stories=(_cited(story),), topic_titles=titles)
+    zone = settings.timezone if settings else "UTC"
+    base = (settings.web_base_url or "") if settings else ""
+    return [Digest(kind="urgent", created_at=now, stories=(_cited(story),), topic_titles=titles, timezone=zone,
+                   story_base_url=base)
             for story in first_alerts(store, store.waiting_stories(urgent_only=True))]
 
 
@@ -144,7 +166,7 @@ def health_notice(store: Store, settings: Settings, feed_names: set[str],
     if not new and not recovered:
         return None, record
     return Digest(kind="health", created_at=now, failing_feeds=tuple(new), recovered=tuple(sorted(recovered)),
-                  title=_health_title(new, recovered)), record
+                  title=_health_title(new, recovered), timezone=settings.timezone), record
 
 
 def _health_title(new: list[FailingFeed], recovered: list[str]) -> str:

@@ -256,13 +256,13 @@ def _snippet_html(story: DigestStory) -> str:
     )
 
 
-def _story_html(story: DigestStory) -> str:
+def _story_html(story: DigestStory, zone: str = "UTC", page: str = "") -> str:
     title = one_line(story.title, 300) or "(no title)"
     parts = [
         '<div style="margin:0 0 18px 0">',
         f'<h3 style="margin:0 0 4px 0;font-size:16px" dir="auto">{_link(story.url, title)}</h3>',
-        f'<div style="color:#555;font-size:13px">{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))}'
-        + f" · story {story.story_id}" + (f" · <b>{RECHECK_MARK}</b>" if story.found_on_recheck else "") + "</div>",
+        f'<div style="color:#555;font-size:13px">{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published, zone))}'
+        + (f" · {_link(page, f'story {story.story_id}')}" if page else f" · story {story.story_id}") + (f" · <b>{RECHECK_MARK}</b>" if story.found_on_recheck else "") + "</div>",
     ]
     if story.incident:  # delivery/incidents.py: the record of the incident this entry stands for
         parts.append(f'<div style="font-size:13px;font-weight:bold" dir="auto">{_e(one_line(story.incident, 400))}</div>')
@@ -285,7 +285,7 @@ def render_html(digest: Digest) -> str:
     color = "#b00020" if digest.kind == "urgent" else "#222"
     body = [
         f'<h1 style="font-size:20px;color:{color}">{_e(head)}</h1>',
-        f'<div style="color:#555;font-size:13px">Pamir news monitor · {_e(fmt_time(digest.created_at))}</div>',
+        f'<div style="color:#555;font-size:13px">Pamir news monitor · {_e(fmt_time(digest.created_at, digest.timezone))}</div>',
     ]
     if digest.kind == "test":
         body.append("<p>This is a test message: the channel works. No stories are included.</p>")
@@ -297,7 +297,7 @@ def render_html(digest: Digest) -> str:
     for topic, stories in digest.by_topic():
         count = plural(len(stories), "story", "stories")
         body.append(f'<h2 style="font-size:18px;border-bottom:1px solid #ccc">{_e(one_line(topic, 80))} ({count})</h2>')
-        body.extend(_story_html(s) for s in stories)
+        body.extend(_story_html(s, digest.timezone, digest.story_page(s.story_id)) for s in stories)
     if digest.updates:
         body.append('<h2 style="font-size:18px;border-bottom:1px solid #ccc">Also reported by</h2><ul>')
         for story in digest.updates:
@@ -316,7 +316,7 @@ def render_html(digest: Digest) -> str:
     if digest.failing_feeds:
         body.append('<hr><p style="color:#555;font-size:13px">Feeds failing for a long time (check them):</p><ul style="color:#555;font-size:13px">')
         for feed in digest.failing_feeds:
-            body.append(f"<li>{_e(one_line(feed.name, 80))}: since {_e(fmt_time(feed.since))}: {_e(one_line(feed.error, 200))}</li>")
+            body.append(f"<li>{_e(one_line(feed.name, 80))}: since {_e(fmt_time(feed.since, digest.timezone))}: {_e(one_line(feed.error, 200))}</li>")
         body.append("</ul>")
     if digest.recovered:
         body.append('<p style="color:#555;font-size:13px">Feeds working again:</p><ul style="color:#555;font-size:13px">')
@@ -348,7 +348,7 @@ def _mentions_html(digest: Digest) -> list[str]:
            f'<div style="color:#555;font-size:13px">{_e(MENTIONS_NOTE)}</div><ul>']
     for m in digest.mentions:
         out.append(f'<li dir="auto">{_link(m.url, one_line(m.title, 300) or "(no title)")} '
-                   f'<span style="color:#555;font-size:13px">{_e(one_line(m.source, 80))} · {_e(fmt_time(m.published))}'
+                   f'<span style="color:#555;font-size:13px">{_e(one_line(m.source, 80))} · {_e(fmt_time(m.published, digest.timezone))}'
                    f'</span><br><span style="font-size:13px">{_e(one_line(m.line, 300))}</span></li>')
     out.append("</ul>")
     if digest.more_mentions:

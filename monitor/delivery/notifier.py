@@ -143,13 +143,17 @@ def segments(snippet: str, highlights: tuple[tuple[int, int], ...]) -> list[tupl
     return out
 
 
-def fmt_time(value: datetime | None) -> str:
-    """Dates are shown in UTC and say so: readers sit in several time zones."""
+def fmt_time(value: datetime | None, zone: str = "UTC") -> str:
+    """A time in the reader's zone (`timezone` in feeds.yaml), always naming it: readers sit in several zones."""
     if value is None:
         return "date unknown"
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if not zone or zone == "UTC":
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    from zoneinfo import ZoneInfo
+
+    return f"{value.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
 
 
 def safe_url(url: str) -> str | None:

@@ -50,11 +50,12 @@ def _link(url: str, label: str) -> str:
     return f'<a href="{_attr(href)}">{_e(label)}</a>'
 
 
-def _story(story: DigestStory, compact: bool = False) -> str:
+def _story(story: DigestStory, compact: bool = False, zone: str = "UTC", page: str = "") -> str:
     """Title link, source and date; unless compact, the snippet with the matched terms in bold."""
     title = one_line(story.title, 300) or "(no title)"
     lines = [f"• {_link(story.url, title)}",
-             f"<i>{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published))} · story {story.story_id}"
+             f"<i>{_e(one_line(story.source, 80))} · {_e(fmt_time(story.published, zone))} · "
+             + (_link(page, f"story {story.story_id}") if page else f"story {story.story_id}")
              + (f" · {RECHECK_MARK}" if story.found_on_recheck else "") + "</i>"]
     if story.incident:  # delivery/incidents.py: the record of the incident this entry stands for
         lines.append(f"<b>{_e(one_line(story.incident, 400))}</b>")
@@ -80,7 +81,7 @@ def _header(digest: Digest) -> str:
     if digest.kind == "test":
         return f"<b>Pamir monitor test</b> — {line}\nThe channel works; no stories are included."
     label = "Backfill" if digest.kind == "backfill" else "Digest"
-    head = f"<b>Pamir monitor {label}</b> — {line}\n<i>{_e(fmt_time(digest.created_at))}</i>"
+    head = f"<b>Pamir monitor {label}</b> — {line}\n<i>{_e(fmt_time(digest.created_at, digest.timezone))}</i>"
     if digest.urgent_sent:
         head += "\n\n🚨 <i>Urgent alerts sent since the last digest:</i>\n" + "\n".join(
             f"- story {sid}: {_e(one_line(title, 150))}" for sid, title in digest.urgent_sent[:20])
@@ -102,7 +103,7 @@ def _mentions_blocks(digest: Digest) -> list[str]:
         return []
     out = [f"<i>{_e(MENTIONS_NOTE)}</i>"]
     out += [f"• {_link(m.url, one_line(m.title, 300) or '(no title)')}\n"
-            f"<i>{_e(one_line(m.source, 80))} · {_e(fmt_time(m.published))}</i>\n{_e(one_line(m.line, 300))}"
+            f"<i>{_e(one_line(m.source, 80))} · {_e(fmt_time(m.published, digest.timezone))}</i>\n{_e(one_line(m.line, 300))}"
             for m in digest.mentions]
     if digest.more_mentions:
         out.append(f"… and {digest.more_mentions} more")
@@ -127,7 +128,7 @@ def render_chunks(digest: Digest, limit: int = LIMIT) -> list[str]:
     blocks: list[tuple[str | None, str, DigestStory | None]] = []
     compact = digest.kind == "backfill"  # hundreds of old stories: titles only, or the chat drowns
     for topic, stories in digest.by_topic():
-        blocks.extend((one_line(topic, 80), _story(s, compact), s) for s in stories)
+        blocks.extend((one_line(topic, 80), _story(s, compact, digest.timezone, digest.story_page(s.story_id)), s) for s in stories)
     if digest.updates:
         for s in digest.updates:
             links = ", ".join(_link(url, one_line(src, 80)) for src, url in s.also_reported_by[:10])
@@ -139,7 +140,7 @@ def render_chunks(digest: Digest, limit: int = LIMIT) -> list[str]:
     blocks.extend((MENTIONS_HEADING, block, None) for block in _mentions_blocks(digest))
     if digest.failing_feeds:
         lines = ["<i>Feeds failing for a long time (check them):</i>"]
-        lines += [f"- {_e(one_line(f.name, 80))}: since {_e(fmt_time(f.since))}: {_e(one_line(f.error, 200))}"
+        lines += [f"- {_e(one_line(f.name, 80))}: since {_e(fmt_time(f.since, digest.timezone))}: {_e(one_line(f.error, 200))}"
                   for f in digest.failing_feeds[:20]]
         blocks.append((None, "\n".join(lines), None))
     if digest.recovered:

@@ -24,13 +24,15 @@ def marked_snippet(story: DigestStory, open_: str = MARK_OPEN, close: str = MARK
     return one_line(text)
 
 
-def _story_lines(number: int, story: DigestStory) -> list[str]:
+def _story_lines(number: int, story: DigestStory, zone: str = "UTC", page: str = "") -> list[str]:
     lines = [f"{number}. {one_line(story.title, 300) or '(no title)'}"]
-    lines.append(f"   {one_line(story.source, 80)} · {fmt_time(story.published)} · story {story.story_id}"
+    lines.append(f"   {one_line(story.source, 80)} · {fmt_time(story.published, zone)} · story {story.story_id}"
                  + (f" · {RECHECK_MARK}" if story.found_on_recheck else ""))
     lines.append(f"   {one_line(story.url, 2000)}")
     if story.incident:  # delivery/incidents.py: the record of the incident this entry stands for
         lines.append(f"   {one_line(story.incident, 400)}")
+    if page:
+        lines.append(f"   Story page: {page}")
     if matched(story):
         lines.append(f"   Matched: {', '.join(matched(story))}")
     snippet = marked_snippet(story)
@@ -45,7 +47,7 @@ def _story_lines(number: int, story: DigestStory) -> list[str]:
 def render_text(digest: Digest) -> str:
     """The whole digest as plain text, grouped by topic, ending with a newline."""
     out = [f"{KIND_LABEL.get(digest.kind, digest.kind)} — Pamir news monitor — {summary_line(digest)}"]
-    out.append(f"Created {fmt_time(digest.created_at)}")
+    out.append(f"Created {fmt_time(digest.created_at, digest.timezone)}")
     if digest.kind == "test":
         out += ["", "This is a test message: the channel works. No stories are included."]
     out += urgent_lines(digest)
@@ -57,7 +59,7 @@ def render_text(digest: Digest) -> str:
         out += ["", f"== {one_line(topic, 80)} ({plural(len(stories), 'story', 'stories')}) =="]
         for story in stories:
             number += 1
-            out += [""] + _story_lines(number, story)
+            out += [""] + _story_lines(number, story, digest.timezone, digest.story_page(story.story_id))
     if digest.updates:
         out += ["", "== Also reported by (stories sent earlier, new sources) =="]
         for story in digest.updates:
@@ -73,7 +75,7 @@ def render_text(digest: Digest) -> str:
     if digest.failing_feeds:
         out += ["", "-- ", "Feeds failing for a long time (check them):"]
         for feed in digest.failing_feeds:
-            out.append(f"- {one_line(feed.name, 80)}: since {fmt_time(feed.since)}: {one_line(feed.error, 200)}")
+            out.append(f"- {one_line(feed.name, 80)}: since {fmt_time(feed.since, digest.timezone)}: {one_line(feed.error, 200)}")
     if digest.recovered:
         out += ["", "Feeds working again:"] + [f"- {one_line(name, 80)}" for name in digest.recovered]
     return "\n".join(out) + "\n"
@@ -96,7 +98,7 @@ def mentions_lines(digest: Digest) -> list[str]:
         return []
     out = ["", f"== {MENTIONS_HEADING} ({len(digest.mentions) + digest.more_mentions}) ==", f"({MENTIONS_NOTE})"]
     for m in digest.mentions:
-        out += ["", f"- {one_line(m.title, 300) or '(no title)'}", f"  {one_line(m.source, 80)} · {fmt_time(m.published)}",
+        out += ["", f"- {one_line(m.title, 300) or '(no title)'}", f"  {one_line(m.source, 80)} · {fmt_time(m.published, digest.timezone)}",
                 f"  {one_line(m.url, 2000)}", f"  {one_line(m.line, 300)}"]
     if digest.more_mentions:
         out += ["", f"… and {digest.more_mentions} more (at most {len(digest.mentions)} are listed: "

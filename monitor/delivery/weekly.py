@@ -39,6 +39,12 @@ class WeeklyReport:
     weeks: list[tuple[str, int]]  # (Monday, stories) for the last 12 weeks
     # (act, district, incidents, killed, detained, sentenced), killings first (delivery/incidents.py)
     incidents: list[tuple[str, str, int, int, int, int]] = field(default_factory=list)
+    changes: tuple = ()  # models.PageChange: pages edited or removed by their publishers in the period
+
+    @property
+    def partial_week(self) -> bool:
+        """The last of `weeks` is still running at `until`: its count is a count so far."""
+        return bool(self.weeks) and self.until < _day(self.weeks[-1][0]) + timedelta(weeks=1)
 
     @property
     def period(self) -> str:
@@ -53,20 +59,41 @@ class WeeklyReport:
                         + (f" ({tops})" if tops else ""), 200)
 
 
+CANDIDATES = 5000  # stories of one week ranked for the top list (a busy week has a few hundred)
+
+
 def build_report(store, since: datetime, until: datetime, topics: list[str] | None = None,
-                 top: int = 10) -> WeeklyReport:
-    rows = store.top_stories(since, until, limit=top)
+                 top: int = 10, *, rules=None) -> WeeklyReport:
+    """`rules` (a relevance RuleSet: topics with titles, urgent and urgent_rank) names topics by their titles
+    and ranks the top stories by severity: the urgent topics in their `urgent_rank` order (killings first),
+    then everything else; the score only orders stories of equal severity."""
+    topic_rules = list(getattr(rules, "topics", ()) or ())
+    titles = {t.name: t.title or t.name for t in topic_rules}
+    severity = {t.name: t.urgent_rank for t in topic_rules if t.urgent}
+    if topics is None and topic_rules:
+        topics = [t.name for t in topic_rules]
+    rows = store.top_stories(since, until, limit=CANDIDATES)
+    stories = [{"id": r["id"], "title": r["title"] or "(no title)", "source": r["source"],
+                "url": r["final_url"] or r["url"], "topics": json.loads(r["topics"]), "score": r["score"],
+                "day": r["day"], "sources": r["sources"]} for r in rows]
+    stories.sort(key=lambda s: (min((severity.get(t, 1000) for t in s["topics"]), default=1000),
+                                -s["score"], -s["sources"], s["id"]))
+    for s in stories[:top]:
+        s["topics"] = [titles.get(t, t) for t in s["topics"]]
+    trend = charts.weekly_trend(store, until - timedelta(seconds=1), topics=topics)
+    trend = charts.titled(trend, titles)
     return WeeklyReport(
         since=since, until=until, total=store.count_stories(_period(since, until), cap=1_000_000),
-        topics=store.topic_counts(since, until), sources=store.source_counts(since, until),
-        top=[{"id": r["id"], "title": r["title"] or "(no title)", "source": r["source"],
-              "url": r["final_url"] or r["url"], "topics": json.loads(r["topics"]), "score": r["score"],
-              "day": r["day"], "sources": r["sources"]} for r in rows],
-        new_sources=store.new_sources(since, until),
-        trend=charts.weekly_trend(store, until - timedelta(seconds=1), topics=topics),
-        weeks=_last_weeks(store, until),
-        incidents=_incident_counts(store, since, until),
+        topics=[(titles.get(t, t), n) for t, n in store.topic_counts(since, until)],
+        sources=store.source_counts(since, until), top=stories[:top],
+        new_sources=store.new_sources(since, until), trend=trend, weeks=_last_weeks(store, until),
+        changes=tuple(store.changes_between(since, until)), incidents=_incident_counts(store, since, until),
     )
+
+
+def _day(monday: str) -> datetime:
+    d = datetime.fromisoformat(monday)
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
 def _incident_counts(store, since: datetime, until: datetime) -> list[tuple[str, str, int, int, int, int]]:
@@ -119,8 +146,12 @@ def render_text(r: WeeklyReport) -> str:
     out += ["", "New sources this week:"]
     out += [f"  {one_line(s, 60)} (first seen {fmt_time(_dt(first))}, {n} stor{'y' if n == 1 else 'ies'})"
             for s, first, n in r.new_sources] or ["  (none)"]
+    out += ["", "Pages changed or removed this week:"]
+    out += [f"  {one_line(c.title, 200) or '(no title)'} [story {c.story_id}]\n     {one_line(c.source, 60)}: "
+            f"{one_line(c.note, 200)}\n     {one_line(c.url, 500)}" for c in r.changes] or ["  (none)"]
     if r.weeks:
-        out += ["", f"Stories per week since {r.weeks[0][0]}: " + " ".join(str(n) for _, n in r.weeks)]
+        out += ["", f"Stories per week since {r.weeks[0][0]}: " + " ".join(str(n) for _, n in r.weeks)
+                + (f" (this week so far, to {r.until - timedelta(seconds=1):%Y-%m-%d})" if r.partial_week else "")]
     return "\n".join(out) + "\n"
 
 
@@ -159,6 +190,13 @@ def render_html(r: WeeklyReport, chart_cid: str | None) -> str:
     body.append('</table><h2 style="font-size:17px">New sources</h2><ul>')
     body += [f"<li>{e(s)} — first seen {e(fmt_time(_dt(first)))}, {n} this week</li>" for s, first, n in r.new_sources]
     body.append("</ul>" if r.new_sources else "<li>none</li></ul>")
+    body.append('<h2 style="font-size:17px">Pages changed or removed this week</h2><ul>')
+    for c in r.changes:
+        href = safe_url(c.url)
+        title = e(one_line(c.title, 300) or "(no title)")
+        body.append(f'<li dir="auto">{f"<a href={chr(34)}{e(href)}{chr(34)}>{title}</a>" if href else title} — '
+                    f'{e(one_line(c.source, 80))}: <b>{e(one_line(c.note, 200))}</b> (story {c.story_id})</li>')
+    body.append("</ul>" if r.changes else "<li>none</li></ul>")
     return ('<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>' + e(r.subject) + '</title></head>\n'
             '<body style="font-family:Arial,Helvetica,sans-serif;max-width:780px">\n' + "\n".join(body)
             + "\n</body></html>\n")
@@ -198,6 +236,9 @@ def render_telegram(r: WeeklyReport, limit: int = 4000) -> list[str]:
         title = e(one_line(s["title"], 200))
         link = f'<a href="{e(href).replace(chr(34), "&quot;")}">{title}</a>' if href else title
         lines.append(f"• {link} <i>({e(one_line(s['source'], 60))})</i>")
+    if r.changes:
+        lines += ["", "<b>Pages changed or removed</b>"] + [
+            f"• {e(one_line(c.title, 150) or '(no title)')}: {e(one_line(c.note, 120))}" for c in r.changes[:10]]
     if r.new_sources:
         lines += ["", "<b>New sources</b>: " + e(", ".join(one_line(s, 60) for s, _, _ in r.new_sources[:15]))]
     text = "\n".join(lines)
@@ -213,7 +254,10 @@ def messages_for(r: WeeklyReport, notifiers, now: datetime) -> dict[str, list[st
     from monitor.delivery.telegram import TelegramNotifier
 
     out: dict[str, list[str]] = {}
-    for n in notifiers:
+    for routed in notifiers:
+        if not getattr(routed, "wants_reports", lambda: True)():
+            continue  # a reader of urgent alerts only
+        n = getattr(routed, "inner", routed)  # a routed channel (recipients:) renders as the channel it wraps
         try:
             if isinstance(n, EmailNotifier):
                 out[n.channel] = [render_email(r, n.config, now)]
@@ -229,7 +273,7 @@ def messages_for(r: WeeklyReport, notifiers, now: datetime) -> dict[str, list[st
 
 
 async def send_weekly_if_due(store, notifiers, spec: Weekly, topics: list[str] | None = None,
-                             now: datetime | None = None) -> int | None:
+                             now: datetime | None = None, *, rules=None) -> int | None:
     """Queue and send the report of the week before the last `spec` slot, unless already queued.
 
     A slot missed by more than a day (the machine was off) is skipped rather than sent late.
@@ -241,7 +285,7 @@ async def send_weekly_if_due(store, notifiers, spec: Weekly, topics: list[str] |
     last = store.last_digest_of_kind(KIND)
     if now - slot > GRACE or (last is not None and last >= slot):
         return None
-    report = build_report(store, slot - timedelta(days=7), slot, topics)
+    report = build_report(store, slot - timedelta(days=7), slot, topics, rules=rules)
     messages = messages_for(report, notifiers, now)
     if not messages:
         return None

@@ -229,9 +229,9 @@ def _second_wave(data: dict, exc: ValidationError, file: str, line_of: LineOf) -
     validate, so one `check-config` lists them all instead of in two rounds. Broken entries are set aside (an
     alias set aside stays known, so that using it is not reported as a second mistake)."""
     broken = {(e["loc"][0], e["loc"][1]) for e in exc.errors() if len(e["loc"]) > 1 and e["loc"][0] in ("topics", "aliases")}
-    if any(len(e["loc"]) < 2 or e["loc"][0] not in ("topics", "aliases") for e in exc.errors()):
+    if any(not e["loc"] or e["loc"][0] in ("topics", "aliases") and len(e["loc"]) < 2 for e in exc.errors()):
         return []  # the file's shape itself is wrong: nothing more to say reliably
-    trimmed = dict(data)
+    trimmed = _without_other_mistakes(data, exc)
     for section in ("topics", "aliases"):
         if isinstance(data.get(section), dict):
             trimmed[section] = {k: (["placeholder"] if section == "aliases" else v) if (section, k) in broken else v
@@ -244,6 +244,26 @@ def _second_wave(data: dict, exc: ValidationError, file: str, line_of: LineOf) -
         return more.problems
     return []
 
+
+
+def _without_other_mistakes(data: dict, exc: ValidationError) -> dict:
+    """The data with each broken entry outside topics and aliases (a bad setting, a bad sense) left out, so it
+    takes its default and does not hide the mistakes in the rules (reported already by the first wave)."""
+    trimmed = dict(data)
+    bad: dict[str, set] = {}
+    for err in exc.errors():
+        loc = err["loc"]
+        if loc[0] not in ("topics", "aliases"):
+            bad.setdefault(loc[0], set()).add(loc[1] if len(loc) > 1 else None)
+    for name, keys in bad.items():
+        section = trimmed.get(name)
+        if None in keys or not isinstance(section, (dict, list)):
+            trimmed.pop(name, None)
+        elif isinstance(section, dict):
+            trimmed[name] = {k: v for k, v in section.items() if k not in keys}
+        else:
+            trimmed[name] = [v for i, v in enumerate(section) if i not in keys]
+    return trimmed
 
 
 def load_rules(path: str | Path) -> RuleSet:

@@ -132,6 +132,16 @@ class EvidenceQueries:
         return [PageChange(r["id"], r["story_id"], r["title"], r["final_url"] or r["url"], r["source"], r["change"],
                            r["change_note"] or r["change"]) for r in rows]
 
+    def changes_between(self, since: datetime, until: datetime) -> list[PageChange]:
+        """Pages found edited or removed in [since, until), for the weekly report, oldest first."""
+        rows = self.db.execute(
+            """SELECT c.id, c.story_id, c.change, c.change_note, s.title, s.final_url, s.url, s.source
+               FROM captures c JOIN stories s ON s.id = c.story_id
+               WHERE c.change IS NOT NULL AND c.captured_at >= ? AND c.captured_at < ? ORDER BY c.captured_at, c.id""",
+            (_ts(since), _ts(until))).fetchall()
+        return [PageChange(r["id"], r["story_id"], r["title"], r["final_url"] or r["url"], r["source"], r["change"],
+                           r["change_note"] or r["change"]) for r in rows]
+
     def mark_changes_announced(self, digest_id: int, changes: Iterable[PageChange]) -> int:
         count = 0
         with self._atomic() as db:  # type: ignore[attr-defined]

@@ -85,6 +85,10 @@ class StoryFilter:
                 clauses.append(f"{WHEN} < ?")
                 args.append(_ts(self.until))
             return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+        return self.facet_where()
+
+    def facet_where(self) -> tuple[str, list]:
+        """The WHERE clause over `story_facets f`, whatever the filter ("" when nothing filters)."""
         clauses, args = [], []
         if self.match:
             clauses.append("""f.story_id IN (SELECT CASE WHEN rowid > 0 THEN rowid ELSE
@@ -112,7 +116,7 @@ class StoryFilter:
         if self.until:
             clauses.append("f.day < ?")
             args.append(_ts(self.until))
-        return " WHERE " + " AND ".join(clauses), args
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
 @dataclass
@@ -254,6 +258,29 @@ class WebQueries:
         table = "story_facets f" if flt.indexed else "stories s"
         row = self.db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table}{where} LIMIT ?)", [*args, cap])
         return int(row.fetchone()[0])
+
+    def facet_counts(self, flt: StoryFilter) -> dict[str, dict[str, int]]:
+        """Beside each filter's choices: how many stories each would leave, the other filters applied
+        (a filter's own choice set aside, so its other choices can be compared)."""
+        from dataclasses import replace
+
+        def where(f: StoryFilter) -> tuple[str, list]:
+            return f.facet_where()
+
+        out: dict[str, dict[str, int]] = {}
+        w, a = where(replace(flt, language=None))
+        out["language"] = dict(self.db.execute(f"SELECT f.language, COUNT(*) FROM story_facets f{w} GROUP BY 1", a))
+        w, a = where(replace(flt, topic=None))
+        out["topic"] = dict(self.db.execute(
+            f"SELECT t.topic, COUNT(*) FROM story_facets f JOIN story_topics t ON t.story_id = f.story_id "
+            f"AND t.day = f.day{w} GROUP BY 1", a))
+        w, a = where(replace(flt, source=None))
+        out["source"] = dict(self.db.execute(
+            f"""SELECT source, COUNT(DISTINCT story_id) FROM (
+                  SELECT f.source AS source, f.story_id FROM story_facets f{w}
+                  UNION ALL SELECT ss.source, ss.story_id FROM story_sources ss
+                  WHERE ss.story_id IN (SELECT f.story_id FROM story_facets f{w})) GROUP BY 1""", a + a))
+        return out
 
     def story_language(self, story_id: int) -> str | None:
         row = self.db.execute("SELECT language FROM story_facets WHERE story_id = ?", (story_id,)).fetchone()

@@ -13,7 +13,7 @@ import base64
 import csv
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -36,15 +36,20 @@ def export(
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    return write(_records(store, since, topic, include_raw and fmt == "jsonl"), fmt, out)
+
+
+def write(records: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> int:
+    """Records (`story_record`) as JSON Lines or CSV; returns how many stories. The web's exports use it too."""
     count = 0
     if fmt == "jsonl":
-        for record in _records(store, since, topic, include_raw):
+        for record in records:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
         return count
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    for record in _records(store, since, topic, False):
+    for record in records:
         count += 1
         first = {**record, "role": "first", "seen_at": record["fetched_at"]}
         rows = [first] + [{**src, "role": "also", "story_id": record["story_id"]} for src in record["sources"]]

@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from monitor.store import Store
-from monitor.web import security, views
+from monitor.web import results, security, views
 from monitor.web.search import Alias, SearchIndex
 
 log = logging.getLogger("monitor.web")
@@ -70,6 +70,8 @@ class Context:
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                                trim_blocks=True, lstrip_blocks=True)
         self.env.globals["read_only"] = config.read_only
+        self.titles: dict[str, str] = dict(config.rules.titles) if config.rules is not None else {}
+        self.env.globals["topic_title"] = lambda topic: self.titles.get(topic) or topic  # ids stay in URLs only
 
     def store(self) -> Store:
         store = getattr(self.local, "store", None)
@@ -108,13 +110,17 @@ class Context:
 
 async def form(request: Request) -> dict[str, str]:
     """A small urlencoded form (no multipart: nothing here uploads files)."""
+    return {k: v[0] for k, v in (await form_lists(request)).items()}
+
+
+async def form_lists(request: Request) -> dict[str, list[str]]:
+    """The same, every value of a repeated field kept (the ticked checkboxes of bulk triage)."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
             break
-    fields = parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in fields.items()}
+    return parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def create_app(config: WebConfig) -> Starlette:
@@ -131,6 +137,13 @@ def create_app(config: WebConfig) -> Starlette:
             return PlainTextResponse("This form has expired or came from another site; reload the page and "
                                      "try again.", status_code=403)
         return await run_in_threadpool(views.label, ctx, request, data)
+
+    async def bulk_label(request: Request) -> Response:
+        data = await form_lists(request)
+        if not security.csrf_ok(request.headers.raw, (data.get("csrf") or [None])[0]):
+            return PlainTextResponse("This form has expired or came from another site; reload the page and "
+                                     "try again.", status_code=403)
+        return await run_in_threadpool(views.bulk_label, ctx, request, data)
 
     async def login(request: Request) -> Response:
         if not config.token:
@@ -157,11 +170,14 @@ def create_app(config: WebConfig) -> Starlette:
         Route("/story/{story_id:int}/raw.html.gz", sync(views.raw_page)),
         Route("/story/{story_id:int}/capture/{capture_id:int}.warc.gz", sync(views.capture)),
         Route("/feeds", sync(views.feeds)),
+        Route("/export.{fmt:str}", sync(_export)),
+        Route("/feed.atom", sync(results.atom)),
         Route("/login", login, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     if not config.read_only:
         routes.append(Route("/story/{story_id:int}/label", label, methods=["POST"]))
+        routes.append(Route("/label", bulk_label, methods=["POST"]))
 
     stop = threading.Event()
 
@@ -195,6 +211,12 @@ def create_app(config: WebConfig) -> Starlette:
     wrapped = security.SecurityMiddleware(app, token=config.token, loopback_only_hosts=config.loopback_only_hosts)
     wrapped.ctx = ctx
     return wrapped
+
+
+def _export(ctx: Context, request: Request) -> Response:
+    if request.path_params["fmt"] not in ("csv", "jsonl"):
+        return PlainTextResponse("exports are /export.csv and /export.jsonl", status_code=404)
+    return results.export(ctx, request)
 
 
 def _not_found(ctx: Context):

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monitor.stories.language import guess_language  # noqa: F401
 from monitor.config.feeds import ConfigError, load_yaml
 from monitor.relevance.rules import DEFAULT_ENDINGS, Term, compile_term, fold, fold_words
 
@@ -26,7 +27,7 @@ log = logging.getLogger("monitor.web")
 INDEX_VERSION = "2"
 BATCH_DOCS = 200  # documents per write transaction: a poll waits at most for one batch
 
-_QUERY_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+_QUERY_TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
 
 
 @dataclass(frozen=True)
@@ -113,68 +114,84 @@ def _spells(term: Term, word: str, endings: frozenset[str]) -> bool:
 
 
 def build_query(text: str, aliases: list[Alias], endings: frozenset[str] = DEFAULT_ENDINGS) -> Query:
-    """The user's words → one FTS5 expression over the folded index (every word must occur)."""
+    """The user's words → one FTS5 expression over the folded index: every word must occur, `A OR B` takes
+    either, `"a phrase"` those words in a row, `-word` (or `-"a phrase"`) leaves out the stories that have it."""
     query = Query(text, None)
-    parts: list[str] = []
+    groups: list[list[str]] = []  # every group must match; within one, any of its items
+    negatives: list[str] = []
+    either = False
     for m in _QUERY_TOKEN.finditer(text or ""):
-        quoted, plain = m.group(1), m.group(2)
-        words = fold_words(quoted if quoted is not None else plain)
-        if not words:
+        minus, quoted, plain = bool(m.group(1) or (m.group(3) or "").startswith("-")), m.group(2), m.group(3)
+        if plain == "OR":
+            either = bool(groups)
             continue
-        key = " ".join(words)
-        if quoted is not None:
-            parts.append(_quote(key))
+        if plain is not None and plain.startswith("-"):
+            plain = plain[1:]
+        expr = _item(query, quoted, plain, aliases, endings)
+        if expr is None:
             continue
-        if plain.startswith("@"):
-            named = [a for a in aliases if a.name.casefold() == plain[1:].casefold()]
-            if named:
-                alias = named[0]
-                options = list(dict.fromkeys(s for s in (_term_fts(t) for t in alias.terms) if s))
-                parts.append("(" + " OR ".join(options) + ")")
-                query.expansions.append((plain, alias.name, [t.text for t in alias.terms if t.kind != "regex"]))
-                continue
-        own = _quote(key) + ("*" if len(words[-1]) >= 3 else "")
-        options = [own]
-        # The narrowest alias that spells the word: "Khorugh" is in @khorog and in @places (which includes
-        # @khorog, @rushan ...); it stands for Khorog, not for every place.
-        found = [a for a in aliases if a.spellings and any(_spells(t, key, endings) for t in a.terms)]
-        # a synonym set that other aliases build on (@khorog inside @places) beats an alias that merely
-        # lists the name among others for a sense's context
-        found = [a for a in found if a.nested] or found
-        narrowest = min((len(a.terms) for a in found), default=0)
-        for alias in (a for a in found if len(a.terms) == narrowest):
-            options += [s for s in (_term_fts(t) for t in alias.terms) if s]
-            query.skipped_regexes += sum(t.kind == "regex" for t in alias.terms)
-            query.expansions.append((plain, alias.name, [t.text for t in alias.terms if t.kind != "regex"]))
-        options = list(dict.fromkeys(options))
-        parts.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
-    query.fts = " AND ".join(parts) if parts else None
+        if minus:
+            negatives.append(expr)
+        elif either:
+            groups[-1].append(expr)
+        else:
+            groups.append([expr])
+        either = False
+    fts = " AND ".join(g[0] if len(g) == 1 else "(" + " OR ".join(g) + ")" for g in groups)
+    if fts and negatives:  # FTS5's NOT needs something to subtract from: a query of exclusions alone finds nothing
+        fts = f"({fts}) NOT ({' OR '.join(negatives)})"
+    query.fts = fts or None
     return query
+
+
+def _forms(word: str) -> list[str]:
+    """Every form the matcher knows of one word (задержать → задержаны, задержанных …), folded."""
+    from monitor.relevance import morph
+
+    try:
+        return [_quote(f) for f in morph.expand(word, "word").exact]
+    except Exception:  # a word the dictionaries cannot read: it is still searched as typed
+        return []
+
+
+def _item(query: Query, quoted: str | None, plain: str | None, aliases: list[Alias],
+          endings: frozenset[str]) -> str | None:
+    """One word, phrase or @alias of a query as an FTS5 expression (None when it has no letters or digits)."""
+    words = fold_words(quoted if quoted is not None else plain or "")
+    if not words:
+        return None
+    key = " ".join(words)
+    if quoted is not None:
+        return _quote(key)
+    assert plain is not None
+    if plain.startswith("@"):
+        named = [a for a in aliases if a.name.casefold() == plain[1:].casefold()]
+        if named:
+            alias = named[0]
+            options = list(dict.fromkeys(s for s in (_term_fts(t) for t in alias.terms) if s))
+            query.expansions.append((plain, alias.name, [t.text for t in alias.terms if t.kind != "regex"]))
+            return "(" + " OR ".join(options) + ")"
+    options = [_quote(key) + ("*" if len(words[-1]) >= 3 else "")]
+    if len(words) == 1:
+        options += _forms(plain)
+    # The narrowest alias that spells the word: "Khorugh" is in @khorog and in @places (which includes
+    # @khorog, @rushan ...); it stands for Khorog, not for every place.
+    found = [a for a in aliases if a.spellings and any(_spells(t, key, endings) for t in a.terms)]
+    # a synonym set that other aliases build on (@khorog inside @places) beats an alias that merely
+    # lists the name among others for a sense's context
+    found = [a for a in found if a.nested] or found
+    narrowest = min((len(a.terms) for a in found), default=0)
+    for alias in (a for a in found if len(a.terms) == narrowest):
+        options += [s for s in (_term_fts(t) for t in alias.terms) if s]
+        query.skipped_regexes += sum(t.kind == "regex" for t in alias.terms)
+        query.expansions.append((plain, alias.name, [t.text for t in alias.terms if t.kind != "regex"]))
+    options = list(dict.fromkeys(options))
+    return options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")"
 
 
 # --- languages --------------------------------------------------------------------------------
 
-_TAJIK = re.compile("[ӣӯҳқғҷҲҚҒҶӢӮ]")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_ARABIC = re.compile(r"[\u0600-\u06ff]")
-_LATIN = re.compile(r"[A-Za-z]")
-
-
-def guess_language(text: str) -> str:
-    """en, ru, tg or fa from the script: enough to filter a four-language archive.
-
-    Tajik is Cyrillic with its own letters (ӣ ӯ ҳ қ ғ ҷ), a few in every sentence; Russian has none. A feed's
-    `language:` in feeds.yaml, when given, wins over this guess. The first 4,000 characters are enough.
-    """
-    sample = text[:4000]
-    cyr, arab, lat = (len(p.findall(sample)) for p in (_CYRILLIC, _ARABIC, _LATIN))
-    if max(cyr, arab, lat) == 0:
-        return "und"
-    if arab >= cyr and arab >= lat:
-        return "fa"
-    if cyr >= lat:
-        return "tg" if len(_TAJIK.findall(sample)) * 200 >= cyr else "ru"
-    return "en"
+# guess_language lives in stories/language.py (delivery routes by it too); re-exported here.
 
 
 # --- the index --------------------------------------------------------------------------------

@@ -56,9 +56,9 @@ def _dt(value: str | None) -> datetime | None:
         return None
 
 
-def home(ctx, request: Request) -> Response:
-    p = request.query_params
-    store = ctx.store()
+def filters(ctx, store, p) -> tuple[StoryFilter, str, Any, list[str], bool]:
+    """The list's filters from the query string (the page, its exports and its Atom feed share them):
+    (filter, search text, parsed query, errors, whether anything filters)."""
     errors = []
     since, err = _date(p.get("since"))
     errors += [err] if err else []
@@ -70,16 +70,24 @@ def home(ctx, request: Request) -> Response:
     if q and not ctx.index.available:
         errors.append("full-text search is not available: this SQLite has no FTS5")
     ctx.index.catch_up(store, budget_s=0.3, busy_ms=100, wait_s=1.0)
-    try:
-        page = max(1, min(int(p.get("page") or 1), 10_000))
-    except ValueError:
-        page = 1
     flt = StoryFilter(match=query.fts if query and ctx.index.available else None, topic=p.get("topic") or None,
                       language=p.get("language") or None, source=p.get("source") or None, since=since,
                       until=until + timedelta(days=1) if until else None,
                       label=p.get("label") if p.get("label") in ("relevant", "irrelevant", "none") else None)
     if q and query and not query.fts:
         errors.append("the search has no letters or digits to look for")
+    filtered = bool(q or flt.topic or flt.language or flt.source or flt.label or since or until)
+    return flt, q, query, errors, filtered
+
+
+def home(ctx, request: Request) -> Response:
+    p = request.query_params
+    store = ctx.store()
+    flt, q, query, errors, filtered = filters(ctx, store, p)
+    try:
+        page = max(1, min(int(p.get("page") or 1), 10_000))
+    except ValueError:
+        page = 1
     try:
         rows = store.list_stories(flt, limit=PAGE + 1, offset=(page - 1) * PAGE)
         total = store.count_stories(flt) if (page > 1 or len(rows) > PAGE) else len(rows)
@@ -95,14 +103,57 @@ def home(ctx, request: Request) -> Response:
     back = urlencode({**params, "page": page - 1}) if page > 1 else None
     trend, per_source, facets, topics = warm(ctx, store, ttl=300)
     indexed, archived = ctx.cached("backlog", 5, store.search_backlog)
-    filtered = bool(q or flt.topic or flt.language or flt.source or flt.label or since or until)
     return ctx.render(
         request, "home.html", stories=stories, total=total, page=page, more=more, back=back, q=q, query=query,
-        params=p, errors=errors, chart=charts.svg(trend), trend=trend, per_source=per_source[:20],
+        params=p, errors=errors, chart=charts.svg(charts.titled(trend, ctx.titles)), trend=trend, per_source=per_source[:20],
         topics=sorted(set(topics) | {name for name, _ in trend.series}), sources=facets["sources"],
         languages=[(code, LANGUAGES.get(code, code)) for code in facets["languages"]], filtered=filtered,
         indexing=(indexed, archived) if indexed < archived else None,
+        counts=_counts(store, flt),
+        back_query=urlencode({k: v for k, v in p.items() if k not in ("triaged", "verdict")}),
+        result_query=urlencode({k: v for k, v in p.items() if k not in ("triaged", "verdict", "page") and v}),
+        triaged=_triaged(p),
     )
+
+
+def _counts(store, flt: StoryFilter) -> dict[str, dict[str, int]]:
+    """How many stories each filter choice would leave; empty when the index cannot say (no FTS5, busy)."""
+    try:
+        return store.facet_counts(flt)
+    except sqlite3.OperationalError:
+        return {}
+
+
+def _triaged(p) -> str | None:
+    """The line bulk triage leaves on the page it returns to."""
+    count, verdict = p.get("triaged", ""), labels.LABELS.get(p.get("verdict", ""))
+    if not count.isdigit() or verdict is None:
+        return None
+    return f"Marked {count} stor{'y' if count == '1' else 'ies'} “{verdict}”."
+
+
+MAX_BULK = 200  # stories one bulk-triage post may label (a page shows 50)
+
+
+def bulk_label(ctx, request: Request, data: dict[str, list[str]]) -> Response:
+    """Label every ticked story of the list at once (no JavaScript: checkboxes, a verdict, one button)."""
+    from urllib.parse import parse_qsl
+
+    verdict = (data.get("label") or [""])[0]
+    if verdict not in labels.LABELS:
+        return PlainTextResponse(f"unknown label {verdict!r}: use relevant or irrelevant", status_code=400)
+    ids = sorted({int(v) for v in data.get("story", []) if v.isdigit()})[:MAX_BULK]
+    store = ctx.store()
+    known = store.story_ids_exist(ids)
+    try:
+        for story_id in ids:
+            if story_id in known:
+                labels.add_label(store, story_id, verdict)
+    except labels.LabelsUnavailable as exc:
+        return PlainTextResponse(str(exc), status_code=501)
+    back = [(k, v) for k, v in parse_qsl((data.get("back") or [""])[0])[:20] if k not in ("triaged", "verdict")]
+    query = urlencode(back + [("triaged", str(len(known))), ("verdict", verdict)])
+    return RedirectResponse(f"/?{query}", status_code=303)
 
 
 def warm(ctx, store, ttl: float):
@@ -117,21 +168,30 @@ def warm(ctx, store, ttl: float):
 
 
 def _contexts(ctx, title: str, text: str) -> tuple[list[dict], str | None]:
-    """Every matched term with the words around it, and the matcher's explanation (when rules are loaded)."""
+    """One entry per matched concept (an alias, else the term): how often and where it matched, the words it
+    was found as, and its places in context, shown on demand; and the matcher's explanation."""
     if ctx.matcher is None:
         return [], None
     an = ctx.matcher.analyse(title, text)
-    doc, out = an.doc, []
-    for occ in an.occurrences[:MAX_CONTEXTS]:
-        lo, hi = max(0, occ.start - CONTEXT_CHARS), min(len(doc.text), occ.end + CONTEXT_CHARS)
+    doc, concepts = an.doc, {}
+    for occ in an.occurrences:
         term = ctx.matcher.terms[occ.term]
-        out.append({"before": ("…" if lo else "") + " ".join(doc.text[lo:occ.start].split()) + " ",
-                    "match": doc.text[occ.start:occ.end],
-                    "after": " " + " ".join(doc.text[occ.end:hi].split()) + ("…" if hi < len(doc.text) else ""),
-                    "zone": occ.zone, "term": term.text})
+        entry = concepts.setdefault(term.label, {"concept": term.label, "count": 0, "zones": {}, "words": {},
+                                                 "terms": {}, "contexts": []})
+        entry["count"] += 1
+        entry["zones"][occ.zone] = None
+        entry["words"][doc.text[occ.start:occ.end]] = None
+        entry["terms"][term.text] = None
+        if len(entry["contexts"]) < MAX_CONTEXTS // 4 and occ.zone != "title":  # the title is the page's heading
+            lo, hi = max(0, occ.start - CONTEXT_CHARS), min(len(doc.text), occ.end + CONTEXT_CHARS)
+            entry["contexts"].append({
+                "before": ("…" if lo else "") + " ".join(doc.text[lo:occ.start].split()) + " ",
+                "match": doc.text[occ.start:occ.end],
+                "after": " " + " ".join(doc.text[occ.end:hi].split()) + ("…" if hi < len(doc.text) else ""),
+                "zone": occ.zone})
     from monitor.relevance.explanation import format_analysis
 
-    return out, format_analysis(ctx.matcher, an)
+    return list(concepts.values()), format_analysis(ctx.matcher, an)
 
 
 def story(ctx, request: Request) -> Response:

@@ -37,7 +37,7 @@ def test_monitor_report_week_prints_counts_per_topic_and_source_top_stories_and_
     assert result.returncode == 0, result.stderr
     assert "3 stories this week" in out  # 1, 2 and 3 days ago; not 9, 40 or 120 days ago
     topics = out.split("Stories per topic:")[1].split("\n\n")[0]
-    assert "gbao_rights" in topics
+    assert "Detentions, trials and protests in GBAO" in topics and "gbao_rights" not in topics, "titles, not ids"
     sources = out.split("Stories per source")[1].split("\n\n")[0]
     assert "Ozodi RU" in sources and "Eurasianet" not in sources  # 9 days ago: last week
     top = out.split("Top stories:")[1].split("\n\n")[0]
@@ -51,7 +51,10 @@ def test_monitor_report_week_prints_counts_per_topic_and_source_top_stories_and_
     weeks = Counter(monday(moment - timedelta(days=age)) for *_, age in STORIES)
     this_week = monday(moment)
     last_week = this_week - timedelta(weeks=1)
-    assert out.rstrip().endswith(f" {weeks[last_week]} {weeks[this_week]}"), out.rstrip().rsplit("\n", 1)[-1]
+    line = out.rstrip().rsplit("\n", 1)[-1]
+    counts, _, partial = line.partition(" (this week so far, to ")
+    assert counts.endswith(f" {weeks[last_week]} {weeks[this_week]}"), line
+    assert partial == f"{moment - timedelta(seconds=1):%Y-%m-%d})", "the running week is marked as a count so far"
     assert (tmp_path / "trend.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

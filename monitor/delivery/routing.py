@@ -1,0 +1,68 @@
+"""Per-recipient routing: each reader's channel gets the part of a digest its `recipients:` entry asks for.
+
+A `RoutedNotifier` wraps a channel. It renders the digest cut down to the reader's topics, languages and
+urgency, or nothing at all (no message is queued for that reader), and sends through the wrapped channel.
+Cutting is a pure function of the digest; a story's language is its feed's `language:`, else read from the
+script of its title and snippet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from monitor.config.recipients import Recipient
+from monitor.models import Digest, DigestStory
+from monitor.stories.language import guess_language
+
+
+def select(digest: Digest, r: Recipient, topics: tuple[str, ...], languages: Mapping[str, str]) -> Digest | None:
+    """The digest as reader `r` should get it, or None when nothing in it is for them."""
+    if digest.kind == "test":
+        return digest
+    if digest.kind == "urgent" and r.urgency == "digest":
+        return None
+    if digest.kind != "urgent" and r.urgency == "urgent":
+        return None
+    filtered = bool(topics or r.languages)
+    if digest.kind == "health":
+        return None if filtered else digest
+
+    def wanted(story: DigestStory) -> bool:
+        if topics and not set(topics) & {*story.topics, story.urgent_topic}:
+            return False
+        language = languages.get(story.source) or guess_language(f"{story.title}\n{story.snippet}")
+        return not r.languages or language.split("-")[0].lower() in r.languages
+
+    if not filtered:
+        return digest
+    stories = tuple(s for s in digest.stories if wanted(s))
+    updates = tuple(s for s in digest.updates if wanted(s))
+    if not stories and not updates:
+        return None
+    # what cannot be told apart by topic or language (other mentions, page changes, alerts sent to others,
+    # the feeds' health) stays with the readers who get everything
+    return replace(digest, stories=stories, updates=updates, mentions=(), more_mentions=0, changes=(),
+                   urgent_sent=(), failing_feeds=())
+
+
+class RoutedNotifier:
+    """A channel that only gets what its reader's routing selects."""
+
+    def __init__(self, inner, recipient: Recipient, topics: tuple[str, ...], languages: Mapping[str, str]):
+        self.inner, self.recipient, self.topics, self.languages = inner, recipient, topics, dict(languages)
+        self.channel = inner.channel
+
+    def describe(self) -> str:
+        return f"{self.recipient.name}: {self.inner.describe()}"
+
+    def wants_reports(self) -> bool:
+        """The weekly report goes to every reader who takes digests."""
+        return self.recipient.urgency != "urgent"
+
+    def render(self, digest: Digest) -> list[str]:
+        part = select(digest, self.recipient, self.topics, self.languages)
+        return self.inner.render(part) if part is not None else []
+
+    async def send(self, message: str) -> None:
+        await self.inner.send(message)

@@ -1,0 +1,59 @@
+"""`monitor check-config` lists every mistake of both files in one pass, each at its own line: a duplicate feed
+name beside a bad URL, an unknown @alias beside a bad setting, and an unclosed quote where it opens."""
+
+from __future__ import annotations
+
+from tests.conftest import PROJECT, run_cli
+
+FEEDS = """\
+feeds:
+  - name: Ozodi
+    url: https://rus.ozodi.org/rss
+  - name: Ozodi
+    url: https://www.ozodi.org/rss
+  - name: Pamir Daily
+    url: ftp://pamir.example/rss
+settings:
+  digest_interval: soon
+"""
+
+
+def _keywords(tmp_path):
+    text = (PROJECT / "keywords.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    start = lines.index("  gbao_violence:")
+    alias = next(i for i in range(start, len(lines)) if '"@places"' in lines[i])
+    lines[alias] = lines[alias].replace('"@places"', '"@placez"')
+    setting = next(i for i, line in enumerate(lines) if line.startswith("  snippet_chars:"))
+    lines[setting] = "  snippet_chars: lots"
+    path = tmp_path / "keywords.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, alias + 1, setting + 1
+
+
+def test_every_mistake_of_both_files_at_its_own_line_in_one_pass(tmp_path, clean_env):
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(FEEDS, encoding="utf-8")
+    keywords, alias_line, setting_line = _keywords(tmp_path)
+    result = run_cli("check-config", "--feeds", str(feeds), "--keywords", str(keywords))
+    assert result.returncode == 2
+    err = result.stderr
+    assert f"{feeds}:4: " in err and "two feeds are named 'Ozodi'" in err, err
+    assert f"{feeds}:7: " in err and "ftp://pamir.example/rss" in err
+    assert f"{feeds}:9: " in err and "digest_interval" in err
+    assert f"{keywords}:{alias_line}: " in err and "unknown alias @placez" in err, err
+    assert f"{keywords}:{setting_line}: " in err and "snippet_chars" in err, err
+    assert "Traceback" not in err
+
+
+def test_an_unclosed_quote_is_reported_where_it_opens(tmp_path, clean_env):
+    body = ["feeds:", '  - name: "Ozodi', "    url: https://rus.ozodi.org/rss"]
+    for n in range(3):
+        body += [f"  - name: Feed {n}", f"    url: https://f{n}.example/rss"]
+    body += ['  - name: "Asia Plus"', "    url: https://asiaplus.example/rss", "settings:", "  digest_interval: 1h"]
+    for quote in ('"', "'"):
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text("\n".join(body).replace('"Ozodi', quote + "Ozodi") + "\n", encoding="utf-8")
+        result = run_cli("check-config", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"))
+        assert result.returncode == 2
+        assert f"{feeds}:2: " in result.stderr and "quote" in result.stderr, result.stderr

@@ -1,0 +1,64 @@
+"""The story page a monitor opens from a digest: one line per matched concept with its explanation on demand
+(no JavaScript: the CSP forbids it), third-party text isolated from the page's own (right-to-left outlets
+no longer flip the source line), and the evidence table readable on a 390 px phone."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support.webarchive import build_archive, serving
+from tests.web.test_web import browse, config
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> tuple[Path, dict[str, int]]:
+    path = tmp_path_factory.mktemp("story-page") / "monitor.db"
+    return path, build_archive(path)
+
+
+def test_one_line_per_concept_with_the_contexts_on_demand(archive):
+    state, ids = archive
+    (page,) = browse(config(state), lambda c: c.get(f"/story/{ids['Ozodi RU']}"))
+    html = page.text
+    section = html.split("<h2>Matched terms in context</h2>")[1].split("</section>")[0]
+    concepts = re.findall(r'<details class="concept"><summary>(.*?)</summary>', section, re.S)
+    assert concepts, section[:500]
+    names = [re.sub(r"<[^>]+>", "", c).split(" — ")[0].strip() for c in concepts]
+    assert len(names) == len(set(names)), "one line per concept"
+    assert len(concepts) < 10 and "<li" not in section.split("<details")[0]
+    assert all(re.search(r"\d+ match", c) for c in concepts)
+    assert "<script" not in html
+
+
+def test_third_party_text_is_isolated_so_right_to_left_names_do_not_flip_the_line(archive):
+    state, ids = archive
+    story, home = browse(config(state), lambda c: c.get(f"/story/{ids['BBC Persian']}"), lambda c: c.get("/"))
+    meta = story.text.split('<p class="meta">')[1].split("</p>")[0]
+    assert re.search(r'<bdi dir="auto">BBC Persian</bdi>', meta), meta
+    assert re.search(r'<bdi dir="ltr">\d{4}-\d\d-\d\d \d\d:\d\d UTC</bdi>', meta), meta
+    assert '<bdi dir="auto">BBC Persian</bdi>' in home.text
+    assert re.search(r'<td><bdi dir="auto">BBC Persian</bdi> \(first\)</td>', story.text)
+
+
+def test_the_evidence_table_fits_a_390_px_phone(tmp_path):
+    from tests.web.test_web_browser import _browser
+
+    state = tmp_path / "monitor.db"
+    ids = build_archive(state)
+    browser = _browser()
+    try:
+        browser.set_window_size(390, 844)
+        with serving(state) as url:
+            browser.get(f"{url}/story/{ids['Eurasianet']}")
+            width = browser.execute_script("return document.documentElement.clientWidth")
+            overflow = browser.execute_script("return document.documentElement.scrollWidth")
+            right = browser.execute_script(
+                "return Math.max(...[...document.querySelectorAll('table.evidence code')]"
+                ".map(e => e.getBoundingClientRect().right))")
+    finally:
+        browser.quit()
+    assert overflow <= width, f"the page scrolls sideways: {overflow} px wide in a {width} px window"
+    assert right <= width, f"a hash is cut off at {right} px"
