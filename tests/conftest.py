@@ -34,6 +34,37 @@ def store(tmp_path):
     s.close()
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster for this test session (one per xdist worker), on loopback.
+
+    Without the server binaries or psycopg the tests that need it skip; in CI (CI=true) they fail instead,
+    so a CI image that lost PostgreSQL cannot pass by skipping."""
+    from tests.support.postgres import Cluster, server_bin
+
+    bindir = server_bin()
+    missing = "PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb)" if bindir is None else None
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        missing = "psycopg (pip install '.[postgresql]')"
+    if missing:
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(f"CI needs {missing} for the PostgreSQL tests")
+        pytest.skip(f"{missing} not installed")
+    cluster = Cluster(bindir)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """A fresh, empty PostgreSQL database for one test, as a postgresql:// URL; dropped afterwards."""
+    url = pg_cluster.new_database()
+    yield url
+    pg_cluster.drop(url)
+
+
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
     """No delivery channel from the developer's shell leaks into a test; the digest goes to stdout."""
