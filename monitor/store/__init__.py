@@ -1,4 +1,4 @@
-"""The SQLite state: the only package that speaks SQL.
+"""The state, in a SQLite file (the default) or a PostgreSQL database (`pg.py`): the only package that speaks SQL.
 
 Tables: feeds (poll state and health), items (every entry ever seen, so nothing is fetched twice),
 stories (matched articles: the evidence archive), story_sources (further outlets of a story),
@@ -28,20 +28,32 @@ from monitor.store.quiet import QuietQueries
 from monitor.store.robots import RobotsQueries
 from monitor.store.texts import KeptText, KeptTextQueries
 from monitor.store.common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
-                     explain_error, utcnow)
+                     explain_error, is_database_url, redact_url, stored_url_key, utcnow)
 from monitor.store.schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns, record_version, stored_version
 from monitor.store.web import WebQueries
 
 __all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 __all__ += ["Label", "KeptText"]  # re-check and labels
+__all__ += ["is_database_url", "redact_url"]
 
 
 class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQueries,
             RobotsQueries, QuietQueries):
-    """One SQLite connection, used from one thread (the event loop's)."""
+    """One database connection, used from one thread (the event loop's).
 
-    def __init__(self, path: str | Path):
+    `path` is the SQLite file; with `database_url` (postgresql://…) the state is in that database instead, and
+    `path` only says where the WARC folder and the lock file go (beside it, as with a file)."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path, database_url: str | None = None):
         self.path = str(path)
+        if is_database_url(str(path)) and database_url is None:
+            database_url, self.path = str(path), "monitor.db"
+        self.where = self.path
+        if database_url:
+            self._open_postgresql(database_url)
+            return
         try:
             self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             self.db.row_factory = sqlite3.Row
@@ -62,19 +74,37 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
         except sqlite3.DatabaseError as exc:
             raise StateError(_explain(self.path, exc)) from None
 
+    def _open_postgresql(self, url: str) -> None:
+        if not is_database_url(url):
+            raise StateError(f"{redact_url(url)}: not a PostgreSQL URL (expected postgresql://user@host/database)")
+        self.backend, self.where = "postgresql", redact_url(url)
+        try:
+            from monitor.store.pg import PgConnection  # psycopg is paid for only when a URL is given
+        except ImportError:
+            raise StateError(f"{self.where}: PostgreSQL needs psycopg: pip install 'pamir-monitor[postgresql]'") from None
+        try:
+            self.db = PgConnection(url)  # type: ignore[assignment]
+            self._refuse_newer()
+            self.db.executescript(_SCHEMA)
+            add_missing_columns(self.db)
+            record_version(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StateError(_explain(self.where, exc)) from None
+
     def _refuse_newer(self) -> None:
         found = stored_version(self.db)
         if found > SCHEMA_VERSION:
             self.db.close()
             raise StateError(
-                f"{self.path}: this state was written by a newer version of the monitor (schema {found}; this one "
+                f"{self.where}: this state was written by a newer version of the monitor (schema {found}; this one "
                 f"knows up to {SCHEMA_VERSION}). It was left untouched: upgrade the monitor, or use --state for "
                 "another file."
             )
 
     def close(self) -> None:
         self.db.close()
-        self._write_stamp()
+        if self.backend == "sqlite":
+            self._write_stamp()
 
     # A clean close leaves `<state>.closed` with the file's size and modification time. A state that does not
     # match it was changed by something else (a crash mid-write, a disk fault, a copy) and is checked whole
@@ -200,7 +230,7 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
 
     def known_items(self, url_keys: Iterable[str], guids: Iterable[str]) -> tuple[set[str], set[str]]:
         """Which of these URL keys and GUIDs are settled (seen, and not a failure still worth retrying)."""
-        url_keys, guids = list(url_keys), [g for g in guids if g]
+        url_keys, guids = [stored_url_key(k) for k in url_keys], [g for g in guids if g]
         settled = "(status != 'failed' OR attempts >= 3)"
         keys: set[str] = set()
         found_guids: set[str] = set()
@@ -221,7 +251,7 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
                ON CONFLICT (url_key) DO UPDATE SET status = excluded.status, error = excluded.error,
                  attempts = items.attempts + 1, guid = COALESCE(items.guid, excluded.guid)
                RETURNING id""",
-            (feed, guid, url, url_key, _ts(utcnow()), status, error),
+            (feed, guid, url, stored_url_key(url_key), _ts(utcnow()), status, error),
         ).fetchone()
         return int(row[0])
 

@@ -50,7 +50,7 @@ class ArchiveQueries:
                 (story_id, words, shingles, hashes),
             ).fetchone()[0]
             db.executemany(
-                "INSERT OR IGNORE INTO neardup_bands (key, sig_id) VALUES (?, ?)", [(k, sig_id) for k in band_keys]
+                "INSERT INTO neardup_bands (key, sig_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [(k, sig_id) for k in band_keys]
             )
         return int(sig_id)
 

@@ -50,6 +50,15 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(
 );  -- rowid > 0: stories.id; rowid < 0: -story_sources.id
 """
 
+# PostgreSQL: the same folded text in a tsvector ('simple': no stemming, the matcher folded it already)
+PG_SEARCH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS search_index (
+    rowid BIGINT PRIMARY KEY,                   -- > 0: stories.id; < 0: -story_sources.id
+    doc TSVECTOR NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_index_doc ON search_index USING GIN (doc);
+"""
+
 # The date a story is about: its publication date, or when it was fetched when the page gave none.
 WHEN = "COALESCE(s.published, s.fetched_at)"
 
@@ -73,8 +82,8 @@ class StoryFilter:
         from `stories`, so a fresh state lists everything before its index is built.)"""
         return bool(self.match or self.topic or self.language or self.source or self.label)
 
-    def where(self) -> tuple[str, list]:
-        """The WHERE clause over `story_facets f` (when `indexed`) or `stories s`."""
+    def where(self, pg: bool = False) -> tuple[str, list]:
+        """The WHERE clause over `story_facets f` (when `indexed`) or `stories s`; `pg`: PostgreSQL's search."""
         if not self.indexed:
             clauses, args = [], []
             if self.since:
@@ -90,6 +99,13 @@ class StoryFilter:
                                 (SELECT story_id FROM story_sources WHERE id = -search_index.rowid) END
                               FROM search_index WHERE search_index MATCH ?)""")
             args.append(self.match)
+            if pg:
+                from monitor.store.pgsearch import fts5_to_tsquery
+
+                clauses[-1] = ("f.story_id IN (SELECT CASE WHEN rowid > 0 THEN rowid ELSE (SELECT story_id FROM "
+                               "story_sources WHERE id = -search_index.rowid) END FROM search_index "
+                               "WHERE doc @@ to_tsquery('simple', ?))")
+                args[-1] = fts5_to_tsquery(self.match)
         if self.topic:
             clauses.append("EXISTS (SELECT 1 FROM story_topics t WHERE t.topic = ? AND t.day = f.day "
                            "AND t.story_id = f.story_id)")  # one primary-key probe per candidate
@@ -129,12 +145,16 @@ class WebQueries:
     """Mixed into Store: it needs `db` and `transaction()` from there."""
 
     db: sqlite3.Connection
+    backend: str
 
     # --- the search index -----------------------------------------------------------------
 
     def search_ensure(self) -> bool:
         """Create the index tables if missing; False when this SQLite has no FTS5 (the filters still work)."""
         self.db.executescript(SEARCH_SCHEMA)
+        if self.backend != "sqlite":
+            self.db.executescript(PG_SEARCH_SCHEMA)
+            return True
         try:
             self.db.executescript(FTS_SCHEMA)
         except sqlite3.OperationalError as exc:
@@ -191,10 +211,19 @@ class WebQueries:
             if fts:
                 docs = [(r["id"], *folded[i]) for i, r in enumerate(batch.stories)]
                 docs += [(-r["id"], *folded[len(batch.stories) + i]) for i, r in enumerate(batch.sources)]
-                db.executemany("INSERT OR REPLACE INTO search_index (rowid, title, body) VALUES (?, ?, ?)", docs)
-            db.executemany("INSERT OR REPLACE INTO story_facets (story_id, day, language, source) VALUES (?, ?, ?, ?)",
+                if self.backend != "sqlite":
+                    from monitor.store.pgsearch import index_words
+
+                    db.executemany("INSERT INTO search_index (rowid, doc) VALUES (?, to_tsvector('simple', ?)) "
+                                   "ON CONFLICT (rowid) DO UPDATE SET doc = excluded.doc",
+                                   [(i, index_words(f"{t}\n{b}")) for i, t, b in docs])
+                else:
+                    db.executemany("INSERT OR REPLACE INTO search_index (rowid, title, body) VALUES (?, ?, ?)", docs)
+            db.executemany("INSERT INTO story_facets (story_id, day, language, source) VALUES (?, ?, ?, ?) ON CONFLICT "
+                           "(story_id) DO UPDATE SET day = excluded.day, language = excluded.language, "
+                           "source = excluded.source",
                            [(r["id"], r["day"], lang, r["source"]) for r, lang in zip(batch.stories, languages)])
-            db.executemany("INSERT OR IGNORE INTO story_topics (topic, day, story_id) VALUES (?, ?, ?)",
+            db.executemany("INSERT INTO story_topics (topic, day, story_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                            [(t, r["day"], r["id"]) for r in batch.stories for t in _topics(r["topics"])])
             for key, rows in (("search_story_id", batch.stories), ("search_source_id", batch.sources)):
                 if rows:
@@ -204,7 +233,9 @@ class WebQueries:
     def search_reset(self) -> None:
         """Forget the whole index (after a change of the folding); the next reads rebuild it."""
         with self.transaction() as db:
-            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_index'").fetchone():
+            if self.backend != "sqlite":
+                db.execute("DELETE FROM search_index")
+            elif db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_index'").fetchone():
                 db.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
             db.execute("DELETE FROM story_facets")
             db.execute("DELETE FROM story_topics")
@@ -227,7 +258,7 @@ class WebQueries:
 
     def list_stories(self, flt: StoryFilter, *, limit: int = 50, offset: int = 0) -> list[sqlite3.Row]:
         """Newest first (by publication date, else fetch time), with the number of further sources."""
-        where, args = flt.where()
+        where, args = flt.where(self.backend != "sqlite")
         if not flt.indexed:
             return self.db.execute(
                 f"SELECT {self._COLUMNS} FROM stories s{where} ORDER BY {WHEN} DESC, s.id DESC LIMIT ? OFFSET ?",
@@ -243,9 +274,9 @@ class WebQueries:
 
     def count_stories(self, flt: StoryFilter, cap: int = 1_000) -> int:
         """How many stories the filter finds, counted up to `cap` (a count is no reason to read everything)."""
-        where, args = flt.where()
+        where, args = flt.where(self.backend != "sqlite")
         table = "story_facets f" if flt.indexed else "stories s"
-        row = self.db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table}{where} LIMIT ?)", [*args, cap])
+        row = self.db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table}{where} LIMIT ?) AS found", [*args, cap])
         return int(row.fetchone()[0])
 
     def story_language(self, story_id: int) -> str | None:
@@ -311,7 +342,7 @@ class WebQueries:
             f"""SELECT source, SUM(first), SUM(further) FROM (
                   {first}
                   UNION ALL
-                  {further})
+                  {further}) AS outlets
                 GROUP BY source ORDER BY SUM(first) + SUM(further) DESC, source""", args + args)
         return [(r[0], int(r[1]), int(r[2])) for r in rows]
 
@@ -326,11 +357,13 @@ class WebQueries:
 
     def new_sources(self, since: datetime, until: datetime | None = None) -> list[tuple[str, str, int]]:
         """Outlets first seen in the period: (outlet, first seen, stories carried in the period)."""
+        upto, args = (" AND seen < ?", [_ts(until)]) if until else ("", [])
         rows = self.db.execute(
-            """SELECT source, MIN(seen) AS first, SUM(seen >= ? AND (? IS NULL OR seen < ?)) FROM (
+            f"""SELECT source, MIN(seen) AS first, SUM(CASE WHEN seen >= ?{upto} THEN 1 ELSE 0 END) FROM (
                  SELECT source, fetched_at AS seen FROM stories UNION ALL SELECT source, seen_at FROM story_sources)
-               GROUP BY source HAVING first >= ? AND (? IS NULL OR first < ?) ORDER BY first""",
-            (_ts(since), _ts(until), _ts(until), _ts(since), _ts(until), _ts(until)))
+                 AS seen_by GROUP BY source HAVING MIN(seen) >= ?{upto.replace('seen', 'MIN(seen)')}
+               ORDER BY MIN(seen)""",
+            [_ts(since), *args, _ts(since), *args])
         return [(r[0], r[1], int(r[2])) for r in rows]
 
     def last_digest_of_kind(self, kind: str) -> datetime | None:
