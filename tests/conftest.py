@@ -24,12 +24,14 @@ def site():
         yield s
 
 
-@pytest.fixture
-def store(tmp_path):
-    """A fresh state file on disk, closed after the test."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """A fresh state, closed after the test: a SQLite file on disk, then the same test on a fresh PostgreSQL
+    database (the WARC folder still beside tmp_path/monitor.db)."""
     from monitor.store import Store
 
-    s = Store(tmp_path / "monitor.db")
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    s = Store(tmp_path / "monitor.db", database_url=url)
     yield s
     s.close()
 
@@ -53,6 +55,9 @@ def pg_cluster():
             pytest.fail(f"CI needs {missing} for the PostgreSQL tests")
         pytest.skip(f"{missing} not installed")
     cluster = Cluster(bindir)
+    from monitor.store import Store
+
+    Store(cluster.root / "template.db", database_url=cluster.url(cluster.template)).close()  # copied with its schema
     yield cluster
     cluster.stop()
 

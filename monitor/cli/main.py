@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     except sqlite3.DatabaseError as exc:  # after opening: a full disk, a page damaged since, a lock held too long
         from monitor.store import explain_error
 
-        fail(f"error: {explain_error(args.state, exc)}")
+        from monitor.cli.common import state_label
+
+        fail(f"error: {explain_error(state_label(args, absolute=False), exc)}")
         return 1
     except FetchError as exc:  # discover, explain: a URL the user typed could not be had
         fail(f"error: {exc.reason}")
