@@ -101,6 +101,12 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
                 "another file."
             )
 
+    def describe(self) -> str:
+        """The backend and where, for `monitor status`: a PostgreSQL URL never with its password."""
+        if self.backend == "postgresql":
+            return f"PostgreSQL {self.where} (WARC files in {self.path}.warc unless $MONITOR_ARCHIVE_DIR)"
+        return f"SQLite file {os.path.abspath(self.path)}"
+
     def close(self) -> None:
         self.db.close()
         if self.backend == "sqlite":
