@@ -236,13 +236,14 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
 
     def known_items(self, url_keys: Iterable[str], guids: Iterable[str]) -> tuple[set[str], set[str]]:
         """Which of these URL keys and GUIDs are settled (seen, and not a failure still worth retrying)."""
-        url_keys, guids = [stored_url_key(k) for k in url_keys], [g for g in guids if g]
+        stored = {stored_url_key(k): k for k in url_keys}  # an over-long key is kept as its hash
+        url_keys, guids = list(stored), [g for g in guids if g]
         settled = "(status != 'failed' OR attempts >= 3)"
         keys: set[str] = set()
         found_guids: set[str] = set()
         for chunk in _chunks(url_keys):
             q = f"SELECT url_key FROM items WHERE {settled} AND url_key IN ({','.join('?' * len(chunk))})"
-            keys.update(r[0] for r in self.db.execute(q, chunk))
+            keys.update(stored[r[0]] for r in self.db.execute(q, chunk))
         for chunk in _chunks(guids):
             q = f"SELECT guid FROM items WHERE {settled} AND guid IN ({','.join('?' * len(chunk))})"
             found_guids.update(r[0] for r in self.db.execute(q, chunk))

@@ -170,7 +170,11 @@ class PgConnection:
         head = sql.lstrip()[:24].upper()
         if head.startswith("BEGIN"):
             self._raw("BEGIN")
-            self._raw("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            try:
+                self._raw("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            except BaseException:  # not had in time: nothing was done, the transaction ends here
+                self._raw("ROLLBACK")
+                raise
             return _EMPTY
         if head.startswith("PRAGMA BUSY_TIMEOUT"):
             ms = int(sql.split("=")[1])
