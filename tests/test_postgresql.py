@@ -80,3 +80,32 @@ def test_search_finds_every_spelling_of_khorog_on_postgresql_as_on_sqlite(tmp_pa
     assert found(exact.text) == [ids["Ozodi TJ"]] == found(tajik.text) == found(tg.text)
     home = browse(cfg, lambda c: c.get("/"))[0]
     assert home.status_code == 200 and "Khorog" in home.text
+
+
+def test_migrate_state_moves_a_pending_message_and_the_next_run_sends_it_once(tmp_path, site, pg_url):
+    from tests.support.fake_telegram import FakeTelegram
+    from tests.support.localsite import article_html
+    from tests.sources.test_politeness import KHOROG, news_feed
+    from tests.test_operations import STORY, cli, feeds, run
+
+    site.add("/news/khorog", article_html(*STORY[:1], KHOROG))
+    site.add("/feed.xml", news_feed(site, [STORY]))
+    f = feeds(tmp_path, site)
+    with FakeTelegram() as tg:
+        tg.fail(429, retry_after=600)
+        assert run(tmp_path, f, env=tg.env()).returncode == 3  # the digest stays queued in the SQLite file
+        moved = cli(tmp_path, f, "migrate-state", "--to", pg_url)
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+        assert "rows copied and checked (1 stories, 1 pending message(s))" in moved.stdout
+        again = cli(tmp_path, f, "migrate-state", "--to", pg_url)
+        assert again.returncode == 1 and "not an empty state" in again.stderr
+        env = {**tg.env(), "MONITOR_DATABASE_URL": pg_url}
+        flushed = cli(tmp_path, f, "flush", env=env)
+        assert "flush: 1 message(s) sent, 0 still queued" in flushed.stdout, flushed.stdout + flushed.stderr
+        site.clear()
+        site.add("/feed.xml", news_feed(site, [STORY]))
+        assert run(tmp_path, f, env=env).returncode == 0
+        assert [m["text"].count("Activists detained in Khorog") for m in tg.messages] == [1]
+        back = cli(tmp_path, f, "migrate-state", "--from", pg_url, "--to", str(tmp_path / "back.db"))
+        assert back.returncode == 0, back.stdout + back.stderr
+        assert "0 pending message(s)" in back.stdout

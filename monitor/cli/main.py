@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from monitor import __version__
-from monitor.cli import evidence, feeds, outbox, review, run, stories, web
+from monitor.cli import evidence, feeds, outbox, review, run, state, stories, web
 from monitor.cli.common import _common, _date, exit_now, fail, setup_logging
 from monitor.config.problems import ConfigError
 
 # Modules that add subcommands of their own (each has `register(command)`), in the order --help lists them.
-AREAS = (review, web, outbox, feeds, evidence)
+AREAS = (review, web, outbox, feeds, evidence, state)
 # Modules whose `cmd_<name>` functions handle the core commands that build_parser() defines.
 HANDLERS = (run, review, stories)
 
