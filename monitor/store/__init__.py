@@ -1,5 +1,8 @@
 """The state, in a SQLite file (the default) or a PostgreSQL database (`pg.py`): the only package that speaks SQL.
 
+`pg.py` is the dialect layer PostgreSQL needs (psycopg is imported only for a postgresql:// URL); `pgsearch.py`
+turns the web search into tsquery; `migrate.py` copies a whole state between the two (`monitor migrate-state`).
+
 Tables: feeds (poll state and health), items (every entry ever seen, so nothing is fetched twice),
 stories (matched articles: the evidence archive), story_sources (further outlets of a story),
 digests and outbox (what was queued for which channel, and whether the channel accepted it).
