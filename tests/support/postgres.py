@@ -17,6 +17,9 @@ import tempfile
 from pathlib import Path
 
 FSYNC_OFF = ("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+# for the benchmarks: durable like SQLite's WAL with synchronous=NORMAL (a crash can lose the last commits, never
+# corrupt), so the two backends are compared on the same footing
+LIKE_SQLITE_NORMAL = ("-c", "synchronous_commit=off")
 
 
 def server_bin() -> Path | None:
@@ -43,7 +46,7 @@ def _as_user(user: str | None) -> list[str]:
 class Cluster:
     """One running cluster; `new_database()` hands out fresh, empty databases as postgresql:// URLs."""
 
-    def __init__(self, bindir: Path, user: str = "nobody"):
+    def __init__(self, bindir: Path, user: str = "nobody", durable: bool = False):
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="pgtest-"))
         self.data = self.root / "data"
@@ -54,7 +57,7 @@ class Cluster:
         self._run = _as_user(user)
         subprocess.run([*self._run, str(bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
                         "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
-        options = " ".join([*FSYNC_OFF, "-c", f"port={self.port}", "-c", "listen_addresses=127.0.0.1",
+        options = " ".join([*(LIKE_SQLITE_NORMAL if durable else FSYNC_OFF), "-c", f"port={self.port}", "-c", "listen_addresses=127.0.0.1",
                             "-c", f"unix_socket_directories={self.root}", "-c", "max_connections=60"])
         subprocess.run([*self._run, str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
                         "-o", options, "-w", "-t", "30", "start"], check=True, capture_output=True)
