@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import shutil
 import statistics
@@ -220,9 +221,11 @@ def main() -> int:
         from tests.support.postgres import Cluster, server_bin
 
         cluster = Cluster(server_bin(), durable=True)
+        os.environ.setdefault("MONITOR_PG_IDLE_TIMEOUT_MS", "0")  # build() fills one long transaction
         DATABASE_URL = cluster.new_database("bench")
     elif args.database_url:
         DATABASE_URL = args.database_url
+        os.environ.setdefault("MONITOR_PG_IDLE_TIMEOUT_MS", "0")
     try:
         return _main(args)
     finally:

@@ -88,9 +88,18 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
         try:
             self.db = PgConnection(url)  # type: ignore[assignment]
             self._refuse_newer()
+            import hashlib
+
+            from monitor.store.schema import COLUMNS
+
+            mark = hashlib.sha256(f"{SCHEMA_VERSION}{_SCHEMA}{COLUMNS}".encode()).hexdigest()[:16]
+            if self.db.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0] and \
+                    self.meta_get("pg_schema") == mark:
+                return  # the schema is as this version makes it: no DDL (a quiet cycle opens in one query)
             self.db.executescript(_SCHEMA)
             add_missing_columns(self.db)
             record_version(self.db)
+            self.meta_set("pg_schema", mark)
         except sqlite3.DatabaseError as exc:
             raise StateError(_explain(self.where, exc)) from None
 
