@@ -508,7 +508,7 @@ def _main(args, cluster) -> int:
                str(keywords), "--state", str(state)]
         if cluster:
             cmd += ["--database-url", cluster.new_database("bench")]
-            results["backend"] = "postgresql (loopback, fsync off)"
+            results["backend"] = "postgresql (loopback; synchronous_commit off, like SQLite WAL + NORMAL)"
         floor = latency_floor(args.feeds, args.items, args.delay, conc, per_host)
         results["floor"] = floor
         log(f"site up on port {site.info['port']} ({args.feeds} hosts); latency floor {floor['seconds']:.2f} s; "
