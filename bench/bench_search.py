@@ -4,6 +4,8 @@
     python bench/bench_search.py --stories 10000   # quicker
     python bench/bench_search.py --json out.json --keep /tmp/search.db
     python bench/bench_search.py --keep /tmp/search.db --reuse     # measure the queries again
+    python bench/bench_search.py --postgresql      # the same on a throwaway PostgreSQL cluster on loopback
+    python bench/bench_search.py --database-url postgresql://…/empty_db    # or on a database of yours
 
 1. Builds a state of synthetic stories (≈300 words each, in English, Russian, Tajik and Persian, over two
    years; a few per cent name Khorog or Rushan in one of their spellings) with the real store's tables.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import shutil
 import statistics
@@ -37,6 +40,7 @@ from monitor.store.web import StoryFilter  # noqa: E402
 from monitor.web.search import SearchIndex, build_query, load_aliases  # noqa: E402
 
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+DATABASE_URL: str | None = None  # --postgresql / --database-url: the state in PostgreSQL
 SYLLABLES = {
     "en": "ta re mo lin ca pro ve ment ter son ar dis for ma".split(),
     "ru": "ро ва ли на ст ко пре до ни ель ов ра ми за".split(),
@@ -68,7 +72,7 @@ def build(path: Path, n: int, seed: int = 7) -> dict[str, float]:
     rng = random.Random(seed)
     vocab = {lang: vocabulary(rng, lang) for lang in SYLLABLES}
     weights = [1 / (i + 1) for i in range(4000)]
-    store = Store(path)
+    store = Store(path, database_url=DATABASE_URL)
     started = time.perf_counter()
     langs = ["en", "ru", "tg", "fa"]
     with store.transaction() as db:
@@ -98,7 +102,7 @@ def build(path: Path, n: int, seed: int = 7) -> dict[str, float]:
 
 
 def index(path: Path) -> dict[str, float]:
-    store = Store(path)
+    store = Store(path, database_url=DATABASE_URL)
     search = SearchIndex()
     search.prepare(store)
     batches: list[float] = []
@@ -120,6 +124,10 @@ def index(path: Path) -> dict[str, float]:
     elapsed = time.perf_counter() - started
     store.close()
     size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    if DATABASE_URL:
+        store = Store(path, database_url=DATABASE_URL)
+        size = store.db.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        store.close()
     return {"index_s": elapsed, "index_docs_per_s": docs / elapsed if elapsed else 0.0,
             "index_longest_batch_ms": max(batches) * 1000 if batches else 0.0,
             "index_median_batch_ms": statistics.median(batches) * 1000 if batches else 0.0,
@@ -132,7 +140,7 @@ def pct(values: list[float], q: int) -> float:
 
 def queries(path: Path, repeat: int) -> tuple[dict[str, float], list[tuple]]:
     aliases = load_aliases(ROOT / "keywords.yaml")
-    store = Store(path)
+    store = Store(path, database_url=DATABASE_URL)
     rows, every = [], []
     for text, filters in QUERIES:
         q = build_query(text, aliases) if text else None
@@ -151,7 +159,7 @@ def queries(path: Path, repeat: int) -> tuple[dict[str, float], list[tuple]]:
 
 def baseline(path: Path, repeat: int) -> list[tuple]:
     """LIKE over title and text: no folding, no aliases, a scan of every story."""
-    store = Store(path)
+    store = Store(path, database_url=DATABASE_URL)
     out = []
     for word, fts_word in (("Хорог", "Хорог"), ("Khorugh", "Khorugh"), ("задержан", "задержан")):
         times = []
@@ -174,7 +182,7 @@ def pages(path: Path, repeat: int) -> dict[str, float]:
     from monitor.relevance.keywords import load_rules
     from monitor.web.app import WebConfig, create_app
 
-    cfg = WebConfig(state=str(path), rules=load_rules(ROOT / "keywords.yaml"),
+    cfg = WebConfig(state=str(path), database_url=DATABASE_URL, rules=load_rules(ROOT / "keywords.yaml"),
                     aliases=load_aliases(ROOT / "keywords.yaml"))
     app = create_app(cfg)
 
@@ -204,11 +212,33 @@ def main() -> int:
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--keep", type=Path, help="build the state here and keep it")
     ap.add_argument("--reuse", action="store_true", help="with --keep: use the state already there (no rebuild)")
+    ap.add_argument("--postgresql", action="store_true", help="on a throwaway PostgreSQL cluster (loopback)")
+    ap.add_argument("--database-url", help="on this (empty) PostgreSQL database")
     args = ap.parse_args()
+    global DATABASE_URL
+    cluster = None
+    if args.postgresql:
+        from tests.support.postgres import Cluster, server_bin
+
+        cluster = Cluster(server_bin(), durable=True)
+        os.environ.setdefault("MONITOR_PG_IDLE_TIMEOUT_MS", "0")  # build() fills one long transaction
+        DATABASE_URL = cluster.new_database("bench")
+    elif args.database_url:
+        DATABASE_URL = args.database_url
+        os.environ.setdefault("MONITOR_PG_IDLE_TIMEOUT_MS", "0")
+    try:
+        return _main(args)
+    finally:
+        if cluster:
+            cluster.stop()
+
+
+def _main(args) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-search-"))
     path = args.keep or workdir / "monitor.db"
     result: dict[str, float] = {"stories": args.stories}
-    if args.reuse and path.exists():
+    result["backend"] = "postgresql" if DATABASE_URL else "sqlite"
+    if args.reuse and (path.exists() or DATABASE_URL):
         print(f"reusing {path}")
     else:
         result |= build(path, args.stories)

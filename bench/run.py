@@ -448,7 +448,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--monitor-timeout", type=float, default=3600)
     ap.add_argument("--monitor-cmd", help="command that stands for `python -m monitor`, e.g. to profile: "
                     "'py-spy record -o cycle.svg --subprocesses -- /work/venv/bin/python -m monitor'")
+    ap.add_argument("--postgresql", action="store_true",
+                    help="keep the state in a throwaway PostgreSQL cluster on loopback (tests/support/postgres.py)")
     args = ap.parse_args(argv)
+    cluster = None
+    if args.postgresql:
+        sys.path.insert(0, str(ROOT))
+        from tests.support.postgres import Cluster, server_bin
+
+        cluster = Cluster(server_bin(), durable=True)
+    try:
+        return _main(args, cluster)
+    finally:
+        if cluster:
+            cluster.stop()
+
+
+def _main(args, cluster) -> int:
 
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="pamir-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -490,6 +506,9 @@ def main(argv: list[str] | None = None) -> int:
         prefix = shlex.split(args.monitor_cmd) if args.monitor_cmd else [args.python, "-m", "monitor"]
         cmd = [*prefix, "run", "--once", "--feeds", str(feeds_yaml), "--keywords",
                str(keywords), "--state", str(state)]
+        if cluster:
+            cmd += ["--database-url", cluster.new_database("bench")]
+            results["backend"] = "postgresql (loopback; synchronous_commit off, like SQLite WAL + NORMAL)"
         floor = latency_floor(args.feeds, args.items, args.delay, conc, per_host)
         results["floor"] = floor
         log(f"site up on port {site.info['port']} ({args.feeds} hosts); latency floor {floor['seconds']:.2f} s; "
@@ -499,6 +518,11 @@ def main(argv: list[str] | None = None) -> int:
         log("cycle 1: first full cycle")
         c1 = results["cycle1"] = measure("cycle1", cmd, workdir, site, env, timeout=args.monitor_timeout)
         c1["db_mb"] = state.stat().st_size / MB if state.exists() else None
+        if cluster:
+            import psycopg
+
+            with psycopg.connect(cmd[-1]) as conn:
+                c1["db_mb"] = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / MB
         save()
         log(f"  {c1['wall']:.1f} s, exit {c1['exit']}")
         log("cycle 2: nothing new")

@@ -26,14 +26,50 @@ def site():
         yield s
 
 
-@pytest.fixture
-def store(tmp_path):
-    """A fresh state file on disk, closed after the test."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """A fresh state, closed after the test: a SQLite file on disk, then the same test on a fresh PostgreSQL
+    database (the WARC folder still beside tmp_path/monitor.db)."""
     from monitor.store import Store
 
-    s = Store(tmp_path / "monitor.db")
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    s = Store(tmp_path / "monitor.db", database_url=url)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster for this test session (one per xdist worker), on loopback.
+
+    Without the server binaries or psycopg the tests that need it skip; in CI (CI=true) they fail instead,
+    so a CI image that lost PostgreSQL cannot pass by skipping."""
+    from tests.support.postgres import Cluster, server_bin
+
+    bindir = server_bin()
+    missing = "PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb)" if bindir is None else None
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        missing = "psycopg (pip install '.[postgresql]')"
+    if missing:
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(f"CI needs {missing} for the PostgreSQL tests")
+        pytest.skip(f"{missing} not installed")
+    cluster = Cluster(bindir)
+    from monitor.store import Store
+
+    Store(cluster.root / "template.db", database_url=cluster.url(cluster.template)).close()  # copied with its schema
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """A fresh, empty PostgreSQL database for one test, as a postgresql:// URL; dropped afterwards."""
+    url = pg_cluster.new_database()
+    yield url
+    pg_cluster.drop(url)
 
 
 @pytest.fixture

@@ -200,7 +200,7 @@ def _state(args: argparse.Namespace, *, locked: bool = False, read_only: bool = 
     """The state file, closed afterwards; `locked` for commands that poll or deliver (one monitor at a time),
     `read_only` for commands that only read it (they work on an archive copy on write-protected media)."""
     with instance_lock(args.state) if locked else nullcontext():
-        store = Store(args.state, read_only=read_only)
+        store = Store(args.state, database_url=database_url(args), read_only=read_only)
         try:
             yield store
         finally:
@@ -223,9 +223,28 @@ def _typed_url(target: str) -> bool:
 
 
 
+def database_url(args: argparse.Namespace) -> str | None:
+    """--database-url or $MONITOR_DATABASE_URL: the state is in that PostgreSQL database, not in --state."""
+    return getattr(args, "database_url", None) or os.environ.get("MONITOR_DATABASE_URL") or None
+
+
+def state_exists(args: argparse.Namespace) -> bool:
+    """Whether there is a state to read: the file, or (with a database URL) the database, which is not probed
+    here: opening it says clearly why it cannot be used."""
+    return bool(database_url(args)) or Path(args.state).exists()
+
+
+def state_label(args: argparse.Namespace, absolute: bool = True) -> str:
+    """The state for logs and messages: the file's path, or the database URL without its password."""
+    from monitor.store import redact_url
+
+    url = database_url(args)
+    return redact_url(url) if url else os.path.abspath(args.state) if absolute else args.state
+
+
 def _existing_state(args: argparse.Namespace) -> None:
     """Commands that only read the state must not create an empty one because of a typo in --state."""
-    if not Path(args.state).is_file():
+    if not database_url(args) and not Path(args.state).is_file():
         raise RuntimeError(f"no state file at {args.state} (check --state or $MONITOR_STATE; "
                            "`monitor run --once` creates it)")
 
@@ -236,5 +255,8 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--feeds", default=d("feeds.yaml"), help="feeds file (default ./feeds.yaml)")
     parser.add_argument("--keywords", default=d("keywords.yaml"), help="keyword rules (default ./keywords.yaml)")
     parser.add_argument("--state", default=d(os.environ.get("MONITOR_STATE", "monitor.db")),
-                        help="SQLite state file (default ./monitor.db, or $MONITOR_STATE)")
+                        help="SQLite state file (default ./monitor.db, or $MONITOR_STATE); with a database URL, "
+                             "the WARC folder and the lock file still go beside it")
+    parser.add_argument("--database-url", default=d(None), metavar="URL",
+                        help="keep the state in PostgreSQL (postgresql://user@host/db; default $MONITOR_DATABASE_URL)")
     parser.add_argument("-v", "--verbose", action="count", default=d(0), help="more detail: every feed and article (-vv: the libraries too)")

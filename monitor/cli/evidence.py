@@ -68,7 +68,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         result = verify_wacz(args.file, public_key=expected)
         target = str(args.file)
     else:
-        if not Path(args.state).exists():
+        from monitor.cli.common import state_exists, state_label
+
+        if not state_exists(args):
             print(f"error: no state at {args.state}", file=sys.stderr)
             return 1
         from monitor.evidence.capture import Evidence
@@ -76,7 +78,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         with _state(args) as store:
             result = verify_state(store, Evidence(store))
-        target = f"the archive of {args.state}"
+        target = f"the archive of {state_label(args, absolute=False)}"
     for problem in result.problems:
         print(f"MISMATCH {problem}")
     checked = ", ".join(result.checked) or "nothing"

@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from monitor import __version__
-from monitor.cli import evidence, feeds, incidents, outbox, review, run, stories, web
+from monitor.cli import evidence, feeds, incidents, outbox, review, run, state, stories, web
 from monitor.cli.common import _common, _date, exit_now, fail, setup_logging
 from monitor.config.problems import ConfigError
 
 # Modules that add subcommands of their own (each has `register(command)`), in the order --help lists them.
-AREAS = (review, web, outbox, feeds, evidence, incidents)
+AREAS = (review, web, outbox, feeds, evidence, incidents, state)
 # Modules whose `cmd_<name>` functions handle the core commands that build_parser() defines.
 HANDLERS = (run, review, stories)
 
@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     except sqlite3.DatabaseError as exc:  # after opening: a full disk, a page damaged since, a lock held too long
         from monitor.store import explain_error
 
-        fail(f"error: {explain_error(args.state, exc)}")
+        from monitor.cli.common import state_label
+
+        fail(f"error: {explain_error(state_label(args, absolute=False), exc)}")
         return 1
     except FetchError as exc:  # discover, explain: a URL the user typed could not be had
         fail(f"error: {exc.reason}")

@@ -16,14 +16,13 @@ def register(command) -> None:
 
 
 def cmd_flush(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from monitor.delivery.outbox import deliver_due
     from monitor.delivery.notifier import channel_label
-    from monitor.cli.common import EXIT_DEGRADED, _notifiers, _state
+    from monitor.cli.common import EXIT_DEGRADED, _notifiers, _state, state_exists
 
     notifiers = _notifiers(args=args)
-    if not Path(args.state).exists():
+    if not state_exists(args):
         print(f"no state at {args.state}: nothing to flush")
         return 0
     with _state(args, locked=True) as store:

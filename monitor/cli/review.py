@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.cli.common import _date, _typed_url
+from monitor.cli.common import _date, _typed_url, state_exists
 
 
 def register(command) -> None:
@@ -50,7 +50,7 @@ def cmd_rematch(args: argparse.Namespace) -> int:
     if until and until < args.since:
         print("error: --until is before --since", file=sys.stderr)
         return 2
-    if not Path(args.state).exists():
+    if not state_exists(args):
         print(f"no state yet at {args.state}: run `monitor run --once` first")
         return 0
     with _state(args, locked=True) as store:
@@ -109,7 +109,7 @@ def cmd_labels(args: argparse.Namespace) -> int:
     if args.action == "export" and args.folder is None:
         print("error: `monitor labels export DIR` needs the folder to write", file=sys.stderr)
         return 2
-    if not Path(args.state).exists():
+    if not state_exists(args):
         print(f"no state yet at {args.state}: nothing labelled")
         return 0
     with _state(args, read_only=True) as store:
@@ -141,7 +141,7 @@ def run_label_eval(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stdout)
         return 2
-    if not Path(args.state).exists():
+    if not state_exists(args):
         print(f"no state at {args.state}: nothing labelled yet")
         return 2
     with _state(args, read_only=True) as store:

@@ -12,10 +12,10 @@ import asyncio
 import logging
 import os
 import sys
-from pathlib import Path
 
 from monitor import __version__
-from monitor.cli.common import EXIT_DEGRADED, EXIT_OK, _notifiers, _state, _typed_url, load_config
+from monitor.cli.common import (EXIT_DEGRADED, EXIT_OK, _notifiers, _state, _typed_url, load_config, state_exists,
+                                 state_label)
 from monitor.config.problems import ConfigError
 from monitor.store import Store
 
@@ -31,7 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # The first line under journald: which state, which channels — never a secret, an address or a chat id.
     log.info("monitor %s: state %s; delivery: %s", __version__,
-             os.path.abspath(args.state), channels_summary(notifiers))
+             state_label(args), channels_summary(notifiers))
     with _state(args, locked=True) as store:
         return asyncio.run(_serve(args, feeds, rules, store, notifiers))
 
@@ -42,7 +42,7 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
 
     fp = quiet.fingerprint(args.feeds, args.keywords, os.environ)
     # with no state to hold a plan, the config is checked before a state file is created for it
-    config = None if fp and Path(args.state).exists() else _config_and_channels(args)
+    config = None if fp and state_exists(args) else _config_and_channels(args)
     with _state(args, locked=True) as store:
         return asyncio.run(_run_once(args, store, fp, config))
 
@@ -66,7 +66,7 @@ async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, conf
     from monitor.pipeline import Monitor
 
     # The first line under journald: which state, which channels — never a secret, an address or a chat id.
-    log.info("monitor %s (one cycle): state %s; delivery: %s", __version__, os.path.abspath(args.state),
+    log.info("monitor %s (one cycle): state %s; delivery: %s", __version__, state_label(args),
              channels_summary(notifiers))
 
     async with Monitor(feeds, rules, store, notifiers, prefetched=prefetched) as monitor:
@@ -211,7 +211,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"warning: {exc}", file=sys.stderr)
         feeds = None
-    if not Path(args.state).exists():
+    if not state_exists(args):
         print(f"no state yet at {args.state}: run `monitor run --once` first")
         return 0
     with _state(args, read_only=True) as store:

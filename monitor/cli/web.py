@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from monitor.cli.common import _state
+from monitor.cli.common import _state, database_url, state_exists, state_label
 
 log = logging.getLogger("monitor")
 
@@ -64,7 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except UnsafeBinding as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not Path(args.state).exists():
+    if not state_exists(args):
         print(f"error: no state yet at {args.state}: run `monitor run --once` first", file=sys.stderr)
         return 1
     feeds, rules, rules_error = _lenient_config(args)
@@ -73,7 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from monitor.web.app import WebConfig, create_app
     from monitor.web.search import load_aliases
 
-    config = WebConfig(state=args.state, rules=rules, rules_error=rules_error,
+    config = WebConfig(state=args.state, database_url=database_url(args), rules=rules, rules_error=rules_error,
                        aliases=load_aliases(args.keywords) if rules else [], feeds=feeds, token=token,
                        read_only=args.read_only, loopback_only_hosts=token is None and is_loopback_host(args.host))
     app = create_app(config)
@@ -85,7 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"serving the archive {args.state} on http://{host}:{args.port}/"
+    print(f"serving the archive {state_label(args, absolute=False)} on http://{host}:{args.port}/"
           + (" (read-only)" if args.read_only else "") + (" (token required)" if token else "")
           + " — Ctrl-C stops it", file=sys.stderr)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=args.verbose > 0,
@@ -97,7 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from monitor.delivery.weekly import build_report, render_text, week_of
 
-    if not Path(args.state).exists():
+    if not state_exists(args):
         print(f"no state yet at {args.state}: run `monitor run --once` first")
         return 0
     _, rules, _ = _lenient_config(args) if Path(args.keywords).exists() else (None, None, None)

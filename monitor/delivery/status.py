@@ -81,6 +81,7 @@ def format_status(store: Store, feeds: FeedsFile | None, now: datetime | None = 
     from monitor.evidence.capture import archive_summary
 
     lines.append(archive_summary(store))
+    lines.append(f"state: {store.describe()}")
     if dead:
         lines.append("")
         lines.append(f"feeds failing for more than {failing_after / 3600:.0f}h: " + ", ".join(dead))

@@ -164,7 +164,10 @@ class WarcArchive:
 
     @classmethod
     def beside(cls, state: str | Path, **options) -> "WarcArchive":
-        return cls(Path(f"{state}.warc"), **options)
+        """`<state>.warc/`, or $MONITOR_ARCHIVE_DIR (a state in PostgreSQL keeps its WARC files on this host)."""
+        import os
+
+        return cls(Path(os.environ.get("MONITOR_ARCHIVE_DIR") or f"{state}.warc"), **options)
 
     def files(self) -> list[Path]:
         if not self.directory.is_dir():

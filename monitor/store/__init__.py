@@ -1,11 +1,15 @@
-"""Stage 5, the state (SQLite): the only package that speaks SQL.
+"""Stage 5, the state, in a SQLite file (the default) or a PostgreSQL database (`pg.py`): the only package that
+speaks SQL.
+
+`pg.py` is the dialect layer PostgreSQL needs (psycopg is imported only for a postgresql:// URL); `pgsearch.py`
+turns the web search into tsquery; `migrate.py` copies a whole state between the two (`monitor migrate-state`).
 
 Tables: feeds (poll state and health), items (every entry ever seen, so nothing is fetched twice),
 stories (matched articles: the evidence archive), story_sources (further outlets of a story),
 incidents, incident_reports and incident_persons (one event across outlets and languages: incidents.py),
 digests and outbox (what was queued for which channel, and whether the channel accepted it); the full list
 is in ARCHITECTURE.md. `Store` is this module plus one query mixin per area (neardup, digests, texts, labels,
-mentions, evidence, quiet, robots, web, incidents). `Store(path, read_only=True)` for commands that only
+mentions, evidence, quiet, robots, web, reports, incidents). `Store(path, read_only=True)` for commands that only
 read; `scratch.py`: a read-only server's search index.
 
 Takes: models and plain values, inside `Store.transaction()`. Returns: rows (sqlite3.Row) and small records.
@@ -32,29 +36,42 @@ from monitor.store.incidents import IncidentQueries
 from monitor.store.labels import Label, LabelQueries
 from monitor.store.mentions import MentionQueries
 from monitor.store.quiet import QuietQueries
+from monitor.store.reports import ReportQueries
 from monitor.store.robots import RobotsQueries
 from monitor.store.texts import KeptText, KeptTextQueries
 from monitor.store.common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
-                     explain_error, utcnow)
+                     explain_error, is_database_url, redact_url, stored_url_key, utcnow)
+from monitor.store.opening import Opening, _open_read_only
 from monitor.store.schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns, record_version, stored_version
 from monitor.store.web import WebQueries
 from monitor.store.scratch import attach as attach_scratch
 
 __all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 __all__ += ["Label", "KeptText"]  # re-check and labels
+__all__ += ["is_database_url", "redact_url"]
 
 
-class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTextQueries, WebQueries, MentionQueries,
-            RobotsQueries, QuietQueries, IncidentQueries):
-    """One SQLite connection, used from one thread (the event loop's).
+class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTextQueries, WebQueries,
+            ReportQueries, MentionQueries, RobotsQueries, QuietQueries, IncidentQueries):
+    """One database connection, used from one thread (the event loop's).
 
-    `read_only` for commands that only read (status, export, show, report, labels, serve --read-only): the file
-    is opened read-only and nothing is written, not even the schema check, so an archive copy on
-    write-protected media can be inspected."""
+    `path` is the SQLite file; with `database_url` (postgresql://…) the state is in that database instead, and
+    `path` only says where the WARC folder and the lock file go (beside it, as with a file). `read_only` for
+    commands that only read (status, export, show, report, labels, serve --read-only): a SQLite file is opened
+    read-only and nothing is written, not even the schema check, so an archive copy on write-protected media can
+    be inspected."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False):
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path, database_url: str | None = None, *, read_only: bool = False):
         self.path = str(path)
         self.read_only = read_only
+        if is_database_url(str(path)) and database_url is None:
+            database_url, self.path = str(path), "monitor.db"
+        self.where = self.path
+        if database_url:
+            self._open_postgresql(database_url)
+            return
         if read_only:
             self.db = _open_read_only(self.path)
             try:
@@ -87,54 +104,21 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
         if found > SCHEMA_VERSION:
             self.db.close()
             raise StateError(
-                f"{self.path}: this state was written by a newer version of the monitor (schema {found}; this one "
+                f"{self.where}: this state was written by a newer version of the monitor (schema {found}; this one "
                 f"knows up to {SCHEMA_VERSION}). It was left untouched: upgrade the monitor, or use --state for "
                 "another file."
             )
 
+    def describe(self) -> str:
+        """The backend and where, for `monitor status`: a PostgreSQL URL never with its password."""
+        if self.backend == "postgresql":
+            return f"PostgreSQL {self.where} (WARC files in {self.path}.warc unless $MONITOR_ARCHIVE_DIR)"
+        return f"SQLite file {os.path.abspath(self.path)}"
+
     def close(self) -> None:
         self.db.close()
-        if not self.read_only:
+        if self.backend == "sqlite" and not self.read_only:
             self._write_stamp()
-
-    # A clean close leaves `<state>.closed` with the file's size and modification time. A state that does not
-    # match it was changed by something else (a crash mid-write, a disk fault, a copy) and is checked whole
-    # before this run writes into it; one that matches skips the check, so a run's start does not grow with the
-    # size of the archive.
-
-    def _stamp_path(self) -> Path:
-        return Path(self.path + ".closed")
-
-    def _file_stamp(self) -> str | None:
-        try:
-            info = os.stat(self.path)
-        except OSError:
-            return None
-        if os.path.exists(self.path + "-wal") and os.path.getsize(self.path + "-wal") > 0:
-            return None  # a write-ahead log left behind: not a clean close
-        return f"{info.st_size} {info.st_mtime_ns}"
-
-    def _changed_since_close(self) -> bool:
-        if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
-            return False  # a new state: nothing to check
-        try:
-            kept = self._stamp_path().read_text(encoding="ascii").strip()
-        except OSError:
-            return True
-        return kept != self._file_stamp()
-
-    def _write_stamp(self) -> None:
-        stamp = self._file_stamp()
-        path = self._stamp_path()
-        try:
-            if stamp is None:
-                path.unlink(missing_ok=True)
-                return
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(stamp + "\n", encoding="ascii")
-            os.replace(tmp, path)
-        except OSError:  # a read-only folder: the next start checks the file instead
-            pass
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -221,13 +205,14 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
 
     def known_items(self, url_keys: Iterable[str], guids: Iterable[str]) -> tuple[set[str], set[str]]:
         """Which of these URL keys and GUIDs are settled (seen, and not a failure still worth retrying)."""
-        url_keys, guids = list(url_keys), [g for g in guids if g]
+        stored = {stored_url_key(k): k for k in url_keys}  # an over-long key is kept as its hash
+        url_keys, guids = list(stored), [g for g in guids if g]
         settled = "(status != 'failed' OR attempts >= 3)"
         keys: set[str] = set()
         found_guids: set[str] = set()
         for chunk in _chunks(url_keys):
             q = f"SELECT url_key FROM items WHERE {settled} AND url_key IN ({','.join('?' * len(chunk))})"
-            keys.update(r[0] for r in self.db.execute(q, chunk))
+            keys.update(stored[r[0]] for r in self.db.execute(q, chunk))
         for chunk in _chunks(guids):
             q = f"SELECT guid FROM items WHERE {settled} AND guid IN ({','.join('?' * len(chunk))})"
             found_guids.update(r[0] for r in self.db.execute(q, chunk))
@@ -242,7 +227,7 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
                ON CONFLICT (url_key) DO UPDATE SET status = excluded.status, error = excluded.error,
                  attempts = items.attempts + 1, guid = COALESCE(items.guid, excluded.guid)
                RETURNING id""",
-            (feed, guid, url, url_key, _ts(utcnow()), status, error),
+            (feed, guid, url, stored_url_key(url_key), _ts(utcnow()), status, error),
         ).fetchone()
         return int(row[0])
 
@@ -368,33 +353,3 @@ class Store(ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTe
             """SELECT channel, status, COUNT(*) AS messages, MIN(next_attempt_at) AS next_attempt,
                       MAX(last_error) AS last_error FROM outbox GROUP BY channel, status ORDER BY channel, status"""
         ).fetchall()
-
-
-def _open_read_only(path: str) -> sqlite3.Connection:
-    """mode=ro beside a running monitor; on media where SQLite cannot even make its shared-memory file (a
-    write-protected folder or disk) the file cannot change under us either: `immutable` reads it without locks."""
-    uri = Path(os.path.abspath(path)).as_uri()
-    last: sqlite3.DatabaseError | None = None
-    for query in ("mode=ro", "mode=ro&immutable=1"):
-        if last is not None and ("unable to open" not in str(last)
-                                 or os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)):
-            break  # locked, damaged, missing: never read past another program's lock
-        db = None
-        try:
-            db = sqlite3.connect(f"{uri}?{query}", uri=True, timeout=10, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA busy_timeout = 10000")
-            found = stored_version(db)
-            if found > SCHEMA_VERSION:
-                db.close()
-                raise StateError(f"{path}: this state was written by a newer version of the monitor (schema {found}; "
-                                 f"this one knows up to {SCHEMA_VERSION}). It was left untouched: upgrade the monitor.")
-            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            return db  # mode=ro: SQLite refuses every write to the file (temporary tables stay possible)
-        except sqlite3.DatabaseError as exc:
-            if db is not None:
-                db.close()
-            last = exc
-    if last is not None and "unable to open" in str(last):
-        raise StateError(f"{path}: cannot read the state file ({last})") from None
-    raise StateError(_explain(path, last)) from None  # type: ignore[arg-type]

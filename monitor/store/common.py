@@ -63,6 +63,31 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
     )
 
 
+MAX_URL_KEY_BYTES = 2000  # a b-tree entry must fit a third of a page: PostgreSQL refuses keys over ~2,700 bytes
+
+
+def stored_url_key(key: str) -> str:
+    """The URL key as the items table keeps it: an over-long one (a hostile feed, a tracking monster) as its
+    SHA-256, the same on both backends, so dedup still works and no index entry is too large."""
+    if len(key.encode("utf-8", "surrogatepass")) <= MAX_URL_KEY_BYTES:
+        return key
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def is_database_url(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password (and any password= parameter) replaced by ***: for status and messages."""
+    import re
+
+    url = re.sub(r"^([a-z]+://[^:/@]*):[^@]*@", r"\1:***@", url)
+    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", url)
+
+
 def _chunks(values: list, size: int = 500) -> Iterator[list]:
     for i in range(0, len(values), size):
         yield values[i : i + size]

@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.store.common import _dt, _ts, utcnow
+from monitor.store.common import _dt, _ts, stored_url_key, utcnow
 
 LABELS = ("relevant", "irrelevant")
 
@@ -128,6 +128,6 @@ class LabelQueries:
                UNION ALL SELECT ss.story_id FROM story_sources ss LEFT JOIN items i ON i.id = ss.item_id
                  WHERE i.url_key = ? OR ss.url = ?
                LIMIT 1""",
-            (url_key, url, url, url_key, url),
+            (stored_url_key(url_key), url, url, stored_url_key(url_key), url),
         ).fetchone()
         return int(row[0]) if row else None

@@ -50,7 +50,7 @@ class ArchiveQueries:
                 (story_id, words, shingles, hashes),
             ).fetchone()[0]
             db.executemany(
-                "INSERT OR IGNORE INTO neardup_bands (key, sig_id) VALUES (?, ?)", [(k, sig_id) for k in band_keys]
+                "INSERT INTO neardup_bands (key, sig_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [(k, sig_id) for k in band_keys]
             )
         return int(sig_id)
 
@@ -83,8 +83,11 @@ class ArchiveQueries:
     def add_story_source(
         self, story_id: int, item_id: int | None, source: str, url: str, title: str, *,
         article: Article | None = None, raw_html_gz: bytes | None = None,
-    ) -> int:
+    ) -> int | None:
         """Record one more outlet of a story (idempotent per story and URL); returns the source's id.
+
+        None when the "further source" is the story's own item: another process sharing the database (a second
+        host on PostgreSQL) stored this very entry a moment earlier, so it is not a second outlet.
 
         With `article`, its evidence (text, final URL, dates, SHA-256, optional raw HTML) is kept too:
         copies get taken down as well. A source that arrives after the story was sent is an update.
@@ -93,9 +96,11 @@ class ArchiveQueries:
             row = db.execute("SELECT id FROM story_sources WHERE story_id = ? AND url = ?", (story_id, url)).fetchone()
             if row:
                 return int(row[0])
-            sent = db.execute("SELECT digest_id FROM stories WHERE id = ?", (story_id,)).fetchone()
+            sent = db.execute("SELECT digest_id, item_id FROM stories WHERE id = ?", (story_id,)).fetchone()
             if sent is None:
                 raise KeyError(f"no story {story_id}")
+            if item_id is not None and sent[1] == item_id:
+                return None
             now = _ts(utcnow())
             source_id = db.execute(
                 """INSERT INTO story_sources (story_id, item_id, source, url, title, seen_at)

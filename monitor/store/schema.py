@@ -248,6 +248,15 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 
 def add_missing_columns(db: sqlite3.Connection) -> None:
     """ALTER TABLE ... ADD COLUMN for every entry of COLUMNS an older state does not have yet."""
+    if not isinstance(db, sqlite3.Connection):  # PostgreSQL (store/pg.py) says IF NOT EXISTS itself
+        from monitor.store.pg import column_decl
+
+        present = {(r[0], r[1]) for r in db.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()")}
+        for table, column, decl in COLUMNS:
+            if (table, column) not in present:  # ALTER takes an exclusive lock: only when really needed
+                db.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {column_decl(decl)}")
+        return
     have: dict[str, set[str]] = {}
     for table, column, decl in COLUMNS:
         if table not in have:
@@ -259,8 +268,12 @@ def add_missing_columns(db: sqlite3.Connection) -> None:
 
 def stored_version(db: sqlite3.Connection) -> int:
     """The schema version a state was written with (PRAGMA user_version or meta.schema_version), read only."""
-    found = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+    if not isinstance(db, sqlite3.Connection):  # PostgreSQL: meta.schema_version only
+        found, has_meta = 0, db.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
+    else:
+        found = int(db.execute("PRAGMA user_version").fetchone()[0])
+        has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if has_meta:
         row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is not None and str(row[0]).strip().isdigit():
             found = max(found, int(row[0]))
@@ -269,7 +282,7 @@ def stored_version(db: sqlite3.Connection) -> int:
 
 def record_version(db: sqlite3.Connection) -> None:
     """After the migrations: the state is now at SCHEMA_VERSION, so an older monitor will refuse it."""
-    if int(db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
+    if isinstance(db, sqlite3.Connection) and int(db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
         db.execute(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
     db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET "
                "value = excluded.value WHERE CAST(meta.value AS INTEGER) < ?", (str(SCHEMA_VERSION), SCHEMA_VERSION))

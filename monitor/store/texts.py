@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.models import Article
-from monitor.store.common import _chunks, _dt, _ts
+from monitor.store.common import _chunks, _dt, _ts, stored_url_key
 from monitor.store.labels import compress_text, decompress_text
 
 
@@ -45,8 +45,11 @@ class KeptTextQueries:
     def keep_text(self, item_id: int, article: Article) -> None:
         """Keep an unmatched article's text (replacing an earlier copy of the same item)."""
         self.db.execute(
-            """INSERT OR REPLACE INTO kept_texts (item_id, final_url, title, published, fetched_at, extracted,
-                 raw_sha256, text_z) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO kept_texts (item_id, final_url, title, published, fetched_at, extracted,
+                 raw_sha256, text_z) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (item_id) DO UPDATE SET final_url = excluded.final_url, title = excluded.title,
+                 published = excluded.published, fetched_at = excluded.fetched_at, extracted = excluded.extracted,
+                 raw_sha256 = excluded.raw_sha256, text_z = excluded.text_z""",
             (item_id, article.final_url, article.title or article.entry.title,
              _ts(article.published or article.entry.published), _ts(article.fetched_at), int(article.extracted),
              article.raw_sha256, compress_text(article.text or "")),
@@ -70,7 +73,7 @@ class KeptTextQueries:
         """The kept text of the item with this URL key, if any (`monitor label URL` needs no fetch then)."""
         row = self.db.execute(
             """SELECT k.*, i.feed, i.guid, i.url, i.url_key FROM kept_texts k JOIN items i ON i.id = k.item_id
-               WHERE i.url_key = ?""", (url_key,)).fetchone()
+               WHERE i.url_key = ?""", (stored_url_key(url_key),)).fetchone()
         return _kept(row) if row else None
 
     def drop_kept_text(self, item_id: int) -> None:
@@ -105,7 +108,7 @@ class KeptTextQueries:
 def _period_ids(db: sqlite3.Connection, table: str, key: str, since: datetime | None,
                 until: datetime | None) -> list[int]:
     when = "COALESCE(published, fetched_at)"  # the period of the news; a page without a date: when it was seen
-    q, args = f"SELECT {key} FROM {table} WHERE 1", []
+    q, args = f"SELECT {key} FROM {table} WHERE 1 = 1", []
     if since:
         q, args = q + f" AND {when} >= ?", [*args, _ts(since)]
     if until:

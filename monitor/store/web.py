@@ -14,10 +14,10 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from monitor.store.scratch import create as create_scratch
-from monitor.store.common import _ts, utcnow
+from monitor.store.common import _ts
 
 
 def _topics(value: str) -> list[str]:
@@ -51,6 +51,15 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(
 );  -- rowid > 0: stories.id; rowid < 0: -story_sources.id
 """
 
+# PostgreSQL: the same folded text in a tsvector ('simple': no stemming, the matcher folded it already)
+PG_SEARCH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS search_index (
+    rowid BIGINT PRIMARY KEY,                   -- > 0: stories.id; < 0: -story_sources.id
+    doc TSVECTOR NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_index_doc ON search_index USING GIN (doc);
+"""
+
 # The date a story is about: its publication date, or when it was fetched when the page gave none.
 WHEN = "COALESCE(s.published, s.fetched_at)"
 
@@ -74,8 +83,8 @@ class StoryFilter:
         from `stories`, so a fresh state lists everything before its index is built.)"""
         return bool(self.match or self.topic or self.language or self.source or self.label)
 
-    def where(self) -> tuple[str, list]:
-        """The WHERE clause over `story_facets f` (when `indexed`) or `stories s`."""
+    def where(self, pg: bool = False) -> tuple[str, list]:
+        """The WHERE clause over `story_facets f` (when `indexed`) or `stories s`; `pg`: PostgreSQL's search."""
         if not self.indexed:
             clauses, args = [], []
             if self.since:
@@ -85,9 +94,9 @@ class StoryFilter:
                 clauses.append(f"{WHEN} < ?")
                 args.append(_ts(self.until))
             return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
-        return self.facet_where()
+        return self.facet_where(pg)
 
-    def facet_where(self) -> tuple[str, list]:
+    def facet_where(self, pg: bool = False) -> tuple[str, list]:
         """The WHERE clause over `story_facets f`, whatever the filter ("" when nothing filters)."""
         clauses, args = [], []
         if self.match:
@@ -95,6 +104,13 @@ class StoryFilter:
                                 (SELECT story_id FROM story_sources WHERE id = -search_index.rowid) END
                               FROM search_index WHERE search_index MATCH ?)""")
             args.append(self.match)
+            if pg:
+                from monitor.store.pgsearch import fts5_to_tsquery
+
+                clauses[-1] = ("f.story_id IN (SELECT CASE WHEN rowid > 0 THEN rowid ELSE (SELECT story_id FROM "
+                               "story_sources WHERE id = -search_index.rowid) END FROM search_index "
+                               "WHERE doc @@ to_tsquery('simple', ?))")
+                args[-1] = fts5_to_tsquery(self.match)
         if self.topic:
             clauses.append("EXISTS (SELECT 1 FROM story_topics t WHERE t.topic = ? AND t.day = f.day "
                            "AND t.story_id = f.story_id)")  # one primary-key probe per candidate
@@ -135,6 +151,7 @@ class WebQueries:
 
     db: sqlite3.Connection
     search_meta = "meta"  # where the index's watermarks are kept (a read-only state: monitor/store/scratch.py)
+    backend: str
 
     # --- the search index -----------------------------------------------------------------
 
@@ -143,6 +160,9 @@ class WebQueries:
         in_scratch = self.search_meta != "meta"  # a read-only state never indexed: monitor/store/scratch.py
         if not in_scratch:
             self.db.executescript(SEARCH_SCHEMA)
+        if self.backend != "sqlite":
+            self.db.executescript(PG_SEARCH_SCHEMA)
+            return True
         try:
             if in_scratch:
                 create_scratch(self.db, SEARCH_SCHEMA, FTS_SCHEMA)
@@ -192,9 +212,13 @@ class WebQueries:
         """
         self.db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
         try:
+            before = self._mark("search_story_id")
             self._search_write(batch, folded, languages, fts)
         finally:
             self.db.execute("PRAGMA busy_timeout = 10000")
+        last = batch.stories[-1]["id"] if batch.stories else before
+        if self.backend != "sqlite" and (before == 0 or before // 20_000 != last // 20_000) and last:
+            self.db.execute("ANALYZE search_index")  # the planner uses the GIN index once it knows the rows
 
     def _search_write(self, batch: IndexBatch, folded: Sequence[tuple[str, str]], languages: Sequence[str],
                       fts: bool) -> None:
@@ -202,10 +226,19 @@ class WebQueries:
             if fts:
                 docs = [(r["id"], *folded[i]) for i, r in enumerate(batch.stories)]
                 docs += [(-r["id"], *folded[len(batch.stories) + i]) for i, r in enumerate(batch.sources)]
-                db.executemany("INSERT OR REPLACE INTO search_index (rowid, title, body) VALUES (?, ?, ?)", docs)
-            db.executemany("INSERT OR REPLACE INTO story_facets (story_id, day, language, source) VALUES (?, ?, ?, ?)",
+                if self.backend != "sqlite":
+                    from monitor.store.pgsearch import index_words
+
+                    db.executemany("INSERT INTO search_index (rowid, doc) VALUES (?, to_tsvector('simple', ?)) "
+                                   "ON CONFLICT (rowid) DO UPDATE SET doc = excluded.doc",
+                                   [(i, index_words(f"{t}\n{b}")) for i, t, b in docs])
+                else:
+                    db.executemany("INSERT OR REPLACE INTO search_index (rowid, title, body) VALUES (?, ?, ?)", docs)
+            db.executemany("INSERT INTO story_facets (story_id, day, language, source) VALUES (?, ?, ?, ?) ON CONFLICT "
+                           "(story_id) DO UPDATE SET day = excluded.day, language = excluded.language, "
+                           "source = excluded.source",
                            [(r["id"], r["day"], lang, r["source"]) for r, lang in zip(batch.stories, languages)])
-            db.executemany("INSERT OR IGNORE INTO story_topics (topic, day, story_id) VALUES (?, ?, ?)",
+            db.executemany("INSERT INTO story_topics (topic, day, story_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                            [(t, r["day"], r["id"]) for r in batch.stories for t in _topics(r["topics"])])
             for key, rows in (("search_story_id", batch.stories), ("search_source_id", batch.sources)):
                 if rows:
@@ -215,7 +248,9 @@ class WebQueries:
     def search_reset(self) -> None:
         """Forget the whole index (after a change of the folding); the next reads rebuild it."""
         with self.transaction() as db:
-            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_index'").fetchone():
+            if self.backend != "sqlite":
+                db.execute("DELETE FROM search_index")
+            elif db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_index'").fetchone():
                 db.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
             db.execute("DELETE FROM story_facets")
             db.execute("DELETE FROM story_topics")
@@ -238,7 +273,7 @@ class WebQueries:
 
     def list_stories(self, flt: StoryFilter, *, limit: int = 50, offset: int = 0) -> list[sqlite3.Row]:
         """Newest first (by publication date, else fetch time), with the number of further sources."""
-        where, args = flt.where()
+        where, args = flt.where(self.backend != "sqlite")
         if not flt.indexed:
             return self.db.execute(
                 f"SELECT {self._COLUMNS} FROM stories s{where} ORDER BY {WHEN} DESC, s.id DESC LIMIT ? OFFSET ?",
@@ -254,9 +289,9 @@ class WebQueries:
 
     def count_stories(self, flt: StoryFilter, cap: int = 1_000) -> int:
         """How many stories the filter finds, counted up to `cap` (a count is no reason to read everything)."""
-        where, args = flt.where()
+        where, args = flt.where(self.backend != "sqlite")
         table = "story_facets f" if flt.indexed else "stories s"
-        row = self.db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table}{where} LIMIT ?)", [*args, cap])
+        row = self.db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table}{where} LIMIT ?) AS found", [*args, cap])
         return int(row.fetchone()[0])
 
     def facet_counts(self, flt: StoryFilter) -> dict[str, dict[str, int]]:
@@ -265,7 +300,7 @@ class WebQueries:
         from dataclasses import replace
 
         def where(f: StoryFilter) -> tuple[str, list]:
-            return f.facet_where()
+            return f.facet_where(self.backend != "sqlite")
 
         out: dict[str, dict[str, int]] = {}
         w, a = where(replace(flt, language=None))
@@ -279,7 +314,7 @@ class WebQueries:
             f"""SELECT source, COUNT(DISTINCT story_id) FROM (
                   SELECT f.source AS source, f.story_id FROM story_facets f{w}
                   UNION ALL SELECT ss.source, ss.story_id FROM story_sources ss
-                  WHERE ss.story_id IN (SELECT f.story_id FROM story_facets f{w})) GROUP BY 1""", a + a))
+                  WHERE ss.story_id IN (SELECT f.story_id FROM story_facets f{w})) AS carried GROUP BY 1""", a + a))
         return out
 
     def story_language(self, story_id: int) -> str | None:
@@ -294,98 +329,6 @@ class WebQueries:
         return {"sources": sources, "languages": languages}
 
     # --- trends and the weekly report -----------------------------------------------------
-
-    def weekly_topic_counts(self, since: datetime, until: datetime | None = None, *,
-                            indexed: bool = False) -> list[tuple[str, str, int]]:
-        """(Monday of the week as YYYY-MM-DD, topic, stories) for every week with stories.
-
-        `indexed` counts from the slim `story_topics` (the web page, every minute), else from the stories.
-        """
-        if indexed:  # per day (a cheap substr), folded into weeks here
-            q = "SELECT substr(day, 1, 10), topic, COUNT(*) FROM story_topics WHERE day >= ?"
-            q += (" AND day < ?" if until else "") + " GROUP BY 1, 2"
-            weeks: dict[tuple[str, str], int] = {}
-            for day, topic, n in self.db.execute(q, [_ts(since)] + ([_ts(until)] if until else [])):
-                d = date.fromisoformat(day)
-                key = ((d - timedelta(days=d.weekday())).isoformat(), topic)
-                weeks[key] = weeks.get(key, 0) + n
-            return [(w, t, n) for (w, t), n in sorted(weeks.items())]
-        q = f"""SELECT date({WHEN}, '-6 days', 'weekday 1') AS week, t.value AS topic, COUNT(*) AS n
-                FROM stories s, json_each(s.topics) t WHERE {WHEN} >= ?""" + (f" AND {WHEN} < ?" if until else "")
-        q += " GROUP BY week, topic ORDER BY week, topic"
-        args = [_ts(since)] + ([_ts(until)] if until else [])
-        return [(r[0], r[1], r[2]) for r in self.db.execute(q, args)]
-
-    def weekly_counts(self, since: datetime, until: datetime) -> dict[str, int]:
-        """Stories per week (Monday as YYYY-MM-DD), whatever their topics."""
-        q = f"""SELECT date({WHEN}, '-6 days', 'weekday 1'), COUNT(*) FROM stories s WHERE {WHEN} >= ? AND {WHEN} < ?
-                GROUP BY 1"""
-        return {r[0]: r[1] for r in self.db.execute(q, (_ts(since), _ts(until)))}
-
-    def topic_counts(self, since: datetime, until: datetime | None = None) -> list[tuple[str, int]]:
-        q = f"SELECT t.value, COUNT(*) FROM stories s, json_each(s.topics) t WHERE {WHEN} >= ?"
-        q += (f" AND {WHEN} < ?" if until else "") + " GROUP BY t.value ORDER BY 2 DESC, 1"
-        return [(r[0], r[1]) for r in self.db.execute(q, [_ts(since)] + ([_ts(until)] if until else []))]
-
-    def source_counts(self, since: datetime, until: datetime | None = None, *,
-                      indexed: bool = False) -> list[tuple[str, int, int]]:
-        """(outlet, stories it reported first, stories it carried as a further source), busiest first.
-
-        `indexed` counts the first sources from the slim `story_facets` (the web page), else from the stories.
-        """
-        bound = f"{WHEN} >= ?" + (f" AND {WHEN} < ?" if until else "")
-        args = [_ts(since)] + ([_ts(until)] if until else [])
-        first = ("SELECT f.source AS source, 1 AS first, 0 AS further FROM story_facets f WHERE f.day >= ?"
-                 + (" AND f.day < ?" if until else "")) if indexed else \
-            f"SELECT s.source AS source, 1 AS first, 0 AS further FROM stories s WHERE {bound}"
-        further = ("SELECT ss.source, 0, 1 FROM story_sources ss JOIN story_facets f ON f.story_id = ss.story_id "
-                   "WHERE f.day >= ?" + (" AND f.day < ?" if until else "")) if indexed else \
-            f"SELECT ss.source, 0, 1 FROM story_sources ss JOIN stories s ON s.id = ss.story_id WHERE {bound}"
-        rows = self.db.execute(
-            f"""SELECT source, SUM(first), SUM(further) FROM (
-                  {first}
-                  UNION ALL
-                  {further})
-                GROUP BY source ORDER BY SUM(first) + SUM(further) DESC, source""", args + args)
-        return [(r[0], int(r[1]), int(r[2])) for r in rows]
-
-    def top_stories(self, since: datetime, until: datetime | None = None, limit: int = 10) -> list[sqlite3.Row]:
-        """The period's strongest stories: score, then how many outlets carried them."""
-        bound = f"{WHEN} >= ?" + (f" AND {WHEN} < ?" if until else "")
-        return self.db.execute(
-            f"""SELECT s.id, s.title, s.source, s.final_url, s.url, s.topics, s.score, {WHEN} AS day,
-                       (SELECT COUNT(*) FROM story_sources ss WHERE ss.story_id = s.id) AS sources
-                FROM stories s WHERE {bound} ORDER BY s.score DESC, sources DESC, s.id LIMIT ?""",
-            [_ts(since)] + ([_ts(until)] if until else []) + [int(limit)]).fetchall()
-
-    def new_sources(self, since: datetime, until: datetime | None = None) -> list[tuple[str, str, int]]:
-        """Outlets first seen in the period: (outlet, first seen, stories carried in the period)."""
-        rows = self.db.execute(
-            """SELECT source, MIN(seen) AS first, SUM(seen >= ? AND (? IS NULL OR seen < ?)) FROM (
-                 SELECT source, fetched_at AS seen FROM stories UNION ALL SELECT source, seen_at FROM story_sources)
-               GROUP BY source HAVING first >= ? AND (? IS NULL OR first < ?) ORDER BY first""",
-            (_ts(since), _ts(until), _ts(until), _ts(since), _ts(until), _ts(until)))
-        return [(r[0], r[1], int(r[2])) for r in rows]
-
-    def last_digest_of_kind(self, kind: str) -> datetime | None:
-        row = self.db.execute("SELECT MAX(created_at) FROM digests WHERE kind = ?", (kind,)).fetchone()
-        return datetime.fromisoformat(row[0]) if row and row[0] else None
-
-    def queue_report(self, kind: str, messages: dict[str, list[str]], *, not_since: datetime) -> int | None:
-        """Queue a report (a digest without stories) unless one of `kind` was queued at or after `not_since`:
-        the check and the insert are one transaction, so two processes cannot both send this week's report."""
-        now = _ts(utcnow())
-        with self.transaction() as db:
-            row = db.execute("SELECT 1 FROM digests WHERE kind = ? AND created_at >= ?", (kind, _ts(not_since)))
-            if row.fetchone():
-                return None
-            digest_id = db.execute("INSERT INTO digests (kind, created_at, stories) VALUES (?, ?, 0) RETURNING id",
-                                   (kind, now)).fetchone()[0]
-            for channel, parts in messages.items():
-                db.executemany(
-                    "INSERT INTO outbox (digest_id, channel, seq, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
-                    [(digest_id, channel, seq, payload, now) for seq, payload in enumerate(parts)])
-        return int(digest_id)
 
     def story_ids_exist(self, ids: Iterable[int]) -> set[int]:
         ids = list(ids)

@@ -42,6 +42,7 @@ class WebConfig:
     """Everything the app needs, resolved by `monitor serve` (or a test)."""
 
     state: str
+    database_url: str | None = None  # the state in PostgreSQL (the WARC folder still beside `state`)
     rules: Any = None  # RuleSet, or None when keywords.yaml could not be read
     rules_error: str | None = None
     aliases: list[Alias] = field(default_factory=list)
@@ -76,7 +77,7 @@ class Context:
     def store(self) -> Store:
         store = getattr(self.local, "store", None)
         if store is None:
-            store = Store(self.config.state, read_only=self.config.read_only)
+            store = Store(self.config.state, database_url=self.config.database_url, read_only=self.config.read_only)
             self.local.store = store
             with self.lock:
                 self.stores.append(store)

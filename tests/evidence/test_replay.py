@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -137,7 +136,6 @@ def test_the_page_requisites_are_records_of_the_same_capture(export):
 
 def test_each_capture_has_a_full_page_screenshot_rendered_from_the_capture_alone(export):
     import io
-    import json
     import struct
     import zlib
 

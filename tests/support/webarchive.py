@@ -56,12 +56,13 @@ def _match(matcher: Matcher, title: str, text: str) -> MatchResult:
     return MatchResult((TopicHit("gbao_rights", 3.0, ("gbao",)),), (), text[:200], ())
 
 
-def build_archive(path: Path, extra: int = 0, now: datetime | None = None) -> dict[str, int]:
+def build_archive(path: Path, extra: int = 0, now: datetime | None = None,
+                  database_url: str | None = None) -> dict[str, int]:
     """Write the stories (plus `extra` filler stories in the past year), dated back from `now` (default: the
-    clock's now); returns story ids by feed."""
+    clock's now), into the file or the PostgreSQL database; returns story ids by feed."""
     now = now or clock.now().replace(microsecond=0)
     matcher = Matcher(load_rules(PROJECT / "keywords.yaml"))
-    store = Store(path)
+    store = Store(path, database_url=database_url)
     ids: dict[str, int] = {}
     try:
         for n, (feed, title, text, days) in enumerate(STORIES + _filler(extra)):
