@@ -78,8 +78,11 @@ def compatible(new: DraftRecord, new_anchor: str, old: DraftRecord, old_anchor: 
         return False
     if new.victims and old.victims:
         return any(same_person(a.key, b.key) for a in new.victims for b in old.victims)
-    if new.place and old.place and new.date and old.date:
-        return True  # the same place on stated, compatible dates; an undated report needs a name or a toll
+    if any(getattr(new, f) and getattr(old, f) and getattr(new, f) != getattr(old, f) for f in ("killed", "detained")):
+        return False  # three students and one teacher are two detentions, whatever else they share
+    if new.place and old.place and new.date_precision == old.date_precision == "day" and new.date and old.date:
+        return True  # the same act at the same place on the same stated day (give or take the day a report
+        # counts from); a week or a month is too wide to join reports that name nobody
     # neither place on both sides: the same stated toll is the last thing that can tie them
     return any(getattr(new, f) and getattr(new, f) == getattr(old, f) for f in ("killed", "detained"))
 
