@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -194,15 +196,14 @@ class PgConnection:
         self._raw("COMMIT")
         return cursor
 
-    def executemany(self, sql: str, seq) -> Any:
-        rows = [_clean(p) for p in seq]
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A transaction under the write lock, unless the caller's is open already (then it is the caller's)."""
         own = not self.in_transaction
         if own:
             self.execute("BEGIN IMMEDIATE")
         try:
-            with self.conn.cursor() as cur:
-                if rows:
-                    cur.executemany(translate(sql), rows)
+            yield
         except psycopg.Error as exc:
             if own:
                 self._raw("ROLLBACK")
@@ -213,22 +214,19 @@ class PgConnection:
             raise
         if own:
             self._raw("COMMIT")
+
+    def executemany(self, sql: str, seq) -> Any:
+        rows = [_clean(p) for p in seq]
+        with self._writing(), self.conn.cursor() as cur:
+            if rows:
+                cur.executemany(translate(sql), rows)
         return _EMPTY
 
     def executescript(self, script: str) -> None:
         """DDL from the schema: one transaction under the write lock (two first runs may race to create it)."""
-        own = not self.in_transaction
-        if own:
-            self.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing():
             for statement in ddl(script):
                 self._raw(statement)
-        except BaseException:
-            if own:
-                self._raw("ROLLBACK")
-            raise
-        if own:
-            self._raw("COMMIT")
 
     def close(self) -> None:
         self.conn.close()
