@@ -24,6 +24,7 @@ from monitor import clock
 
 from tests.conftest import PROJECT, run_cli
 from tests.support.localsite import LocalSite, Page, article_html, rss
+from tests.support.packages import rezip
 
 KHOROG = [
     "Relatives said that officers detained four Pamiri men in Khorog on Monday night and took them to the "
@@ -187,19 +188,10 @@ def test_a_signed_export_verifies_and_a_tampered_one_does_not(archive, tmp_path)
     assert "signature: signed" in good.stdout
     # someone edits a text and recomputes every hash of the manifest: only the signature can tell
     tampered = tmp_path / "tampered.wacz"
-    with zipfile.ZipFile(signed) as src, zipfile.ZipFile(tampered, "w") as dst:
-        files = {n: src.read(n) for n in src.namelist()}
+    def edit(files: dict[str, bytes]) -> None:
         files["pages/pages.jsonl"] = files["pages/pages.jsonl"].replace(b"Khorog", b"Kharog")
-        package = json.loads(files["datapackage.json"])
-        for res in package["resources"]:
-            res["hash"] = "sha256:" + hashlib.sha256(files[res["path"]]).hexdigest()
-            res["bytes"] = len(files[res["path"]])
-        files["datapackage.json"] = json.dumps(package).encode()
-        digest = json.loads(files["datapackage-digest.json"])
-        digest["hash"] = "sha256:" + hashlib.sha256(files["datapackage.json"]).hexdigest()
-        files["datapackage-digest.json"] = json.dumps(digest).encode()
-        for name, data in files.items():
-            dst.writestr(name, data)
+
+    rezip(signed, tampered, edit, rehash=True)
     bad = _cli(tmp, "verify", str(tampered))
     assert bad.returncode != 0 and "signature" in bad.stdout, bad.stdout
 

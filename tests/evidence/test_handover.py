@@ -16,6 +16,7 @@ import pytest
 from monitor.evidence.signing import load_public
 from monitor.evidence.verify import verify_wacz
 from tests.evidence.test_evidence import _cli, archive  # noqa: F401  (the module's shared export)
+from tests.support.packages import rezip
 
 
 def _spec_signature_holds(digest: dict) -> bool:
@@ -36,24 +37,6 @@ def _spec_signature_holds(digest: dict) -> bool:
     except InvalidSignature:
         return False
     return signed["hash"] == digest["hash"]
-
-
-def _rezip(src: Path, dst: Path, change, *, rehash: bool = False) -> None:
-    """Copy a package with `change(files)` applied; `rehash`: recompute the manifest as a forger would."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        files = {n: zin.read(n) for n in zin.namelist()}
-        change(files)
-        if rehash:
-            package = json.loads(files["datapackage.json"])
-            for res in package["resources"]:
-                res["hash"] = "sha256:" + hashlib.sha256(files[res["path"]]).hexdigest()
-                res["bytes"] = len(files[res["path"]])
-            files["datapackage.json"] = json.dumps(package).encode()
-            digest = json.loads(files["datapackage-digest.json"])
-            digest["hash"] = "sha256:" + hashlib.sha256(files["datapackage.json"]).hexdigest()
-            files["datapackage-digest.json"] = json.dumps(digest).encode()
-        for name, data in files.items():
-            zout.writestr(name, data)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +81,7 @@ def test_any_change_to_datapackage_json_breaks_the_signature(signed, edit):
         files["datapackage-digest.json"] = json.dumps(digest).encode()
 
     forged = signed["dir"] / f"forged-{edit.replace(' ', '-')}.wacz"
-    _rezip(signed["wacz"], forged, change)
+    rezip(signed["wacz"], forged, change)
     with zipfile.ZipFile(forged) as zf:
         assert not _spec_signature_holds(json.loads(zf.read("datapackage-digest.json")))
     bad = verify_wacz(forged)  # in-process: the same check `monitor verify` prints
@@ -143,7 +126,7 @@ def test_two_records_swapped_with_every_hash_recomputed_are_named(archive, tmp_p
         files["archive/data.warc.gz"] = warc[:a0] + warc[b0:b1] + warc[a1:b0] + warc[a0:a1] + warc[b1:]
 
     swapped = tmp_path / "swapped.wacz"
-    _rezip(archive["wacz"], swapped, swap, rehash=True)
+    rezip(archive["wacz"], swapped, swap, rehash=True)
     result = _cli(archive["tmp"], "verify", str(swapped))
     assert result.returncode == 1, result.stdout
     lines = result.stdout.splitlines()
@@ -170,7 +153,7 @@ def test_the_custody_log_chains_every_capture_and_export_and_an_edit_names_the_l
         files["custody/custody.jsonl"] = ("\n".join(lines) + "\n").encode()
 
     edited = tmp_path / "edited.wacz"
-    _rezip(archive["wacz"], edited, edit, rehash=True)
+    rezip(archive["wacz"], edited, edit, rehash=True)
     problems = verify_wacz(edited).problems
     assert [p for p in problems if p.startswith("custody/custody.jsonl line 1: changed")], problems
     assert check_package(b"\n".join(line.encode() for line in log) + b"\n", {})[0] == []
@@ -235,7 +218,7 @@ def test_a_signed_export_gets_trusted_time_that_openssl_accepts(signed, tmp_path
             base64.b64encode(bytes(token)).decode()
         files["datapackage-digest.json"] = json.dumps(doc).encode()
 
-    _rezip(wacz, forged, change)
+    rezip(wacz, forged, change)
     problems = verify_wacz(forged).problems
     assert any(p.startswith(f"datapackage-digest.json: trusted timestamp of {tsa.url}:") for p in problems), problems
 
