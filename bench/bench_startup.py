@@ -16,8 +16,12 @@ import sys
 from pathlib import Path
 
 CODE = """
-import monitor.cli as cli
-getattr(cli, "skip_unused_imports", lambda: None)()
+try:
+    from monitor.cli.entry import skip_unused_imports
+except ImportError:  # an older checkout: the refusal lived in monitor.cli, or nowhere
+    import monitor.cli as cli
+    skip_unused_imports = getattr(cli, "skip_unused_imports", lambda: None)
+skip_unused_imports()
 import monitor.cli.main, monitor.cli.common, monitor.config.feeds, monitor.pipeline, monitor.sources.fetch
 from monitor.relevance.keywords import load_rules
 from monitor.relevance.matcher import Matcher
