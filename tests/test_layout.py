@@ -1,8 +1,8 @@
 """The package shows its pipeline: no import cycles, no stage importing a later one, no module too long to read.
 
 The import graph is built from the source (every `import`, also inside functions and under TYPE_CHECKING),
-so a lazy import cannot hide a cycle. A module importing its own package's `__init__` is not counted: Python
-runs the package first anyway.
+so a lazy import cannot hide a cycle. `from package import submodule` counts as importing the submodule; it
+counts as importing the package's `__init__` only when it takes a name the `__init__` defines.
 """
 
 from __future__ import annotations
@@ -63,10 +63,11 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            found.add(target)
-            found.update(f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in modules)
-    parents = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
-    return {m for m in found if m in modules and m != name and m not in parents}
+            submodules = {f"{target}.{a.name}" for a in node.names} & modules
+            found.update(submodules)
+            if len(submodules) < len(node.names):  # a name from the module (or package __init__) itself
+                found.add(target)
+    return {m for m in found if m in modules and m != name}
 
 
 @functools.cache
