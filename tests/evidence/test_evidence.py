@@ -83,11 +83,26 @@ def _db(tmp: Path) -> sqlite3.Connection:
     return db
 
 
+def _rows(tmp: Path, sql: str) -> list[sqlite3.Row]:
+    """Read and close at once: a connection left to the garbage collector checkpoints the WAL and deletes
+    its files whenever it is collected, even in the middle of another test copying the folder."""
+    db = _db(tmp)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def _copy_state(src: Path, dst: Path) -> None:
+    """Copy a state folder; the WAL index (-shm) is rebuilt by SQLite, so it is not copied."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*-shm"))
+
+
 def test_each_matched_page_is_kept_as_received_with_its_capture_metadata(archive):
     from warcio.archiveiterator import ArchiveIterator
 
     tmp = archive["tmp"]
-    caps = {r["final_url"].rsplit("/", 1)[1]: r for r in _db(tmp).execute("SELECT * FROM captures")}
+    caps = {r["final_url"].rsplit("/", 1)[1]: r for r in _rows(tmp, "SELECT * FROM captures")}
     assert set(caps) == {"khorog", "rushan"}
     khorog, rushan = caps["khorog"], caps["rushan"]
     assert json.loads(khorog["redirects"]) == [[301, archive["site"].url("/r/khorog")]], "the redirect is kept"
@@ -198,10 +213,10 @@ def test_a_signed_export_verifies_and_a_tampered_one_does_not(archive, tmp_path)
 
 def test_verify_state_rehashes_every_capture_and_names_a_damaged_one(archive, tmp_path):
     tmp = tmp_path / "copy"
-    shutil.copytree(archive["tmp"], tmp)
+    _copy_state(archive["tmp"], tmp)
     ok = _cli(tmp, "verify", "--state", str(tmp / "state.db"))
     assert ok.returncode == 0 and "2 captures" in ok.stdout, ok.stdout + ok.stderr
-    cap = _db(tmp).execute("SELECT * FROM captures ORDER BY id LIMIT 1").fetchone()
+    cap = _rows(tmp, "SELECT * FROM captures ORDER BY id LIMIT 1")[0]
     path = tmp / "state.db.warc" / cap["warc_file"]
     data = bytearray(path.read_bytes())
     data[cap["warc_offset"] + cap["warc_length"] // 2] ^= 0x40
@@ -222,7 +237,7 @@ def _age_stories(tmp: Path, days: float) -> None:
 
 def test_a_page_edited_or_deleted_after_capture_is_reported_once_with_a_new_capture(archive, tmp_path):
     tmp, site = tmp_path / "copy", archive["site"]
-    shutil.copytree(archive["tmp"], tmp)
+    _copy_state(archive["tmp"], tmp)
     _age_stories(tmp, 1.5)
     site.add("/news/khorog", article_html("Four Pamiri men detained in Khorog", EDITED))
     gone = site.pages.pop("/news/rushan")
@@ -239,7 +254,7 @@ def test_a_page_edited_or_deleted_after_capture_is_reported_once_with_a_new_capt
     assert "Pages changed since capture" in run.stdout
     assert "edited: 2 paragraphs changed" in run.stdout
     assert "removed by the publisher (HTTP 404)" in run.stdout
-    rows = _db(tmp).execute("SELECT story_id, change, warc_length FROM captures WHERE reason = 'recheck'").fetchall()
+    rows = _rows(tmp, "SELECT story_id, change, warc_length FROM captures WHERE reason = 'recheck'")
     assert sorted(r["change"] for r in rows) == ["edited", "removed"] and all(r["warc_length"] for r in rows)
     edited = next(r["story_id"] for r in rows if r["change"] == "edited")
     show = _cli(tmp, "show", str(edited))
@@ -255,7 +270,7 @@ def test_a_page_edited_or_deleted_after_capture_is_reported_once_with_a_new_capt
 
 def test_nothing_is_fetched_again_before_a_recheck_is_due(archive, tmp_path):
     tmp, site = tmp_path / "copy", archive["site"]
-    shutil.copytree(archive["tmp"], tmp)
+    _copy_state(archive["tmp"], tmp)
     site.clear()
     run = _cli(tmp, "run", "--once")
     assert run.returncode == 0

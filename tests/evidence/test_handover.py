@@ -159,7 +159,7 @@ def test_the_custody_log_chains_every_capture_and_export_and_an_edit_names_the_l
     assert check_package(b"\n".join(line.encode() for line in log) + b"\n", {})[0] == []
 
     copy = tmp_path / "state"
-    shutil.copytree(archive["tmp"], copy)
+    shutil.copytree(archive["tmp"], copy, ignore=shutil.ignore_patterns("*-shm"))
     db = sqlite3.connect(copy / "state.db")
     rows = db.execute("SELECT event FROM (SELECT json_extract(line, '$.event') AS event FROM custody)").fetchall()
     assert ("exported",) in rows, "each export is logged with its package digest"
