@@ -116,6 +116,8 @@ def usable_plan(store: Store, fp: str | None) -> Plan | None:
 
 def _spool_waiting(store: Store) -> bool:
     """Captures bound for object storage wait in the spool (evidence/spool.py): only a full cycle drains it."""
+    if not os.environ.get("MONITOR_ARCHIVE_URL"):  # no bucket: nothing would drain it
+        return False
     try:
         return any(n.endswith(".warc.gz") for n in os.listdir(os.environ.get("MONITOR_SPOOL_DIR")
                                                               or f"{store.path}.spool"))

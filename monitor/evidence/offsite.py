@@ -18,7 +18,6 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitor import clock
 from monitor.evidence.objectstore import ObjectStore, ObjectStoreError, is_object_url, object_url, sha256_hex
 from monitor.evidence.spool import Spool
 

@@ -284,3 +284,30 @@ def test_without_boto3_a_command_says_what_to_install(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert "MONITOR_ARCHIVE_URL needs boto3: pip install 'pamir-monitor[s3]'" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_no_quiet_cycle_is_taken_while_captures_wait_in_the_spool(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from monitor.quiet import _spool_waiting
+
+    state = SimpleNamespace(path=str(tmp_path / "state.db"))
+    monkeypatch.setenv("MONITOR_ARCHIVE_URL", f"s3://{BUCKET}/monitor")
+    assert not _spool_waiting(state)  # no spool yet
+    (tmp_path / "state.db.spool").mkdir()
+    (tmp_path / "state.db.spool" / f"{'ab' * 32}.warc.gz").write_bytes(b"\x1f\x8b")
+    assert _spool_waiting(state)  # the full cycle runs, and drains it first
+    monkeypatch.delenv("MONITOR_ARCHIVE_URL")
+    assert not _spool_waiting(state)  # no bucket configured: nothing could drain it
+
+
+def test_check_config_knows_the_variables_and_guards_the_secret_key(tmp_path):
+    from monitor.delivery.envfile import read_env_file
+
+    env_file = tmp_path / "secrets.env"
+    env_file.write_text(f"MONITOR_ARCHIVE_URL=s3://{BUCKET}/monitor\nMONITOR_SPOOL_DIR=/var/spool/pamir\n"
+                        "AWS_ACCESS_KEY_ID=AKIAEXAMPLE\nAWS_SECRET_ACCESS_KEY=wJalrEXAMPLE\n", encoding="utf-8")
+    env_file.chmod(0o644)
+    env, problems, warnings = read_env_file(env_file)
+    assert problems == [] and env["MONITOR_ARCHIVE_URL"] == f"s3://{BUCKET}/monitor"
+    assert [w.message for w in warnings] == ["holds a secret but others can read it: chmod 0600, owned by root"]
