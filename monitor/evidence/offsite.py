@@ -7,8 +7,8 @@
 A capture whose PUT failed is indexed by `drain` only after its upload: no row ever names an object the
 bucket does not hold. A capture whose transaction failed (the state was down) is indexed by `drain` once its
 story is in the state again (the same story id with the same URL, else the newest story with that URL: the
-item is fetched again and recorded anew). Entries nobody can index (no request after a day; no story after
-`ORPHAN_AFTER`) are removed with a warning naming the URL.
+item is fetched again and recorded anew). Entries nobody can index (no request, or no story, after
+`ORPHAN_AFTER`: 7 days) are removed with a warning naming the URL.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from monitor.evidence.spool import Spool
 
 log = logging.getLogger("monitor.evidence")
 
-UNREQUESTED_AFTER = 86400.0  # bytes never handed to a transaction (a crash before it): kept a day
-ORPHAN_AFTER = 7 * 86400.0  # an index request whose story never (re)appeared
+ORPHAN_AFTER = 7 * 86400.0  # a capture whose story never (re)appeared, or never handed to a transaction (a crash)
 
 
 @dataclass
@@ -109,9 +108,8 @@ class ObjectArchive:
                         len(self.spool), self.spool.directory)
             return False
         if target is None:
-            limit = UNREQUESTED_AFTER if request is None else ORPHAN_AFTER
-            if self.spool.age(sha) > limit:
-                page = (request or {}).get("final_url", "an unknown page")
+            if self.spool.age(sha) > ORPHAN_AFTER:
+                page = (request or {}).get("final_url") or _page_of(self.spool.data(sha))
                 log.warning("evidence spool: the capture of %s was never indexed (its story was not recorded); "
                             "removed from %s", page, self.spool.directory)
                 self.spool.remove(sha)
@@ -146,3 +144,17 @@ class ObjectArchive:
         self.spool.remove(sha)
         return True
 
+
+def _page_of(data: bytes) -> str:
+    """The URL a spooled capture was taken of (its metadata record's target), to name it in a warning."""
+    from monitor.evidence.warc import members, parse_record
+
+    uri = "an unknown page"
+    for _start, _end, raw, error in members(data):
+        try:
+            record = None if error else parse_record(raw)
+        except ValueError:
+            continue
+        if record is not None and record.type == "metadata":
+            uri = record.uri or uri
+    return uri

@@ -172,8 +172,12 @@ def test_export_verify_and_download_read_the_objects_back(s3, bucketed, monkeypa
         store = Store(tmp / "state.db")
         try:
             got = capture_bytes(store, row["story_id"], row["id"])
+            from monitor.evidence.capture import archive_summary
+
+            status = archive_summary(store)  # `monitor status`
         finally:
             store.close()
+    assert f"new captures go to s3://{BUCKET}/{PREFIX} (2 object(s) indexed, " in status
     assert got is not None and hashlib.sha256(got[0]).hexdigest() == row["object_sha256"]
 
 
@@ -311,3 +315,27 @@ def test_check_config_knows_the_variables_and_guards_the_secret_key(tmp_path):
     env, problems, warnings = read_env_file(env_file)
     assert problems == [] and env["MONITOR_ARCHIVE_URL"] == f"s3://{BUCKET}/monitor"
     assert [w.message for w in warnings] == ["holds a secret but others can read it: chmod 0600, owned by root"]
+
+
+def test_a_capture_nobody_can_index_leaves_the_spool_after_a_week_with_its_url_named(s3, tmp_path, monkeypatch,
+                                                                                       caplog):
+    import os
+
+    from monitor.evidence.capture import Evidence
+    from monitor.store import Store
+
+    monkeypatch.setenv("MONITOR_ARCHIVE_URL", f"s3://{BUCKET}/{tmp_path.name}")
+    store = Store(tmp_path / "state.db")
+    try:
+        evidence = Evidence(store)
+        url = "http://outlet.example/news/vanished"
+        pending = evidence.write(_hops(url, b"<p>Khorog</p>"), text="Khorog")  # then the process died
+        spooled = tmp_path / "state.db.spool" / f"{pending.object_sha256}.warc.gz"
+        assert evidence.drain().waiting == 1  # a young entry waits: its run may still be indexing it
+        week_ago = clock.time() - 8 * 86400
+        os.utime(spooled, (week_ago, week_ago))
+        assert evidence.drain().dropped == 1
+        assert not spooled.exists() and store.captures() == []
+        assert f"the capture of {url} was never indexed" in caplog.text
+    finally:
+        store.close()
