@@ -59,6 +59,10 @@ def _client():
         from botocore.config import Config
     except ImportError:
         raise ObjectStoreError(INSTALL_HINT) from None
+    import logging
+
+    for name in ("boto3", "botocore", "s3transfer"):  # their DEBUG lines carry the Authorization header: never, even
+        logging.getLogger(name).setLevel(logging.WARNING)  # under -vv
     # short timeouts and one retry: a bucket that is down must cost a cycle seconds, not minutes (the spool waits)
     config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"},
                     request_checksum_calculation="when_required", response_checksum_validation="when_required")

@@ -87,6 +87,9 @@ class ObjectArchive:
                     break
             except OSError as exc:  # a spool file unreadable: name it, go on with the others
                 log.error("evidence spool %s: %s: %s", self.spool.directory, sha, exc.strerror or exc)
+            except (KeyError, ValueError, TypeError) as exc:  # an index request edited or from elsewhere
+                log.error("evidence spool %s: %s.json is not an index request this monitor wrote (%r); kept",
+                          self.spool.directory, sha, exc)
         if done.uploaded or done.indexed or done.waiting or done.dropped:
             log.info("evidence spool: %d uploaded, %d indexed, %d still waiting in %s", done.uploaded,
                      done.indexed, done.waiting, self.spool.directory)
