@@ -135,7 +135,7 @@ class ObjectStore:
         except ObjectStoreError:
             raise
         except Exception as exc:
-            if _status(exc) == 404:
+            if _status(exc) in (403, 404):  # 403: a missing key, to a key without s3:ListBucket; PUT is idempotent
                 return False
             raise ObjectStoreError(f"could not reach {object_url(self.bucket, key)} ({_explain(exc)})") from None
         return int(head.get("ContentLength", -1)) == length
