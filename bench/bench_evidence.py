@@ -1,6 +1,6 @@
 """Bench: what does keeping every matched page as WARC cost? Capture, export and verify, against a baseline.
 
-    python bench/bench_evidence.py [N]
+    python bench/bench_evidence.py [N] [--s3]
 
 N captures (default 300) of real article pages (../shared/corpus/pages when there, else a generated page of
 ~120 kB), each gzip-encoded as a server would send it. Prints per capture: the time to build the records and
@@ -8,6 +8,10 @@ append them with fsync (the monitor's path) against writing the same bytes witho
 time to export all as WACZ and to verify the WACZ and the state, and the time of a full-page screenshot per
 page rendered from the capture (5 pages; where Chromium is installed). A cycle's cost is the capture time times the
 number of *matched* pages, which are few.
+
+--s3: the same captures, export and verify once more with MONITOR_ARCHIVE_URL pointing at moto's S3 server
+on loopback (`pip install 'moto[server]'`): one object per capture, spooled then PUT with its SHA-256, against
+the local WARC folder (no screenshots then).
 """
 
 from __future__ import annotations
@@ -37,7 +41,55 @@ def bodies() -> list[bytes]:
     return found or [(b"<p>" + b"Khorog news paragraph. " * 40 + b"</p>\n") * 120]
 
 
-def main(n: int) -> None:
+def main(n: int, s3: bool = False) -> None:
+    if s3:
+        with moto_s3():
+            local = measure(n, None)
+            remote = measure(n, "s3://bench-evidence/warc")
+        for name, r in (("local WARC folder", local), ("S3 (moto, loopback)", remote)):
+            print(f"{name}: capture {r['capture'] * 1000:.2f} ms each; export WACZ {r['export']:.2f} s; "
+                  f"verify WACZ {r['wacz']:.2f} s ({r['ok_wacz']}); verify state {r['state']:.2f} s ({r['ok_state']})")
+        print(f"S3 over local: capture {remote['capture'] / local['capture']:.1f}x, "
+              f"verify state {remote['state'] / local['state']:.1f}x")
+        return
+    measure(n, None, verbose=True)
+
+
+def moto_s3():
+    """moto's S3 server on a free loopback port, and the AWS variables pointing at it."""
+    import contextlib
+    import os
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    @contextlib.contextmanager
+    def running():
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
+                          AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}")
+        import boto3
+
+        boto3.client("s3").create_bucket(Bucket="bench-evidence")
+        try:
+            yield
+        finally:
+            server.stop()
+
+    return running()
+
+
+def measure(n: int, archive_url: str | None, verbose: bool = False) -> dict:
+    import os
+
+    if archive_url:
+        os.environ["MONITOR_ARCHIVE_URL"] = archive_url
+    else:
+        os.environ.pop("MONITOR_ARCHIVE_URL", None)
     pages = [gzip.compress(b) for b in bodies()]
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "state.db")
@@ -70,6 +122,10 @@ def main(n: int) -> None:
         ok_state = verify_state(store, evidence).ok
         state_time = time.perf_counter() - t
         store.close()
+    result = {"capture": capture, "export": export, "wacz": wacz_time, "ok_wacz": ok_wacz, "state": state_time,
+              "ok_state": ok_state}
+    if not verbose:
+        return result
     print(f"captures: {n}, page bodies {min(map(len, pages)):,}–{max(map(len, pages)):,} bytes (gzip), "
           f"archive {size / 1e6:.1f} MB")
     print(f"capture (records + append + fsync + index): {capture * 1000:.2f} ms each; "
@@ -77,6 +133,7 @@ def main(n: int) -> None:
     print(f"export WACZ: {export:.2f} s; verify WACZ: {wacz_time:.2f} s ({ok_wacz=}); "
           f"verify state: {state_time:.2f} s ({ok_state=})")
     screenshots(hops[:5])
+    return result
 
 
 def screenshots(hops: list) -> None:
@@ -99,4 +156,5 @@ def screenshots(hops: list) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
+    args = [a for a in sys.argv[1:] if a != "--s3"]
+    main(int(args[0]) if args else 300, s3="--s3" in sys.argv[1:])

@@ -115,6 +115,7 @@ class Monitor(DeliverySteps):
 
     async def poll_all(self) -> list[FeedResult]:
         """Poll every enabled feed concurrently; one feed's failure never stops the others."""
+        self.evidence.drain()  # MONITOR_ARCHIVE_URL: captures waiting in the spool are uploaded and indexed first
         specs = [f for f in self.feeds.feeds if f.enabled]
         if specs:
             warm_imports()

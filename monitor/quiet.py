@@ -25,6 +25,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,11 +106,23 @@ def usable_plan(store: Store, fp: str | None) -> Plan | None:
         log.debug("quiet cycle: scheduled work may be due; running the full pipeline")
         return None
     blocker = store.quiet_blocker() or (
-        "a page re-check is due" if store.due_rechecks(tuple(data.get("recheck_after") or ())) else None)
+        "a page re-check is due" if store.due_rechecks(tuple(data.get("recheck_after") or ())) else None) or (
+        "captures wait in the evidence spool" if _spool_waiting(store) else None)
     if blocker:
         log.debug("quiet cycle: %s; running the full pipeline", blocker)
         return None
     return Plan([SimpleNamespace(**f) for f in data["feeds"]], SimpleNamespace(**data["settings"]))
+
+
+def _spool_waiting(store: Store) -> bool:
+    """Captures bound for object storage wait in the spool (evidence/spool.py): only a full cycle drains it."""
+    if not os.environ.get("MONITOR_ARCHIVE_URL"):  # no bucket: nothing would drain it
+        return False
+    try:
+        return any(n.endswith(".warc.gz") for n in os.listdir(os.environ.get("MONITOR_SPOOL_DIR")
+                                                              or f"{store.path}.spool"))
+    except OSError:  # no spool: nothing waits
+        return False
 
 
 async def poll(plan: Plan, store: Store) -> dict[str, Response | FetchError] | None:

@@ -7,7 +7,9 @@ signatures in the WACZ signing spec's form; Ed25519 keys of earlier versions), `
 trusted time over the signature), `recheck` (pages that change or vanish), `requisites` (a matched
 page's images, stylesheets and fonts, fetched through the run's Fetcher and kept in its capture),
 `screenshot` (a full-page PNG rendered by headless Chromium from the capture alone), `provenance` (the
-package's technical report).
+package's technical report), `objectstore` (captures as objects in an S3 bucket: MONITOR_ARCHIVE_URL),
+`spool` (captures on their way to the bucket, on local disk), `offsite` (keep → PUT → index, and the spool's
+drain at the start of a cycle).
 
 Takes: the `Hop`s of a fetch (sources/exchange.py). Returns: WARC records on disk, fsynced, then indexed in the
 caller's transaction; packages, verdicts.

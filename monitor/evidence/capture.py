@@ -9,6 +9,10 @@ Any source kind calls the same two steps with the `Hop`s its fetch returned (`Re
 
 A crash between the two leaves WARC bytes nobody indexed (harmless; the item is fetched again next run);
 never an indexed record that is not fully on disk.
+
+With MONITOR_ARCHIVE_URL (s3://bucket/prefix) a capture is one object instead of a byte range of a local file:
+`write` spools it and PUTs it (offsite.py), `index` indexes it only once the bucket holds it (else the next
+cycle's `drain` does), and `read` fetches an indexed capture from wherever its row says it is.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 
 from monitor import __version__
 from monitor.evidence.provenance import capture_facts
+from monitor.evidence.objectstore import is_object_url
 from monitor.evidence.warc import WarcArchive, Written, build_capture
 
 log = logging.getLogger("monitor.evidence")
@@ -40,6 +45,8 @@ class PendingCapture:
     redirects: tuple[tuple[int, str], ...]  # (status, url) of every hop before the final one
     peer: str
     text_sha256: str
+    object_sha256: str | None = None  # in object storage: the whole object's SHA-256 (its key)
+    stored: bool = True  # False: the PUT failed, the capture waits in the spool (indexed by the next drain)
 
 
 class Evidence:
@@ -52,6 +59,9 @@ class Evidence:
         self.archive = (WarcArchive(directory, max_bytes=max_bytes, indexed_end=store.warc_indexed_end)
                         if directory else
                         WarcArchive.beside(store.path, max_bytes=max_bytes, indexed_end=store.warc_indexed_end))
+        from monitor.evidence.offsite import ObjectArchive
+
+        self.objects = ObjectArchive.from_environment(store.path)  # None: local WARC files only
 
     def write(self, hops, *, text: str = "", title: str = "", feed: str = "", reason: str = "capture",
               extra: dict | None = None, requisites=(), view: tuple | None = None) -> PendingCapture | None:
@@ -84,15 +94,21 @@ class Evidence:
             log.error("evidence: could not build the WARC records of %s (%s); the story is kept without them",
                       final.url, exc)
             return None
+        object_sha256, stored = None, True
         try:
-            written = self.archive.append(built.data)
+            if self.objects is not None:
+                url, object_sha256, stored = self.objects.keep(built.data, final.url)
+                written = Written(url, 0, len(built.data))
+            else:
+                written = self.archive.append(built.data)
         except OSError as exc:
+            where = self.objects.spool.directory if self.objects is not None else self.archive.directory
             log.error("evidence archive %s: could not write the capture of %s (%s); the story is kept without it",
-                      self.archive.directory, final.url, exc)
+                      where, final.url, exc)
             return None
         return PendingCapture(written, built.payload_sha256, final.started.astimezone(timezone.utc), hops[0].url,
                               final.url, final.status, redirects, final.peer,
-                              hashlib.sha256(text.encode("utf-8")).hexdigest())
+                              hashlib.sha256(text.encode("utf-8")).hexdigest(), object_sha256, stored)
 
     def index(self, pending: PendingCapture | None, *, story_id: int, source_id: int | None = None,
               reason: str = "first", change: str | None = None, note: str | None = None,
@@ -100,9 +116,62 @@ class Evidence:
         """Record the capture in the state (call inside the caller's transaction); returns its id."""
         if pending is None:
             return None
+        if pending.object_sha256 is not None and self.objects is not None:
+            # the request first: if this transaction fails (the state is down), the next drain indexes it
+            request = _request(pending, story_id=story_id, source_id=source_id, reason=reason, change=change,
+                               note=note, diff=diff, text=text)
+            try:
+                self.objects.hold(pending.object_sha256, request)
+            except OSError as exc:
+                log.error("evidence spool %s: could not keep the index request of %s (%s)",
+                          self.objects.spool.directory, pending.final_url, exc)
+            if not pending.stored:  # no row names an object the bucket does not hold
+                return None
         return self.store.add_capture(pending, story_id=story_id, source_id=source_id, reason=reason,
                                       monitor_version=__version__, change=change, note=note, diff=diff,
                                       text=text)
+
+    def drain(self):
+        """Upload and index the captures waiting in the spool (the start of every cycle); None without a bucket."""
+        if self.objects is None:
+            return None
+        return self.objects.drain(self.store, self._index_request)
+
+    def _index_request(self, request: dict) -> int | None:
+        pending = _pending(request)
+        with self.store.transaction():
+            if self.store.capture_by_object(pending.written.file) is not None:
+                return None  # indexed meanwhile: exactly once
+            return self.store.add_capture(pending, story_id=request["story_id"], source_id=request.get("source_id"),
+                                          reason=request["reason"], monitor_version=__version__,
+                                          change=request.get("change"), note=request.get("note"),
+                                          diff=request.get("diff"), text=request.get("text"))
+
+    def read(self, row) -> bytes:
+        """An indexed capture's bytes: a whole object (s3://…) or a byte range of a local WARC file."""
+        if is_object_url(row["warc_file"]):
+            if self.objects is not None:
+                return self.objects.read(row["warc_file"])
+            from monitor.evidence.objectstore import read_object
+
+            return read_object(row["warc_file"])
+        return self.archive.read(row["warc_file"], row["warc_offset"], row["warc_length"])
+
+
+def _request(pending: PendingCapture, **index) -> dict:
+    """What the index row must say, as JSON for the spool."""
+    return {"object_url": pending.written.file, "length": pending.written.length,
+            "object_sha256": pending.object_sha256, "payload_sha256": pending.payload_sha256,
+            "captured_at": pending.captured_at.isoformat(), "url": pending.url, "final_url": pending.final_url,
+            "status": pending.status, "redirects": [list(r) for r in pending.redirects], "peer": pending.peer,
+            "text_sha256": pending.text_sha256, **index}
+
+
+def _pending(request: dict) -> PendingCapture:
+    return PendingCapture(Written(request["object_url"], 0, int(request["length"])), request["payload_sha256"],
+                          datetime.fromisoformat(request["captured_at"]), request["url"], request["final_url"],
+                          int(request["status"]), tuple((int(s), u) for s, u in request["redirects"]),
+                          request["peer"], request["text_sha256"], request["object_sha256"], True)
 
 
 def describe_captures(store, story_id: int) -> list[str]:
@@ -132,5 +201,15 @@ def archive_summary(store) -> str:
     files = archive.files()
     size = sum(p.stat().st_size for p in files)
     shown = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
-    return (f"evidence archive: {captures} capture(s), {changes} page change(s) noted, {shown} in "
+    line = (f"evidence archive: {captures} capture(s), {changes} page change(s) noted, {shown} in "
             f"{len(files)} WARC file(s) at {archive.directory}")
+    from monitor.evidence.offsite import ObjectArchive
+
+    try:
+        objects = ObjectArchive.from_environment(store.path)
+    except ValueError as exc:
+        return f"{line}; {exc}"
+    if objects is not None:
+        line += (f"; new captures go to {objects.where} ({store.objects_summary()} object(s) indexed, "
+                 f"{len(objects.spool)} waiting in the spool {objects.spool.directory})")
+    return line

@@ -4,7 +4,8 @@ A WACZ is checked from the outside in: datapackage-digest.json against datapacka
 there against its sha256 and size (and no file unlisted), then every WARC record's block and payload
 digests, then the CDXJ index, stories/captures.jsonl and the custody log against the records (crosscheck.py,
 custody.py), then the signature. The state is checked capture by capture: each indexed byte range must hold
-complete records whose digests match, and the final response's payload its recorded SHA-256.
+complete records whose digests match, and the final response's payload its recorded SHA-256; a capture kept
+in object storage is fetched whole and must hash to the SHA-256 it was stored with (a missing object is named).
 Members are read straight from the zip's bytes (not through zipfile's CRC check), so a flipped byte is
 reported for the record it damaged instead of stopping the whole check.
 """
@@ -186,11 +187,15 @@ def verify_state(store, evidence) -> Verification:
     for cap in store.all_captures():
         label = f"capture {cap['id']} (story {cap['story_id']}, {cap['warc_file']} @ {cap['warc_offset']})"
         try:
-            data = evidence.archive.read(cap["warc_file"], cap["warc_offset"], cap["warc_length"])
-        except OSError as exc:
+            data = evidence.read(cap)
+        except OSError as exc:  # a local file gone, or an object missing from its bucket (objectstore.py)
             result.problems.append(f"{label}: {exc.strerror or exc}")
             continue
         count += 1
+        obj = cap["object_sha256"] if "object_sha256" in cap.keys() else None
+        if obj and hashlib.sha256(data).hexdigest() != obj:
+            result.problems.append(f"{label}: the object {cap['warc_file']} was altered: its SHA-256 is "
+                                   f"{hashlib.sha256(data).hexdigest()}, it was stored with {obj}")
         if len(data) != cap["warc_length"]:
             result.problems.append(f"{label}: only {len(data)} of {cap['warc_length']} bytes on disk")
             continue

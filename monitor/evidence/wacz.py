@@ -107,7 +107,7 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
                                                        f"{since.date()}" + (f", topic {topic}" if topic else "")}))
         for cap in captures:
             try:
-                data = evidence.archive.read(cap["warc_file"], cap["warc_offset"], cap["warc_length"])
+                data = evidence.read(cap)  # a byte range of a local WARC file, or a whole object (s3://…)
             except OSError as exc:
                 report.skipped.append(f"capture {cap['id']} of story {cap['story_id']}: {cap['warc_file']}: "
                                       f"{exc.strerror or exc}")

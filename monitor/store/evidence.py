@@ -26,17 +26,50 @@ class EvidenceQueries:
             row = db.execute(
                 """INSERT INTO captures (story_id, source_id, reason, warc_file, warc_offset, warc_length,
                      payload_sha256, captured_at, url, final_url, status, redirects, peer, monitor_version,
-                     text_sha256, change, change_note, diff, text)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                     text_sha256, change, change_note, diff, text, object_sha256)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                 (story_id, source_id, reason, w.file, w.offset, w.length, pending.payload_sha256,
                  _ts(pending.captured_at), pending.url, pending.final_url, pending.status,
                  json.dumps([list(r) for r in pending.redirects]), pending.peer, monitor_version,
-                 pending.text_sha256, change, note, diff, text),
+                 pending.text_sha256, change, note, diff, text, getattr(pending, "object_sha256", None)),
             ).fetchone()
+            obj = getattr(pending, "object_sha256", None)
             self.add_custody("re-checked" if reason == "recheck" else "captured", {
                 "capture": int(row[0]), "story": story_id, "url": pending.final_url,
                 "sha256": pending.payload_sha256, "warc": f"{w.file}@{w.offset}+{w.length}",
-                **({"change": change} if change else {})})
+                **({"object_sha256": obj} if obj else {}), **({"change": change} if change else {})})
+        return int(row[0])
+
+    # --- captures in object storage (evidence/offsite.py): the spool's drain asks these ---
+
+    def capture_by_object(self, url: str) -> int | None:
+        """The capture indexed with this object URL (warc_file, indexed), if any."""
+        row = self.db.execute("SELECT id FROM captures WHERE warc_file = ?", (url,)).fetchone()
+        return int(row[0]) if row else None
+
+    def capture_target(self, story_id: int, source_id: int | None, urls: tuple[str, ...]
+                       ) -> tuple[int, int | None] | None:
+        """(story, source) a spooled capture belongs to: the ids it was captured for when they still name a
+        page with one of its URLs, else the newest story (or source) with such a URL; None when none is known.
+        (After a rolled-back transaction an id may be missing, or reused for another page.)"""
+        marks = ",".join("?" * len(urls))
+        if source_id is not None:
+            row = self.db.execute(f"SELECT id, story_id FROM story_sources WHERE id = ? AND url IN ({marks})",
+                                  (source_id, *urls)).fetchone() or self.db.execute(
+                f"SELECT id, story_id FROM story_sources WHERE url IN ({marks}) ORDER BY id DESC LIMIT 1",
+                urls).fetchone()
+            return (int(row[1]), int(row[0])) if row else None
+        row = self.db.execute(
+            f"SELECT id FROM stories WHERE id = ? AND (url IN ({marks}) OR final_url IN ({marks}))",
+            (story_id, *urls, *urls)).fetchone() or self.db.execute(
+            f"SELECT id FROM stories WHERE url IN ({marks}) OR final_url IN ({marks}) ORDER BY id DESC LIMIT 1",
+            (*urls, *urls)).fetchone()
+        return (int(row[0]), None) if row else None
+
+    def objects_summary(self) -> int:
+        """How many kept captures are objects in object storage."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM captures WHERE expired_at IS NULL AND object_sha256 IS NOT NULL").fetchone()
         return int(row[0])
 
     # --- the custody log: each line names the hash of the one before, so an edit breaks the chain ---

@@ -183,7 +183,8 @@ CREATE TABLE IF NOT EXISTS captures (           -- one fetch of a page kept as W
     diff TEXT,                                  -- a short paragraph diff for `monitor show`
     text TEXT,                                  -- re-checks that found an edit: the new text (else in stories)
     announced_in INTEGER REFERENCES digests (id), -- the digest that reported the change
-    expired_at TEXT                             -- its WARC file was deleted by evidence_retention
+    expired_at TEXT,                            -- its WARC file was deleted by evidence_retention
+    object_sha256 TEXT                          -- in object storage (warc_file = s3://bucket/key): the object's hex SHA-256
 );
 CREATE INDEX IF NOT EXISTS captures_story ON captures (story_id);
 CREATE INDEX IF NOT EXISTS captures_file ON captures (warc_file);
@@ -243,6 +244,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("stories", "urgent_sentence", "TEXT"),
     ("stories", "urgent_rank", "INTEGER NOT NULL DEFAULT 50"),
     ("stories", "concepts", "TEXT NOT NULL DEFAULT '[]'"),  # digest: what matched, as alias names (issue 12)
+    ("captures", "object_sha256", "TEXT"),  # evidence in object storage (issue 25): the object's SHA-256
 )
 
 

@@ -54,11 +54,11 @@ def capture_bytes(store, story_id: int, capture_id: int) -> tuple[bytes, str] | 
     if row is None:
         return None
     try:
-        from monitor.evidence.warc import WarcArchive
+        from monitor.evidence.capture import Evidence
     except ImportError:
         return None
-    try:
-        data = WarcArchive.beside(store.path).read(row["warc_file"], row["warc_offset"], row["warc_length"])
-    except (OSError, ValueError):
+    try:  # a local WARC file's byte range, or the capture's object in object storage (MONITOR_ARCHIVE_URL)
+        data = Evidence(store).read(row)
+    except (OSError, ValueError, RuntimeError):
         return None
     return data, f"story-{story_id}-capture-{capture_id}.warc.gz"

@@ -1,0 +1,163 @@
+"""Captures kept off this host: the object store and its local spool, as the capture seam uses them.
+
+    keep(data)        spool the bytes (fsynced), then PUT them with their SHA-256; (object URL, sha, stored?)
+    hold(sha, req)    spool the index request, just before the transaction that indexes the capture
+    drain(store, ..)  at the start of a cycle: upload what the bucket lacks, index what the state lacks, once
+
+A capture whose PUT failed is indexed by `drain` only after its upload: no row ever names an object the
+bucket does not hold. A capture whose transaction failed (the state was down) is indexed by `drain` once its
+story is in the state again (the same story id with the same URL, else the newest story with that URL: the
+item is fetched again and recorded anew). Entries nobody can index (no request, or no story, after
+`ORPHAN_AFTER`: 7 days) are removed with a warning naming the URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from monitor.evidence.objectstore import ObjectStore, ObjectStoreError, is_object_url, object_url, sha256_hex
+from monitor.evidence.spool import Spool
+
+log = logging.getLogger("monitor.evidence")
+
+ORPHAN_AFTER = 7 * 86400.0  # a capture whose story never (re)appeared, or never handed to a transaction (a crash)
+
+
+@dataclass
+class Drained:
+    uploaded: int = 0
+    indexed: int = 0
+    cleared: int = 0  # entries whose row the state already held
+    waiting: int = 0
+    dropped: int = 0
+
+
+class ObjectArchive:
+    def __init__(self, objects: ObjectStore, spool: Spool):
+        self.objects, self.spool = objects, spool
+        self._down = False  # the bucket refused once this cycle: the rest of the cycle spools without trying
+        self._readers: dict[str, ObjectStore] = {objects.bucket: objects}
+
+    @classmethod
+    def from_environment(cls, state) -> "ObjectArchive | None":
+        objects = ObjectStore.from_environment()
+        return cls(objects, Spool.beside(state)) if objects is not None else None
+
+    @property
+    def where(self) -> str:
+        return self.objects.url
+
+    def keep(self, data: bytes, page: str) -> tuple[str, str, bool]:
+        """(object URL, sha256 hex, stored in the bucket?). Raises OSError only when the spool's disk refuses."""
+        sha = sha256_hex(data)
+        key = self.objects.key_for(sha)
+        self.spool.put(sha, data)
+        if self._down:
+            return object_url(self.objects.bucket, key), sha, False
+        try:
+            self.objects.put(key, data, sha)
+        except ObjectStoreError as exc:
+            self._down = True
+            log.warning("evidence: %s; the capture of %s waits in the spool %s for the next cycle",
+                        exc.strerror, page, self.spool.directory)
+            return object_url(self.objects.bucket, key), sha, False
+        return object_url(self.objects.bucket, key), sha, True
+
+    def hold(self, sha: str, request: dict) -> None:
+        self.spool.put_request(sha, request)
+
+    def read(self, url: str) -> bytes:
+        """An indexed object, whole (verify must see an object that grew as well as one that changed)."""
+        from monitor.evidence.objectstore import parse_url
+
+        bucket, key = parse_url(url)
+        reader = self._readers.setdefault(bucket, ObjectStore(bucket))
+        return reader.get(key)
+
+    def drain(self, store, index: Callable[[dict], int | None]) -> Drained:
+        """Upload and index what waits in the spool; `index(request)` adds the row (in a transaction it opens)."""
+        self._down = False
+        done = Drained()
+        for sha in self.spool.entries():
+            try:
+                if not self._drain_one(store, sha, index, done):
+                    break
+            except OSError as exc:  # a spool file unreadable: name it, go on with the others
+                log.error("evidence spool %s: %s: %s", self.spool.directory, sha, exc.strerror or exc)
+            except (KeyError, ValueError, TypeError) as exc:  # an index request edited or from elsewhere
+                log.error("evidence spool %s: %s.json is not an index request this monitor wrote (%r); kept",
+                          self.spool.directory, sha, exc)
+        if done.uploaded or done.indexed or done.waiting or done.dropped:
+            log.info("evidence spool: %d uploaded, %d indexed, %d still waiting in %s", done.uploaded,
+                     done.indexed, done.waiting, self.spool.directory)
+        return done
+
+    def _drain_one(self, store, sha: str, index, done: Drained) -> bool:
+        """One entry; False when the bucket or the state is down (the rest waits for the next cycle)."""
+        request = self.spool.request(sha)
+        url = (request or {}).get("object_url") or object_url(self.objects.bucket, self.objects.key_for(sha))
+        try:
+            if store.capture_by_object(url) is not None:
+                self.spool.remove(sha)
+                done.cleared += 1
+                return True
+            target = None if request is None else store.capture_target(
+                request["story_id"], request.get("source_id"), (request["url"], request["final_url"]))
+        except sqlite3.Error as exc:
+            log.warning("evidence spool: the state cannot be used (%s); %d capture(s) wait in %s", exc,
+                        len(self.spool), self.spool.directory)
+            return False
+        if target is None:
+            if self.spool.age(sha) > ORPHAN_AFTER:
+                page = (request or {}).get("final_url") or _page_of(self.spool.data(sha))
+                log.warning("evidence spool: the capture of %s was never indexed (its story was not recorded); "
+                            "removed from %s", page, self.spool.directory)
+                self.spool.remove(sha)
+                done.dropped += 1
+            else:
+                done.waiting += 1
+            return True
+        data = self.spool.data(sha)
+        if sha256_hex(data) != sha:
+            log.error("evidence spool %s: %s.warc.gz is damaged (its SHA-256 differs); kept for inspection",
+                      self.spool.directory, sha)
+            done.waiting += 1
+            return True
+        bucket, key = url[len("s3://"):].split("/", 1) if is_object_url(url) else (self.objects.bucket, url)
+        objects = self._readers.setdefault(bucket, ObjectStore(bucket))
+        try:
+            if not objects.has(key, len(data)):
+                objects.put(key, data, sha)
+                done.uploaded += 1
+        except ObjectStoreError as exc:
+            log.warning("evidence spool: %s; %d capture(s) wait in %s", exc.strerror, len(self.spool),
+                        self.spool.directory)
+            self._down = True
+            return False
+        try:
+            if index({**request, "story_id": target[0], "source_id": target[1], "object_url": url}) is not None:
+                done.indexed += 1
+        except sqlite3.Error as exc:
+            log.warning("evidence spool: the state cannot be used (%s); the capture waits in %s", exc,
+                        self.spool.directory)
+            return False
+        self.spool.remove(sha)
+        return True
+
+
+def _page_of(data: bytes) -> str:
+    """The URL a spooled capture was taken of (its metadata record's target), to name it in a warning."""
+    from monitor.evidence.warc import members, parse_record
+
+    uri = "an unknown page"
+    for _start, _end, raw, error in members(data):
+        try:
+            record = None if error else parse_record(raw)
+        except ValueError:
+            continue
+        if record is not None and record.type == "metadata":
+            uri = record.uri or uri
+    return uri
