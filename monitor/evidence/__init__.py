@@ -6,7 +6,8 @@ capture list against the records), `custody` (the hash-chained custody log), `si
 signatures in the WACZ signing spec's form; Ed25519 keys of earlier versions), `timestamp` (RFC 3161
 trusted time over the signature), `recheck` (pages that change or vanish), `requisites` (a matched
 page's images, stylesheets and fonts, fetched through the run's Fetcher and kept in its capture),
-`screenshot` (a full-page PNG rendered by headless Chromium from the capture alone), `provenance` (the
+`screenshot` (a full-page PNG rendered by headless Chromium from the capture alone), `views` (the screenshot
+queue: rendered by one browser per run in the background, never on a story's way), `provenance` (the
 package's technical report).
 
 Takes: the `Hop`s of a fetch (sources/exchange.py). Returns: WARC records on disk, fsynced, then indexed in the
