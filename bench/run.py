@@ -794,7 +794,7 @@ def render(r: dict) -> str:
     if c1.get("delivered_after") is not None:  # the stories' own path ends here; screenshots may still render
         ratio = f" ({seq['wall_scaled'] / c1['delivered_after']:.1f}x the sequential loop)" if seq else ""
         lines.append(f"first cycle: digest delivered after {c1['delivered_after']:.1f} s{ratio}; the run ended after "
-                     f"{c1['wall']:.1f} s (screenshots rendered in the background, then waited for)")
+                     f"{c1['wall']:.1f} s (what comes after the digest: the screenshots still queued, the end of the run)")
     if seq and seq.get("detail"):
         d = seq["detail"]
         lines.append(f"sequential ({seq['feeds_run']} feeds): feed GETs {d['t_fetch_feed']:.1f} s, feedparser {d['t_parse']:.1f} s, "
