@@ -24,6 +24,7 @@ log = logging.getLogger("monitor.evidence")
 
 GIVE_UP_AFTER = 3  # failed attempts (over runs) before a capture stays without a screenshot
 FINISH_WITHIN = 120.0  # s: at the end of a run, how long the queue may still take; the rest waits for the next
+PAGE_TIMEOUT = 30.0  # s: one page's render, browser start included
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,19 @@ class ViewRenderer:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drain())
 
+    def halt(self) -> None:
+        """The service is stopping: the page being rendered ends, the rest waits for the next start."""
+        self._stop = True
+
     async def finish(self, within: float = FINISH_WITHIN) -> None:
         """Wait for the queue (at most `within` seconds, then after the page being rendered); close the browser."""
         task = self._task
         if task is not None and not task.done():
-            done, _ = await asyncio.wait({task}, timeout=within)
+            done, _ = await asyncio.wait({task}, timeout=PAGE_TIMEOUT if self._stop else within)
             if not done:
                 self._stop = True
                 log.warning("screenshots: some are still queued at the end of the run; the next run renders them")
-                await asyncio.wait({task}, timeout=60)
+                await asyncio.wait({task}, timeout=PAGE_TIMEOUT)
         await asyncio.to_thread(self._close)
 
     async def _drain(self) -> None:
@@ -144,7 +149,7 @@ class ViewRenderer:
             log.debug("screenshots: browser started in %.2f s", time.monotonic() - started)
         taken_at = clock.now()
         url = row["final_url"]
-        png = self._browser.render(hops, url)
+        png = self._browser.render(hops, url, timeout=PAGE_TIMEOUT)
         sha = hashlib.sha256(png).hexdigest()
         note = {"software": f"pamir-monitor/{_version()}", "reason": "screenshot", "capture_id": row["id"],
                 "screenshot": {"uri": f"urn:view:{url}", "taken_at": taken_at.isoformat(), "sha256": sha,
