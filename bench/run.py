@@ -175,8 +175,10 @@ def measure(name: str, argv: list[str], workdir: Path, site: SiteProcess | None,
     if site:
         site.call("reset")
     out_path, err_path = workdir / f"{name}.stdout", workdir / f"{name}.stderr"
+    digest = Path((env or {}).get("MONITOR_DIGEST_FILE") or workdir / "digest.txt")
+    delivered_before = digest.stat().st_mtime if digest.exists() else None
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        t0 = time.perf_counter()
+        t0, started = time.perf_counter(), time.time()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=cwd)
         sampler = TreeSampler(proc.pid)
         sampler.start()
@@ -211,6 +213,8 @@ def measure(name: str, argv: list[str], workdir: Path, site: SiteProcess | None,
         "stderr": str(err_path),
     }
     del cpu_by_proc
+    if digest.exists() and digest.stat().st_mtime != delivered_before:  # the digest file was written this run
+        res["delivered_after"] = max(0.0, digest.stat().st_mtime - started)
     if site:
         stats = site.call("stats")
         res["site"] = stats
@@ -787,6 +791,10 @@ def render(r: dict) -> str:
         lines.append(f"first cycle: requests in flight mean {c1['mean_in_flight']:.1f}, max {c1['max_in_flight']}, "
                      f"max per host {c1['max_in_flight_per_host']}; site CPU {c1['server_cpu']:.1f} s; "
                      f"CPU main process {c1['cpu_main_process']:.1f} s, other processes {c1['cpu_other_processes'][:6]}")
+    if c1.get("delivered_after") is not None:  # the stories' own path ends here; screenshots may still render
+        ratio = f" ({seq['wall_scaled'] / c1['delivered_after']:.1f}x the sequential loop)" if seq else ""
+        lines.append(f"first cycle: digest delivered after {c1['delivered_after']:.1f} s{ratio}; the run ended after "
+                     f"{c1['wall']:.1f} s (what comes after the digest: the screenshots still queued, the end of the run)")
     if seq and seq.get("detail"):
         d = seq["detail"]
         lines.append(f"sequential ({seq['feeds_run']} feeds): feed GETs {d['t_fetch_feed']:.1f} s, feedparser {d['t_parse']:.1f} s, "

@@ -71,14 +71,22 @@ class Monitor(DeliverySteps):
         from monitor.evidence.capture import Evidence
 
         self.evidence = Evidence(store, self.settings)  # WARC captures beside the state (<state>.warc/)
+        from monitor.evidence.views import ViewRenderer
+
+        self.views = ViewRenderer(store, self.evidence)  # screenshots: queued with a capture, rendered after
         if self.settings.keep_raw_html:
             log.info("settings: keep_raw_html is superseded: every matched page is kept whole in %s",
                      self.evidence.archive.directory)
 
     async def __aenter__(self) -> "Monitor":
+        from monitor.evidence.screenshot import enabled
+
+        if enabled(self.settings) and self.store.has_pending_views():  # left by a run that ended first
+            self.views.kick()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.views.finish()
         await self.fetcher.aclose()
         self.extractor.close()
 
@@ -234,8 +242,11 @@ class Monitor(DeliverySteps):
         from monitor.evidence import requisites as page_requisites, screenshot
 
         requisites = await page_requisites.for_article(self.fetcher, self.settings, entry, response)
-        view = await screenshot.for_capture(self.settings, response, requisites)
-        return self._store_match(entry, key, article, match, requisites, view)
+        view = screenshot.wanted(self.settings, response)  # queued with the capture, rendered in the background
+        outcome = self._store_match(entry, key, article, match, requisites, view)
+        if view:
+            self.views.kick()  # never on this story's way: the renderer works through the queue on its own
+        return outcome
 
     async def _get_page(self, entry: FeedEntry) -> tuple[Response | None, str]:
         """The article's page, or None and one line saying why not."""
@@ -279,7 +290,7 @@ class Monitor(DeliverySteps):
                        raw_sha256=sha, raw_html=raw, extracted=True, hops=response.hops)
 
     def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult,
-                     requisites: list = (), view: tuple | None = None) -> Outcome:
+                     requisites: list = (), view: bool = False) -> Outcome:
         """Record the item and either a new story or a further source of a known one, atomically."""
         from monitor.stories.neardup import signature
 
@@ -287,7 +298,7 @@ class Monitor(DeliverySteps):
         # the page as received goes to disk (fsynced) before the transaction that indexes it
         post = {"post_url": entry.url} if entry.text is not None else None  # a post: its page holds many
         pending = self.evidence.write(article.hops, text=article.text, title=article.title, feed=entry.feed,
-                                      extra=post, requisites=requisites, view=view)
+                                      extra=post, requisites=requisites)
         published = article.published or entry.published
         record = self.incidents.read(article.title, article.text, published, self._languages.get(entry.feed, ""))
         with self.store.transaction():
@@ -297,11 +308,13 @@ class Monitor(DeliverySteps):
             if same is not None:
                 source_id = self.store.add_story_source(same, item_id, entry.feed, article.final_url, article.title,
                                                         article=article)
-                self.evidence.index(pending, story_id=same, source_id=source_id, reason="source")
+                capture_id = self.evidence.index(pending, story_id=same, source_id=source_id, reason="source")
+                self.store.queue_view(capture_id if view else None)
                 log.info("story %d also reported by %r", same, entry.feed)  # no title: logs name no topic
                 return Outcome("duplicate")
             story_id = self.store.add_story(item_id, article, match, None, urgent=self._is_urgent(article, match))
-            self.evidence.index(pending, story_id=story_id)
+            capture_id = self.evidence.index(pending, story_id=story_id)
+            self.store.queue_view(capture_id if view else None)
             self.neardup.add(story_id, sig)
             self.incidents.file(story_id, record, published, article.fetched_at)
         # Logs reach journald and log hosts: the story id is enough (`monitor show ID`); topics, titles and

@@ -154,4 +154,5 @@ class Service:
             if pending:
                 await asyncio.wait(pending, timeout=5)
         self.scheduler.shutdown(wait=False)
+        self.monitor.views.halt()  # screenshots still queued are rendered at the next start (evidence/views.py)
         log.info("monitor service stopped")

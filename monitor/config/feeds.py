@@ -86,6 +86,10 @@ def _check_url(value: str) -> str:
     return value.strip()
 
 
+# Language codes feeds.yaml uses most, valid BCP 47 tags (tests/config checks each against langcodes)
+COMMON_LANGUAGES = frozenset("en ru tg fa uz ky kk tk ps ar tr az de fr es it pt zh ja ko hi ur".split())
+
+
 class FeedSpec(BaseModel):
     """One source in feeds.yaml."""
 
@@ -123,9 +127,11 @@ class FeedSpec(BaseModel):
     def _language(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        value = str(value).strip()
+        if value.lower() in COMMON_LANGUAGES:  # no langcodes import (~0.06 s of every run's start)
+            return value
         import langcodes
 
-        value = str(value).strip()
         if not langcodes.tag_is_valid(value):
             raise ValueError(f"language {value!r} is not a language code (BCP 47: en, ru, tg, fa, pt-BR …)")
         return value

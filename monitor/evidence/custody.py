@@ -1,7 +1,7 @@
 """The chain of custody: a hash-chained log of every capture, re-check and export, checked by `verify`.
 
 Each line is canonical JSON (sorted keys, no spaces) with its number `n`, the UTC time `at`, the `event`
-(captured | re-checked | exported), the event's facts (capture id, story, URL, payload SHA-256, WARC place;
+(captured | re-checked | rendered | exported), the event's facts (capture id, story, URL, payload SHA-256, WARC place;
 or the package digest), and `prev`: the "sha256:" of the line before. Changing, removing or inserting a line
 breaks the chain at the next one; `verify` names the line. The log lives in the state (store/evidence.py
 writes it in the same transaction as the capture's index row).
@@ -64,7 +64,7 @@ def check_chain(label: str, entries: list[tuple[int, str | None, str | None]]) -
         if i > 1 and entry.get("prev") != prev:
             problems.append(f"{label} line {i - 1}: changed or replaced after it was written (line {where} "
                             f"chains to {entry.get('prev')}, the line there hashes to {prev})")
-        if isinstance(entry.get("capture"), int):
+        if isinstance(entry.get("capture"), int) and "sha256" in entry:  # not a screenshot's "rendered" line
             by_capture[entry["capture"]] = entry
         prev = actual
     return problems, by_capture

@@ -205,13 +205,12 @@ async def _recheck_post(monitor, story_id: int, step: int, row) -> int:
     return 0
 
 
-async def _view(monitor, hops) -> tuple | None:
-    """The re-checked version's own full-page screenshot, rendered from its records (screenshot.py)."""
+async def _view(monitor, hops) -> bool:
+    """Whether the re-checked version gets its own full-page screenshot: queued with the capture and rendered
+    from its records after (views.py), so the digest never waits for a browser."""
     from monitor.evidence import screenshot
 
-    if not hops or not screenshot.enabled(monitor.settings):
-        return None
-    return await asyncio.to_thread(screenshot.take, list(hops), hops[-1].url)
+    return bool(hops) and screenshot.enabled(monitor.settings) and screenshot.browser() is not None
 
 
 def _terms(row) -> list[str]:
@@ -224,15 +223,18 @@ def _terms(row) -> list[str]:
 
 
 def _note(monitor, story_id: int, step: int, hops, change: str, note: str, *, text: str, title: str,
-          diff: str | None = None, view: tuple | None = None) -> int:
-    pending = monitor.evidence.write(hops, text=text, title=title, reason=f"recheck: {note}", view=view)
+          diff: str | None = None, view: bool = False) -> int:
+    pending = monitor.evidence.write(hops, text=text, title=title, reason=f"recheck: {note}")
     with monitor.store.transaction():
         if pending is None:  # nothing to keep (no exchange) or the disk refused: still report the change
             monitor.store.record_recheck(story_id, step, f"{change} (capture not kept)")
         else:
-            monitor.evidence.index(pending, story_id=story_id, reason="recheck", change=change, note=note,
-                                   diff=diff, text=text if change == "edited" else None)
+            capture_id = monitor.evidence.index(pending, story_id=story_id, reason="recheck", change=change,
+                                                note=note, diff=diff, text=text if change == "edited" else None)
+            monitor.store.queue_view(capture_id if view else None)
             monitor.store.record_recheck(story_id, step, change)
+    if view and pending is not None:
+        monitor.views.kick()
     log.warning("story %d: %s", story_id, note)
     return 1
 

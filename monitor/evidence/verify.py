@@ -205,6 +205,7 @@ def verify_state(store, evidence) -> Verification:
         if responses and hashlib.sha256(responses[-1]).hexdigest() != cap["payload_sha256"]:
             result.problems.append(f"{label}: payload sha256 differs from the state's {cap['payload_sha256']}")
     result.checked.append(f"{count} captures")
+    _check_views(store, evidence, result)
     from monitor.evidence.custody import check_state
 
     problems, lines = check_state(store)
@@ -224,3 +225,22 @@ def verify_state(store, evidence) -> Verification:
     if raw:
         result.checked.append(f"{raw} raw pages kept by keep_raw_html")
     return result
+
+
+def _check_views(store, evidence, result: Verification) -> None:
+    """Each screenshot rendered after its capture (views.py): its own records re-read, the PNG re-hashed."""
+    views = store.views_of(c["id"] for c in store.all_captures())
+    for cid, view in sorted(views.items()):
+        label = f"the screenshot of capture {cid} ({view['warc_file']} @ {view['warc_offset']})"
+        try:
+            data = evidence.read(view)
+        except OSError as exc:
+            result.problems.append(f"{label}: {exc.strerror or exc}")
+            continue
+        problems, _n, payloads = check_records(label, data, view["warc_offset"])
+        result.problems += problems
+        pngs = [p for t, p in payloads if t == "resource"]
+        if not pngs or hashlib.sha256(pngs[0]).hexdigest() != view["sha256"]:
+            result.problems.append(f"{label}: the PNG's sha256 differs from the state's {view['sha256']}")
+    if views:
+        result.checked.append(f"{len(views)} screenshots")

@@ -105,6 +105,7 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
     with tempfile.TemporaryFile(dir=out_path.parent) as warc:
         warc.write(warcinfo(WARC_NAME, {"description": f"Export of the Pamir news monitor: stories since "
                                                        f"{since.date()}" + (f", topic {topic}" if topic else "")}))
+        views = store.views_of(c["id"] for c in captures)  # screenshots rendered after their capture
         for cap in captures:
             try:
                 data = evidence.read(cap)  # a byte range of a local WARC file, or a whole object (s3://…)
@@ -112,6 +113,12 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
                 report.skipped.append(f"capture {cap['id']} of story {cap['story_id']}: {cap['warc_file']}: "
                                       f"{exc.strerror or exc}")
                 continue
+            if (view := views.get(cap["id"])) is not None:  # in the package, right after its capture's records
+                try:
+                    data += evidence.read(view)
+                except OSError as exc:
+                    report.skipped.append(f"the screenshot of capture {cap['id']}: {view['warc_file']}: "
+                                          f"{exc.strerror or exc}")
             base = warc.tell()
             warc.write(data)
             report.captures += 1
@@ -135,9 +142,13 @@ def export_wacz(store, evidence, since: datetime, topic: str | None, out_path: s
                 record = parse_record(raw)
                 if record.type == "metadata":
                     try:
-                        notes[cap["id"]] = json.loads(record.block)
+                        note = json.loads(record.block)
                     except ValueError:
-                        pass
+                        continue
+                    if note.get("reason") == "screenshot" and cap["id"] in notes:  # views.py: rendered after
+                        notes[cap["id"]]["screenshot"] = note.get("screenshot")
+                    else:
+                        notes[cap["id"]] = note
                     continue
                 if record.type == "resource" and record.uri.startswith("urn:view:"):  # the screenshot
                     status, mime = "200", record.headers.get("Content-Type", "image/png")

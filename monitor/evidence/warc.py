@@ -325,3 +325,22 @@ def parse_record(data: bytes) -> Record:
     length = headers.get("Content-Length", "")
     block = rest[: int(length)] if length.isdigit() else rest
     return Record(headers, block)
+
+
+def build_view(page_url: str, png: bytes, taken_at: datetime, note: dict, refers_to: str = "") -> bytes:
+    """A screenshot rendered after its capture, as its own records: the `resource` `urn:view:<url>` (referring
+    to the page's response record) and a `metadata` record (JSON `note`), appended after the capture."""
+    buf = io.BytesIO()
+    writer = _writer(buf)
+    date = _warc_date(taken_at)
+    refers = {"WARC-Refers-To": refers_to} if refers_to else {}
+    shot = writer.create_warc_record(f"urn:view:{page_url}", "resource", payload=io.BytesIO(png), length=len(png),
+                                     warc_content_type="image/png", warc_headers_dict={"WARC-Date": date, **refers})
+    writer.write_record(shot)
+    body = json.dumps(note, ensure_ascii=False, indent=1, default=str).encode("utf-8")
+    meta = writer.create_warc_record(f"urn:view:{page_url}", "metadata", payload=io.BytesIO(body), length=len(body),
+                                     warc_content_type="application/json",
+                                     warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To":
+                                                        shot.rec_headers.get_header("WARC-Record-ID")})
+    writer.write_record(meta)
+    return buf.getvalue()

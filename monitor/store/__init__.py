@@ -43,6 +43,7 @@ from monitor.store.common import (FeedState, OutboxMessage, StateError, _chunks,
                      explain_error, is_database_url, redact_url, stored_url_key, utcnow)
 from monitor.store.opening import Opening, _open_read_only
 from monitor.store.schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns, record_version, stored_version
+from monitor.store.views import ViewQueries
 from monitor.store.web import WebQueries
 from monitor.store.scratch import attach as attach_scratch
 
@@ -52,7 +53,7 @@ __all__ += ["is_database_url", "redact_url"]
 
 
 class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTextQueries, WebQueries,
-            ReportQueries, MentionQueries, RobotsQueries, QuietQueries, IncidentQueries):
+            ReportQueries, MentionQueries, RobotsQueries, QuietQueries, IncidentQueries, ViewQueries):
     """One database connection, used from one thread (the event loop's).
 
     `path` is the SQLite file; with `database_url` (postgresql://…) the state is in that database instead, and

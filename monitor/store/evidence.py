@@ -91,8 +91,10 @@ class EvidenceQueries:
         return [tuple(r) for r in self.db.execute("SELECT n, line, hash FROM custody ORDER BY n")]
 
     def warc_indexed_end(self, name: str) -> int | None:
-        row = self.db.execute("SELECT MAX(warc_offset + warc_length) FROM captures WHERE warc_file = ?",
-                              (name,)).fetchone()
+        row = self.db.execute(  # a capture's records, or a screenshot rendered after it (store/views.py)
+            """SELECT MAX(e) FROM (SELECT warc_offset + warc_length AS e FROM captures WHERE warc_file = ?
+                                    UNION ALL SELECT warc_offset + warc_length FROM views WHERE warc_file = ?) AS ends""",
+            (name, name)).fetchone()
         return row[0]
 
     def captures(self, story_id: int | None = None, *, since: datetime | None = None,

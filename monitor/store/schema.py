@@ -189,6 +189,18 @@ CREATE TABLE IF NOT EXISTS captures (           -- one fetch of a page kept as W
 CREATE INDEX IF NOT EXISTS captures_story ON captures (story_id);
 CREATE INDEX IF NOT EXISTS captures_file ON captures (warc_file);
 CREATE INDEX IF NOT EXISTS captures_changes ON captures (announced_in) WHERE change IS NOT NULL;
+CREATE TABLE IF NOT EXISTS views (              -- a capture's full-page screenshot, rendered after the poll
+    capture_id INTEGER PRIMARY KEY REFERENCES captures (id),
+    state TEXT NOT NULL DEFAULT 'pending',      -- pending | done | failed (given up after a few attempts)
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    warc_file TEXT,                             -- done: its own records (resource + metadata), where
+    warc_offset INTEGER,
+    warc_length INTEGER,
+    sha256 TEXT,                                -- hex, of the PNG
+    taken_at TEXT
+);
+CREATE INDEX IF NOT EXISTS views_pending ON views (state) WHERE state = 'pending';
 CREATE TABLE IF NOT EXISTS rechecks (           -- which scheduled re-fetch of a story was done
     story_id INTEGER NOT NULL REFERENCES stories (id),
     step INTEGER NOT NULL,                      -- index into settings.recheck_after

@@ -1,0 +1,187 @@
+"""Full-page screenshots off the poll's path: queued with the capture, rendered after by one browser.
+
+Starting a headless Chromium costs a second of CPU and ~200 MB; doing that per capture, on the way from a
+match to its story, doubled the first cycle. So a capture only queues its screenshot (a `views` row, in the
+capture's own transaction: queued if and only if indexed), and `ViewRenderer` renders the queue in the
+background with one browser (niced, one page at a time, a fresh browser context per page), closed again when
+the queue is empty. Each screenshot is rendered from the capture's WARC records alone (screenshot.py's proxy),
+then appended as its own records (`resource` `urn:view:<url>` + `metadata`, warc.build_view), fsynced, and
+indexed with a custody line (`rendered`) in one transaction. A run that ends, or a browser that fails, leaves
+the rest queued: the next run renders it; a capture is given up after GIVE_UP_AFTER failed attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+
+from monitor import clock
+from monitor.evidence.warc import Written
+
+log = logging.getLogger("monitor.evidence")
+
+GIVE_UP_AFTER = 3  # failed attempts (over runs) before a capture stays without a screenshot
+FINISH_WITHIN = 120.0  # s: at the end of a run, how long the queue may still take; the rest waits for the next
+PAGE_TIMEOUT = 30.0  # s: one page's render, browser start included
+
+
+@dataclass(frozen=True)
+class StoredHop:
+    """One response as kept in the WARC: what screenshot._served needs to answer the browser with it."""
+
+    url: str
+    status: int
+    headers: list
+    body: bytes
+
+
+def hops_from_records(data: bytes) -> tuple[list[StoredHop], str]:
+    """The response records of one capture's bytes, in order, and the last one's WARC-Record-ID."""
+    from monitor.evidence.warc import members, parse_record
+
+    hops: list[StoredHop] = []
+    last_id = ""
+    for _start, end, raw, error in members(data):
+        if error or end is None:
+            continue
+        record = parse_record(raw)
+        if record.type != "response":
+            continue
+        head, _, body = record.block.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        headers = [(n.strip(), v.strip()) for n, _, v in (line.partition(":") for line in lines[1:]) if n.strip()]
+        hops.append(StoredHop(record.uri, int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 200,
+                              headers, body))
+        last_id = record.headers.get("WARC-Record-ID", "")
+    return hops, last_id
+
+
+class ViewRenderer:
+    """The screenshot queue of one run (or of the service): `kick()` after queueing, `finish()` at the end."""
+
+    def __init__(self, store, evidence):
+        self.store, self.evidence = store, evidence
+        self._task: asyncio.Task | None = None
+        self._again = False
+        self._stop = False
+        self._tried: set[int] = set()  # a capture is tried once per run: a failing one waits for the next run
+        self._browser = None
+        self.rendered = 0
+
+    def kick(self) -> None:
+        """Render what is queued, in the background; a no-op while the queue is being worked through."""
+        self._again = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    def halt(self) -> None:
+        """The service is stopping: the page being rendered ends, the rest waits for the next start."""
+        self._stop = True
+
+    async def finish(self, within: float = FINISH_WITHIN) -> None:
+        """Wait for the queue (at most `within` seconds, then after the page being rendered); close the browser."""
+        task = self._task
+        if task is not None and not task.done():
+            done, _ = await asyncio.wait({task}, timeout=PAGE_TIMEOUT if self._stop else within)
+            if not done:
+                self._stop = True
+                log.warning("screenshots: some are still queued at the end of the run; the next run renders them")
+                await asyncio.wait({task}, timeout=PAGE_TIMEOUT)
+        await asyncio.to_thread(self._close)
+
+    async def _drain(self) -> None:
+        try:
+            while self._again and not self._stop:
+                self._again = False
+                while not self._stop:
+                    rows = [r for r in self.store.pending_views() if r["id"] not in self._tried]
+                    if not rows:
+                        break
+                    for row in rows:
+                        if self._stop:
+                            break
+                        self._tried.add(row["id"])
+                        await self._one(row)
+        except Exception:  # the renderer must never cost a run its stories: they are all stored already
+            log.exception("screenshots: the renderer failed; what is queued waits for the next run")
+        finally:
+            await asyncio.to_thread(self._close)
+
+    async def _one(self, row) -> None:
+        url = row["final_url"]
+        try:
+            sha, taken_at, data = await asyncio.to_thread(self._render, row)
+        except Exception as exc:  # the browser failed on this page (or exited): one line, and on to the next
+            await asyncio.to_thread(self._close)  # a fresh browser for the next page
+            gave_up = self.store.view_failed(row["id"], f"{type(exc).__name__}: {exc}", give_up_after=GIVE_UP_AFTER)
+            log.warning("screenshot of %s (capture %d): %s; %s", url, row["id"], exc,
+                        "the capture is kept without it" if gave_up else "tried again next run")
+            return
+        try:  # appended from the event loop's thread, like every capture: one writer per archive file
+            written = await self._store_records(data)
+        except OSError as exc:
+            self.store.view_failed(row["id"], f"could not write: {exc}", give_up_after=GIVE_UP_AFTER)
+            log.error("evidence archive %s: could not write the screenshot of capture %d (%s)",
+                      self.evidence.archive.directory, row["id"], exc)
+            return
+        self.store.view_done(row["id"], written, sha, taken_at)
+        self.rendered += 1
+
+    async def _store_records(self, data: bytes) -> Written:
+        """The screenshot's records where its capture's go: appended to the local WARC file, or one object in
+        the bucket (MONITOR_ARCHIVE_URL) named by the records' own digest. A bucket that refuses raises
+        OSError: the screenshot is tried again next run."""
+        objects = self.evidence.objects
+        if objects is None:
+            return self.evidence.archive.append(data)
+        from monitor.evidence.objectstore import ObjectStoreError, object_url, sha256_hex
+
+        digest = sha256_hex(data)
+        key = objects.objects.key_for(digest)
+        try:
+            await asyncio.to_thread(objects.objects.put, key, data, digest)
+        except ObjectStoreError as exc:
+            raise OSError(f"the bucket refused it: {exc.strerror}") from exc
+        return Written(object_url(objects.objects.bucket, key), 0, len(data))
+
+    def _render(self, row) -> tuple[str, object, bytes]:
+        """In a worker thread: the capture's records read back, rendered by the run's browser, and the
+        screenshot's own records built (sha256 of the PNG, when it was taken, the records' bytes)."""
+        from monitor.evidence import screenshot
+        from monitor.evidence.warc import build_view
+
+        data = self.evidence.read(row)  # a local byte range, or the capture's object in the bucket
+        hops, last_id = hops_from_records(data)
+        if not hops:
+            raise ValueError("no response among the capture's records")
+        if self._browser is None:
+            binary = screenshot.browser()
+            if binary is None:
+                raise RuntimeError("no Chromium found")
+            started = time.monotonic()
+            self._browser = screenshot.Browser(binary)
+            log.debug("screenshots: browser started in %.2f s", time.monotonic() - started)
+        taken_at = clock.now()
+        url = row["final_url"]
+        png = self._browser.render(hops, url, timeout=PAGE_TIMEOUT)
+        sha = hashlib.sha256(png).hexdigest()
+        note = {"software": f"pamir-monitor/{_version()}", "reason": "screenshot", "capture_id": row["id"],
+                "screenshot": {"uri": f"urn:view:{url}", "taken_at": taken_at.isoformat(), "sha256": sha,
+                               "bytes": len(png)},
+                "rendered_from": "the capture's own records only (no network)"}
+        return sha, taken_at, build_view(url, png, taken_at, note, last_id)
+
+    def _close(self) -> None:
+        browser, self._browser = self._browser, None
+        if browser is not None:
+            browser.close()
+
+
+def _version() -> str:
+    from monitor import __version__
+
+    return __version__
