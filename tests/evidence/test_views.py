@@ -16,6 +16,7 @@ import threading
 import pytest
 
 from tests.conftest import PROJECT
+from tests.evidence.test_objects import BUCKET, s3  # noqa: F401 (moto's S3 on loopback, a fixture)
 from tests.support.faultserver import feeds_yaml
 from tests.support.localsite import LocalSite, Page, article_html, rss
 
@@ -203,3 +204,27 @@ def test_a_failed_browser_leaves_the_screenshots_queued_and_the_next_run_renders
         report = zf.read("provenance/provenance.json").decode()
     assert cdx.count("urn:view:") == 3 and cdx.count('"mime": "image/png"') == 3, "each screenshot indexed"
     assert all(sha in report for sha in shas), "the technical report names each screenshot's hash"
+
+
+def test_with_a_bucket_the_screenshot_is_read_from_and_kept_beside_its_capture_in_the_bucket(world, s3, monkeypatch):
+    from monitor.evidence.capture import Evidence
+    from monitor.evidence.verify import verify_state
+    from monitor.store import Store
+
+    tmp, feeds_path, _site = world
+    monkeypatch.setenv("MONITOR_ARCHIVE_URL", f"s3://{BUCKET}/views")
+    digest = _cycle(tmp, feeds_path)
+    assert all(title in digest for title, _text in STORIES)
+    db = _db(tmp)
+    rows = db.execute("SELECT v.state, v.warc_file, v.sha256, c.warc_file AS capture_file "
+                      "FROM views v JOIN captures c ON c.id = v.capture_id").fetchall()
+    db.close()
+    assert [r["state"] for r in rows] == ["done"] * 3
+    assert all(r["capture_file"].startswith(f"s3://{BUCKET}/views/") for r in rows), "captures are objects"
+    assert all(r["warc_file"].startswith(f"s3://{BUCKET}/views/") for r in rows), "and so are their screenshots"
+    assert not (tmp / "state.db.warc").exists() or not any((tmp / "state.db.warc").iterdir()), "nothing local"
+    store = Store(tmp / "state.db")
+    try:
+        assert verify_state(store, Evidence(store)).ok, "verify re-reads every screenshot from the bucket"
+    finally:
+        store.close()
