@@ -9,7 +9,6 @@ import sqlite3
 import pytest
 
 from monitor.store import ConnectionLost, Store, explain_error
-from monitor.store import common
 
 
 @pytest.fixture
@@ -66,19 +65,3 @@ def test_a_server_that_stays_away_is_one_clear_line_without_the_password(pg_clus
         pg_store.meta_get("anything")
     line = explain_error(pg_store.where, caught.value)
     assert "database server cannot be used" in line and "\n" not in line and "s3cret" not in line, line
-
-
-def test_a_nul_in_a_pages_text_is_the_same_replacement_on_both_backends(store):
-    """Third-party text keeps its NUL as U+FFFD on SQLite too, so both backends store and find the same thing."""
-    from tests.store.test_backends import _article, _match
-
-    item = store.record_item(feed="Feed", guid="guid\x00x", url="https://a.example/1", url_key="a.example/1",
-                             status="matched")
-    article = _article("Title \x00 with a NUL", "https://a.example/1")
-    article = type(article)(article.entry, article.final_url, article.title, "Text\x00 with a NUL.",
-                            article.published, article.fetched_at, article.raw_sha256)
-    story = store.add_story(item, article, _match())
-    row = store.story(story)
-    assert (row["title"], row["text"]) == ("Title \ufffd with a NUL", "Text\ufffd with a NUL.")
-    assert store.known_items([], ["guid\x00x"]) == (set(), {"guid\ufffdx"}), "a lookup finds what was stored"
-    assert common.without_nul(("a\x00", b"\x00", 1)) == ["a\ufffd", b"\x00", 1], "bytes (WARC, gzip) are kept"
