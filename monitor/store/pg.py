@@ -258,8 +258,8 @@ class PgConnection:
         if self.in_transaction or not head.startswith(_WRITES):
             return self._raw(query, without_nul(params), unit=not self.in_transaction)
         for attempt in (1, 2):  # a lone write: serialised like one in a transaction, and replayed whole once
-            self._begin()
             try:
+                self._begin()
                 cursor = self._raw(query, without_nul(params))
             except ConnectionLost:
                 if attempt == 2:
