@@ -479,7 +479,7 @@ def _main(args, cluster) -> int:
     keywords = Path(args.keywords) if args.keywords else ROOT / "keywords.yaml"
     if not keywords.exists():
         if args.keywords:
-            ap.error(f"{keywords} not found")
+            raise SystemExit(f"bench/run.py: --keywords {keywords}: no such file")
         keywords = workdir / "keywords.yaml"
         keywords.write_text(FALLBACK_KEYWORDS, encoding="utf-8")
         results["keywords_note"] = "the repository has no keywords.yaml: a fallback with one topic was used"

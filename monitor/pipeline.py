@@ -28,7 +28,7 @@ from monitor.models import Article, FeedEntry, FeedResult, MatchResult
 from monitor.sources.feeds import ParseError, parse_feed
 from monitor.relevance.rules import RuleSet
 from monitor.sources.charset import is_garbled
-from monitor.store import Store
+from monitor.store import ConnectionLost, Store
 
 log = logging.getLogger("monitor")
 
@@ -142,6 +142,10 @@ class Monitor(DeliverySteps):
             result.not_modified = not_modified
             result.entries = len(entries)
             outcomes = await self._process_new(spec, entries, result)
+        except ConnectionLost as exc:  # a database server restarting mid-poll: what was not committed is new again
+            result.error = f"the poll was given up: {exc}"
+            log.warning("feed %r: %s", spec.name, result.error)
+            return result
         except (FetchError, ParseError) as exc:
             result.error = str(exc)
             result.elapsed_ms = (time.monotonic() - started) * 1000
@@ -191,6 +195,10 @@ class Monitor(DeliverySteps):
         """Drop what was seen before (by URL key or GUID), then fetch, extract and match the rest."""
         fresh: dict[str, FeedEntry] = {}
         for entry in entries:
+            if "\x00" in entry.url:  # no server can be asked for it, and no backend would keep it as it is
+                log.warning("feed %r: an entry's link holds a NUL character and was skipped: %s", entry.feed,
+                            entry.url)
+                continue
             fresh.setdefault(url_key(entry.url), entry)
         known_urls, known_guids = self.store.known_items(fresh, (guid_key(e) for e in fresh.values()))
         new = [(key, e) for key, e in fresh.items()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import timedelta, timezone
 
@@ -20,6 +21,7 @@ from monitor import clock
 from monitor.delivery import outbox
 from monitor.config.feeds import ConfigError, FeedsFile
 from monitor.pipeline import Monitor
+from monitor.store import explain_error
 
 log = logging.getLogger("monitor.service")
 
@@ -49,6 +51,9 @@ class Service:
                 if not self.stopping.is_set():
                     raise
                 log.warning("job %s cut off: it did not finish within %.0fs of the stop", name, STOP_GRACE)
+            except sqlite3.DatabaseError as exc:  # a full disk, a restarting database server: one line, not a bug
+                log.error("job %s: %s; it runs again at its next time", name,
+                          explain_error(self.monitor.store.where, exc))
             except Exception:  # a job's bug is logged, the service goes on
                 log.exception("job %s failed", name)
             finally:

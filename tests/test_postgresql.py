@@ -49,10 +49,12 @@ def test_status_names_the_database_without_its_password(tmp_path, news_site, pg_
 
 
 def test_two_runs_on_two_hosts_writing_at_once_never_duplicate_a_digest(tmp_path, news_site, pg_url):
-    """Two runs with their own lock files (as on two hosts) and one database: each story is sent once."""
+    """Two runs with their own state folders (as on two hosts) and one database: each story is sent once."""
     feeds = write_feeds(tmp_path / "feeds.yaml", news_site)
+    for host in ("a", "b"):
+        (tmp_path / host).mkdir()
     env = suite_clock.child_env({"PYTHONPATH": str(PROJECT), "MONITOR_DATABASE_URL": pg_url})
-    procs = [subprocess.Popen([sys.executable, "-m", "monitor", "run", "--once", *_args(tmp_path, feeds, f"{n}.db")],
+    procs = [subprocess.Popen([sys.executable, "-m", "monitor", "run", "--once", *_args(tmp_path, feeds, f"{n}/state.db")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=PROJECT)
              for n in ("a", "b")]
     outs = [p.communicate(timeout=120) for p in procs]

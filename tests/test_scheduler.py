@@ -187,3 +187,27 @@ def test_status_names_failing_feeds_and_the_long_dead_ones(tmp_path):
     assert "FAILING since 2d ago" in status.stdout, status.stdout
     footer = [line for line in status.stdout.splitlines() if "failing for more than" in line]
     assert footer == ["feeds failing for more than 24h: Dead Feed"], status.stdout
+
+
+def test_a_database_error_in_a_job_is_one_line_and_the_service_goes_on(caplog):
+    """A full disk or a database server that stays away: the job says so in one line, no traceback, and runs
+    again at its next time."""
+    import asyncio
+    import logging
+    import types
+
+    from monitor.scheduler import Service
+
+    service = object.__new__(Service)  # only what a job needs: the state's name, the set of running jobs
+    service.monitor = types.SimpleNamespace(store=types.SimpleNamespace(where="postgresql://pamir:***@db/pamir"))
+    service.running, service.stopping = set(), asyncio.Event()
+
+    async def step() -> None:
+        raise sqlite3.OperationalError("the database server cannot be used (connection refused)")
+
+    with caplog.at_level(logging.ERROR, logger="monitor.service"):
+        asyncio.run(service._tracked("digest", step)())
+    (record,) = [r for r in caplog.records if r.name == "monitor.service"]
+    assert record.exc_info is None and "\n" not in record.getMessage()
+    assert record.getMessage() == ("job digest: postgresql://pamir:***@db/pamir: state database error: the database "
+                                   "server cannot be used (connection refused); it runs again at its next time")

@@ -92,13 +92,26 @@ MAX_LOG_MESSAGE = 2000  # characters: a 1 MB title from a hostile feed must not 
 
 
 @contextmanager
-def instance_lock(state: str) -> Iterator[None]:
-    """One monitor per state file: two schedulers on one state would send everything twice.
+def instance_lock(state: str, database: str | None = None) -> Iterator[None]:
+    """One monitor per state: two schedulers on one state would send everything twice.
 
     The lock sits beside the file the path leads to, not the path as typed: a symlink to the state (or a second
-    spelling of its folder) must meet the same lock."""
+    spelling of its folder) must meet the same lock. With a PostgreSQL `database` the state is that database: the
+    lock is named after it (server, port, database; never the password) in the state's folder, so two monitors of
+    one host sharing that folder (the systemd units' /var/lib/pamir-monitor) never run at once, whatever --state
+    file name each gives. Across hosts the database's own write lock keeps every exactly-once guarantee."""
+    from monitor.store import is_database_url
+
+    if database is None and is_database_url(state):  # --state postgresql://…: the Store reads it so too
+        database, state = state, "monitor.db"
     real = Path(os.path.realpath(state))
     path = real.with_name(real.name + ".lock")
+    what = f"the state {state}"
+    if database:
+        path = real.parent / f".pamir-monitor-{database_key(database)}.lock"
+        from monitor.store import redact_url
+
+        what = f"the database {redact_url(database)}"
     try:
         handle = open(path, "a+")
     except OSError as exc:  # a read-only folder or disk, a missing folder: say so, no traceback
@@ -108,13 +121,30 @@ def instance_lock(state: str) -> Iterator[None]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise RuntimeError(f"another monitor is already running with the state {state} (lock {path}); stop it "
+        raise RuntimeError(f"another monitor is already running with {what} (lock {path}); stop it "
                            "first, e.g. `systemctl stop pamir-monitor` (systemd/README.md: a backfill)") from None
     try:
         yield
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def database_key(url: str) -> str:
+    """A PostgreSQL database's name for the lock: host, port and database, however the URL spells the rest (the
+    user, the password, other parameters, the order of the query)."""
+    import hashlib
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    host = (query.get("host") or unquote(parts.hostname or "") or "localhost").lower()
+    try:
+        port = query.get("port") or str(parts.port or 5432)
+    except ValueError:
+        port = "5432"
+    database = query.get("dbname") or unquote(parts.path.lstrip("/")) or unquote(parts.username or "")
+    return hashlib.sha256(f"{host}:{port}/{database}".encode()).hexdigest()[:16]
 
 
 
@@ -199,7 +229,7 @@ def _notifiers(feeds=None, rules=None, args: argparse.Namespace | None = None):
 def _state(args: argparse.Namespace, *, locked: bool = False, read_only: bool = False) -> Iterator[Store]:
     """The state file, closed afterwards; `locked` for commands that poll or deliver (one monitor at a time),
     `read_only` for commands that only read it (they work on an archive copy on write-protected media)."""
-    with instance_lock(args.state) if locked else nullcontext():
+    with instance_lock(args.state, database_url(args)) if locked else nullcontext():
         store = Store(args.state, database_url=database_url(args), read_only=read_only)
         try:
             yield store

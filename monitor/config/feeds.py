@@ -83,6 +83,9 @@ def _path(url: str) -> str:
 def _check_url(value: str) -> str:
     if not isinstance(value, str) or not _URL.match(value.strip()):
         raise ValueError(f"bad URL {value!r}: expected an http:// or https:// address")
+    if re.search(r"[\x00-\x1f\x7f]", value.strip()):  # a YAML "\0" or "\t": no server would get what was meant
+        raise ValueError(f"bad URL {value!r}: it holds a control character (a NUL, a tab, a line break), which "
+                         "no URL can hold")
     return value.strip()
 
 

@@ -39,8 +39,9 @@ from monitor.store.quiet import QuietQueries
 from monitor.store.reports import ReportQueries
 from monitor.store.robots import RobotsQueries
 from monitor.store.texts import KeptText, KeptTextQueries
-from monitor.store.common import (FeedState, OutboxMessage, StateError, _chunks, _dt, _explain, _feed_state, _ts,
-                     explain_error, is_database_url, redact_url, stored_url_key, utcnow)
+from monitor.store.common import (ConnectionLost, FeedState, NulSafeConnection, OutboxMessage, StateError, _chunks,
+                                  _dt, _explain, _feed_state, _ts, explain_error, is_database_url, redact_url,
+                                  stored_url_key, utcnow)
 from monitor.store.opening import Opening, _open_read_only
 from monitor.store.schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns, record_version, stored_version
 from monitor.store.views import ViewQueries
@@ -49,7 +50,7 @@ from monitor.store.scratch import attach as attach_scratch
 
 __all__ = ["Store", "StateError", "FeedState", "OutboxMessage", "explain_error", "utcnow", "SCHEMA_VERSION"]
 __all__ += ["Label", "KeptText"]  # re-check and labels
-__all__ += ["is_database_url", "redact_url"]
+__all__ += ["is_database_url", "redact_url", "ConnectionLost"]
 
 
 class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTextQueries, WebQueries,
@@ -81,7 +82,7 @@ class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQuerie
                 raise StateError(_explain(self.path, exc)) from None
             return
         try:
-            self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, factory=NulSafeConnection)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA busy_timeout = 10000")
             self._refuse_newer()  # before the first write: a newer monitor's state is never touched

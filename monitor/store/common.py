@@ -8,12 +8,18 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from monitor import clock
 
 
 class StateError(Exception):
     """The state file cannot be used; the message says why and what to do."""
+
+
+class ConnectionLost(sqlite3.OperationalError):
+    """PostgreSQL: the connection died under a transaction (a server restart); the transaction is gone whole,
+    and the next unit of work connects again (`pg.py`). A step that meets it is given up for this cycle."""
 
 
 def utcnow() -> datetime:
@@ -74,6 +80,29 @@ def stored_url_key(key: str) -> str:
     import hashlib
 
     return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def without_nul(params: Any) -> Any:
+    """Statement parameters with every NUL in a text as U+FFFD, on both backends: PostgreSQL stores no NUL in
+    text, and a hostile page's NUL must neither fail a run there nor be kept on SQLite only (an archive moved
+    between the two must compare equal, a lookup must find what was stored). Bytes are left alone."""
+    if isinstance(params, dict):
+        if any(isinstance(v, str) and "\x00" in v for v in params.values()):
+            return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in params.items()}
+        return params
+    if any(isinstance(v, str) and "\x00" in v for v in params):
+        return [v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in params]
+    return params
+
+
+class NulSafeConnection(sqlite3.Connection):
+    """The SQLite connection of a writable state: parameters pass through `without_nul`, as on PostgreSQL."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().execute(sql, without_nul(parameters))
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().executemany(sql, (without_nul(p) for p in parameters))
 
 
 def is_database_url(target: str) -> bool:

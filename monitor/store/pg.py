@@ -12,14 +12,23 @@ advisory lock on one key, and a write outside a transaction takes the same lock 
 so every check-then-act (queue_digest, queue_report) holds unchanged. Server-side timeouts per session
 (lock_timeout, idle_in_transaction_session_timeout) keep a frozen process from stalling the others.
 
+A server restart (or a dropped connection) is survived without the callers knowing: a unit of work that starts
+on a dead connection — a read, a BEGIN, a lone write — reconnects (waiting up to RECONNECT_S for a server that
+is starting up) and runs once more, since nothing of it reached the server. A transaction the connection died
+under is gone whole (the server rolled it back): its statement raises `ConnectionLost`, one line, and the
+caller's ROLLBACK is a no-op; the next unit reconnects. A COMMIT whose answer was lost raises it too, saying the
+outcome is unknown: the state is consistent either way, and the next step reads it again.
+
 psycopg is imported here only, and this module only when a postgresql:// URL is given.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -28,6 +37,10 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
+from monitor.store.common import ConnectionLost, redact_url, without_nul
+
+log = logging.getLogger("monitor.store")
+RECONNECT_S = 15.0  # how long a lost connection is tried again: a restart (pg_ctl restart, an upgrade) takes seconds
 WRITE_LOCK = 0x50414D49  # 'PAMI': the one advisory lock every writer of a state takes
 _WRITES = ("INSERT", "UPDATE", "DELETE", "ALTER", "CREATE", "DROP")
 
@@ -136,87 +149,158 @@ def _mapped(exc: psycopg.Error) -> sqlite3.DatabaseError:
     return sqlite3.OperationalError(text)
 
 
-def _clean(params: Any) -> Any:
-    """PostgreSQL refuses a NUL in text: a NUL from a hostile page is stored as U+FFFD instead of failing the run."""
-    if isinstance(params, dict):
-        return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in params.items()}
-    return [v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in params]
-
-
 class PgConnection:
     """The sqlite3.Connection surface the store uses, over one psycopg connection in autocommit mode."""
 
     def __init__(self, url: str, *, connect_timeout: int = 10):
+        self._url, self._connect_timeout = url, connect_timeout
+        self._lock_ms = self._default_lock_ms = _timeout_ms("MONITOR_PG_LOCK_TIMEOUT_MS", 10_000)
+        self._open = False  # a transaction begun by the caller (BEGIN) and not yet ended (COMMIT/ROLLBACK)
+        self._connect()
+
+    def _connect(self) -> None:
         try:
-            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout,
+            self.conn = psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout,
                                         row_factory=_row_factory)
+            self.conn.execute(f"SET lock_timeout = {self._lock_ms}")
+            self.conn.execute(f"SET idle_in_transaction_session_timeout = "
+                              f"{_timeout_ms('MONITOR_PG_IDLE_TIMEOUT_MS', 300_000)}")
         except psycopg.Error as exc:
             raise _mapped(exc) from None
-        lock_ms = _timeout_ms("MONITOR_PG_LOCK_TIMEOUT_MS", 10_000)
-        idle_ms = _timeout_ms("MONITOR_PG_IDLE_TIMEOUT_MS", 300_000)
-        self._default_lock_ms = lock_ms
-        self.conn.execute(f"SET lock_timeout = {lock_ms}")
-        self.conn.execute(f"SET idle_in_transaction_session_timeout = {idle_ms}")
+
+    def _reconnect(self, why: str) -> None:
+        """A new connection for one that died, waiting out a server that is restarting."""
+        deadline, pause = time.monotonic() + RECONNECT_S, 0.1
+        while True:
+            try:
+                self._connect()
+                break
+            except sqlite3.OperationalError:
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+        log.warning("%s: the connection to the database server was lost (%s); connected again",
+                    redact_url(self._url), why)
+
+    @property
+    def _dead(self) -> bool:
+        return self.conn.closed
 
     @property
     def in_transaction(self) -> bool:
+        if self._dead:
+            return self._open
         return self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
-    def _raw(self, sql: str, params: Any = None):
+    def _raw(self, sql: str, params: Any = None, *, unit: bool = False):
+        """One statement; `unit`: it starts a unit of work, so on a dead connection it is run again on a new one."""
+        if unit and self._dead and not self._open:
+            self._reconnect("found closed")
         try:
-            return self.conn.execute(sql, params, prepare=False) if params is not None else self.conn.execute(sql)
+            return self._send(sql, params)
+        except psycopg.Error as exc:
+            if not self._dead:
+                raise _mapped(exc) from None
+            if not unit or self._open:
+                self._open = False  # the server ended the transaction with the connection: nothing is left open
+                if isinstance(exc, errors.IdleInTransactionSessionTimeout):
+                    raise _mapped(exc) from None
+                raise ConnectionLost(_lost(exc, sql)) from None
+            self._reconnect(_first_line(exc))
+        try:  # nothing of this unit reached the server: once more, on the new connection
+            return self._send(sql, params)
         except psycopg.Error as exc:
             raise _mapped(exc) from None
+
+    def _send(self, sql: str, params: Any):
+        return self.conn.execute(sql, params, prepare=False) if params is not None else self.conn.execute(sql)
+
+    def _rollback(self) -> None:
+        """End the caller's transaction; on a dead connection the server has rolled it back already."""
+        self._open = False
+        if not self._dead:
+            try:
+                self._send("ROLLBACK", None)
+            except psycopg.OperationalError:
+                if not self._dead:
+                    raise
+
+    def _begin(self) -> None:
+        self._raw("BEGIN", unit=True)
+        self._open = True
+        try:
+            self._raw("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        except BaseException:  # not had in time: nothing was done, the transaction ends here
+            self._rollback()
+            raise
 
     def execute(self, sql: str, params: Any = ()):
         head = sql.lstrip()[:24].upper()
         if head.startswith("BEGIN"):
-            self._raw("BEGIN")
-            try:
-                self._raw("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            except BaseException:  # not had in time: nothing was done, the transaction ends here
-                self._raw("ROLLBACK")
-                raise
+            self._begin()
+            return _EMPTY
+        if head.startswith("ROLLBACK") and not head.startswith("ROLLBACK TO"):
+            self._rollback()
+            return _EMPTY
+        if head.startswith("COMMIT"):
+            self._open = False
+            self._raw("COMMIT")
             return _EMPTY
         if head.startswith("PRAGMA BUSY_TIMEOUT"):
             ms = int(sql.split("=")[1])
-            self._raw(f"SET lock_timeout = {ms if ms != 10000 else self._default_lock_ms}")
+            self._lock_ms = ms if ms != 10000 else self._default_lock_ms
+            self._raw(f"SET lock_timeout = {self._lock_ms}", unit=not self._open)
             return _EMPTY
         if head.startswith("PRAGMA"):
             return _EMPTY
         query = translate(sql)
         if self.in_transaction or not head.startswith(_WRITES):
-            return self._raw(query, _clean(params))
-        self.execute("BEGIN IMMEDIATE")  # a lone write: serialised like one in a transaction
-        try:
-            cursor = self._raw(query, _clean(params))
-        except BaseException:
-            self._raw("ROLLBACK")
-            raise
-        self._raw("COMMIT")
-        return cursor
+            return self._raw(query, without_nul(params), unit=not self.in_transaction)
+        for attempt in (1, 2):  # a lone write: serialised like one in a transaction, and replayed whole once
+            try:
+                self._begin()
+                cursor = self._raw(query, without_nul(params))
+            except ConnectionLost:
+                if attempt == 2:
+                    raise
+                continue  # nothing of it was committed: the next BEGIN connects again
+            except BaseException:
+                self._rollback()
+                raise
+            self._open = False
+            self._raw("COMMIT")
+            return cursor
+        raise AssertionError("unreachable")
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """A transaction under the write lock, unless the caller's is open already (then it is the caller's)."""
         own = not self.in_transaction
         if own:
-            self.execute("BEGIN IMMEDIATE")
+            self._begin()
         try:
             yield
+        except psycopg.OperationalError as exc:
+            if own:
+                self._rollback()
+            if self._dead:
+                raise ConnectionLost(_lost(exc, "a batch")) from None
+            raise _mapped(exc) from None
         except psycopg.Error as exc:
             if own:
-                self._raw("ROLLBACK")
+                self._rollback()
             raise _mapped(exc) from None
         except BaseException:
             if own:
-                self._raw("ROLLBACK")
+                self._rollback()
             raise
         if own:
+            self._open = False
             self._raw("COMMIT")
 
     def executemany(self, sql: str, seq) -> Any:
-        rows = [_clean(p) for p in seq]
+        rows = [without_nul(p) for p in seq]
         with self._writing(), self.conn.cursor() as cur:
             if rows:
                 cur.executemany(translate(sql), rows)
@@ -230,6 +314,20 @@ class PgConnection:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _lost(exc: BaseException, sql: str) -> str:
+    """ConnectionLost's one line: what the loss means for the data, in the words `explain_error` passes on."""
+    if sql.lstrip().upper().startswith("COMMIT"):
+        return (f"the database server cannot be used: the connection was lost at a commit ({_first_line(exc)}); "
+                "whether it was applied is unknown, the state is consistent either way and the next step reads it")
+    return (f"the database server cannot be used: the connection was lost mid-transaction ({_first_line(exc)}); "
+            "nothing of that transaction was kept, and the next step connects again")
 
 
 class _Empty:

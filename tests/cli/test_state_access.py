@@ -29,3 +29,20 @@ def test_a_second_monitor_on_the_same_state_through_another_path_is_refused(tmp_
                 pass
     with instance_lock(str(other)):  # released: the next run takes it
         pass
+
+
+def test_with_postgresql_one_monitor_per_database_and_folder_whatever_the_state_file_or_the_login(tmp_path):
+    """With a database the lock belongs to the database (host, port, name): another --state file name, another
+    role or password, another order of the URL's parameters still meet it; another database does not."""
+    url = "postgresql://pamir:secret@db.example:5432/pamir?sslmode=require&connect_timeout=5"
+    with instance_lock(str(tmp_path / "monitor.db"), url):
+        for same in ("postgresql://reader:other@DB.example/pamir?connect_timeout=5&sslmode=require",
+                     "postgres://db.example:5432/pamir"):
+            with pytest.raises(RuntimeError, match="another monitor is already running with the database") as caught:
+                with instance_lock(str(tmp_path / "other-name.db"), same):
+                    pass
+            assert "secret" not in str(caught.value) and ":other@" not in str(caught.value)
+        with instance_lock(str(tmp_path / "monitor.db"), "postgresql://pamir:secret@db.example/archive2"):
+            pass  # another database on the same server: another monitor's
+        with instance_lock(str(tmp_path / "monitor.db")):
+            pass  # the SQLite file of that name is not the database

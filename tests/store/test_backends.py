@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from monitor.models import Article, FeedEntry
-from monitor.store import StateError, Store, explain_error
+from monitor.store import StateError, Store, common, explain_error
 
 WHEN = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
 
@@ -118,3 +118,63 @@ def test_an_unreachable_server_is_one_clear_line(tmp_path):
     text = str(caught.value)
     assert "database server cannot be used" in text and "\n" not in text
     assert "secret" not in text and "monitor:***@" in text
+
+
+def test_a_nul_in_a_pages_text_is_the_same_replacement_on_both_backends(store):
+    """Third-party text keeps its NUL as U+FFFD on SQLite too, so both backends store and find the same thing."""
+    item = store.record_item(feed="Feed", guid="guid\x00x", url="https://a.example/1", url_key="a.example/1",
+                             status="matched")
+    article = _article("Title \x00 with a NUL", "https://a.example/1")
+    article = type(article)(article.entry, article.final_url, article.title, "Text\x00 with a NUL.",
+                            article.published, article.fetched_at, article.raw_sha256)
+    story = store.add_story(item, article, _match())
+    row = store.story(story)
+    assert (row["title"], row["text"]) == ("Title \ufffd with a NUL", "Text\ufffd with a NUL.")
+    assert store.known_items([], ["guid\x00x"]) == (set(), {"guid\ufffdx"}), "a lookup finds what was stored"
+    assert common.without_nul(("a\x00", b"\x00", 1)) == ["a\ufffd", b"\x00", 1], "bytes (WARC, gzip) are kept"
+
+
+def test_a_url_with_a_nul_is_refused_with_the_same_line_on_both_backends(store, tmp_path, request):
+    """In feeds.yaml (a YAML "\\0"): the config is refused before the state is touched; in a feed's entry: the
+    entry is skipped with one line and nothing of it is stored."""
+    import asyncio
+    import logging
+
+    from monitor.config.feeds import load_feeds
+    from monitor.models import FeedResult
+    from monitor.pipeline import Monitor
+    from monitor.relevance.keywords import load_rules
+    from tests.conftest import PROJECT
+    from tests.review.test_rematch import in_process
+
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text('feeds:\n  - name: Feed\n    url: "https://a.example/fe\\0ed.xml"\n', encoding="utf-8")
+    url = request.getfixturevalue("pg_url") if store.backend == "postgresql" else None
+    argv = ["run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
+            "--state", str(tmp_path / "monitor.db"), *(["--database-url", url] if url else [])]
+    refused = in_process(argv)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[1:] == [f"{feeds}:3: feeds.0.url: bad URL 'https://a.example/fe\\x00ed.xml': "
+                                               "it holds a control character (a NUL, a tab, a line break), which no "
+                                               "URL can hold"], refused.stderr
+
+    feeds.write_text("feeds:\n  - name: Feed\n    url: https://a.example/feed.xml\n", encoding="utf-8")
+    entry = FeedEntry("Feed", "https://a.example/a\x00b", title="В Хороге задержан журналист", published=WHEN)
+    spec = load_feeds(feeds).feeds[0]
+
+    async def process():
+        async with Monitor(load_feeds(feeds), load_rules(PROJECT / "keywords.yaml"), store, []) as monitor:
+            return await monitor._process_new(spec, [entry], FeedResult(feed="Feed", ok=True))
+
+    logger = logging.getLogger("monitor")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        assert asyncio.run(process()) == []
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in records] == [
+        "feed 'Feed': an entry's link holds a NUL character and was skipped: https://a.example/a\x00b"]
+    assert store.db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 0

@@ -82,6 +82,15 @@ class Cluster:
     def drop(self, url: str) -> None:
         self.admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
 
+    def restart(self) -> None:
+        """What an upgrade or `systemctl restart postgresql` does: every connection is ended (fast shutdown)."""
+        subprocess.run([*self._run, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
+                        "-m", "fast", "-w", "-t", "30", "restart"], check=True, capture_output=True)
+
+    def terminate(self, backend_pid: int) -> None:
+        """End one connection from the server's side, as a restart ends them all."""
+        self.admin(f"SELECT pg_terminate_backend({int(backend_pid)})")
+
     def stop(self) -> None:
         subprocess.run([*self._run, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
                         "stop"], capture_output=True)
