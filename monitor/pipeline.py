@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor import clock
+from monitor import __version__, clock
+from monitor.hosts import Hosts
+from monitor.store.leases import LeaseLost
 from monitor.delivery.cycle import DeliverySteps
 from monitor.tasks import gather_or_cancel, warm_imports
 from monitor.config.feeds import FeedsFile, FeedSpec
@@ -71,6 +73,8 @@ class Monitor(DeliverySteps):
         from monitor.evidence.capture import Evidence
 
         self.evidence = Evidence(store, self.settings)  # WARC captures beside the state (<state>.warc/)
+        self.hosts = Hosts(store, lambda: self.settings, __version__)  # leases shared with other hosts
+        self.fetcher.before_request = self.hosts.before_request
         if self.settings.keep_raw_html:
             log.info("settings: keep_raw_html is superseded: every matched page is kept whole in %s",
                      self.evidence.archive.directory)
@@ -121,14 +125,27 @@ class Monitor(DeliverySteps):
             known = {state.name for state in self.store.all_feed_states()}
             if any(spec.name not in known for spec in specs):  # a feed never polled: its items are all new pages,
                 self.extractor.warm_up()  # so the workers start while its feed is on the wire, not at its first page
-        return await gather_or_cancel(*(self.poll_feed(spec) for spec in specs))
+        results = await gather_or_cancel(*(self.poll_feed(spec) for spec in specs))
+        return [r for r in results if r is not None]  # None: polled by another host
 
-    async def poll_feed(self, spec: FeedSpec) -> FeedResult:
+    async def poll_feed(self, spec: FeedSpec) -> FeedResult | None:
+        """Poll one source under its lease (monitor/hosts.py); None when another host has it now."""
+        with self.hosts.poll(spec) as lease:
+            if lease is None:
+                return None
+            try:
+                return await self._poll_feed(spec)
+            except LeaseLost as exc:  # rolled back: this host writes nothing more of this poll
+                log.warning("feed %r: %s; this host wrote nothing more of this poll", spec.name, exc)
+                return None
+
+    async def _poll_feed(self, spec: FeedSpec) -> FeedResult:
         started = time.monotonic()
         result = FeedResult(feed=spec.name, ok=False)
         self.store.ensure_feed(spec.name, spec.url)
         state = self.store.feed_state(spec.name)
         try:
+            self.hosts.check_origin(spec.url)  # a Retry-After or back-off another host met holds here too
             entries, etag, modified, not_modified = await self._entries(spec, state)
             result.not_modified = not_modified
             result.entries = len(entries)
@@ -137,6 +154,7 @@ class Monitor(DeliverySteps):
             result.error = str(exc)
             result.elapsed_ms = (time.monotonic() - started) * 1000
             self.store.record_poll_failure(spec.name, result.error, result.elapsed_ms)
+            self.hosts.share_pause(spec.url, exc, self.fetcher)
             log.warning("feed %r failed: %s", spec.name, result.error)
             return result
         result.ok = True

@@ -33,7 +33,7 @@ class DeliverySteps:
 
     async def deliver(self, *, force: bool = False) -> outbox.DeliveryReport:
         """Send what the outbox holds (all of it now with `force`); remember whether something stays queued."""
-        report = await outbox.deliver_due(self.store, self.notifiers, force=force)
+        report = await outbox.deliver_due(self.store, self.notifiers, force=force, lease_ttl=self.settings.lease_ttl)
         if not report.ok or report.unconfigured:
             self.undelivered = True
         return report
