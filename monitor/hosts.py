@@ -11,8 +11,8 @@ Every host runs the same jobs; the leases (store/leases.py) decide which host do
 - delivery: `channel:<name>` (delivery/outbox.py).
 
 On SQLite there is one host; the same tables and the same code path run, at the cost of a few tiny transactions.
-Politeness is shared too: a Retry-After or a back-off one host meets is kept in `origin_pauses`, and every
-host leaves that origin alone until it ends.
+Politeness is shared too: a Retry-After or a back-off one host meets is kept in `origin_pauses`, and the other
+hosts leave that origin alone until it ends (the host that met it keeps it in its own Fetcher, as before).
 
 May import: `config`, `store`, `sources`.
 """
@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from monitor.config.feeds import FeedSpec, Settings
 from monitor.store import Store
 from monitor.sources.exchange import FetchError
-from monitor.store.leases import Lease, fenced, holder_id, host_id, keep_alive
+from monitor.store.leases import Lease, current_fences, fenced, holder_id, host_id, keep_alive
 
 log = logging.getLogger("monitor.hosts")
 
@@ -61,6 +61,7 @@ class Hosts:
         self.version = version
         self.coordinator: Lease | None = None
         self._origins: dict[str, list] = {}  # origin -> [lease, polls of it in flight on this host]
+        self._polling: set[Lease] = set()  # the feed leases of the polls in flight
 
     @property
     def ttl(self) -> float:
@@ -124,10 +125,12 @@ class Hosts:
         held = self._origins[origin]
         held[1] += 1
         keep = asyncio.ensure_future(keep_alive(self.store, (feed, held[0]), self.ttl))
+        self._polling.add(feed)
         try:
             with fenced(feed, held[0]):
                 yield feed
         finally:
+            self._polling.discard(feed)
             keep.cancel()
             held[1] -= 1
             if held[1] == 0:
@@ -137,18 +140,19 @@ class Hosts:
     def before_request(self) -> None:
         """Called by the Fetcher right before each request: a poll whose lease ended (this host was frozen past
         it, and another host polls the feed now) sends nothing more. Its writes would be fenced anyway."""
-        if not self.store.fences_live():
+        polls = [lease for lease in current_fences() if lease in self._polling]  # a task may outlive its poll
+        if polls and not self.store.fences_live(polls):
             raise FetchError("this host's lease ended while it waited: another host has this poll now")
 
     def check_origin(self, url: str) -> None:
         """Raise FetchError, as the local gate would, while some host was asked to leave this origin alone."""
         try:
-            pause = self.store.origin_pause(origin_of(url))
+            pause = self.store.origin_pause(origin_of(url), self.id)
         except sqlite3.Error:
             return
         if pause is not None:
-            raise FetchError(f"host asked us to wait ({pause[1]}), {pause[0]:.0f}s left", retry_after=pause[0],
-                             host_down=True)
+            raise FetchError(f"host asked us to wait ({pause[1]}, met by another host), {pause[0]:.0f}s left",
+                             retry_after=pause[0], host_down=True)
 
     def share_pause(self, url: str, exc: Exception, fetcher) -> None:
         """After a failed poll: the origin's Retry-After or back-off, kept for every host."""
@@ -158,7 +162,7 @@ class Hosts:
         if left > 0:
             reason = "Retry-After" if exc.retry_after is not None else "back-off after repeated failures"
             try:
-                self.store.pause_origin(origin_of(url), left, reason)
+                self.store.pause_origin(origin_of(url), left, reason, self.id)
             except sqlite3.Error as err:
                 log.warning("%s: pause not shared with the other hosts: %s", origin_of(url), err)
 

@@ -32,7 +32,6 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 24 *
 class Service:
     def __init__(self, monitor: Monitor, reload_config: Callable[[], tuple]):
         self.monitor = monitor
-        monitor.hosts.keep_polled = True  # a polled feed stays with this host until it is due again
         self.reload_config = reload_config  # returns (FeedsFile, RuleSet) or raises ConfigError
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults=JOB_DEFAULTS)
         self.running: set[asyncio.Task] = set()
@@ -169,6 +168,7 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.monitor.hosts.keep_polled = True  # a polled feed stays with this host until it is due again
         self.monitor.hosts.beat(started=True)
         self.schedule(self.monitor.feeds)
         self.scheduler.start()

@@ -74,6 +74,11 @@ def fenced(*leases: Lease | None, replace: bool = False) -> Iterator[None]:
         _FENCES.reset(token)
 
 
+def current_fences() -> tuple[Lease, ...]:
+    """The leases the running task acts under."""
+    return _FENCES.get()
+
+
 def guarded_write(method):
     """A Store method whose lone write is checked against the context's leases (see `LeaseQueries.guarded`)."""
 
@@ -97,6 +102,21 @@ async def keep_alive(store, leases, ttl: float) -> None:
                 store.hold(lease, ttl)
             except sqlite3.Error as exc:
                 log.warning("%s: lease not renewed: %s", lease.name, exc)
+
+
+def _alive(holder: str) -> bool:
+    """Whether the process behind a holder of THIS host still runs: a lease of a crashed run is taken back at
+    once by the next run on the same machine, instead of after lease_ttl."""
+    pid = holder.rpartition("/")[2]
+    if not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists (another user's process)
+        return True
+    return True
 
 
 def _now_sql(backend: str) -> str:
@@ -159,8 +179,11 @@ class LeaseQueries:
         try:
             rows = self.db.execute(
                 f"SELECT name, holder, token, expires_at > {now} FROM leases WHERE name IN ({marks}) "
-                f"AND (holder = ? OR expires_at <= {now}){skip}", [*names, holder]).fetchall()
+                f"AND (holder = ? OR expires_at <= {now} OR holder LIKE ?){skip}",
+                [*names, holder, holder.rpartition("/")[0] + "/%"]).fetchall()
             for name, was, token, live in rows:
+                if live and was != holder and _alive(was):  # another live process of this host holds it
+                    continue
                 renew = was == holder and bool(live)
                 token = int(token) if renew else int(token) + 1
                 self.db.execute(f"UPDATE leases SET holder = ?, token = ?, expires_at = {now} + ? WHERE name = ?",
@@ -186,17 +209,19 @@ class LeaseQueries:
 
     # --- politeness shared by the hosts -----------------------------------------------------------
 
-    def pause_origin(self, origin: str, seconds: float, reason: str) -> None:
-        """Every host leaves `origin` alone for `seconds` (Retry-After, back-off); a longer pause stays."""
+    def pause_origin(self, origin: str, seconds: float, reason: str, host: str) -> None:
+        """The other hosts leave `origin` alone for `seconds` (a Retry-After or back-off `host` met; its own
+        Fetcher keeps the pause itself); a longer pause stays."""
         self.db.execute(
-            f"""INSERT INTO origin_pauses (origin, until_at, reason) VALUES (?, {self._now} + ?, ?)
-                ON CONFLICT (origin) DO UPDATE SET until_at = excluded.until_at, reason = excluded.reason
-                WHERE excluded.until_at > origin_pauses.until_at""", (origin, float(seconds), reason))
+            f"""INSERT INTO origin_pauses (origin, until_at, reason, host) VALUES (?, {self._now} + ?, ?, ?)
+                ON CONFLICT (origin) DO UPDATE SET until_at = excluded.until_at, reason = excluded.reason,
+                  host = excluded.host WHERE excluded.until_at > origin_pauses.until_at""",
+            (origin, float(seconds), reason, host))
 
-    def origin_pause(self, origin: str) -> tuple[float, str] | None:
-        """(seconds left, why) while some host asked to leave `origin` alone, else None."""
-        row = self.db.execute(f"SELECT until_at - {self._now}, reason FROM origin_pauses WHERE origin = ?",
-                              (origin,)).fetchone()
+    def origin_pause(self, origin: str, host: str) -> tuple[float, str] | None:
+        """(seconds left, why) while another host than `host` was asked to leave `origin` alone, else None."""
+        row = self.db.execute(f"SELECT until_at - {self._now}, reason FROM origin_pauses WHERE origin = ? "
+                              "AND host != ?", (origin, host)).fetchone()
         return (float(row[0]), row[1]) if row is not None and row[0] > 0 else None
 
     # --- fencing ---------------------------------------------------------------------------------
@@ -210,9 +235,9 @@ class LeaseQueries:
             if cursor.rowcount != 1:
                 raise LeaseLost(lease)
 
-    def fences_live(self) -> bool:
-        """Read only: whether every lease of the context is still ours and unexpired (checked before a request)."""
-        for lease in _FENCES.get():
+    def fences_live(self, leases: Iterable[Lease]) -> bool:
+        """Read only: whether each of these leases is still ours and unexpired (checked before a request)."""
+        for lease in leases:
             row = self.db.execute(f"SELECT 1 FROM leases WHERE name = ? AND holder = ? AND token = ? "
                                   f"AND expires_at > {self._now}", (lease.name, lease.holder, lease.token)).fetchone()
             if row is None:

@@ -250,7 +250,8 @@ CREATE TABLE IF NOT EXISTS leases (              -- feed:, origin:, coordinator,
 CREATE TABLE IF NOT EXISTS origin_pauses (       -- back-off and Retry-After of an origin, for every host
     origin TEXT PRIMARY KEY,
     until_at REAL NOT NULL,                     -- Unix time on the database's clock
-    reason TEXT NOT NULL
+    reason TEXT NOT NULL,
+    host TEXT NOT NULL                          -- the host that met it (its own Fetcher keeps it already)
 );
 """
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import time
 
@@ -61,12 +62,24 @@ def test_status_lists_each_host_when_last_seen_and_the_leases_it_holds(store):
     assert "feed:Ozodi (token 1, 2m left, pid 77)" in two and "coordinator" not in two
 
 
-def test_a_pause_one_host_met_holds_for_every_host(store):
-    assert store.origin_pause("https://ozodi.example:443") is None
-    store.pause_origin("https://ozodi.example:443", 300, "Retry-After")
-    store.pause_origin("https://ozodi.example:443", 10, "back-off after repeated failures")  # the longer one stays
-    left, why = store.origin_pause("https://ozodi.example:443")
+def test_a_pause_one_host_met_holds_for_the_other_hosts(store):
+    assert store.origin_pause("https://ozodi.example:443", "vps-2") is None
+    store.pause_origin("https://ozodi.example:443", 300, "Retry-After", "vps-1")
+    store.pause_origin("https://ozodi.example:443", 10, "back-off after repeated failures", "vps-1")  # longer stays
+    left, why = store.origin_pause("https://ozodi.example:443", "vps-2")
     assert 290 < left <= 300 and why == "Retry-After"
+    assert store.origin_pause("https://ozodi.example:443", "vps-1") is None, "vps-1's own Fetcher keeps it"
+
+
+def test_a_crashed_run_of_this_host_leaves_no_lease_behind_for_the_next_run(store):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    store.claim(["channel:email"], f"vps-1/{dead.stdout.strip()}", 120)  # SIGKILLed while it held the channel
+    store.claim(["feed:Ozodi"], f"vps-1/{os.getpid()}", 120)  # and this process, alive, holds a feed
+    assert store.claim(["channel:email", "feed:Ozodi"], "vps-1/999999999", 120).keys() == {"channel:email"}
+    assert store.claim(["channel:email"], "vps-2/1", 120) == {}, "another host still waits for the expiry"
 
 
 class Recorder:
@@ -141,3 +154,18 @@ def test_on_postgresql_a_claim_neither_waits_for_the_write_lock_nor_takes_a_leas
     finally:
         a.close()
         b.close()
+
+
+def test_lease_ttl_is_a_duration_of_at_least_a_second_and_defaults_to_two_minutes(tmp_path):
+    from monitor.config.feeds import ConfigError, load_feeds
+
+    path = tmp_path / "feeds.yaml"
+    head = "feeds:\n  - name: A\n    url: https://example.org/feed.xml\n"
+    path.write_text(head, encoding="utf-8")
+    assert load_feeds(path).settings.lease_ttl == 120.0
+    path.write_text(head + "settings:\n  lease_ttl: 3s\n", encoding="utf-8")
+    assert load_feeds(path).settings.lease_ttl == 3.0
+    path.write_text(head + "settings:\n  lease_ttl: 0.5s\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as bad:
+        load_feeds(path)
+    assert f"{path}:5: settings.lease_ttl: lease_ttl must be at least 1s" in str(bad.value)
