@@ -254,7 +254,7 @@ def test_postgresql_restart_in_the_middle_of_a_cycle(world, pg_cluster):
     world.publish(range(4, 8))
     assert wait_for(lambda: any(r.path.startswith("/s/") for s in world.sites for r in s.requested("/s/4")), 20)
     subprocess.run([*pg_cluster._run, str(pg_cluster.bindir / "pg_ctl"), "-D", str(pg_cluster.data), "-m", "fast",
-                    "-w", "restart"], check=True, capture_output=True)
+                    "-w", "-t", "60", "restart"], check=True, capture_output=True, timeout=90)
     restarted = time.monotonic()
     assert wait_for(lambda: world.delivered(range(0, 8)), 20), world.log("A")[-2000:] + world.log("B")[-2000:]
     assert time.monotonic() - restarted <= TAKEOVER
