@@ -221,6 +221,16 @@ class FeedResult:
     bytes: int = 0
     notes: list[str] = field(default_factory=list)
 
+    def summary(self, failed: list[str]) -> str:
+        """The poll's log line: what came, what was new, what matched, and the first article that failed."""
+        if self.not_modified:
+            return f"not modified ({self.elapsed_ms:.0f} ms)"
+        text = (f"{self.entries} entries, {self.new_entries} new, {self.matches} "
+                f"match{'es' if self.matches != 1 else ''} ({self.elapsed_ms:.0f} ms)")
+        if failed:
+            text += f"; {len(failed)} article(s) unavailable, first: {failed[0]}"
+        return text
+
 
 @dataclass(frozen=True)
 class Victim:

@@ -11,9 +11,11 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from monitor import clock
+from monitor import __version__, clock
+from monitor.hosts import Hosts
+from monitor.store.leases import LeaseLost
 from monitor.delivery.cycle import DeliverySteps
 from monitor.tasks import gather_or_cancel, warm_imports
 from monitor.config.feeds import FeedsFile, FeedSpec
@@ -74,6 +76,8 @@ class Monitor(DeliverySteps):
         from monitor.evidence.views import ViewRenderer
 
         self.views = ViewRenderer(store, self.evidence)  # screenshots: queued with a capture, rendered after
+        self.hosts = Hosts(store, lambda: self.settings, __version__)  # leases shared with other hosts
+        self.fetcher.before_request = self.hosts.before_request
         if self.settings.keep_raw_html:
             log.info("settings: keep_raw_html is superseded: every matched page is kept whole in %s",
                      self.evidence.archive.directory)
@@ -130,14 +134,27 @@ class Monitor(DeliverySteps):
             known = {state.name for state in self.store.all_feed_states()}
             if any(spec.name not in known for spec in specs):  # a feed never polled: its items are all new pages,
                 self.extractor.warm_up()  # so the workers start while its feed is on the wire, not at its first page
-        return await gather_or_cancel(*(self.poll_feed(spec) for spec in specs))
+        results = await gather_or_cancel(*(self.poll_feed(spec) for spec in specs))
+        return [r for r in results if r is not None]  # None: polled by another host
 
-    async def poll_feed(self, spec: FeedSpec) -> FeedResult:
+    async def poll_feed(self, spec: FeedSpec) -> FeedResult | None:
+        """Poll one source under its lease (monitor/hosts.py); None when another host has it now."""
+        with self.hosts.poll(spec) as lease:
+            if lease is None:
+                return None
+            try:
+                return await self._poll_feed(spec)
+            except LeaseLost as exc:  # rolled back: this host writes nothing more of this poll
+                log.warning("feed %r: %s; this host wrote nothing more of this poll", spec.name, exc)
+                return None
+
+    async def _poll_feed(self, spec: FeedSpec) -> FeedResult:
         started = time.monotonic()
         result = FeedResult(feed=spec.name, ok=False)
         self.store.ensure_feed(spec.name, spec.url)
         state = self.store.feed_state(spec.name)
         try:
+            self.hosts.check_origin(spec.url)  # a Retry-After or back-off another host met holds here too
             entries, etag, modified, not_modified = await self._entries(spec, state)
             result.not_modified = not_modified
             result.entries = len(entries)
@@ -150,6 +167,7 @@ class Monitor(DeliverySteps):
             result.error = str(exc)
             result.elapsed_ms = (time.monotonic() - started) * 1000
             self.store.record_poll_failure(spec.name, result.error, result.elapsed_ms)
+            self.hosts.share_pause(spec.url, exc, self.fetcher)
             log.warning("feed %r failed: %s", spec.name, result.error)
             return result
         result.ok = True
@@ -162,7 +180,7 @@ class Monitor(DeliverySteps):
                                        new_items=result.new_entries, matches=result.matches,
                                        not_modified=not_modified)
         log.log(logging.WARNING if failed and not result.matches else logging.DEBUG,
-                "feed %r: %s", spec.name, _summary(result, failed))
+                "feed %r: %s", spec.name, result.summary(failed))
         return result
 
     async def _entries(self, spec: FeedSpec, state) -> tuple[list[FeedEntry], str | None, str | None, bool]:
@@ -354,15 +372,6 @@ class Monitor(DeliverySteps):
             if mention:
                 self.store.add_mention(item_id, article, mention)
 
-    def prune_kept_texts(self) -> int:
-        """Forget unmatched texts older than settings.keep_unmatched_days (every digest job does this)."""
-        now, days = clock.now(), self.settings.keep_unmatched_days
-        cutoff = now - timedelta(days=days) if days else now + timedelta(days=1)  # 0: forget every kept text
-        pruned = self.store.prune_kept_texts(cutoff)
-        if pruned:
-            log.info("forgot the kept text of %d unmatched article(s) (keep_unmatched_days: %d)", pruned, days)
-        return pruned
-
     def _needs_page_date(self, entry: FeedEntry) -> bool:
         """A backfill must read an undated entry's page for its date, keyword or not, to know where to stop."""
         return entry.published is None and (self.since is not None or self.until is not None)
@@ -384,15 +393,4 @@ def _trusted(feeds: FeedsFile) -> set[str]:
     from monitor.sources.netguard import trusted_hosts_from
 
     return trusted_hosts_from((f.url for f in feeds.feeds), with_port=True)
-
-
-def _summary(result: FeedResult, failed: list[str]) -> str:
-    if result.not_modified:
-        return f"not modified ({result.elapsed_ms:.0f} ms)"
-    text = (f"{result.entries} entries, {result.new_entries} new, {result.matches} "
-            f"match{'es' if result.matches != 1 else ''} ({result.elapsed_ms:.0f} ms)")
-    if failed:
-        text += f"; {len(failed)} article(s) unavailable, first: {failed[0]}"
-    return text
-
 

@@ -22,6 +22,7 @@ from monitor.delivery import outbox
 from monitor.config.feeds import ConfigError, FeedsFile
 from monitor.pipeline import Monitor
 from monitor.store import explain_error
+from monitor.store.leases import LeaseLost
 
 log = logging.getLogger("monitor.service")
 
@@ -51,6 +52,8 @@ class Service:
                 if not self.stopping.is_set():
                     raise
                 log.warning("job %s cut off: it did not finish within %.0fs of the stop", name, STOP_GRACE)
+            except LeaseLost as exc:  # another host took over this work: its transaction was rolled back
+                log.warning("job %s: %s; nothing of it was written here", name, exc)
             except sqlite3.DatabaseError as exc:  # a full disk, a restarting database server: one line, not a bug
                 log.error("job %s: %s; it runs again at its next time", name,
                           explain_error(self.monitor.store.where, exc))
@@ -86,13 +89,20 @@ class Service:
         interval = 60.0 if feeds.settings.digest_at or feeds.settings.quiet_hours else feeds.settings.digest_interval
         digest = jobs.get("digest")
         if digest is None or digest.trigger.interval.total_seconds() != interval:
-            next_digest = max(now + timedelta(seconds=90), (last + timedelta(seconds=interval)) if last else now)
-            self.scheduler.add_job(self._tracked("digest", self.monitor.send_digest), "interval", seconds=interval,
+            first = now + timedelta(seconds=min(90.0, interval))  # after the first polls (at most 90 s)
+            next_digest = max(first, (last + timedelta(seconds=interval)) if last else now)
+            self.scheduler.add_job(self._tracked("digest", self._digest), "interval", seconds=interval,
                                    id="digest", replace_existing=True, next_run_time=clock.to_real(next_digest))
         self._schedule_weekly(feeds)
-        if "outbox" not in jobs:
-            self.scheduler.add_job(self._tracked("outbox", self._retry_outbox), "interval", seconds=RETRY_EVERY,
-                                   id="outbox")
+        tick = max(0.5, feeds.settings.lease_ttl / 4)
+        if jobs.get("tick") is None or jobs["tick"].trigger.interval.total_seconds() != tick:
+            self.scheduler.add_job(self._tracked("tick", self._tick), "interval", seconds=tick, id="tick",
+                                   replace_existing=True)
+        # a dead host's channel lease frees its pending messages after lease_ttl: retried no later than that
+        retry = min(RETRY_EVERY, feeds.settings.lease_ttl)
+        if jobs.get("outbox") is None or jobs["outbox"].trigger.interval.total_seconds() != retry:
+            self.scheduler.add_job(self._tracked("outbox", self._retry_outbox), "interval", seconds=retry,
+                                   id="outbox", replace_existing=True)
         log.info("scheduled %d feed(s), %d new or changed; next digest at %s", len(enabled), len(fresh),
                  clock.from_real(self.scheduler.get_job("digest").next_run_time).isoformat(timespec="seconds"))
 
@@ -107,9 +117,12 @@ class Service:
         async def weekly() -> None:
             from monitor.delivery.weekly import send_weekly_if_due
 
-            await send_weekly_if_due(self.monitor.store, self.monitor.notifiers, self.monitor.feeds.settings.weekly_report
-                                     or spec, [t.name for t in self.monitor.matcher.rules.topics],
-                                     rules=self.monitor.matcher.rules)
+            with self.monitor.hosts.coordinating() as coordinator:
+                if coordinator:
+                    await send_weekly_if_due(self.monitor.store, self.monitor.notifiers,
+                                             self.monitor.feeds.settings.weekly_report or spec,
+                                             [t.name for t in self.monitor.matcher.rules.topics],
+                                             rules=self.monitor.matcher.rules)
 
         self.scheduler.add_job(self._tracked("weekly", weekly), "cron", day_of_week=spec.weekday, hour=spec.hour,
                                minute=spec.minute, timezone=spec.tz, id="weekly")
@@ -126,9 +139,24 @@ class Service:
 
         return step
 
+    async def _tick(self) -> None:
+        """The heartbeat, and the coordinator lease claimed or renewed (it moves when its holder is gone)."""
+        self.monitor.hosts.beat()
+        self.monitor.hosts.coordinate()
+
+    async def _digest(self) -> None:
+        with self.monitor.hosts.coordinating() as coordinator:
+            if coordinator:
+                await self.monitor.send_digest()
+                return
+        await self.monitor.deliver()  # another host is the coordinator: only what is due on our channel leases
+
     async def _retry_outbox(self) -> None:
-        await self.monitor.send_health()  # a feed failing for long is announced even with no story to send
-        await outbox.deliver_due(self.monitor.store, self.monitor.notifiers)
+        with self.monitor.hosts.coordinating() as coordinator:
+            if coordinator:  # a feed failing for long is announced even with no story to send
+                await self.monitor.send_health()
+        await outbox.deliver_due(self.monitor.store, self.monitor.notifiers,
+                                 lease_ttl=self.monitor.settings.lease_ttl)
 
     def reload(self) -> None:
         try:
@@ -145,6 +173,8 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.monitor.hosts.keep_polled = True  # a polled feed stays with this host until it is due again
+        self.monitor.hosts.beat(started=True)
         self.schedule(self.monitor.feeds)
         self.scheduler.start()
         log.info("monitor service started")
@@ -160,4 +190,5 @@ class Service:
                 await asyncio.wait(pending, timeout=5)
         self.scheduler.shutdown(wait=False)
         self.monitor.views.halt()  # screenshots still queued are rendered at the next start (evidence/views.py)
+        self.monitor.hosts.step_down()
         log.info("monitor service stopped")

@@ -32,14 +32,15 @@ ALLOWED: dict[str, set[str]] = {
     "stories": {"config", "store", "relevance"},
     "evidence": {"config", "store", "sources", "extract", "stories"},
     "delivery": {"config", "store", "stories", "evidence"},
-    "pipeline": {"config", "store", "sources", "extract", "relevance", "stories", "evidence", "delivery"},
+    "hosts": {"config", "store", "sources"},
+    "pipeline": {"config", "store", "sources", "extract", "relevance", "stories", "evidence", "delivery", "hosts"},
     "quiet": {"config", "store", "sources"},
     "backfill": {"config", "store", "sources", "delivery", "pipeline"},
-    "scheduler": {"config", "store", "delivery", "pipeline"},
+    "scheduler": {"config", "store", "delivery", "pipeline", "hosts"},
     "review": {"config", "store", "sources", "extract", "relevance", "stories", "pipeline", "backfill"},
     "web": {"config", "store", "relevance", "stories", "evidence", "delivery", "review"},
     "cli": {"config", "store", "sources", "extract", "relevance", "stories", "evidence", "delivery", "pipeline",
-            "quiet", "backfill", "scheduler", "review", "web"},
+            "quiet", "backfill", "scheduler", "review", "web", "hosts"},
 }
 MAX_LINES = 400
 

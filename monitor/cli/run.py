@@ -70,18 +70,26 @@ async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, conf
              channels_summary(notifiers))
 
     async with Monitor(feeds, rules, store, notifiers, prefetched=prefetched) as monitor:
+        monitor.hosts.beat(started=True)
         results = await monitor.poll_all()
         await monitor.send_urgent()
-        await monitor.send_health()
-        await monitor.send_digest()
-        await _weekly_report(monitor)
+        with monitor.hosts.coordinating() as coordinator:  # another host's service may hold the singleton work
+            if coordinator:
+                await monitor.send_health()
+                await monitor.send_digest()
+                await _weekly_report(monitor)
+        monitor.hosts.step_down()
+        if not coordinator:
+            log.info("host %s: another host is the coordinator; digests and notices are sent there",
+                     monitor.hosts.id)
+            await monitor.deliver()
     store.save_quiet_plan(quiet.make_plan(feeds, fp))
     failed = [r for r in results if not r.ok]
     stories = sum(r.matches for r in results)
     log.info("cycle done: %d feed(s) polled, %d failed, %d new stor%s; %d page(s) extracted, %d without any "
              "keyword skipped", len(results), len(failed), stories, "y" if stories == 1 else "ies",
              monitor.extractor.pages, monitor.extractor.skipped)
-    if results and len(failed) == len(results):
+    if results and len(failed) == len(results) and not monitor.hosts.skipped:  # skipped: polled by another host
         log.error("every source failed (%d): exit %d", len(failed), EXIT_DEGRADED)
         return EXIT_DEGRADED
     if monitor.undelivered:

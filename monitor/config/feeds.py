@@ -168,6 +168,7 @@ class Settings(BaseModel):
     keep_unmatched_days: int = Field(default=180, ge=0)  # text of unmatched articles kept for `rematch`; 0: none
     failing_after: float = 86400.0  # a feed failing this long is listed in the digest footer
     silence_after: float = 43200.0  # every `region: gbao` source without a new item this long: one alert
+    lease_ttl: float = 120.0  # hosts sharing a state: how long a silent host's feeds and duties wait (store/leases.py)
     user_agent: str | None = None  # default: a common browser's (fetch.USER_AGENT); see the README's trade-off
     proxy: str | None = None
     weekly_report: Any = None  # "mon 08:00" [zone]: the weekly report's time (web/schedule.py), or off
@@ -184,10 +185,17 @@ class Settings(BaseModel):
     screenshots: bool = True  # a full-page PNG of each capture, from the capture (evidence/screenshot.py)
     timestamp_authorities: tuple[str, ...] = ()  # RFC 3161 URLs: trusted time for `export --sign` (evidence/timestamp.py)
 
-    @field_validator("digest_interval", "failing_after", "silence_after", mode="before")
+    @field_validator("digest_interval", "failing_after", "silence_after", "lease_ttl", mode="before")
     @classmethod
     def _durations(cls, value: Any) -> float:
         return parse_duration(value)
+
+    @field_validator("lease_ttl")
+    @classmethod
+    def _ttl(cls, value: float) -> float:
+        if value < 1:
+            raise ValueError("lease_ttl must be at least 1s (default 120s)")
+        return value
 
     @field_validator("weekly_report", mode="before")
     @classmethod

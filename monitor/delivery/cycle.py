@@ -2,13 +2,14 @@
 it is due, and the outbox delivered after each.
 
 `DeliverySteps` is mixed into `pipeline.Monitor`: it needs `store`, `notifiers`, `settings`, `matcher`,
-`feed_names`, `evidence`, `undelivered` and `prune_kept_texts()` from there.
+`feed_names`, `evidence` and `undelivered` from there.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 from monitor import clock
 from monitor.delivery import outbox
@@ -33,7 +34,7 @@ class DeliverySteps:
 
     async def deliver(self, *, force: bool = False) -> outbox.DeliveryReport:
         """Send what the outbox holds (all of it now with `force`); remember whether something stays queued."""
-        report = await outbox.deliver_due(self.store, self.notifiers, force=force)
+        report = await outbox.deliver_due(self.store, self.notifiers, force=force, lease_ttl=self.settings.lease_ttl)
         if not report.ok or report.unconfigured:
             self.undelivered = True
         return report
@@ -107,3 +108,12 @@ class DeliverySteps:
             log.info("digest queued: %d stor%s", count, "y" if count == 1 else "ies")
         await self.deliver()
         return count
+
+    def prune_kept_texts(self) -> int:
+        """Forget unmatched texts older than settings.keep_unmatched_days (every digest job does this)."""
+        now, days = clock.now(), self.settings.keep_unmatched_days
+        cutoff = now - timedelta(days=days) if days else now + timedelta(days=1)  # 0: forget every kept text
+        pruned = self.store.prune_kept_texts(cutoff)
+        if pruned:
+            log.info("forgot the kept text of %d unmatched article(s) (keep_unmatched_days: %d)", pruned, days)
+        return pruned

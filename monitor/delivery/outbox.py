@@ -24,6 +24,7 @@ from monitor.models import Digest
 from monitor.delivery.notifier import (Notifier, PartlyDelivered, PermanentError, TransientError, channel_label,
                                       one_line)
 from monitor.store import OutboxMessage, Store
+from monitor.store.leases import LEASE_TTL, LeaseLost, fenced, holder_id, keep_alive
 
 log = logging.getLogger("monitor.deliver")
 
@@ -101,10 +102,12 @@ async def deliver_due(
     sleep: Sleep = asyncio.sleep,
     quick_retry_delay: float = QUICK_RETRY_DELAY,
     force: bool = False,
+    lease_ttl: float = LEASE_TTL,
 ) -> DeliveryReport:
     """Send every due outbox message of the configured channels, each channel in order, channels in parallel.
 
-    `force` (`monitor flush`) sends every pending message now, whatever its back-off says."""
+    `force` (`monitor flush`) sends every pending message now, whatever its back-off says. Each channel is
+    sent under its lease (`channel:<name>`, store/leases.py): a channel another host is delivering is left to it."""
     now = now or clock.now()
     report = DeliveryReport()
     due_ids = {m.id for m in store.due_messages(_FAR_FUTURE if force else now)}
@@ -126,9 +129,50 @@ async def deliver_due(
                         len(messages))
             continue
         if due:
-            tasks.append(_deliver_channel(store, by_channel[channel], due, now, report, sleep, quick_retry_delay))
+            tasks.append(_leased(store, by_channel[channel], due, now, report, sleep, quick_retry_delay, lease_ttl))
     await asyncio.gather(*tasks)
     return report
+
+
+async def _leased(store: Store, notifier: Notifier, messages: list[OutboxMessage], now: datetime,
+                  report: DeliveryReport, sleep: Sleep, quick_retry_delay: float, ttl: float) -> None:
+    """One channel's round under its delivery lease. The messages are read again once the lease is had (another
+    host may have sent some meanwhile); a mark refused by the fence (another host holds the channel now) rolls
+    back and ends this round: that host sends what is left, at most the one message in flight again."""
+    mine = (store.where, notifier.channel)
+    if mine in _DELIVERING:  # a round of this process has it (the digest job and the retry job)
+        return
+    name = f"channel:{notifier.channel}"
+    _DELIVERING.add(mine)
+    try:
+        lease = store.claim([name], holder_id(), ttl).get(name)
+        if lease is not None:
+            await _round(store, notifier, messages, now, report, sleep, quick_retry_delay, ttl, lease)
+        else:
+            log.info("%s: another host is delivering this channel now; left to it", channel_label(notifier.channel))
+    finally:
+        _DELIVERING.discard(mine)
+
+
+async def _round(store: Store, notifier: Notifier, messages: list[OutboxMessage], now: datetime,
+                 report: DeliveryReport, sleep: Sleep, quick_retry_delay: float, ttl: float, lease) -> None:
+    keep = asyncio.ensure_future(keep_alive(store, (lease,), ttl))  # a slow server is not a dead host
+    try:
+        fresh = {m.id: m for m in store.due_messages(_FAR_FUTURE) if m.channel == notifier.channel}
+        messages = [fresh[m.id] for m in messages if m.id in fresh]
+        with fenced(lease, replace=True):
+            await _deliver_channel(store, notifier, messages, now, report, sleep, quick_retry_delay)
+    except LeaseLost as exc:
+        log.warning("%s: %s; the mark was rolled back, that host sends the rest", channel_label(notifier.channel), exc)
+    finally:
+        keep.cancel()
+        try:
+            store.hold(lease, 0.0)
+        except Exception as exc:  # noqa: BLE001 — it expires by itself within lease_ttl
+            log.warning("%s: delivery lease not handed back: %s", channel_label(notifier.channel), exc)
+
+
+_DELIVERING: set[tuple[str, str]] = set()  # (state, channel) a round of this process is delivering now
 
 
 async def _deliver_channel(

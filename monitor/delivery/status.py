@@ -82,6 +82,7 @@ def format_status(store: Store, feeds: FeedsFile | None, now: datetime | None = 
 
     lines.append(archive_summary(store))
     lines.append(f"state: {store.describe()}")
+    lines += host_lines(store)
     if dead:
         lines.append("")
         lines.append(f"feeds failing for more than {failing_after / 3600:.0f}h: " + ", ".join(dead))
@@ -101,3 +102,33 @@ def kept_text_lines(store: Store, feeds: FeedsFile | None) -> list[str]:
     days = feeds.settings.keep_unmatched_days if feeds else None
     keep = f", kept {days} days" if days else (", no more kept (keep_unmatched_days: 0)" if days == 0 else "")
     return ["", f"kept texts: {count} unmatched article(s), {_size(kept_bytes)} compressed{keep}"]
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{max(seconds, 0):.0f}s"
+
+
+def host_lines(store: Store) -> list[str]:
+    """The hosts sharing this state: when each was last seen (the database's clock), and the leases it holds."""
+    import sqlite3
+
+    try:
+        hosts, leases = store.hosts_seen(), store.leases_held()
+    except sqlite3.OperationalError:  # a read-only copy of a state older than the hosts table
+        return []
+    if not hosts:
+        return []
+    held: dict[str, list[str]] = {}
+    for name, holder, token, left in leases:  # holder: "host/pid"
+        host, _, pid = holder.rpartition("/")
+        held.setdefault(host or holder, []).append(f"{name} (token {token}, {_span(left)} left{', pid ' + pid if pid else ''})")
+    lines = ["hosts:"]
+    for host, up, seen, version in hosts:
+        lines.append(f"  {host}: last seen {_span(seen)} ago, up {_span(up)}, version {version or '?'}; "
+                     + ("holds " + ", ".join(held.pop(host)) if host in held else "holds no lease"))
+    for holder, names in held.items():  # a lease whose holder never recorded a heartbeat (an older monitor)
+        lines.append(f"  {holder}: no heartbeat; holds " + ", ".join(names))
+    return lines

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
@@ -54,6 +54,7 @@ class Fetcher:
         self.requests = 0
         self.bytes = 0
         self.user_agent = user_agent or settings.user_agent or USER_AGENT
+        self.before_request: Callable[[], None] | None = None  # raises FetchError to send nothing (hosts.py)
         self.default_proxy = proxy or os.environ.get(PROXY_ENV) or settings.proxy or None
         self._clients: dict[str | None, httpx.AsyncClient] = {}
         self._retired: list[httpx.AsyncClient] = []
@@ -124,6 +125,11 @@ class Fetcher:
         gate = self._gate(host.lower())
         gate.delay = max(gate.delay, delay)
 
+    def pause_left(self, host: str) -> float:
+        """Seconds this host is still left alone (back-off or Retry-After); 0 when it may be asked."""
+        gate = self._gates.get(host.lower())
+        return max(0.0, gate.backoff_until - time.monotonic(), gate.paused_until - time.monotonic()) if gate else 0.0
+
     def backed_off_hosts(self) -> list[str]:
         """Hosts currently left alone because they kept failing: for reports."""
         now = time.monotonic()
@@ -175,6 +181,8 @@ class Fetcher:
             gate = self._gate(host)
             async with gate.slots, self._global:  # per host first: a busy host must not hold global slots
                 await gate.wait_turn()
+                if self.before_request is not None:  # hosts.py: is this host's lease still its own?
+                    self.before_request()
                 started = time.monotonic()
                 try:
                     async with asyncio.timeout(budget):

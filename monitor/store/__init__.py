@@ -9,7 +9,8 @@ stories (matched articles: the evidence archive), story_sources (further outlets
 incidents, incident_reports and incident_persons (one event across outlets and languages: incidents.py),
 digests and outbox (what was queued for which channel, and whether the channel accepted it); the full list
 is in ARCHITECTURE.md. `Store` is this module plus one query mixin per area (neardup, digests, texts, labels,
-mentions, evidence, quiet, robots, web, reports, incidents). `Store(path, read_only=True)` for commands that only
+mentions, evidence, quiet, robots, web, reports, incidents, leases: hosts, leases with fencing tokens, shared
+pauses of an origin). `Store(path, read_only=True)` for commands that only
 read; `scratch.py`: a read-only server's search index.
 
 Takes: models and plain values, inside `Store.transaction()`. Returns: rows (sqlite3.Row) and small records.
@@ -34,6 +35,7 @@ from monitor.store.digests import DigestQueries
 from monitor.store.evidence import EvidenceQueries
 from monitor.store.incidents import IncidentQueries
 from monitor.store.labels import Label, LabelQueries
+from monitor.store.leases import LeaseQueries, guarded_write
 from monitor.store.mentions import MentionQueries
 from monitor.store.quiet import QuietQueries
 from monitor.store.reports import ReportQueries
@@ -54,7 +56,8 @@ __all__ += ["is_database_url", "redact_url", "ConnectionLost"]
 
 
 class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQueries, KeptTextQueries, WebQueries,
-            ReportQueries, MentionQueries, RobotsQueries, QuietQueries, IncidentQueries, ViewQueries):
+            ReportQueries, MentionQueries, RobotsQueries, QuietQueries, IncidentQueries, ViewQueries,
+            LeaseQueries):
     """One database connection, used from one thread (the event loop's).
 
     `path` is the SQLite file; with `database_url` (postgresql://…) the state is in that database instead, and
@@ -138,6 +141,7 @@ class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQuerie
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            self.check_fences()  # under a lease (store/leases.py): renewed here, or LeaseLost rolls this back
             yield self.db
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -169,6 +173,7 @@ class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQuerie
     def all_feed_states(self) -> list[FeedState]:
         return [_feed_state(r) for r in self.db.execute("SELECT * FROM feeds ORDER BY name")]
 
+    @guarded_write
     def ensure_feed(self, name: str, url: str) -> None:
         """Register a feed; a changed URL forgets the old validators (they belong to the old URL)."""
         self.db.execute(
@@ -179,6 +184,7 @@ class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQuerie
             (name, url),
         )
 
+    @guarded_write
     def record_poll_success(
         self, name: str, *, etag: str | None, last_modified: str | None, fetch_ms: float, new_items: int, matches: int,
         not_modified: bool = False,
@@ -194,6 +200,7 @@ class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQuerie
             (now, not_modified, etag, not_modified, last_modified, fetch_ms, new_items, matches, name),
         )
 
+    @guarded_write
     def record_poll_failure(self, name: str, error: str, fetch_ms: float) -> None:
         """A failed poll changes nothing but the health record: validators and seen items stay."""
         now = _ts(utcnow())
@@ -220,6 +227,7 @@ class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQuerie
             found_guids.update(r[0] for r in self.db.execute(q, chunk))
         return keys, found_guids
 
+    @guarded_write
     def record_item(
         self, *, feed: str, guid: str | None, url: str, url_key: str, status: str, error: str | None = None
     ) -> int:
@@ -324,12 +332,14 @@ class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQuerie
         )
         return [OutboxMessage(r["id"], r["digest_id"], r["channel"], r["seq"], r["payload"], r["attempts"]) for r in rows]
 
+    @guarded_write
     def mark_sent(self, message_id: int) -> None:
         self.db.execute(
             "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
             (_ts(utcnow()), message_id),
         )
 
+    @guarded_write
     def mark_retry(self, message_id: int, error: str, next_attempt_at: datetime, *, payload: str | None = None) -> None:
         """Try again later; `payload` replaces the message when only part of it is still owed (the recipients
         who have not taken it yet)."""
@@ -339,6 +349,7 @@ class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQuerie
             (error, _ts(next_attempt_at), payload, message_id),
         )
 
+    @guarded_write
     def mark_failed(self, message_id: int, error: str) -> None:
         """A permanent refusal (bad chat id, bad address): kept for `monitor status`, not retried."""
         self.db.execute(

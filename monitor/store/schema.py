@@ -247,6 +247,25 @@ CREATE TABLE IF NOT EXISTS incident_persons (    -- a person's incidents are the
     PRIMARY KEY (person_key, incident_id)
 );
 CREATE INDEX IF NOT EXISTS incident_persons_incident ON incident_persons (incident_id);
+-- hosts sharing the state, and their leases (leases.py; issue 25) --
+CREATE TABLE IF NOT EXISTS hosts (               -- one row per MONITOR_HOST_ID that ever ran on this state
+    host_id TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,                   -- Unix time on the database's clock
+    last_seen REAL NOT NULL,                    -- its last heartbeat, same clock
+    version TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (              -- feed:, origin:, coordinator, channel: — who may act, until when
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,                       -- a host id; '' never claimed
+    token BIGINT NOT NULL,                      -- fencing token: +1 on every new claim
+    expires_at REAL NOT NULL                    -- Unix time on the database's clock
+);
+CREATE TABLE IF NOT EXISTS origin_pauses (       -- back-off and Retry-After of an origin, for every host
+    origin TEXT PRIMARY KEY,
+    until_at REAL NOT NULL,                     -- Unix time on the database's clock
+    reason TEXT NOT NULL,
+    host TEXT NOT NULL                          -- the host that met it (its own Fetcher keeps it already)
+);
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.

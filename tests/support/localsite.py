@@ -33,6 +33,7 @@ class Request:
     path: str
     headers: dict[str, str]
     at: float
+    end: float | None = None  # when the answer was written (None: still being answered, or cut off)
 
 
 class _ThreadingHTTPServer6(ThreadingHTTPServer):
@@ -60,9 +61,16 @@ class LocalSite:
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self) -> None:
+                request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
                 with site._lock:
-                    site.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()},
-                                                 time.monotonic()))
+                    site.requests.append(request)
+                try:
+                    self._answer()
+                finally:
+                    request.end = time.monotonic()
+
+            def _answer(self) -> None:
+                with site._lock:
                     page = site.pages.get(self.path) or site.pages.get(self.path.split("?")[0])
                 if page is None:
                     page = Page(b"not found", status=404, content_type="text/plain")
