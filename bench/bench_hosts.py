@@ -253,7 +253,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="100 sources, 20 s interval, 40 s window: a smoke run")
     ap.add_argument("--feeds", type=int, default=4000)
     ap.add_argument("--channels", type=int, default=1000)
-    ap.add_argument("--items", type=int, default=5, help="items per feed (the first cycle fetches every page)")
+    ap.add_argument("--items", type=int, default=2, help="items per feed (default 2: the first cycle, which fills "
+                    "the state and is not measured, fetches every page; later polls fetch only new ones)")
     ap.add_argument("--posts", type=int, default=20, help="posts per channel preview")
     ap.add_argument("--delay", type=float, default=0.2, help="seconds before every response (default 0.2)")
     ap.add_argument("--interval", type=float, default=900, help="every source's interval, seconds (default 900)")
@@ -280,8 +281,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _stop_on_sigterm(*_: object) -> None:
+    raise SystemExit(143)  # so the cluster, the site and the hosts are stopped on the way out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     sys.path.insert(0, str(ROOT))
     from tests.support.postgres import Cluster, server_bin
 
@@ -330,13 +336,15 @@ def _run(args, cluster, site: SiteProcess, workdir: Path, log) -> dict:
 
     out: dict = {"sources": len(sources), "feeds": args.feeds, "channels": args.channels, "leases": leases}
     log(f"{len(sources)} sources on port {site.info['port']}; filling the state with one `run --once` "
-        f"(screenshots off); workdir {workdir}")
+        f"(screenshots off, no delay, 2 KB pages); workdir {workdir}")
     t0 = time.time()
+    site.call("warmup?on=1")
     with open(workdir / "warmup.stderr", "wb") as err:
         warm = subprocess.run(cmd("warmup", "--once"), env={**env, "MONITOR_SCREENSHOTS": "0",
                                                              "MONITOR_DIGEST_FILE": str(workdir / "warmup.digest")},
                               stdout=err, stderr=subprocess.STDOUT, cwd=ROOT)
-    out["warmup"] = {"wall_s": time.time() - t0, "exit": warm.returncode}
+    site.call("warmup?on=0")
+    out["warmup"] = {"wall_s": time.time() - t0, "exit": warm.returncode, "site": site.call("reset")}
     log(f"state filled in {out['warmup']['wall_s']:.0f} s (exit {warm.returncode}); starting {args.hosts} host(s)")
     pg = Tree(int((cluster.data / "postmaster.pid").read_text().split()[0]))
     pg.start()
@@ -351,26 +359,32 @@ def _run(args, cluster, site: SiteProcess, workdir: Path, log) -> dict:
     if args.takeover:
         end = start + (args.window or 2 * args.interval + _seconds(args.lease_ttl) + 60)
     published = 0
-    while time.time() < end:
-        time.sleep(min(1.0, max(0.0, end - time.time())))
-        now = time.time()
-        if now >= next_publish:
-            published += site.call(f"advance?fraction={args.new_fraction / 20}").get("new_items", 0)
-            next_publish += per_step
-        if any(h.proc.poll() is not None for n, h in hosts.items() if n != "host-a" or kill_at is None):
-            log("a host exited early: see its .stderr")
-            break
-        if args.takeover:
-            polls = site.fetch_polls()
-            seen = {s for t, s in polls if t >= start}
-            if kill_at is None and len(seen) == len(sources) and now - start > args.interval / 2:
-                kill_at = time.time()
-                hosts["host-a"].kill()
-                out["killed_host_a_after_s"] = kill_at - start
-                log(f"every source polled; SIGKILL host-a at +{kill_at - start:.0f} s")
-            elif kill_at is not None and {s for t, s in polls if t >= kill_at} == seen and \
-                    now - kill_at > _seconds(args.lease_ttl) + 5:
+    try:
+        while time.time() < end:
+            time.sleep(min(1.0, max(0.0, end - time.time())))
+            now = time.time()
+            if now >= next_publish:
+                got = site.call(f"advance?fraction={args.new_fraction / 20}")
+                published += got.get("new_items", 0) + got.get("new_posts", 0)
+                next_publish += per_step
+            if any(h.proc.poll() is not None for n, h in hosts.items() if n != "host-a" or kill_at is None):
+                log("a host exited early: see its .stderr")
                 break
+            if args.takeover:
+                polls = site.fetch_polls()
+                seen = {s for t, s in polls if t >= start}
+                if kill_at is None and len(seen) == len(sources) and now - start > args.interval / 2:
+                    kill_at = time.time()
+                    hosts["host-a"].kill()
+                    out["killed_host_a_after_s"] = kill_at - start
+                    log(f"every source polled; SIGKILL host-a at +{kill_at - start:.0f} s")
+                elif kill_at is not None and {s for t, s in polls if t >= kill_at} == seen and \
+                        now - kill_at > _seconds(args.lease_ttl) + 5:
+                    break
+    except BaseException:
+        for h in hosts.values():
+            h.stop(grace=10)
+        raise
     stop = time.time()
     wall = stop - start
     out["window_s"] = wall
@@ -420,7 +434,7 @@ def render(args, r: dict) -> str:
              f"PostgreSQL; leases {'on' if r['leases'] else 'not in this checkout (two hosts double-poll)'}",
              f"load average before {r['load_before'][0]:.1f}, after {r['load_after'][0]:.1f}; state filled by "
              f"`run --once` in {r['warmup']['wall_s']:.0f} s; window {r['window_s']:.0f} s; "
-             f"{r['published_items']} new items published",
+             f"{r['published_items']} new items and posts published",
              f"polls {lag['polls']:,} ({lag['polls_per_source_per_interval']:.2f} per source per interval); lag "
              f"p50 {lag['p50']:.1f} s, p99 {lag['p99']:.1f} s, max {lag['max']:.1f} s over {lag['lags_measured']:,} "
              f"polls + {lag['still_waiting_at_end']} source(s) still waiting; never polled "

@@ -14,6 +14,8 @@ Run it in its own process (bench_hosts.py does); it prints one JSON line when it
   sends none), so every poll downloads and parses the whole page.
 * `/_bench/advance?fraction=F` publishes F of the listed items as new feed items (site.py) and F of the listed
   posts as new posts on random channels.
+* `/_bench/warmup?on=1` serves without the delay and with 1-2 KB article pages until `?on=0`: the harness fills
+  the state that way (every page of the first cycle), which is not what is measured.
 * The poll log: every feed request and every first preview page (not a `?before=` page) is one poll of that
   source, at the time it arrived. `/_bench/polls?since=N` returns the entries from the Nth on as
   `{"next": M, "polls": [[unix_time, source], ...]}`; sources 0..feeds-1 are the feeds, then the channels.
@@ -129,6 +131,16 @@ class HostsServer(Server):
         return super().route(path, headers, query)
 
     def control(self, path: str, target: str) -> tuple[int, dict, bytes]:
+        site: HostsSite = self.site  # type: ignore[assignment]
+        if path == "/_bench/warmup":  # filling the state is not measured: no delay, 2 KB pages, while it lasts
+            on = parse_qs(urlsplit(target).query).get("on", ["1"])[-1] == "1"
+            if on and not hasattr(site, "_normal"):
+                site._normal = (site.delay, site.min_kb, site.max_kb)
+                site.delay, site.min_kb, site.max_kb = 0.0, 1, 2
+            elif not on and hasattr(site, "_normal"):
+                site.delay, site.min_kb, site.max_kb = site._normal
+                del site._normal
+            return 200, {"Content-Type": "application/json"}, json.dumps({"warmup": on}).encode()
         if path == "/_bench/polls":
             site: HostsSite = self.site  # type: ignore[assignment]
             since = int(parse_qs(urlsplit(target).query).get("since", ["0"])[-1])
