@@ -99,6 +99,19 @@ def poll_lags(polls: list[tuple[float, int]], sources: int, interval: float, sta
             "p50": _pct(everything, 0.50), "p99": _pct(everything, 0.99), "max": max(everything, default=0.0)}
 
 
+def first_round(polls: list[tuple[float, int]], sources: int, start: float) -> dict:
+    """When the service had polled every source once: all are due at its start (the scheduler spreads them over
+    a minute at most), so this is how long it needs for 5,000 polls due at once."""
+    first: dict[int, float] = {}
+    for t, s in polls:
+        if t >= start and (s not in first or t < first[s]):
+            first[s] = t
+    done = len(first) == sources
+    return {"first_poll_after_s": min(first.values()) - start if first else None,
+            "all_polled_after_s": max(first.values()) - start if done else None,
+            "span_s": max(first.values()) - min(first.values()) if done else None}
+
+
 def takeover_times(polls: list[tuple[float, int]], sources: int, interval: float, kill: float, end: float) -> dict:
     """Per source: its first poll after the kill, against when it was due (its last poll before + interval, but
     not before the kill). The worst lateness is the takeover time; a source not polled again by `end` counts
@@ -125,6 +138,16 @@ def takeover_times(polls: list[tuple[float, int]], sources: int, interval: float
 # --- processes ----------------------------------------------------------------------------------------------
 
 
+BROWSERS = ("chrom", "headless")  # the screenshots' Chromium (evidence/screenshot.py), shown apart
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
 class Tree(threading.Thread):
     """CPU (user+sys, every process of the tree, dead ones at their last sample) and peak RSS/PSS of a tree."""
 
@@ -133,7 +156,8 @@ class Tree(threading.Thread):
         self.pid, self.every = pid, every
         self.cpu: dict[int, float] = {}
         self.base = 0.0
-        self.peak_rss = self.peak_pss = 0
+        self.peak_rss = self.peak_pss = self.peak_rss_no_browser = 0
+        self.peak_by_name: dict[str, int] = {}  # RSS per process name at the peak
         self.stop_event = threading.Event()
         self.run_mod = _run_module()
 
@@ -143,12 +167,19 @@ class Tree(threading.Thread):
     def run(self) -> None:
         while not self.stop_event.is_set():
             rss = pss = 0
+            by_name: dict[str, int] = {}
             for pid in self.run_mod._tree(self.pid):
                 got = self.run_mod._proc_sample(pid)
                 if got:
                     rss, pss = rss + got[0], pss + got[1]
                     self.cpu[pid] = got[2]
+                    name = _comm(pid)
+                    by_name[name] = by_name.get(name, 0) + got[0]
+            if rss > self.peak_rss:
+                self.peak_by_name = by_name
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            browser = sum(v for k, v in by_name.items() if k.startswith(BROWSERS))
+            self.peak_rss_no_browser = max(self.peak_rss_no_browser, rss - browser)
             self.stop_event.wait(self.every)
 
 
@@ -188,7 +219,9 @@ class Host:
     def figures(self, wall: float) -> dict:
         cpu = self.tree.cpu_total()
         return {"exit": self.proc.returncode, "cpu_s": cpu, "cpu_percent_of_2_cores": 100 * cpu / wall / CORES,
-                "peak_rss_mb": self.tree.peak_rss / MB, "peak_pss_mb": self.tree.peak_pss / MB}
+                "peak_rss_mb": self.tree.peak_rss / MB, "peak_pss_mb": self.tree.peak_pss / MB,
+                "peak_rss_without_browser_mb": self.tree.peak_rss_no_browser / MB,
+                "peak_rss_by_name_mb": {k: round(v / MB, 1) for k, v in self.tree.peak_by_name.items()}}
 
 
 class SiteProcess:
@@ -196,7 +229,8 @@ class SiteProcess:
         self.log = open(log, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, str(BENCH / "hosts_site.py"), "--feeds", str(args.feeds), "--channels",
-             str(args.channels), "--items", str(args.items), "--posts", str(args.posts), "--delay", str(args.delay)],
+             str(args.channels), "--items", str(args.items), "--posts", str(args.posts), "--delay", str(args.delay),
+             "--port", str(args.site_port)],
             stdout=subprocess.PIPE, stderr=self.log, start_new_session=True)
         line = self.proc.stdout.readline()
         if not line:
@@ -265,6 +299,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--lease-ttl", default="120s", help="settings.lease_ttl, when the monitor knows it (25a)")
     ap.add_argument("--screenshots", choices=("default", "on", "off"), default="default",
                     help="settings.screenshots for the services (default: the monitor's default)")
+    ap.add_argument("--save-state", metavar="DUMP", help="pg_dump the filled state here (to skip filling next time)")
+    ap.add_argument("--state-from", metavar="DUMP", help="restore this dump instead of filling the state (with the "
+                    "same --site-port, --feeds, --channels, --items, --posts and --new-fraction as when it was made)")
+    ap.add_argument("--skip-advances", type=int, default=0, metavar="K", help="with --state-from: publish the K "
+                    "steps the state had already seen before the hosts start")
+    ap.add_argument("--site-port", type=int, default=0, help="the site's port (feed URLs include it; 0: any)")
     ap.add_argument("--keywords", default=str(ROOT / "keywords.yaml"))
     ap.add_argument("--python", default=sys.executable, help="Python with the monitor installed")
     ap.add_argument("--workdir", help="keep configs, states' folders and every log here (default: a temp dir)")
@@ -338,14 +378,23 @@ def _run(args, cluster, site: SiteProcess, workdir: Path, log) -> dict:
     log(f"{len(sources)} sources on port {site.info['port']}; filling the state with one `run --once` "
         f"(screenshots off, no delay, 2 KB pages); workdir {workdir}")
     t0 = time.time()
-    site.call("warmup?on=1")
-    with open(workdir / "warmup.stderr", "wb") as err:
-        warm = subprocess.run(cmd("warmup", "--once"), env={**env, "MONITOR_SCREENSHOTS": "0",
-                                                             "MONITOR_DIGEST_FILE": str(workdir / "warmup.digest")},
-                              stdout=err, stderr=subprocess.STDOUT, cwd=ROOT)
-    site.call("warmup?on=0")
-    out["warmup"] = {"wall_s": time.time() - t0, "exit": warm.returncode, "site": site.call("reset")}
-    log(f"state filled in {out['warmup']['wall_s']:.0f} s (exit {warm.returncode}); starting {args.hosts} host(s)")
+    if args.state_from:  # a state filled by an earlier run (--save-state), and the site as far as it was then
+        subprocess.run([str(cluster.bindir / "pg_restore"), "--no-owner", "-d", url, args.state_from], check=True,
+                       capture_output=True)
+        for _ in range(args.skip_advances):
+            site.call(f"advance?fraction={args.new_fraction / 20}")
+        out["warmup"] = {"wall_s": time.time() - t0, "exit": 0, "restored_from": args.state_from}
+    else:
+        site.call("warmup?on=1")
+        with open(workdir / "warmup.stderr", "wb") as err:
+            warm = subprocess.run(cmd("warmup", "--once"), cwd=ROOT, stdout=err, stderr=subprocess.STDOUT,
+                                  env={**env, "MONITOR_SCREENSHOTS": "0",
+                                       "MONITOR_DIGEST_FILE": str(workdir / "warmup.digest")})
+        site.call("warmup?on=0")
+        out["warmup"] = {"wall_s": time.time() - t0, "exit": warm.returncode, "site": site.call("reset")}
+        if args.save_state:
+            subprocess.run([str(cluster.bindir / "pg_dump"), "-Fc", "-f", args.save_state, url], check=True)
+    log(f"state ready in {out['warmup']['wall_s']:.0f} s (exit {out['warmup']['exit']}); starting {args.hosts} host(s)")
     pg = Tree(int((cluster.data / "postmaster.pid").read_text().split()[0]))
     pg.start()
     time.sleep(1.5)
@@ -358,11 +407,12 @@ def _run(args, cluster, site: SiteProcess, workdir: Path, log) -> dict:
     next_publish, kill_at, end = start + per_step, None, start + (args.window or 0)
     if args.takeover:
         end = start + (args.window or 2 * args.interval + _seconds(args.lease_ttl) + 60)
-    published = 0
+    published, loads = 0, []
     try:
         while time.time() < end:
             time.sleep(min(1.0, max(0.0, end - time.time())))
             now = time.time()
+            loads.append(os.getloadavg()[0])
             if now >= next_publish:
                 got = site.call(f"advance?fraction={args.new_fraction / 20}")
                 published += got.get("new_items", 0) + got.get("new_posts", 0)
@@ -389,10 +439,13 @@ def _run(args, cluster, site: SiteProcess, workdir: Path, log) -> dict:
     wall = stop - start
     out["window_s"] = wall
     out["published_items"] = published
+    out["load_during"] = sum(loads) / len(loads) if loads else os.getloadavg()[0]
     for h in hosts.values():
         h.stop()
     pg.stop_event.set()
     polls = site.fetch_polls()
+    (workdir / "polls.json").write_text(json.dumps({"start": start, "stop": stop, "kill": kill_at, "polls": polls}))
+    out["first_round"] = first_round(polls, len(sources), start)
     out["hosts"] = {n: h.figures((kill_at or stop) - start if n == "host-a" and kill_at else wall)
                     for n, h in hosts.items()}
     out["postgresql"] = {"cpu_s": pg.cpu_total(), "cpu_percent_of_2_cores": 100 * pg.cpu_total() / wall / CORES,
@@ -432,16 +485,21 @@ def render(args, r: dict) -> str:
     lines = [f"Pamir news monitor: {r['sources']:,} sources ({r['feeds']:,} feeds, {r['channels']:,} Telegram "
              f"previews), {args.hosts} host(s), interval {args.interval:g} s, delay {args.delay * 1000:.0f} ms, "
              f"PostgreSQL; leases {'on' if r['leases'] else 'not in this checkout (two hosts double-poll)'}",
-             f"load average before {r['load_before'][0]:.1f}, after {r['load_after'][0]:.1f}; state filled by "
-             f"`run --once` in {r['warmup']['wall_s']:.0f} s; window {r['window_s']:.0f} s; "
+             f"load average before {r['load_before'][0]:.1f}, during the window {r['load_during']:.1f} (mean), after "
+             f"{r['load_after'][0]:.1f}; state ready in {r['warmup']['wall_s']:.0f} s; window {r['window_s']:.0f} s; "
              f"{r['published_items']} new items and posts published",
              f"polls {lag['polls']:,} ({lag['polls_per_source_per_interval']:.2f} per source per interval); lag "
              f"p50 {lag['p50']:.1f} s, p99 {lag['p99']:.1f} s, max {lag['max']:.1f} s over {lag['lags_measured']:,} "
              f"polls + {lag['still_waiting_at_end']} source(s) still waiting; never polled "
              f"{lag['sources_never_polled']}"]
+    fr = r.get("first_round") or {}
+    if fr.get("all_polled_after_s") is not None:
+        lines.append(f"first round: first poll {fr['first_poll_after_s']:.0f} s after the start, every source polled "
+                     f"{fr['all_polled_after_s']:.0f} s after it ({fr['span_s']:.0f} s from the first poll to the last)")
     for n, h in r["hosts"].items():
         lines.append(f"{n}: CPU {h['cpu_s']:.1f} s = {h['cpu_percent_of_2_cores']:.1f}% of 2 cores; peak RSS "
-                     f"{h['peak_rss_mb']:.0f} MB (PSS {h['peak_pss_mb']:.0f} MB); exit {h['exit']}")
+                     f"{h['peak_rss_mb']:.0f} MB (PSS {h['peak_pss_mb']:.0f} MB; without the screenshots' Chromium "
+                     f"{h['peak_rss_without_browser_mb']:.0f} MB RSS); exit {h['exit']}")
     pg = r["postgresql"]
     lines.append(f"PostgreSQL server: CPU {pg['cpu_s']:.1f} s = {pg['cpu_percent_of_2_cores']:.1f}% of 2 cores; "
                  f"peak RSS {pg['peak_rss_mb']:.0f} MB (not in the hosts' figures)")

@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--items", type=int, default=5, help="items per feed")
     ap.add_argument("--posts", type=int, default=20, help="posts per channel preview page")
     ap.add_argument("--delay", type=float, default=0.2)
+    ap.add_argument("--port", type=int, default=0, help="one port for every address (0: a free one)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--match-rate", type=float, default=0.02)
     ap.add_argument("--min-kb", type=int, default=50)
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "control": f"{s.base(0)}/_bench", "sources": sources}) + "\n")
         sys.stdout.flush()
 
-    asyncio.run(serve(site, args.feeds + args.channels, 0, announce, HostsServer))
+    asyncio.run(serve(site, args.feeds + args.channels, args.port, announce, HostsServer))
     return 0
 
 
