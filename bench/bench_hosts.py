@@ -375,8 +375,8 @@ def _run(args, cluster, site: SiteProcess, workdir: Path, log) -> dict:
                 args.keywords, "--state", str(workdir / host / "monitor.db"), "--database-url", url]
 
     out: dict = {"sources": len(sources), "feeds": args.feeds, "channels": args.channels, "leases": leases}
-    log(f"{len(sources)} sources on port {site.info['port']}; filling the state with one `run --once` "
-        f"(screenshots off, no delay, 2 KB pages); workdir {workdir}")
+    log(f"{len(sources)} sources on port {site.info['port']}; " + (f"restoring {args.state_from}" if args.state_from
+        else "filling the state with one `run --once` (screenshots off, no delay, 2 KB pages)") + f"; workdir {workdir}")
     t0 = time.time()
     if args.state_from:  # a state filled by an earlier run (--save-state), and the site as far as it was then
         subprocess.run([str(cluster.bindir / "pg_restore"), "--no-owner", "-d", url, args.state_from], check=True,
