@@ -481,7 +481,7 @@ class Server:
                     try:
                         if self.site.delay:
                             await asyncio.sleep(self.site.delay)
-                        kind, status, hdrs, body = self.route(path, headers)
+                        kind, status, hdrs, body = self.route(path, headers, urlsplit(target).query)
                         await self._send(writer, kind, status, hdrs, body, close, method == "HEAD")
                     finally:
                         c.change(-1, host)
@@ -518,7 +518,7 @@ class Server:
         c.bytes[kind] = c.bytes.get(kind, 0) + sent
         await writer.drain()
 
-    def route(self, path: str, headers: dict[str, str]) -> tuple[str, int, dict, bytes]:
+    def route(self, path: str, headers: dict[str, str], query: str = "") -> tuple[str, int, dict, bytes]:
         site = self.site
         parts = path.strip("/").split("/")
         try:
@@ -582,8 +582,8 @@ class Server:
         return 200, {"Content-Type": "application/json"}, json.dumps(out).encode()
 
 
-async def serve(site: Site, hosts: int, port: int, announce) -> None:
-    server = Server(site)
+async def serve(site: Site, hosts: int, port: int, announce, server_class: type = Server) -> None:
+    server = server_class(site)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.stopping.set)

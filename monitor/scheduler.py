@@ -19,7 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import clock
 from monitor.delivery import outbox
-from monitor.config.feeds import ConfigError, FeedsFile
+from monitor.config.feeds import ConfigError, FeedsFile, FeedSpec
 from monitor.pipeline import Monitor
 from monitor.store import explain_error
 from monitor.store.leases import LeaseLost
@@ -37,6 +37,7 @@ class Service:
         self.reload_config = reload_config  # returns (FeedsFile, RuleSet) or raises ConfigError
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults=JOB_DEFAULTS)
         self.running: set[asyncio.Task] = set()
+        self.specs: dict[str, FeedSpec] = {}  # the config's feeds by name, rebuilt by schedule() (reloads too)
         self.stopping = asyncio.Event()
 
     def _tracked(self, name: str, step: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
@@ -73,6 +74,7 @@ class Service:
         """
         now = clock.now()
         enabled = [s for s in feeds.feeds if s.enabled]
+        self.specs = {s.name: s for s in feeds.feeds}  # a poll finds its feed by name: 5,000 feeds, no scan each
         jobs = {job.id: job for job in self.scheduler.get_jobs()}
         for job_id, job in jobs.items():
             if job_id.startswith("feed:") and job_id[5:] not in {s.name for s in enabled}:
@@ -131,7 +133,7 @@ class Service:
 
     def _poll_step(self, name: str) -> Callable[[], Awaitable[None]]:
         async def step() -> None:
-            spec = next((s for s in self.monitor.feeds.feeds if s.name == name), None)
+            spec = self.specs.get(name)
             if spec is None:
                 return
             await self.monitor.poll_feed(spec)

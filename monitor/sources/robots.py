@@ -156,6 +156,7 @@ class RobotsCache:
         self._cache: dict[str, _Entry] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._prefetching: set[asyncio.Task] = set()
+        self._known: set[str] = set()  # origins the state has a robots.txt of: not asked of the state again
 
     async def rules(self, url: str, *, feed: str | None = None) -> Rules:
         parts = urlsplit(url)
@@ -190,7 +191,10 @@ class RobotsCache:
         """
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}".lower()
-        if origin in self._cache or origin in self._locks or (self.keeper and self.keeper.robots_known(origin)):
+        if origin in self._cache or origin in self._locks or origin in self._known:
+            return
+        if self.keeper and self.keeper.robots_known(origin):  # a feed's host: asked once per process, not per poll
+            self._known.add(origin)
             return
         task = asyncio.get_running_loop().create_task(self._quietly(url, feed))
         self._prefetching.add(task)

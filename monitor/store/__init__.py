@@ -175,7 +175,13 @@ class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQuerie
 
     @guarded_write
     def ensure_feed(self, name: str, url: str) -> None:
-        """Register a feed; a changed URL forgets the old validators (they belong to the old URL)."""
+        """Register a feed; a changed URL forgets the old validators (they belong to the old URL).
+
+        Every poll calls this, and a feed already registered at this URL needs no write: one read, instead of a
+        write transaction (on PostgreSQL four round trips under the shared write lock, 5,000 times an interval)."""
+        row = self.db.execute("SELECT url FROM feeds WHERE name = ?", (name,)).fetchone()
+        if row is not None and row[0] == url:
+            return
         self.db.execute(
             """INSERT INTO feeds (name, url) VALUES (?, ?)
                ON CONFLICT (name) DO UPDATE SET url = excluded.url,
