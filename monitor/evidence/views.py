@@ -13,12 +13,14 @@ the rest queued: the next run renders it; a capture is given up after GIVE_UP_AF
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import logging
 import time
 from dataclasses import dataclass
 
 from monitor import clock
+from monitor.evidence.objectstore import is_object_url
 from monitor.evidence.warc import Written
 
 log = logging.getLogger("monitor.evidence")
@@ -76,7 +78,9 @@ class ViewRenderer:
         """Render what is queued, in the background; a no-op while the queue is being worked through."""
         self._again = True
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._drain())
+            # a context of its own: the renderer outlives the poll that kicked it, and must not write under
+            # that poll's feed lease (store/leases.py), which ends with the poll
+            self._task = asyncio.get_running_loop().create_task(self._drain(), context=contextvars.Context())
 
     def halt(self) -> None:
         """The service is stopping: the page being rendered ends, the rest waits for the next start."""
@@ -113,6 +117,8 @@ class ViewRenderer:
 
     async def _one(self, row) -> None:
         url = row["final_url"]
+        if not is_object_url(row["warc_file"]) and not (self.evidence.archive.directory / row["warc_file"]).exists():
+            return  # another host's capture, in that host's WARC folder: that host renders it
         try:
             sha, taken_at, data = await asyncio.to_thread(self._render, row)
         except Exception as exc:  # the browser failed on this page (or exited): one line, and on to the next
