@@ -234,6 +234,18 @@ CREATE TABLE IF NOT EXISTS incident_persons (    -- a person's incidents are the
     PRIMARY KEY (person_key, incident_id)
 );
 CREATE INDEX IF NOT EXISTS incident_persons_incident ON incident_persons (incident_id);
+CREATE TABLE IF NOT EXISTS incident_reviews (    -- a researcher's confirmations, corrections, merges and splits
+    id INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    action TEXT NOT NULL,                       -- confirm | correct | merge | merged_into | split | split_from
+    field TEXT NOT NULL DEFAULT '',             -- the field confirmed or corrected ('' the whole record)
+    previous TEXT,                              -- JSON: what was there before (the field, or the whole record)
+    value TEXT,                                 -- JSON: what is there now (the field), or the other incident's id
+    note TEXT,
+    who TEXT NOT NULL,                          -- the reviewer: web, cli, or --who
+    at TEXT NOT NULL                            -- monitor.clock time, ISO 8601
+);
+CREATE INDEX IF NOT EXISTS incident_reviews_incident ON incident_reviews (incident_id, id);
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.
@@ -243,6 +255,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("stories", "urgent_sentence", "TEXT"),
     ("stories", "urgent_rank", "INTEGER NOT NULL DEFAULT 50"),
     ("stories", "concepts", "TEXT NOT NULL DEFAULT '[]'"),  # digest: what matched, as alias names (issue 12)
+    ("incidents", "reviewed", "TEXT NOT NULL DEFAULT '{}'"),  # issue 22: {field: confirmed|corrected}, '*' the whole
 )
 
 
