@@ -38,11 +38,11 @@ def desk_reader(rules):
 
 def store_reports(store, samples, hostile: str = "") -> dict[str, list[int]]:
     """The labelled reports as stories, not yet filed under incidents (a state from before incidents):
-    label → story ids. `hostile` is appended to the first title (escaping tests)."""
+    label → story ids. `hostile` is appended to the English title of the Nazarov detention (escaping tests)."""
     out: dict[str, list[int]] = {}
-    for n, s in enumerate(samples):
+    for s in samples:
         entry = FeedEntry(feed=s.outlet, url=s.url, title=s.title, published=s.published)
-        title = s.title + (hostile if n == 0 else "")
+        title = s.title + (hostile if s.path.name == "nazarov-detention.en.txt" else "")
         with store.transaction():
             item = store.record_item(feed=s.outlet, guid=None, url=s.url, url_key=s.url, status="matched")
             story = store.add_story(item, Article(entry, s.url, title, s.text, s.published, s.published, "ab"),
