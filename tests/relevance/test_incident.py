@@ -121,3 +121,20 @@ def test_every_gazetteer_name_has_a_canonical_locality():
     missing = [t.text for a in incident_vocab.GAZETTEER for t in rules.aliases[a]
                if incident_vocab.locality_of(t.key) is None]
     assert missing == []
+
+
+def test_the_readers_own_terms_reach_the_forms_cache_so_a_start_loads_no_dictionary(tmp_path, monkeypatch):
+    """The reader compiles a few terms keywords.yaml lacks (a seizure of property). They used to be expanded
+    again at every start, loading the Russian dictionary (~0.4 s CPU) at the first matched story."""
+    from monitor.relevance.morph import cache
+
+    target = tmp_path / "forms.json"
+    monkeypatch.setattr(cache, "_data", {})
+    monkeypatch.setattr(cache, "_dirty", False)
+    monkeypatch.setattr(cache, "path", lambda: target)
+    IncidentReader(load_rules(PROJECT / "keywords.yaml"))
+    import json
+
+    kept = json.loads(target.read_text(encoding="utf-8"))
+    assert any("конфисковать имущество" in k for k in kept), sorted(kept)[:5]
+    assert not cache._dirty
