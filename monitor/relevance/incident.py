@@ -97,12 +97,15 @@ class IncidentReader:
                 fields["date"], fields["date_precision"] = when
                 evidence["date"] = live[i][2]
                 break
-        for i in rows:
-            place = sorted(t for t in tags[i] if t.startswith("place:"))
-            if place:
-                first = self._first_place(an, live[i], place)
-                fields["place"], fields["district"] = first.split(":", 1)[1].split("|")
-                evidence["place"] = live[i][2]
+        for home in (False, True):  # where someone lives ("a resident of Rushan") only when nothing else is named
+            for i in rows:
+                place = sorted(t for t in tags[i] if t.startswith("place:"))
+                first = self._first_place(an, live[i], place, home) if place else None
+                if first:
+                    fields["place"], fields["district"] = first.split(":", 1)[1].split("|")
+                    evidence["place"] = live[i][2]
+                    break
+            if "place" in fields:
                 break
         victims: dict[str, Victim] = {}
         for i in act_rows or rows[:2]:
@@ -142,15 +145,20 @@ class IncidentReader:
                 return act, [j for j, t in enumerate(tags) if "act:" + act in t]
         return ("other" if live else ""), []
 
-    def _first_place(self, an, row: tuple[int, int, str], names: list[str]) -> str:
-        """The place named first in the sentence (a report names where it happened before where it is told)."""
+    def _first_place(self, an, row: tuple[int, int, str], names: list[str], home: bool = True) -> str | None:
+        """The place named first in the sentence (a report names where it happened before where it is told);
+        without `home`, not a place named as where someone lives (vocab.RESIDENT: "resident of", «житель»)."""
         best = None
+        text = an.doc.text
         for o in an.occurrences:
+            if not home and (vocab.RESIDENT_BEFORE.search(fold(text[max(o.start - 24, 0):o.start]))
+                             or vocab.RESIDENT_AFTER.match(fold(text[o.end:o.end + 16]))):
+                continue
             if row[0] <= o.start < row[1]:
                 for kind in self._kind.get(o.term, ()):
                     if kind in names and (best is None or o.start < best[0]):
                         best = (o.start, kind)
-        return best[1] if best else names[0]
+        return best[1] if best else (names[0] if home else None)
 
 
 def _index(starts: list[int], pos: int) -> int | None:

@@ -136,5 +136,56 @@ def test_the_readers_own_terms_reach_the_forms_cache_so_a_start_loads_no_diction
     import json
 
     kept = json.loads(target.read_text(encoding="utf-8"))
-    assert any("конфисковать имущество" in k for k in kept), sorted(kept)[:5]
+    assert any("изъять имущество" in k for k in kept), sorted(kept)[:5]
     assert not cache._dirty
+
+
+@pytest.mark.parametrize("sentence, names", [
+    # after a role word, whatever the surname's ending (Tajik -ӣ with its object suffix, Persian -ی)
+    ("Police detained journalist Sherzod Safari in Khorog.", ["Sherzod Safari"]),
+    ("Милиция задержала журналиста Шерзода Сафари.", ["Шерзода Сафари"]),
+    ("Милитсия рӯзноманигор Шерзод Сафариро боздошт кард.", ["Шерзод Сафарӣ"]),
+    ("پلیس خبرنگار شیرزاد صفری را بازداشت کرد.", ["شیرزاد صفری"]),
+    # with a patronymic, in either order: the patronymic is not the name
+    ("Суд приговорил Иномова Шухрата Давлатовича к 12 годам.", ["Шухрата Иномова"]),
+    ("Суд Иномов Шуҳрат Давлатовичро ба 12 сол маҳкум кард.", ["Шуҳрат Иномов"]),
+    ("Осуждён Шухрат Давлатович Иномов.", ["Шухрат Иномов"]),
+    # a Tajik surname in -ӣ without a role word
+    ("Шерзод Сафарӣ боздошт шуд.", ["Шерзод Сафарӣ"]),
+    # hard negatives: adjectives and places after a role word or in -ӣ are no names
+    ("فعال پامیری در خاروغ بازداشت شد.", []),
+    ("Дар Хоруғ рӯзноманигор боздошт шуд.", []),
+    ("Вилояти Мухтори Кӯҳистони Бадахшон ва Помири Ғарбӣ.", []),
+    ("Activist groups in Khorog said Pamiri Youth was closed.", []),
+])
+def test_names_after_a_role_word_with_a_patronymic_or_in_i_are_found_and_adjectives_are_not(sentence, names):
+    from monitor.relevance.persons import victims_in
+
+    assert [v.name for v in victims_in(sentence)] == names
+
+
+def test_one_person_across_scripts_even_where_the_scripts_disagree_on_kh_and_v():
+    from monitor.relevance.persons import same_person
+
+    assert same_person(person_key("Shuhrat Inomov"), person_key("Шухрата Иномова"))  # Russian х for Tajik ҳ
+    assert same_person(person_key("Gulnora Davlatova"), person_key("گلنوره دولتوا"))  # Persian و as a vowel
+    assert not same_person(person_key("Gulnora Davlatova"), person_key("Gulnora Nazarova"))
+
+
+@pytest.mark.parametrize("title, text", [
+    ("Family evicted in Khorog", "Authorities in Khorog on Saturday evicted the family and razed their home."),
+    ("В Хороге выселили семью", "В субботу власти Хорога выселили семью активиста."),
+    ("Дар Хоруғ хонаро хароб карданд", "Рӯзи шанбе мақомот дар Хоруғ хонаи ӯро хароб карданд."),
+    ("خانه‌ای در خاروغ ویران شد", "مقامات روز شنبه خانه او را در خاروغ ویران کردند."),
+])
+def test_an_eviction_or_a_demolition_is_a_property_act_in_every_language(reader, title, text):
+    record = reader.read(title, text, PUBLISHED)
+    assert (record.act, record.place, record.date) == ("property", "Khorog", "2026-12-05")
+
+
+def test_where_a_victim_lives_is_not_where_the_act_happened_when_the_text_says_where(reader):
+    record = reader.read("Rushan resident sentenced to 12 years",
+                         "A court in Khorog on Saturday sentenced Shuhrat Inomov to 12 years in prison.", PUBLISHED)
+    assert (record.place, record.sentence_years) == ("Khorog", 12.0)
+    alone = reader.read("Rushan resident detained", "A Rushan resident was detained on Saturday.", PUBLISHED)
+    assert alone.place == "Rushan"  # nothing else named: where he lives is the best the text says
