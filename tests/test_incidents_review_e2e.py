@@ -8,6 +8,7 @@ import json
 from monitor.store import Store
 from monitor.stories.incident_eval import load_folder
 from tests.conftest import PROJECT, run_cli
+from tests.review.test_rematch import in_process
 from tests.stories.test_incident_review import LABELLED, store_reports
 
 
@@ -27,14 +28,16 @@ def test_rebuild_then_review_from_the_command_line(tmp_path, clean_env):
     assert set(incidents) == {"killing", "detention"} and len(incidents["killing"]["reports"]) == 2
     killing = incidents["killing"]["id"]
 
-    fixed = run_cli("incidents", "correct", str(killing), "killed", "1", "--who", "Dilnoza", "--note", "HRW", *common)
+    # the quick commands in this process (no interpreter start-up), as a script would call them
+    fixed = in_process(["incidents", "correct", str(killing), "killed", "1", "--who", "Dilnoza", "--note", "HRW",
+                        *common])
     assert fixed.returncode == 0, fixed.stderr
     assert f"incident {killing}: killed corrected; status draft" in fixed.stdout
-    wrong = run_cli("incidents", "confirm", "999", *common)
+    wrong = in_process(["incidents", "confirm", "999", *common])
     assert wrong.returncode == 1 and wrong.stderr.strip().endswith("there is no incident 999")
     assert "Traceback" not in wrong.stderr
 
-    again = run_cli("incidents", "--format", "jsonl", *common)
+    again = in_process(["incidents", "--format", "jsonl", *common])
     listed = {i["id"]: i for i in map(json.loads, again.stdout.splitlines())}
     assert len(listed) == 2 and listed[killing]["killed"] == 1
     store = Store(state)
