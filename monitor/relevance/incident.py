@@ -151,14 +151,17 @@ class IncidentReader:
         best = None
         text = an.doc.text
         for o in an.occurrences:
-            if not home and (vocab.RESIDENT_BEFORE.search(fold(text[max(o.start - 24, 0):o.start]))
-                             or vocab.RESIDENT_AFTER.match(fold(text[o.end:o.end + 16]))):
-                continue
             if row[0] <= o.start < row[1]:
                 for kind in self._kind.get(o.term, ()):
-                    if kind in names and (best is None or o.start < best[0]):
+                    if kind in names and (best is None or o.start < best[0]) and (home or not _resident(text, o)):
                         best = (o.start, kind)
         return best[1] if best else (names[0] if home else None)
+
+
+def _resident(text: str, o) -> bool:
+    """Whether a place is named as where someone lives ("a resident of Rushan", «житель Рушана», "Rushan resident")."""
+    return bool(vocab.RESIDENT_BEFORE.search(fold(text[max(o.start - 24, 0):o.start]))
+                or vocab.RESIDENT_AFTER.match(fold(text[o.end:o.end + 16])))
 
 
 def _index(starts: list[int], pos: int) -> int | None:
