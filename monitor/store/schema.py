@@ -220,6 +220,7 @@ CREATE TABLE IF NOT EXISTS incidents (           -- one event however many outle
 );
 CREATE INDEX IF NOT EXISTS incidents_act_anchor ON incidents (act, anchor);
 CREATE INDEX IF NOT EXISTS incidents_act_district ON incidents (act, district, anchor);
+CREATE INDEX IF NOT EXISTS incidents_anchor ON incidents (anchor);      -- the web's list, newest first
 CREATE TABLE IF NOT EXISTS incident_reports (    -- which story reports which incident, with its own record
     story_id INTEGER PRIMARY KEY REFERENCES stories(id),
     incident_id INTEGER NOT NULL REFERENCES incidents(id),

@@ -221,15 +221,19 @@ class IncidentDesk:
             log.warning("story %d: not filed under an incident: %s", story_id, exc)
             return None
 
-    def file_unfiled(self, languages: dict[str, str] | None = None) -> int:
+    def file_unfiled(self, languages: dict[str, str] | None = None, batch: int = 200) -> int:
         """File every story no incident lists yet (stored before incidents existed, or by an older `rematch`),
-        oldest first, one transaction each; idempotent: a second call finds none. Returns how many were filed."""
+        oldest first, `batch` stories a transaction (read before it); idempotent: a second call finds none.
+        Returns how many were filed."""
         filed = 0
         ids = self.store.unfiled_story_ids()
-        for row in self.store.stories_by_ids(ids):
-            published = datetime.fromisoformat(row["published"]) if row["published"] else None
-            fetched = datetime.fromisoformat(row["fetched_at"])
-            record = self.read(row["title"] or "", row["text"] or "", published, (languages or {}).get(row["source"], ""))
+        for at in range(0, len(ids), batch):
+            read = []
+            for row in self.store.stories_by_ids(ids[at:at + batch]):
+                published = datetime.fromisoformat(row["published"]) if row["published"] else None
+                language = (languages or {}).get(row["source"], "")
+                read.append((int(row["id"]), self.read(row["title"] or "", row["text"] or "", published, language),
+                             published, datetime.fromisoformat(row["fetched_at"])))
             with self.store.transaction():
-                filed += self.file(int(row["id"]), record, published, fetched) is not None
+                filed += sum(self.file(*one) is not None for one in read)
         return filed
