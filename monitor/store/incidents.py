@@ -113,13 +113,14 @@ class IncidentQueries:
         return self.db.execute("SELECT id, act, anchor, district, precision, record, status, created_at, merged_into, "
                                "reviewed FROM incidents WHERE id = ?", (incident_id,)).fetchone()
 
-    def recent_incidents(self, limit: int = 300) -> list[sqlite3.Row]:
-        """The newest incidents (not merged away) by anchor day, with their number of reports."""
+    def recent_incidents(self, limit: int = 300, status: str = "") -> list[sqlite3.Row]:
+        """The newest incidents (not merged away; of one status when given) by anchor day, with their number of
+        reports."""
         return self.db.execute(
             """SELECT i.id, i.act, i.anchor, i.record, i.status,
                       (SELECT COUNT(*) FROM incident_reports r WHERE r.incident_id = i.id) AS reports
-               FROM incidents i WHERE i.merged_into IS NULL ORDER BY i.anchor DESC, i.id DESC LIMIT ?""",
-            (limit,)).fetchall()
+               FROM incidents i WHERE i.merged_into IS NULL AND (? = '' OR i.status = ?)
+               ORDER BY i.anchor DESC, i.id DESC LIMIT ?""", (status, status, limit)).fetchall()
 
     def save_incident(self, incident_id: int, *, act: str, anchor: str, record: str, district: str, precision: str,
                       status: str, reviewed: str) -> None:

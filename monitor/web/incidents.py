@@ -26,18 +26,21 @@ LANGUAGES = {"en": "English", "ru": "Russian", "tg": "Tajik", "fa": "Persian"}
 LABELS = {"act": "act", "date": "date of the act", "place": "place", "victims": "victims", "killed": "killed",
           "wounded": "wounded", "detained": "detained", "sentence_years": "sentence (years)",
           "perpetrators": "perpetrators"}
+LIST_LIMIT = 300  # the newest incidents a list shows
 ACTIONS = {"confirm": "confirmed", "correct": "corrected", "merge": "merged", "split": "split"}
 
 
 def listing(ctx, request: Request) -> Response:
     store = ctx.store()
-    rows = store.recent_incidents()
+    status = request.query_params.get("status", "")
+    status = status if status in ("draft", "confirmed") else ""
+    rows = store.recent_incidents(LIST_LIMIT, status)
     items = []
     for row in rows:
         record = from_json(row["record"])
         items.append({"id": row["id"], "status": row["status"], "line": one_line(_line_record(record, row)),
                       "reports": row["reports"]})
-    return ctx.render(request, "incidents.html", items=items)
+    return ctx.render(request, "incidents.html", items=items, wanted=status, limit=LIST_LIMIT)
 
 
 def _line_record(record, row) -> dict:

@@ -76,9 +76,10 @@ def test_confirm_correct_split_and_merge_are_forms_with_the_csrf_token_and_kept_
         done = await c.get(whole.headers["location"])
         gone = await c.get(f"/incidents/{new}")
         listing = await c.get("/incidents")
-        return no_token, foreign, ok, bad, split, new, merged, done, gone, listing
+        confirmed = await c.get("/incidents", params={"status": "confirmed"})
+        return no_token, foreign, ok, bad, split, new, merged, done, gone, listing, confirmed
 
-    (no_token, foreign, ok, bad, split, new, merged, done, gone, listing), = browse(config(state), review)
+    (no_token, foreign, ok, bad, split, new, merged, done, gone, listing, confirmed), = browse(config(state), review)
     assert no_token.status_code == 403 and foreign.status_code == 403
     assert ok.status_code == split.status_code == merged.status_code == 303
     assert bad.status_code == 400 and "is not a date" in bad.text
@@ -92,6 +93,7 @@ def test_confirm_correct_split_and_merge_are_forms_with_the_csrf_token_and_kept_
     assert f"merged incident {new} into this one" in history and "confirmed the whole record" in history
     assert f'merged into <a href="/incidents/{detention}">' in gone.text and "Merge it into" not in gone.text
     assert f'href="/incidents/{new}"' not in listing.text
+    assert re.findall(r'<tr><td><a href="/incidents/(\d+)">', confirmed.text) == [str(detention)]  # the filter
     assert len(re.findall(r'<a href="/story/\d+"', html)) == 4
 
 
