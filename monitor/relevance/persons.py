@@ -3,10 +3,10 @@
 A name is found by one of these classes, tried in this order (a word claimed by one is not read again):
 - a Russian or Tajik name with its patronymic, in the court's order «Иномов Шухрат Давлатович» or «Шухрат
   Давлатович Иномов» (the patronymic is left out of the name);
-- the two words after a role word: "journalist Sherzod Safari", «журналиста Шерзода Сафари», «рӯзноманигор
-  Шерзод Сафарӣ», «خبرنگار شیرزاد صفری» (whatever the surname's ending);
 - two words, the second a surname by its ending (-ov, -ev, -zoda …; «-ов», «-зода»; «ـوف», «زاده»), after Latin
   or Cyrillic capitals; Persian has no capitals, so there the surname's ending alone decides;
+- the two words after a role word: "journalist Sherzod Safari", «журналиста Шерзода Сафари», «рӯзноманигор
+  Шерзод Сафарӣ», «خبرنگار شیرزاد صفری» (whatever the surname's ending);
 - a Tajik surname in -ӣ («Шерзод Сафарӣ», «Сафариро»), when the first word is no izafet (-и) and the second no
   adjective of place or nation («Помирӣ», «Ғарбӣ»).
 The key is the name's consonant skeleton in Latin letters: vowels (which Persian does not write) and h
@@ -75,7 +75,8 @@ _GIVEN_PATRONYMIC = re.compile(rf"(?<![\w])({_CAP})\s+(?:{_PATRONYMIC})\s+({_CAP
 _SURNAME_PATRONYMIC = re.compile(rf"(?<![\w])({_CAP})\s+({_CAP})\s+(?:{_PATRONYMIC})(?![\w])")  # surname, given
 _ROLES_LATIN = r"(?:activist|journalist|lawyer|blogger|poet|teacher|human rights defender|Mr\.?|Ms\.?|Mrs\.?)"
 _ROLES_CYRILLIC = (r"(?:активист|журналист|адвокат|блогер|блоггер|правозащитник|поэт|учител)(?:а|у|ом|е|ки|ку|кой)?|"
-                   r"житель|жителя|жителю|фаъол(?:и)?|рӯзноманигор(?:и)?|ҳимоятгар(?:и)?|ҳуқуқдон(?:и)?|сокини|шоир(?:и)?")
+                   r"фаъол(?:и)?|рӯзноманигор(?:и)?|ҳимоятгар(?:и)?|ҳуқуқдон(?:и)?|шоир(?:и)?")
+# no "resident": «жителя Рушана Шарофа Гобилова» names the place first (a real report)
 _ROLES_PERSIAN = r"(?:فعال|خبرنگار|روزنامه[\u200c ]?نگار|وکیل|آقای|خانم|شاعر|وبلاگ[\u200c ]?نویس)"
 _ROLE_LATIN = re.compile(rf"\b{_ROLES_LATIN}\s+([A-Z][a-z'’]{{2,}})\s+([A-Z][a-z'’]{{2,}})\b")
 _ROLE_CYRILLIC = re.compile(rf"(?<![\w])(?i:{_ROLES_CYRILLIC})\s+({_CAP})\s+({_CAP})(?![\w])")
@@ -94,13 +95,13 @@ def _found(sentence: str):
         yield m.start(), m.end(), m.group(1), m.group(2)
     for m in _SURNAME_PATRONYMIC.finditer(sentence):
         yield m.start(), m.end(), m.group(2), m.group(1)
+    for pattern in (_LATIN, _CYRILLIC, _PERSIAN):
+        for m in pattern.finditer(sentence):
+            yield m.start(), m.end(), m.group(1), m.group(2)
     for pattern in (_ROLE_LATIN, _ROLE_CYRILLIC, _ROLE_PERSIAN):
         for m in pattern.finditer(sentence):
             if m.group(1) not in _NOT_NAME and m.group(2) not in _NOT_NAME:
                 yield m.start(1), m.end(), m.group(1), m.group(2)
-    for pattern in (_LATIN, _CYRILLIC, _PERSIAN):
-        for m in pattern.finditer(sentence):
-            yield m.start(), m.end(), m.group(1), m.group(2)
     for m in _TAJIK_I.finditer(sentence):
         if not m.group(1).endswith(("и", "ӣ")) and m.group(2).removesuffix("ро").replace("и", "ӣ") not in _NOT_NAME:
             yield m.start(), m.end(), m.group(1), m.group(2)

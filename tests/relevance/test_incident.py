@@ -159,6 +159,8 @@ def test_the_readers_own_terms_reach_the_forms_cache_so_a_start_loads_no_diction
     ("Дар Хоруғ рӯзноманигор боздошт шуд.", []),
     ("Вилояти Мухтори Кӯҳистони Бадахшон ва Помири Ғарбӣ.", []),
     ("Activist groups in Khorog said Pamiri Youth was closed.", []),
+    # a real report: the place after "resident" is no given name, the name after it is found by its ending
+    ("поводом стала операция ГКНБ 22 мая по задержанию жителя Рушана Шарофа Гобилова.", ["Шарофа Гобилова"]),
 ])
 def test_names_after_a_role_word_with_a_patronymic_or_in_i_are_found_and_adjectives_are_not(sentence, names):
     from monitor.relevance.persons import victims_in
