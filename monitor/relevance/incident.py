@@ -82,15 +82,18 @@ class IncidentReader:
                 continue
             live.append((s, e, raw))
         tags: list[set[str]] = [set() for _ in live]
+        occurrences: list[list] = [[] for _ in live]  # each sentence's own: a 2 MB dossier stays linear
         starts = [s for s, _, _ in live]
         for o in an.occurrences:
             i = _index(starts, o.start)
             if i is not None and o.start < live[i][1]:
                 tags[i].update(self._kind.get(o.term, ()))
+                occurrences[i].append(o)
         evidence: dict[str, str] = {}
         act, act_rows = self._act(live, tags, evidence)
         fields: dict = {"act": act, "language": language or language_of(f"{title} {text}")}
-        rows = act_rows + [i for i in range(len(live)) if i not in act_rows]
+        named = set(act_rows)
+        rows = act_rows + [i for i in range(len(live)) if i not in named]
         for i in rows:  # the date: the act's sentences first, then the rest of the current sentences
             when = act_date(live[i][2], published)
             if when:
@@ -100,7 +103,7 @@ class IncidentReader:
         for home in (False, True):  # where someone lives ("a resident of Rushan") only when nothing else is named
             for i in rows:
                 place = sorted(t for t in tags[i] if t.startswith("place:"))
-                first = self._first_place(an, live[i], place, home) if place else None
+                first = self._first_place(an.doc.text, occurrences[i], place, home) if place else None
                 if first:
                     fields["place"], fields["district"] = first.split(":", 1)[1].split("|")
                     evidence["place"] = live[i][2]
@@ -145,16 +148,14 @@ class IncidentReader:
                 return act, [j for j, t in enumerate(tags) if "act:" + act in t]
         return ("other" if live else ""), []
 
-    def _first_place(self, an, row: tuple[int, int, str], names: list[str], home: bool = True) -> str | None:
-        """The place named first in the sentence (a report names where it happened before where it is told);
-        without `home`, not a place named as where someone lives (vocab.RESIDENT: "resident of", «житель»)."""
+    def _first_place(self, text: str, occurrences: list, names: list[str], home: bool = True) -> str | None:
+        """The place named first in the sentence (a report names where it happened before where it is told), of
+        the sentence's occurrences; without `home`, not a place named as where someone lives ("resident of")."""
         best = None
-        text = an.doc.text
-        for o in an.occurrences:
-            if row[0] <= o.start < row[1]:
-                for kind in self._kind.get(o.term, ()):
-                    if kind in names and (best is None or o.start < best[0]) and (home or not _resident(text, o)):
-                        best = (o.start, kind)
+        for o in occurrences:
+            for kind in self._kind.get(o.term, ()):
+                if kind in names and (best is None or o.start < best[0]) and (home or not _resident(text, o)):
+                    best = (o.start, kind)
         return best[1] if best else (names[0] if home else None)
 
 
