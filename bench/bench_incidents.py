@@ -3,6 +3,7 @@ flat as the incidents pile up?
 
     /work/venv/bin/python bench/bench_incidents.py [--max 100000]
 
+0. The reader's compilation in a fresh process (CPU), with the forms cache its first run left.
 1. Per story, on the labelled reports of tests/stories/incidents-labelled (our own texts, as article pages):
    the story's processing (trafilatura extraction of the page, matching with the shipped keywords.yaml, the
    story's transaction in a real state) against the incident's (reading the draft record, filing it).
@@ -130,12 +131,41 @@ def _empty_match():
     return MatchResult()
 
 
+COMPILE = """
+import sys, time
+sys.path.insert(0, {root!r})
+from monitor.relevance.keywords import load_rules
+from monitor.relevance.matcher import Matcher
+from monitor.relevance.incident import IncidentReader
+rules = load_rules({keywords!r})
+t0 = time.process_time(); Matcher(rules); t1 = time.process_time(); IncidentReader(rules); t2 = time.process_time()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def compile_cost(runs: int) -> None:
+    """CPU of the reader's compilation in fresh processes, as a monitor's runs pay it: a new forms cache that
+    the first process (not counted) fills, then `runs` processes that find it."""
+    import os
+    import subprocess
+
+    code = COMPILE.format(root=str(ROOT), keywords=str(ROOT / "keywords.yaml"))
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "MONITOR_CACHE_DIR": cache}
+        got = [tuple(map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                               check=True, env=env).stdout.split())) for _ in range(runs + 1)][1:]
+    print(f"0. compile, median of {runs} processes: Matcher(rules) {statistics.median(g[0] for g in got):.3f} s CPU, "
+          f"IncidentReader(rules) {statistics.median(g[1] for g in got):.3f} s CPU")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--max", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--probes", type=int, default=200)
+    parser.add_argument("--compile-runs", type=int, default=5)
     args = parser.parse_args()
+    compile_cost(args.compile_runs)
     per_story(args.rounds)
     flat([n for n in (1_000, 10_000, 100_000) if n <= args.max] or [args.max], args.probes)
 

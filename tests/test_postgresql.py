@@ -105,6 +105,13 @@ def test_migrate_state_moves_a_pending_message_and_the_next_run_sends_it_once(tm
         moved = cli(tmp_path, f, "migrate-state", "--to", pg_url)
         assert moved.returncode == 0, moved.stdout + moved.stderr
         assert "rows copied and checked (1 stories, 1 pending message(s))" in moved.stdout
+        from monitor.store import Store
+
+        copied = Store(tmp_path / "unused.db", database_url=pg_url)
+        try:  # the story's incident (and any researcher's review of it) moves with it
+            assert [len(copied.incident_reports_for([r["id"]])) for r in copied.incidents_since("")] == [1]
+        finally:
+            copied.close()
         again = cli(tmp_path, f, "migrate-state", "--to", pg_url)
         assert again.returncode == 1 and "not an empty state" in again.stderr
         env = {**tg.env(), "MONITOR_DATABASE_URL": pg_url}

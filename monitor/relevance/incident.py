@@ -18,6 +18,7 @@ from monitor.relevance import incident_vocab as vocab
 from monitor.relevance.act_dates import act_date
 from monitor.relevance.current import _BACKGROUND, _YEAR, sentences
 from monitor.relevance.matcher import Matcher
+from monitor.relevance import morph
 from monitor.relevance.morph import TAJIK_LETTERS
 from monitor.relevance.persons import victims_in
 from monitor.relevance.rules import RuleSet, Topic, compile_term, fold
@@ -57,6 +58,8 @@ class IncidentReader:
                 if where is not None:
                     places.setdefault(where, []).append(term)
         topics += [Topic(f"place:{loc}|{dist}", any=tuple(dict.fromkeys(ts))) for (loc, dist), ts in places.items()]
+        morph.flush()  # the reader's own terms (a seizure of property) join the forms cache: without this every
+        # start expanded them again, loading the Russian dictionary (~0.4 s CPU) for a handful of phrases
         self.matcher = Matcher(RuleSet(tuple(t for t in topics if t.any), rules.endings, rules.lead_words,
                                        rules.end_fraction, senses=rules.senses, safety_net=False,
                                        ending_sets=rules.ending_sets))
@@ -79,27 +82,33 @@ class IncidentReader:
                 continue
             live.append((s, e, raw))
         tags: list[set[str]] = [set() for _ in live]
+        occurrences: list[list] = [[] for _ in live]  # each sentence's own: a 2 MB dossier stays linear
         starts = [s for s, _, _ in live]
         for o in an.occurrences:
             i = _index(starts, o.start)
             if i is not None and o.start < live[i][1]:
                 tags[i].update(self._kind.get(o.term, ()))
+                occurrences[i].append(o)
         evidence: dict[str, str] = {}
         act, act_rows = self._act(live, tags, evidence)
         fields: dict = {"act": act, "language": language or language_of(f"{title} {text}")}
-        rows = act_rows + [i for i in range(len(live)) if i not in act_rows]
+        named = set(act_rows)
+        rows = act_rows + [i for i in range(len(live)) if i not in named]
         for i in rows:  # the date: the act's sentences first, then the rest of the current sentences
             when = act_date(live[i][2], published)
             if when:
                 fields["date"], fields["date_precision"] = when
                 evidence["date"] = live[i][2]
                 break
-        for i in rows:
-            place = sorted(t for t in tags[i] if t.startswith("place:"))
-            if place:
-                first = self._first_place(an, live[i], place)
-                fields["place"], fields["district"] = first.split(":", 1)[1].split("|")
-                evidence["place"] = live[i][2]
+        for home in (False, True):  # where someone lives ("a resident of Rushan") only when nothing else is named
+            for i in rows:
+                place = sorted(t for t in tags[i] if t.startswith("place:"))
+                first = self._first_place(an.doc.text, occurrences[i], place, home) if place else None
+                if first:
+                    fields["place"], fields["district"] = first.split(":", 1)[1].split("|")
+                    evidence["place"] = live[i][2]
+                    break
+            if "place" in fields:
                 break
         victims: dict[str, Victim] = {}
         for i in act_rows or rows[:2]:
@@ -139,15 +148,21 @@ class IncidentReader:
                 return act, [j for j, t in enumerate(tags) if "act:" + act in t]
         return ("other" if live else ""), []
 
-    def _first_place(self, an, row: tuple[int, int, str], names: list[str]) -> str:
-        """The place named first in the sentence (a report names where it happened before where it is told)."""
+    def _first_place(self, text: str, occurrences: list, names: list[str], home: bool = True) -> str | None:
+        """The place named first in the sentence (a report names where it happened before where it is told), of
+        the sentence's occurrences; without `home`, not a place named as where someone lives ("resident of")."""
         best = None
-        for o in an.occurrences:
-            if row[0] <= o.start < row[1]:
-                for kind in self._kind.get(o.term, ()):
-                    if kind in names and (best is None or o.start < best[0]):
-                        best = (o.start, kind)
-        return best[1] if best else names[0]
+        for o in occurrences:
+            for kind in self._kind.get(o.term, ()):
+                if kind in names and (best is None or o.start < best[0]) and (home or not _resident(text, o)):
+                    best = (o.start, kind)
+        return best[1] if best else (names[0] if home else None)
+
+
+def _resident(text: str, o) -> bool:
+    """Whether a place is named as where someone lives ("a resident of Rushan", «житель Рушана», "Rushan resident")."""
+    return bool(vocab.RESIDENT_BEFORE.search(fold(text[max(o.start - 24, 0):o.start]))
+                or vocab.RESIDENT_AFTER.match(fold(text[o.end:o.end + 16])))
 
 
 def _index(starts: list[int], pos: int) -> int | None:

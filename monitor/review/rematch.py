@@ -20,6 +20,7 @@ from typing import TextIO
 
 from monitor.relevance.matcher import Matcher
 from monitor.models import Article, FeedEntry, MatchResult, TopicHit
+from monitor.stories.incidents import IncidentDesk
 from monitor.stories.neardup import NearDupIndex, signature
 from monitor.store import KeptText, Store
 
@@ -95,12 +96,13 @@ def rematch(store: Store, matcher: Matcher, *, since: datetime | None, until: da
                                               row["digest_id"] is not None))
             advance()
         index = NearDupIndex(store)
+        desk = IncidentDesk(matcher.rules, store)  # a new story is filed under its incident like a polled one
         for kept in store.kept_texts(text_ids):
             report.texts += 1
             report.summary_only += not kept.extracted
             match = matcher.match(kept.title, kept.text)
             if _only(match, topic).matched:
-                report.found.append(_take(store, index, kept, match))
+                report.found.append(_take(store, index, kept, match, desk))
             advance()
     return report
 
@@ -145,7 +147,8 @@ def _topics(row) -> list[str]:
     return json.loads(row["topics"])
 
 
-def _take(store: Store, index: NearDupIndex, kept: KeptText, match: MatchResult) -> Found:
+def _take(store: Store, index: NearDupIndex, kept: KeptText, match: MatchResult,
+          desk: IncidentDesk | None = None) -> Found:
     """A kept text that matches now becomes a waiting story, or a source of the story it republishes."""
     entry = FeedEntry(feed=kept.feed, url=kept.url, guid=kept.guid, title=kept.title, published=kept.published)
     article = Article(entry=entry, final_url=kept.final_url, title=kept.title, text=kept.text,
@@ -153,6 +156,7 @@ def _take(store: Store, index: NearDupIndex, kept: KeptText, match: MatchResult)
                       extracted=kept.extracted)
     topics = tuple(h.topic for h in match.hits)
     sig = signature(kept.text)
+    record = desk.read(kept.title, kept.text, kept.published) if desk is not None else None
     with store.transaction():
         known = index.find(sig)
         if known is not None:
@@ -164,6 +168,8 @@ def _take(store: Store, index: NearDupIndex, kept: KeptText, match: MatchResult)
             store.mark_rechecked(story_id)
             store.set_item_status(kept.item_id, "matched")
             index.add(story_id, sig)
+            if desk is not None:
+                desk.file(story_id, record, kept.published, kept.fetched_at)
         store.drop_kept_text(kept.item_id)
     log.debug("re-check: item %d %s", kept.item_id, f"joined story {known}" if known else f"is new story {story_id}")
     return Found(kept.item_id, kept.title, kept.final_url, topics, match.score, story_id, known is not None)

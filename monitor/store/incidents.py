@@ -24,14 +24,15 @@ class IncidentQueries:
         """Incidents of one act anchored in [first_day, last_day] (before near_day only month-precision ones),
         in `district` or of no known district when one is given; not merged away. Two index range scans."""
         where = "act = ? AND anchor BETWEEN ? AND ? AND merged_into IS NULL AND (anchor >= ? OR precision = 'month')"
+        cols = "id, anchor, record, reviewed"
         params: list = [act, first_day, last_day, near_day or first_day]
         if district:
             rows = []
             for d in (district, ""):
-                rows += self.db.execute(f"SELECT id, anchor, record FROM incidents WHERE {where} AND district = ? "
+                rows += self.db.execute(f"SELECT {cols} FROM incidents WHERE {where} AND district = ? "
                                         "ORDER BY anchor DESC, id DESC LIMIT ?", (*params, d, limit)).fetchall()
             return sorted(rows, key=lambda r: (r["anchor"], r["id"]), reverse=True)[:limit]
-        return self.db.execute(f"SELECT id, anchor, record FROM incidents WHERE {where} ORDER BY anchor DESC, id DESC "
+        return self.db.execute(f"SELECT {cols} FROM incidents WHERE {where} ORDER BY anchor DESC, id DESC "
                                "LIMIT ?", (*params, limit)).fetchall()
 
     def add_incident(self, act: str, anchor: str, record: str, created_at: str, district: str = "",
@@ -104,6 +105,59 @@ class IncidentQueries:
             rows += self.db.execute(f"SELECT id, act, anchor, record, status FROM incidents WHERE id IN ({marks})",
                                     chunk).fetchall()
         return rows
+
+    # --- a researcher's review (stories/incident_review.py): confirm, correct, merge, split ------------------
+
+    def incident(self, incident_id: int) -> sqlite3.Row | None:
+        """One incident, merged away or not, with its review state."""
+        return self.db.execute("SELECT id, act, anchor, district, precision, record, status, created_at, merged_into, "
+                               "reviewed FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+
+    def recent_incidents(self, limit: int = 300, status: str = "") -> list[sqlite3.Row]:
+        """The newest incidents (not merged away; of one status when given) by anchor day, with their number of
+        reports."""
+        return self.db.execute(
+            """SELECT i.id, i.act, i.anchor, i.record, i.status,
+                      (SELECT COUNT(*) FROM incident_reports r WHERE r.incident_id = i.id) AS reports
+               FROM incidents i WHERE i.merged_into IS NULL AND (? = '' OR i.status = ?)
+               ORDER BY i.anchor DESC, i.id DESC LIMIT ?""", (status, status, limit)).fetchall()
+
+    def save_incident(self, incident_id: int, *, act: str, anchor: str, record: str, district: str, precision: str,
+                      status: str, reviewed: str) -> None:
+        self.db.execute("UPDATE incidents SET act = ?, anchor = ?, record = ?, district = ?, precision = ?, status = ?, "
+                        "reviewed = ? WHERE id = ?", (act, anchor, record, district, precision, status, reviewed,
+                                                     incident_id))
+
+    def add_incident_review(self, incident_id: int, action: str, field: str, previous: str | None,
+                            value: str | None, who: str, at: str, note: str | None = None) -> None:
+        self.db.execute("INSERT INTO incident_reviews (incident_id, action, field, previous, value, note, who, at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (incident_id, action, field, previous, value, note, who, at))
+
+    def incident_reviews(self, incident_id: int) -> list[sqlite3.Row]:
+        """The incident's history, oldest first."""
+        return self.db.execute("SELECT action, field, previous, value, note, who, at FROM incident_reviews "
+                               "WHERE incident_id = ? ORDER BY id", (incident_id,)).fetchall()
+
+    def move_incident_reports(self, story_ids: list[int], incident_id: int) -> None:
+        for chunk in _chunks(story_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            self.db.execute(f"UPDATE incident_reports SET incident_id = ? WHERE story_id IN ({marks})",
+                            (incident_id, *chunk))
+
+    def set_incident_merged(self, incident_id: int, into: int) -> None:
+        self.db.execute("UPDATE incidents SET merged_into = ? WHERE id = ?", (into, incident_id))
+        self.db.execute("UPDATE incidents SET merged_into = ? WHERE merged_into = ?", (into, incident_id))
+
+    def replace_incident_persons(self, incident_id: int, persons: Iterable[tuple[str, str]]) -> None:
+        """The persons an incident names, after a correction, merge or split."""
+        self.db.execute("DELETE FROM incident_persons WHERE incident_id = ?", (incident_id,))
+        self.add_incident_persons(incident_id, persons)
+
+    def unfiled_story_ids(self) -> list[int]:
+        """Stories that no incident lists (stored before incidents existed), oldest first."""
+        return [int(r[0]) for r in self.db.execute(
+            "SELECT s.id FROM stories s WHERE NOT EXISTS (SELECT 1 FROM incident_reports r WHERE r.story_id = s.id) "
+            "ORDER BY COALESCE(s.published, s.fetched_at), s.id")]
 
     # --- the silence alert (delivery/silence.py): when did these sources last bring anything new? ---------
 

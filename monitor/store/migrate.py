@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 # referenced tables first (PostgreSQL checks each foreign key at once)
 TABLES = ("meta", "feeds", "items", "digests", "stories", "story_sources", "outbox", "neardup_sigs", "neardup_bands",
           "source_evidence", "story_updates", "kept_texts", "labels", "mentions", "captures", "rechecks", "robots",
-          "views")
-IDENTITY = ("items", "digests", "stories", "story_sources", "outbox", "neardup_sigs", "labels", "mentions", "captures")
+          "views", "incidents", "incident_reports", "incident_persons", "incident_reviews")  # a researcher's reviews too
+IDENTITY = ("items", "digests", "stories", "story_sources", "outbox", "neardup_sigs", "labels", "mentions", "captures",
+            "incidents", "incident_reviews")
 SKIPPED_META = ("search_story_id", "search_source_id", "search_version", "schema_version", "pg_schema")
 BATCH = 1000
 

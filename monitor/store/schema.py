@@ -233,6 +233,7 @@ CREATE TABLE IF NOT EXISTS incidents (           -- one event however many outle
 );
 CREATE INDEX IF NOT EXISTS incidents_act_anchor ON incidents (act, anchor);
 CREATE INDEX IF NOT EXISTS incidents_act_district ON incidents (act, district, anchor);
+CREATE INDEX IF NOT EXISTS incidents_anchor ON incidents (anchor);      -- the web's list, newest first
 CREATE TABLE IF NOT EXISTS incident_reports (    -- which story reports which incident, with its own record
     story_id INTEGER PRIMARY KEY REFERENCES stories(id),
     incident_id INTEGER NOT NULL REFERENCES incidents(id),
@@ -266,6 +267,18 @@ CREATE TABLE IF NOT EXISTS origin_pauses (       -- back-off and Retry-After of 
     reason TEXT NOT NULL,
     host TEXT NOT NULL                          -- the host that met it (its own Fetcher keeps it already)
 );
+CREATE TABLE IF NOT EXISTS incident_reviews (    -- a researcher's confirmations, corrections, merges and splits
+    id INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    action TEXT NOT NULL,                       -- confirm | correct | merge | merged_into | split | split_from
+    field TEXT NOT NULL DEFAULT '',             -- the field confirmed or corrected ('' the whole record)
+    previous TEXT,                              -- JSON: what was there before (the field, or the whole record)
+    value TEXT,                                 -- JSON: what is there now (the field), or the other incident's id
+    note TEXT,
+    who TEXT NOT NULL,                          -- the reviewer: web, cli, or --who
+    at TEXT NOT NULL                            -- monitor.clock time, ISO 8601
+);
+CREATE INDEX IF NOT EXISTS incident_reviews_incident ON incident_reviews (incident_id, id);
 """
 
 # (table, column, declaration) added after a table's first release; one line each, oldest first.
@@ -276,6 +289,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("stories", "urgent_rank", "INTEGER NOT NULL DEFAULT 50"),
     ("stories", "concepts", "TEXT NOT NULL DEFAULT '[]'"),  # digest: what matched, as alias names (issue 12)
     ("captures", "object_sha256", "TEXT"),  # evidence in object storage (issue 25): the object's SHA-256
+    ("incidents", "reviewed", "TEXT NOT NULL DEFAULT '{}'"),  # issue 22: {field: confirmed|corrected}, '*' the whole
 )
 
 

@@ -87,13 +87,26 @@ def compatible(new: DraftRecord, new_anchor: str, old: DraftRecord, old_anchor: 
     return any(getattr(new, f) and getattr(new, f) == getattr(old, f) for f in ("killed", "detained"))
 
 
-def merged(old: DraftRecord, new: DraftRecord) -> DraftRecord:
+def locked_fields(reviewed: str | None) -> frozenset[str]:
+    """The fields a researcher confirmed or corrected (`incidents.reviewed`); '*': the whole record."""
+    try:
+        return frozenset(json.loads(reviewed or "{}"))
+    except (ValueError, TypeError):
+        return frozenset()
+
+
+def merged(old: DraftRecord, new: DraftRecord, locked: frozenset[str] = frozenset()) -> DraftRecord:
     """The incident's record after one more report: fields it lacked are filled (with their sentences), victims
-    added by key; what it had stays (a researcher corrects, reports do not overwrite)."""
+    added by key; what it had stays (a researcher corrects, reports do not overwrite), and a field a researcher
+    confirmed or corrected (`locked`) is never touched, even when it is empty."""
+    if "*" in locked:
+        return old
     changes: dict = {}
     evidence = dict(old.evidence)
     new_evidence = dict(new.evidence)
     for name in ("date", "place", "killed", "wounded", "detained", "sentence_years"):
+        if name in locked:
+            continue
         if getattr(old, name) in ("", None) and getattr(new, name) not in ("", None):
             changes[name] = getattr(new, name)
             if name == "date":
@@ -103,11 +116,11 @@ def merged(old: DraftRecord, new: DraftRecord) -> DraftRecord:
             if name in new_evidence:
                 evidence[name] = new_evidence[name]
     victims = list(old.victims)
-    for v in new.victims:
+    for v in (() if "victims" in locked else new.victims):
         if not any(same_person(v.key, w.key) for w in victims):
             victims.append(v)
             evidence.setdefault("victims", new_evidence.get("victims", ""))
-    perps = tuple(dict.fromkeys(old.perpetrators + new.perpetrators))
+    perps = old.perpetrators if "perpetrators" in locked else tuple(dict.fromkeys(old.perpetrators + new.perpetrators))
     if perps != old.perpetrators and "perpetrators" not in evidence:
         evidence["perpetrators"] = new_evidence.get("perpetrators", "")
     return replace(old, **changes, victims=tuple(victims), perpetrators=perps, evidence=tuple(evidence.items()))
@@ -131,17 +144,18 @@ class Grouper:
                                                       near.isoformat()):
                 old = from_json(row["record"])
                 if compatible(record, anchor, old, row["anchor"]):
-                    found = (int(row["id"]), old)
+                    found = (int(row["id"]), old, locked_fields(row["reviewed"]))
                     break
+        kept = record
         if found is None:
             incident_id = self.store.add_incident(record.act or "other", anchor, to_json(record),
                                                   fetched_at.isoformat(), record.district, record.date_precision)
         else:
-            incident_id, old = found
-            new = merged(old, record)
-            self.store.update_incident(incident_id, to_json(new), new.district, new.date_precision)
+            incident_id, old, locked = found
+            kept = merged(old, record, locked)
+            self.store.update_incident(incident_id, to_json(kept), kept.district, kept.date_precision)
         self.store.add_incident_report(story_id, incident_id, record.language, to_json(record))
-        self.store.add_incident_persons(incident_id, [(v.key, v.name) for v in record.victims])
+        self.store.add_incident_persons(incident_id, [(v.key, v.name) for v in kept.victims])
         return incident_id
 
 
@@ -163,7 +177,7 @@ class MemoryIncidents:
     def add_incident(self, act: str, anchor: str, record: str, created_at: str, district: str = "",
                      precision: str = "") -> int:
         incident_id = len(self.rows) + 1
-        self.rows[incident_id] = {"id": incident_id, "anchor": anchor, "record": record}
+        self.rows[incident_id] = {"id": incident_id, "anchor": anchor, "record": record, "reviewed": "{}"}
         self.by_act.setdefault(act, []).append(incident_id)
         return incident_id
 
@@ -206,3 +220,20 @@ class IncidentDesk:
         except (ValueError, OverflowError) as exc:  # an odd date: the story is kept, without an incident
             log.warning("story %d: not filed under an incident: %s", story_id, exc)
             return None
+
+    def file_unfiled(self, languages: dict[str, str] | None = None, batch: int = 200) -> int:
+        """File every story no incident lists yet (stored before incidents existed, or by an older `rematch`),
+        oldest first, `batch` stories a transaction (read before it); idempotent: a second call finds none.
+        Returns how many were filed."""
+        filed = 0
+        ids = self.store.unfiled_story_ids()
+        for at in range(0, len(ids), batch):
+            read = []
+            for row in self.store.stories_by_ids(ids[at:at + batch]):
+                published = datetime.fromisoformat(row["published"]) if row["published"] else None
+                language = (languages or {}).get(row["source"], "")
+                read.append((int(row["id"]), self.read(row["title"] or "", row["text"] or "", published, language),
+                             published, datetime.fromisoformat(row["fetched_at"])))
+            with self.store.transaction():
+                filed += sum(self.file(*one) is not None for one in read)
+        return filed

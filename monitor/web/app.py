@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from monitor.store import Store
-from monitor.web import results, security, views
+from monitor.web import incidents, results, security, views
 from monitor.web.search import Alias, SearchIndex
 
 log = logging.getLogger("monitor.web")
@@ -146,6 +146,13 @@ def create_app(config: WebConfig) -> Starlette:
                                      "try again.", status_code=403)
         return await run_in_threadpool(views.bulk_label, ctx, request, data)
 
+    async def incident_review(request: Request) -> Response:
+        data = await form_lists(request)
+        if not security.csrf_ok(request.headers.raw, (data.get("csrf") or [None])[0]):
+            return PlainTextResponse("This form has expired or came from another site; reload the page and "
+                                     "try again.", status_code=403)
+        return await run_in_threadpool(incidents.review, ctx, request, data)
+
     async def login(request: Request) -> Response:
         if not config.token:
             return RedirectResponse("/", status_code=303)
@@ -171,6 +178,8 @@ def create_app(config: WebConfig) -> Starlette:
         Route("/story/{story_id:int}/raw.html.gz", sync(views.raw_page)),
         Route("/story/{story_id:int}/capture/{capture_id:int}.warc.gz", sync(views.capture)),
         Route("/feeds", sync(views.feeds)),
+        Route("/incidents", sync(incidents.listing)),
+        Route("/incidents/{incident_id:int}", sync(incidents.page)),
         Route("/export.{fmt:str}", sync(_export)),
         Route("/feed.atom", sync(results.atom)),
         Route("/login", login, methods=["GET", "POST"]),
@@ -179,6 +188,7 @@ def create_app(config: WebConfig) -> Starlette:
     if not config.read_only:
         routes.append(Route("/story/{story_id:int}/label", label, methods=["POST"]))
         routes.append(Route("/label", bulk_label, methods=["POST"]))
+        routes.append(Route("/incidents/{incident_id:int}/review", incident_review, methods=["POST"]))
 
     stop = threading.Event()
 

@@ -218,6 +218,7 @@ def story(ctx, request: Request) -> Response:
         versions=evidence.versions(store, story_id),
         labels_on=labels.available(store), current=labels.LABELS.get(labels.current(store, story_id) or ""),
         labelled=labels.LABELS.get(request.query_params.get("labelled", "")), text=row["text"],
+        incident=store.incident_of_story(story_id),
     )
 
 

@@ -134,6 +134,13 @@ def test_a_story_missed_under_the_old_rules_is_delivered_once_after_the_fix_and_
     assert "newly matched: 1 story" in done and "Teacher detained in Khorog" in done
     assert "no longer matched by the current rules: 1" in done
     assert "(sent): Football fans detained in Khorog" in done  # listed, never unsent
+    db = sqlite3.connect(user.state)
+    try:  # a story found on re-check is filed under an incident like a polled one (`monitor incidents`)
+        filed = db.execute("SELECT COUNT(*) FROM incident_reports r JOIN stories s ON s.id = r.story_id "
+                           "WHERE s.title = 'Teacher detained in Khorog'").fetchone()[0]
+    finally:
+        db.close()
+    assert filed == 1
     # the journalist's page had no keyword of the old rules, so only its feed summary was kept
     assert "2 kept text(s) are only the feed's summary" in done and "Journalist held" not in done
 

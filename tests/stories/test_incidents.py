@@ -77,3 +77,11 @@ def test_monitor_eval_scores_grouping_and_fields_on_the_labelled_folder(reader, 
     assert (scores.reports, scores.incidents) == (12, 6)
     assert (scores.precision, scores.recall) == (1.0, 1.0)
     assert scores.fields["act"] == (12, 12) and scores.mistakes == []
+
+
+def test_the_name_and_property_classes_score_on_their_own_labelled_folder(reader):
+    """tests/stories/incidents-names: three events in 3-4 languages, written before the rules (see its README)."""
+    scores = evaluate(load_folder(Path(__file__).parent / "incidents-names"), reader)
+    assert (scores.reports, scores.incidents) == (11, 3)
+    assert (scores.precision, scores.recall) == (1.0, 1.0)
+    assert scores.fields["victims"] == (11, 11) and scores.fields["act"] == (11, 11), scores.mistakes
