@@ -114,3 +114,10 @@ def _logging_as_found():
     for name, lg in logging.root.manager.loggerDict.items():
         if isinstance(lg, logging.Logger):
             lg.setLevel(levels.get(name, logging.NOTSET))
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: one worker more than cores. About a third of the suite's wall time is spent waiting on the
+    monitor's subprocesses, servers and browsers, not computing (2 cores: 4 min 17 s with 3 workers against
+    4 min 56 s with 2, every test passing both ways)."""
+    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) + 1
