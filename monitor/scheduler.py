@@ -145,6 +145,9 @@ class Service:
         """The heartbeat, and the coordinator lease claimed or renewed (it moves when its holder is gone)."""
         self.monitor.hosts.beat()
         self.monitor.hosts.coordinate()
+        # MONITOR_ARCHIVE_URL: what a bucket refused waits in the spool; the service retries it here (and the
+        # bucket is tried again), as each `run --once` does at its start
+        self.monitor.evidence.drain()
 
     async def _digest(self) -> None:
         with self.monitor.hosts.coordinating() as coordinator:

@@ -56,7 +56,7 @@ def _review(args: argparse.Namespace) -> int:
     v = args.values
     numbers = {"confirm": 1, "correct": 1, "merge": 2, "split": len(v)}[args.action]
     shape = {"confirm": (1, 2), "correct": (3, 3), "merge": (2, 2), "split": (2, 10_000)}[args.action]
-    if not shape[0] <= len(v) <= shape[1] or not all(x.isdigit() for x in v[:numbers]):
+    if not shape[0] <= len(v) <= shape[1] or not all(x.isascii() and x.isdigit() and len(x) <= 18 for x in v[:numbers]):
         raise RuntimeError(f"usage: monitor incidents {_USAGE[args.action]} (ids are numbers)")
     ids = [int(x) for x in v[:numbers]]
     try:

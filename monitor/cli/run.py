@@ -64,6 +64,7 @@ async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, conf
     (feeds, rules), notifiers = config or _config_and_channels(args)
     from monitor.delivery.channels import channels_summary
     from monitor.pipeline import Monitor
+    from monitor.store.leases import LeaseLost
 
     # The first line under journald: which state, which channels — never a secret, an address or a chat id.
     log.info("monitor %s (one cycle): state %s; delivery: %s", __version__, state_label(args),
@@ -75,9 +76,12 @@ async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, conf
         await monitor.send_urgent()
         with monitor.hosts.coordinating() as coordinator:  # another host's service may hold the singleton work
             if coordinator:
-                await monitor.send_health()
-                await monitor.send_digest()
-                await _weekly_report(monitor)
+                try:
+                    await monitor.send_health()
+                    await monitor.send_digest()
+                    await _weekly_report(monitor)
+                except LeaseLost as exc:  # frozen past lease_ttl: another host does it; nothing was written here
+                    log.warning("host %s: %s; the digest and notices are left to that host", monitor.hosts.id, exc)
         monitor.hosts.step_down()
         if not coordinator:
             log.info("host %s: another host is the coordinator; digests and notices are sent there",

@@ -193,8 +193,8 @@ class Settings(BaseModel):
     @field_validator("lease_ttl")
     @classmethod
     def _ttl(cls, value: float) -> float:
-        if value < 1:
-            raise ValueError("lease_ttl must be at least 1s (default 120s)")
+        if not 1 <= value <= 3600:  # NaN fails too; a bare number is minutes, as for every duration here
+            raise ValueError("lease_ttl must be between 1s and 1h (default 120s; a bare number means minutes)")
         return value
 
     @field_validator("weekly_report", mode="before")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from urllib.parse import urlsplit
 
 SCHEME = "s3://"
@@ -33,6 +34,9 @@ class ObjectStoreError(OSError):
         self.missing = missing
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3's bucket naming rules
+
+
 class ArchiveURLError(RuntimeError, ValueError):
     """MONITOR_ARCHIVE_URL cannot be used: the CLI prints it as one `error:` line."""
 
@@ -40,8 +44,12 @@ class ArchiveURLError(RuntimeError, ValueError):
 def parse_url(url: str) -> tuple[str, str]:
     """(bucket, prefix without slashes at either end) of `s3://bucket/prefix`; ArchiveURLError on anything else."""
     parts = urlsplit(url)
-    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
-        raise ArchiveURLError(f"MONITOR_ARCHIVE_URL must look like s3://bucket/prefix, not {url!r}")
+    if "@" in url or ":" in parts.netloc:  # keys belong in the AWS variables: never echoed, never stored in a capture's row
+        raise ArchiveURLError("MONITOR_ARCHIVE_URL must not hold credentials or a port: give them in AWS_ACCESS_KEY_ID and "
+                              "AWS_SECRET_ACCESS_KEY (and the endpoint in AWS_ENDPOINT_URL)")
+    if (parts.scheme != "s3" or not _BUCKET.fullmatch(parts.netloc) or parts.query or parts.fragment):
+        raise ArchiveURLError(f"MONITOR_ARCHIVE_URL must look like s3://bucket/prefix (a bucket name of 3-63 "
+                              f"lowercase letters, digits, dots and hyphens)")  # not echoed: it may hold a key
     return parts.netloc, parts.path.strip("/")
 
 

@@ -179,8 +179,8 @@ class LeaseQueries:
         try:
             rows = self.db.execute(
                 f"SELECT name, holder, token, expires_at > {now} FROM leases WHERE name IN ({marks}) "
-                f"AND (holder = ? OR expires_at <= {now} OR holder LIKE ?){skip}",
-                [*names, holder, holder.rpartition("/")[0] + "/%"]).fetchall()
+                f"AND (holder = ? OR expires_at <= {now} OR holder LIKE ? ESCAPE '\\'){skip}",
+                [*names, holder, _like_literal(holder.rpartition("/")[0]) + "/%"]).fetchall()
             for name, was, token, live in rows:
                 if live and was != holder and _alive(was):  # another live process of this host holds it
                     continue
@@ -249,3 +249,8 @@ class LeaseQueries:
         if _FENCES.get() and not self.db.in_transaction:
             return self.transaction()
         return nullcontext()
+
+
+def _like_literal(text: str) -> str:
+    """`text` matched as itself by LIKE … ESCAPE '\\': a host id `web_1` must not match `web-1`'s leases."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

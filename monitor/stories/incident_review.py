@@ -114,7 +114,7 @@ def parse_value(name: str, text: str) -> dict:
         if not 0 < value < 99:
             raise ReviewError(f"{text!r} is not a sentence: write a number of years, or life")
         return {name: value}
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit() and len(text) <= 7):
         raise ReviewError(f"{text!r} is not a count: write a whole number, or nothing when the text states none")
     return {name: int(text)}
 

@@ -97,11 +97,11 @@ def review(ctx, request: Request, data: dict[str, list[str]]) -> Response:
             correct(store, incident_id, one.get("field", ""), one.get("value", "")[:1000], REVIEWER, note)
         elif action == "merge":
             other = one.get("other", "").strip().lstrip("#")
-            if not other.isdigit():
+            if not (other.isascii() and other.isdigit() and len(other) <= 18):
                 raise ReviewError("write the number of the incident to merge into this one")
             merge(store, incident_id, int(other), REVIEWER, note)
         elif action == "split":
-            stories = [int(s) for s in data.get("story", []) if s.isdigit()]
+            stories = [int(s) for s in data.get("story", []) if s.isascii() and s.isdigit() and len(s) <= 18]
             target = split(store, incident_id, stories, REVIEWER, note)
         else:
             raise ReviewError(f"unknown action {action!r}")

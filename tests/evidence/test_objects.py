@@ -339,3 +339,15 @@ def test_a_capture_nobody_can_index_leaves_the_spool_after_a_week_with_its_url_n
         assert f"the capture of {url} was never indexed" in caplog.text
     finally:
         store.close()
+
+
+def test_an_archive_url_with_keys_or_a_bad_bucket_is_refused_without_echoing_the_secret():
+    from monitor.evidence.objectstore import ArchiveURLError, parse_url
+
+    assert parse_url("s3://pamir-evidence/monitor/") == ("pamir-evidence", "monitor")
+    with pytest.raises(ArchiveURLError) as keyed:
+        parse_url("s3://AKIAEXAMPLE:s3cr3t/half@pamir-evidence/monitor")
+    assert "s3cr3t" not in str(keyed.value) and "AWS_SECRET_ACCESS_KEY" in str(keyed.value)
+    for bad in ("s3://Pamir_Evidence/x", "s3://bucket:9000/x", "https://bucket/x", "s3:///x"):
+        with pytest.raises(ArchiveURLError):
+            parse_url(bad)

@@ -156,7 +156,7 @@ def test_on_postgresql_a_claim_neither_waits_for_the_write_lock_nor_takes_a_leas
         b.close()
 
 
-def test_lease_ttl_is_a_duration_of_at_least_a_second_and_defaults_to_two_minutes(tmp_path):
+def test_lease_ttl_is_a_duration_between_a_second_and_an_hour_and_defaults_to_two_minutes(tmp_path):
     from monitor.config.feeds import ConfigError, load_feeds
 
     path = tmp_path / "feeds.yaml"
@@ -168,4 +168,8 @@ def test_lease_ttl_is_a_duration_of_at_least_a_second_and_defaults_to_two_minute
     path.write_text(head + "settings:\n  lease_ttl: 0.5s\n", encoding="utf-8")
     with pytest.raises(ConfigError) as bad:
         load_feeds(path)
-    assert f"{path}:5: settings.lease_ttl: lease_ttl must be at least 1s" in str(bad.value)
+    assert f"{path}:5: settings.lease_ttl: lease_ttl must be between 1s and 1h" in str(bad.value)
+    path.write_text(head + "settings:\n  lease_ttl: 120\n", encoding="utf-8")  # minutes, as every duration: 2 h
+    with pytest.raises(ConfigError) as bad:
+        load_feeds(path)
+    assert "a bare number means minutes" in str(bad.value)

@@ -161,3 +161,11 @@ def test_corrections_are_read_in_the_forms_the_page_shows():
     assert parse_value("sentence_years", "life")["sentence_years"] == 99.0
     victims = parse_value("victims", "Alisher Nazarov, Алишер Назаров")["victims"]
     assert victims[0].key == victims[1].key
+
+
+def test_a_count_written_with_other_digits_or_too_large_is_one_clear_error():
+    from monitor.stories.incident_review import ReviewError, parse_value
+
+    for text in ("²", "٣", "99999999999999999999999"):
+        with pytest.raises(ReviewError):
+            parse_value("killed", text)
