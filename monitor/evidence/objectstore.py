@@ -48,8 +48,8 @@ def parse_url(url: str) -> tuple[str, str]:
         raise ArchiveURLError("MONITOR_ARCHIVE_URL must not hold credentials or a port: give them in AWS_ACCESS_KEY_ID and "
                               "AWS_SECRET_ACCESS_KEY (and the endpoint in AWS_ENDPOINT_URL)")
     if (parts.scheme != "s3" or not _BUCKET.fullmatch(parts.netloc) or parts.query or parts.fragment):
-        raise ArchiveURLError(f"MONITOR_ARCHIVE_URL must look like s3://bucket/prefix (a bucket name of 3-63 "
-                              f"lowercase letters, digits, dots and hyphens)")  # not echoed: it may hold a key
+        raise ArchiveURLError("MONITOR_ARCHIVE_URL must look like s3://bucket/prefix (a bucket name of 3-63 "
+                              "lowercase letters, digits, dots and hyphens)")  # not echoed: it may hold a key
     return parts.netloc, parts.path.strip("/")
 
 
