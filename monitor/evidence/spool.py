@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from monitor import clock
+from monitor.evidence.warc import write_synced
 
 _ENTRY = re.compile(r"^([0-9a-f]{64})\.warc\.gz$")
 
@@ -36,10 +37,7 @@ class Spool:
         tmp = self.directory / f".{name}.{os.getpid()}.part"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
+            write_synced(fd, data)
         finally:
             os.close(fd)
         os.replace(tmp, final)

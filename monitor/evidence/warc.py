@@ -141,6 +141,14 @@ def warcinfo(filename: str, extra: dict | None = None) -> bytes:
     return buf.getvalue()
 
 
+def write_synced(fd: int, data: bytes) -> None:
+    """All of `data` to `fd` (os.write may take less than it is given), then fsync: on disk before it is indexed."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.fsync(fd)
+
+
 @dataclass(frozen=True)
 class Written:
     file: str  # name inside the archive directory
@@ -189,10 +197,7 @@ class WarcArchive:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         try:
             offset = os.fstat(fd).st_size
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
+            write_synced(fd, data)
         finally:
             os.close(fd)
         return Written(name, offset, len(data))

@@ -139,19 +139,18 @@ def create_app(config: WebConfig) -> Starlette:
                                      "try again.", status_code=403)
         return await run_in_threadpool(views.label, ctx, request, data)
 
-    async def bulk_label(request: Request) -> Response:
-        data = await form_lists(request)
-        if not security.csrf_ok(request.headers.raw, (data.get("csrf") or [None])[0]):
-            return PlainTextResponse("This form has expired or came from another site; reload the page and "
-                                     "try again.", status_code=403)
-        return await run_in_threadpool(views.bulk_label, ctx, request, data)
+    def list_form(handler):
+        """A POST of a form with repeated fields (ticked stories, reports), behind the same CSRF check."""
+        async def post(request: Request) -> Response:
+            data = await form_lists(request)
+            if not security.csrf_ok(request.headers.raw, (data.get("csrf") or [None])[0]):
+                return PlainTextResponse("This form has expired or came from another site; reload the page and "
+                                         "try again.", status_code=403)
+            return await run_in_threadpool(handler, ctx, request, data)
+        return post
 
-    async def incident_review(request: Request) -> Response:
-        data = await form_lists(request)
-        if not security.csrf_ok(request.headers.raw, (data.get("csrf") or [None])[0]):
-            return PlainTextResponse("This form has expired or came from another site; reload the page and "
-                                     "try again.", status_code=403)
-        return await run_in_threadpool(incidents.review, ctx, request, data)
+    bulk_label = list_form(views.bulk_label)
+    incident_review = list_form(incidents.review)
 
     async def login(request: Request) -> Response:
         if not config.token:
