@@ -99,21 +99,32 @@ class ViewRenderer:
 
     async def _drain(self) -> None:
         try:
-            while self._again and not self._stop:
-                self._again = False
-                while not self._stop:
-                    rows = [r for r in self.store.pending_views() if r["id"] not in self._tried]
-                    if not rows:
-                        break
-                    for row in rows:
-                        if self._stop:
-                            break
-                        self._tried.add(row["id"])
-                        await self._one(row)
+            while True:
+                while self._again and not self._stop:
+                    self._again = False
+                    await self._work_through_queue()
+                await asyncio.to_thread(self._close)
+                # a kick() that came while the browser was closing found this task still running: take that
+                # queue too, or its capture would wait for the next run. No await between this check and the
+                # return, so no kick() can slip in unseen.
+                if not self._again or self._stop:
+                    return
         except Exception:  # the renderer must never cost a run its stories: they are all stored already
             log.exception("screenshots: the renderer failed; what is queued waits for the next run")
         finally:
-            await asyncio.to_thread(self._close)
+            if self._browser is not None:  # failed or cancelled with a browser open
+                await asyncio.to_thread(self._close)
+
+    async def _work_through_queue(self) -> None:
+        while not self._stop:
+            rows = [r for r in self.store.pending_views() if r["id"] not in self._tried]
+            if not rows:
+                return
+            for row in rows:
+                if self._stop:
+                    return
+                self._tried.add(row["id"])
+                await self._one(row)
 
     async def _one(self, row) -> None:
         url = row["final_url"]

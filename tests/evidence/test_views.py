@@ -158,6 +158,31 @@ def test_stories_are_stored_and_sent_while_their_screenshots_wait_for_the_browse
     assert [r.path for r in site.requested()].count("/news/0") == 1, "the browser asked the site for nothing"
 
 
+def test_a_screenshot_queued_while_the_browser_closes_is_still_rendered_in_the_same_run(world, monkeypatch):
+    tmp, feeds_path, _site = world
+    queued_all = threading.Event()
+
+    def close_slowly(browser) -> None:  # the browser takes its time to exit: the poll goes on queueing
+        browser.closed = True
+        if not queued_all.is_set():
+            db = _db(tmp)
+            try:
+                for _ in range(200):
+                    if db.execute("SELECT COUNT(*) FROM views").fetchone()[0] == len(STORIES):
+                        break
+                    threading.Event().wait(0.05)
+            finally:
+                db.close()
+            queued_all.set()
+
+    monkeypatch.setattr(FakeBrowser, "close", close_slowly)
+    _cycle(tmp, feeds_path)
+    db = _db(tmp)
+    assert [r[0] for r in db.execute("SELECT state FROM views")] == ["done"] * len(STORIES), \
+        "no capture waits for the next run because its kick came while the browser was closing"
+    db.close()
+
+
 def test_a_failed_browser_leaves_the_screenshots_queued_and_the_next_run_renders_each_once(world, tmp_path):
     from monitor.evidence.capture import Evidence
     from monitor.evidence.verify import verify_state
