@@ -29,18 +29,12 @@ from urllib.parse import urlsplit
 from monitor.config.feeds import FeedSpec, Settings
 from monitor.store import Store
 from monitor.sources.exchange import FetchError
+from monitor.sources.politeness import origin_of
 from monitor.store.leases import Lease, current_fences, fenced, holder_id, host_id, keep_alive
 
 log = logging.getLogger("monitor.hosts")
 
 COORDINATOR = "coordinator"
-
-
-def origin_of(url: str) -> str:
-    """scheme://host:port of a URL: the unit of politeness shared by the hosts."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def hold_after_poll(interval: float) -> float:

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,31 @@ def _spool_waiting(store: Store) -> bool:
         return False
 
 
+def _unpaused(feeds: list[SimpleNamespace], store: Store) -> list[SimpleNamespace]:
+    """The plan's feeds whose site no other host was asked to leave alone (`origin_pauses`: a Retry-After or a
+    back-off met by another host). The others are skipped, as the full cycle skips them (hosts.check_origin):
+    not asked, and not recorded. One query, on a table that is empty unless some site pushed back."""
+    from monitor.sources.politeness import origin_of
+    from monitor.store.leases import host_id
+
+    try:
+        paused = store.origins_paused(host_id())
+    except sqlite3.Error as exc:  # cannot tell: ask nobody rather than a site that may have asked us to wait
+        log.warning("quiet cycle: the sites' pauses cannot be read (%s); no feed polled this cycle", exc)
+        return []
+    if not paused:
+        return feeds
+    kept = []
+    for feed in feeds:
+        pause = paused.get(origin_of(feed.url))
+        if pause is None:
+            kept.append(feed)
+        else:
+            log.info("feed %r: skipped: its site asked host %s to wait (%s), %.0fs left", feed.name, pause[2],
+                     pause[1], pause[0])
+    return kept
+
+
 async def poll(plan: Plan, store: Store) -> dict[str, Response | FetchError] | None:
     """Ask every feed with its validators. None: all answered 304 and that is recorded (the cycle is done);
     otherwise every feed's response (or error) by name, for the full pipeline to take over."""
@@ -134,6 +160,7 @@ async def poll(plan: Plan, store: Store) -> dict[str, Response | FetchError] | N
     from monitor.sources.netguard import trusted_hosts_from
 
     trusted = trusted_hosts_from((f.url for f in plan.feeds), with_port=True)  # as the pipeline trusts them
+    feeds = _unpaused(plan.feeds, store)
     fetcher = Fetcher(plan.settings, trusted, feeds=plan.feeds)  # type: ignore[arg-type]
 
     async def one(feed: SimpleNamespace) -> Response | FetchError:
@@ -145,14 +172,16 @@ async def poll(plan: Plan, store: Store) -> dict[str, Response | FetchError] | N
             return exc
 
     try:
-        answers = await asyncio.gather(*(one(f) for f in plan.feeds))
+        answers = await asyncio.gather(*(one(f) for f in feeds))
     finally:
         await fetcher.aclose()
-    results = {f.name: a for f, a in zip(plan.feeds, answers)}
+    results = {f.name: a for f, a in zip(feeds, answers)}
     if all(not isinstance(a, Exception) and a.not_modified for a in answers):
         store.record_not_modified({name: a.elapsed_ms for name, a in results.items()})  # type: ignore[union-attr]
+        skipped = len(plan.feeds) - len(feeds)
         log.info("no new matching stories: no digest")
-        log.info("cycle done: %d feed(s) polled, all not modified", len(results))
+        log.info("cycle done: %d feed(s) polled, all not modified%s", len(results),
+                 f"; {skipped} left alone while another host's pause of their site lasts" if skipped else "")
         return None
     log.debug("quiet cycle: %d of %d feed(s) changed or failed; running the full pipeline",
               sum(1 for a in answers if isinstance(a, Exception) or not a.not_modified), len(answers))

@@ -224,6 +224,13 @@ class LeaseQueries:
                               "AND host != ?", (origin, host)).fetchone()
         return (float(row[0]), row[1]) if row is not None and row[0] > 0 else None
 
+    def origins_paused(self, host: str) -> dict[str, tuple[float, str, str]]:
+        """Every origin some host other than `host` was asked to leave alone now: origin → (seconds left, why,
+        which host met it). One query: what the quiet cycle asks before it polls (quiet.py)."""
+        rows = self.db.execute(f"SELECT origin, until_at - {self._now}, reason, host FROM origin_pauses "
+                               f"WHERE host != ? AND until_at > {self._now}", (host,)).fetchall()
+        return {r[0]: (float(r[1]), r[2], r[3]) for r in rows}
+
     # --- fencing ---------------------------------------------------------------------------------
 
     def check_fences(self) -> None:

@@ -69,6 +69,9 @@ def test_a_pause_one_host_met_holds_for_the_other_hosts(store):
     left, why = store.origin_pause("https://ozodi.example:443", "vps-2")
     assert 290 < left <= 300 and why == "Retry-After"
     assert store.origin_pause("https://ozodi.example:443", "vps-1") is None, "vps-1's own Fetcher keeps it"
+    (paused,) = store.origins_paused("vps-2").items()  # what the quiet cycle reads, in one query
+    assert paused[0] == "https://ozodi.example:443" and paused[1][1:] == ("Retry-After", "vps-1")
+    assert store.origins_paused("vps-1") == {}
 
 
 def test_a_crashed_run_of_this_host_leaves_no_lease_behind_for_the_next_run(store):
