@@ -30,7 +30,7 @@ from monitor.config.feeds import FeedSpec, Settings
 from monitor.store import Store
 from monitor.sources.exchange import FetchError
 from monitor.sources.politeness import origin_of
-from monitor.store.leases import Lease, current_fences, fenced, holder_id, host_id, keep_alive
+from monitor.store.leases import Lease, current_fences, fenced, holder_id, host_id, keep_alive, machine_id
 
 log = logging.getLogger("monitor.hosts")
 
@@ -64,7 +64,7 @@ class Hosts:
     def beat(self, *, started: bool = False) -> None:
         """The heartbeat (each service tick, each `run --once`); a database hiccup is logged, never fatal."""
         try:
-            self.store.heartbeat(self.id, self.version, started=started)
+            self.store.heartbeat(self.id, self.version, started=started, machine=machine_id())
         except sqlite3.Error as exc:
             log.warning("host %s: heartbeat not recorded: %s", self.id, exc)
 
