@@ -12,6 +12,8 @@ validated, keyed by a fingerprint of the two config files and of the MONITOR_* e
   story, update, mention or page change waiting, a feed failing, or the plan is older than MAX_AGE or past
   the next weekly report (so scheduled work — page re-checks, the weekly report, pruning kept texts — runs
   at most an hour late);
+- a feed whose site asked another host sharing the state to wait (`origin_pauses`: its Retry-After or
+  back-off) is skipped, neither asked nor recorded, as the full cycle skips it (hosts.check_origin);
 - every feed answers 304: the polls are recorded in one transaction and the run ends;
 - any feed answers otherwise (new items, an error): the full pipeline runs, and takes the responses
   already received instead of asking again, so nothing is fetched twice.
