@@ -12,8 +12,8 @@ validated, keyed by a fingerprint of the two config files and of the MONITOR_* e
   story, update, mention or page change waiting, a feed failing, or the plan is older than MAX_AGE or past
   the next weekly report (so scheduled work — page re-checks, the weekly report, pruning kept texts — runs
   at most an hour late);
-- a feed whose site asked another host sharing the state to wait (`origin_pauses`: its Retry-After or
-  back-off) is skipped, neither asked nor recorded, as the full cycle skips it (hosts.check_origin);
+- a feed whose site asked another host sharing the state, or an earlier run, to wait (`origin_pauses`: its
+  Retry-After or back-off) is skipped, neither asked nor recorded, as the full cycle skips it (hosts.check_origin);
 - every feed answers 304: the polls are recorded in one transaction and the run ends;
 - any feed answers otherwise (new items, an error): the full pipeline runs, and takes the responses
   already received instead of asking again, so nothing is fetched twice.
@@ -129,14 +129,14 @@ def _spool_waiting(store: Store) -> bool:
 
 
 def _unpaused(feeds: list[SimpleNamespace], store: Store) -> list[SimpleNamespace]:
-    """The plan's feeds whose site no other host was asked to leave alone (`origin_pauses`: a Retry-After or a
-    back-off met by another host). The others are skipped, as the full cycle skips them (hosts.check_origin):
+    """The plan's feeds whose site no other host (nor an earlier run) was asked to leave alone (`origin_pauses`:
+    a Retry-After or a back-off). The others are skipped, as the full cycle skips them (hosts.check_origin):
     not asked, and not recorded. One query, on a table that is empty unless some site pushed back."""
     from monitor.sources.politeness import origin_of
-    from monitor.store.leases import host_id
+    from monitor.store.leases import holder_id
 
     try:
-        paused = store.origins_paused(host_id())
+        paused = store.origins_paused(holder_id())  # a new process: an earlier run's pause holds too
     except sqlite3.Error as exc:  # cannot tell: ask nobody rather than a site that may have asked us to wait
         log.warning("quiet cycle: the sites' pauses cannot be read (%s); no feed polled this cycle", exc)
         return []
@@ -148,8 +148,8 @@ def _unpaused(feeds: list[SimpleNamespace], store: Store) -> list[SimpleNamespac
         if pause is None:
             kept.append(feed)
         else:
-            log.info("feed %r: skipped: its site asked host %s to wait (%s), %.0fs left", feed.name, pause[2],
-                     pause[1], pause[0])
+            log.info("feed %r: skipped: its site asked host %s to wait (%s), %.0fs left", feed.name,
+                     pause[2].rpartition("/")[0] or pause[2], pause[1], pause[0])
     return kept
 
 

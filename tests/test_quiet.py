@@ -119,3 +119,18 @@ def test_a_site_that_asked_another_host_to_wait_is_not_asked_by_the_quiet_cycle(
         assert [r.path for r in other.requested()] == ["/rss"], "the other outlet is asked as every quiet cycle"
         assert "all not modified; 1 left alone while another host's pause of their site lasts" in quiet.stderr
         assert "feed 'Outlet': skipped: its site asked host vps-a to wait (Retry-After)" in quiet.stderr
+
+
+def test_a_retry_after_met_by_one_timer_run_holds_for_the_next_runs_on_the_same_host(tmp_path, site):
+    """The outlet answers 429 with Retry-After: one hour. The `run --once` timer fires again 15 minutes later on
+    the same machine: that run must not ask the outlet again (its own Fetcher is new, the state remembers)."""
+    opts = _setup(tmp_path, site)
+    site.add("/feed.xml", Page(b"slow down", status=429, headers={"Retry-After": "3600"}))
+    first = run_cli(*opts, "run", "--once")
+    assert first.returncode == 3 and "HTTP 429 Too Many Requests, retry after 3600s" in first.stderr, first.stderr
+    assert len(site.requested("/feed.xml")) == 1
+    second = run_cli(*opts, "run", "--once")
+    assert second.returncode == 3 and "Traceback" not in second.stderr
+    assert len(site.requested("/feed.xml")) == 1, "the next run leaves the outlet alone for the hour it asked"
+    assert "host asked us to wait (Retry-After, met by another host or an earlier run)" in second.stderr, \
+        second.stderr

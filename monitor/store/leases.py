@@ -266,8 +266,8 @@ class LeaseQueries:
     # --- politeness shared by the hosts -----------------------------------------------------------
 
     def pause_origin(self, origin: str, seconds: float, reason: str, host: str) -> None:
-        """The other hosts leave `origin` alone for `seconds` (a Retry-After or back-off `host` met; its own
-        Fetcher keeps the pause itself); a longer pause stays."""
+        """The other hosts leave `origin` alone for `seconds` (a Retry-After or back-off `host` met: a holder id,
+        host/pid@machine, since the process's own Fetcher keeps the pause itself); a longer pause stays."""
         self.db.execute(
             f"""INSERT INTO origin_pauses (origin, until_at, reason, host) VALUES (?, {self._now} + ?, ?, ?)
                 ON CONFLICT (origin) DO UPDATE SET until_at = excluded.until_at, reason = excluded.reason,
@@ -275,14 +275,14 @@ class LeaseQueries:
             (origin, float(seconds), reason, host))
 
     def origin_pause(self, origin: str, host: str) -> tuple[float, str] | None:
-        """(seconds left, why) while another host than `host` was asked to leave `origin` alone, else None."""
+        """(seconds left, why) while another host or process than `host` was asked to leave `origin` alone."""
         row = self.db.execute(f"SELECT until_at - {self._now}, reason FROM origin_pauses WHERE origin = ? "
                               "AND host != ?", (origin, host)).fetchone()
         return (float(row[0]), row[1]) if row is not None and row[0] > 0 else None
 
     def origins_paused(self, host: str) -> dict[str, tuple[float, str, str]]:
-        """Every origin some host other than `host` was asked to leave alone now: origin → (seconds left, why,
-        which host met it). One query: what the quiet cycle asks before it polls (quiet.py)."""
+        """Every origin some host or process other than `host` was asked to leave alone now: origin → (seconds
+        left, why, who met it). One query: what the quiet cycle asks before it polls (quiet.py)."""
         rows = self.db.execute(f"SELECT origin, until_at - {self._now}, reason, host FROM origin_pauses "
                                f"WHERE host != ? AND until_at > {self._now}", (host,)).fetchall()
         return {r[0]: (float(r[1]), r[2], r[3]) for r in rows}

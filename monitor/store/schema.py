@@ -273,7 +273,7 @@ CREATE TABLE IF NOT EXISTS origin_pauses (       -- back-off and Retry-After of 
     origin TEXT PRIMARY KEY,
     until_at REAL NOT NULL,                     -- Unix time on the database's clock
     reason TEXT NOT NULL,
-    host TEXT NOT NULL                          -- the host that met it (its own Fetcher keeps it already)
+    host TEXT NOT NULL                          -- who met it: host/pid@machine (its own Fetcher keeps it already)
 );
 CREATE TABLE IF NOT EXISTS incident_reviews (    -- a researcher's confirmations, corrections, merges and splits
     id INTEGER PRIMARY KEY,
