@@ -128,18 +128,19 @@ def _spool_waiting(store: Store) -> bool:
         return False
 
 
-def _unpaused(feeds: list[SimpleNamespace], store: Store) -> list[SimpleNamespace]:
+def _unpaused(feeds: list[SimpleNamespace], store: Store) -> list[SimpleNamespace] | None:
     """The plan's feeds whose site no other host (nor an earlier run) was asked to leave alone (`origin_pauses`:
     a Retry-After or a back-off). The others are skipped, as the full cycle skips them (hosts.check_origin):
-    not asked, and not recorded. One query, on a table that is empty unless some site pushed back."""
+    not asked, and not recorded. One query, on a table that is empty unless some site pushed back. None when
+    the pauses cannot be read: the full pipeline decides, and reports the database's trouble."""
     from monitor.sources.politeness import origin_of
     from monitor.store.leases import holder_id
 
     try:
         paused = store.origins_paused(holder_id())  # a new process: an earlier run's pause holds too
-    except sqlite3.Error as exc:  # cannot tell: ask nobody rather than a site that may have asked us to wait
-        log.warning("quiet cycle: the sites' pauses cannot be read (%s); no feed polled this cycle", exc)
-        return []
+    except sqlite3.Error as exc:  # cannot tell: never ask a site that may have asked us to wait
+        log.debug("quiet cycle: the sites' pauses cannot be read (%s); running the full pipeline", exc)
+        return None
     if not paused:
         return feeds
     kept = []
@@ -163,6 +164,8 @@ async def poll(plan: Plan, store: Store) -> dict[str, Response | FetchError] | N
 
     trusted = trusted_hosts_from((f.url for f in plan.feeds), with_port=True)  # as the pipeline trusts them
     feeds = _unpaused(plan.feeds, store)
+    if feeds is None:
+        return {}  # nothing asked yet: the full pipeline polls every feed itself
     fetcher = Fetcher(plan.settings, trusted, feeds=plan.feeds)  # type: ignore[arg-type]
 
     async def one(feed: SimpleNamespace) -> Response | FetchError:
@@ -183,7 +186,7 @@ async def poll(plan: Plan, store: Store) -> dict[str, Response | FetchError] | N
         skipped = len(plan.feeds) - len(feeds)
         log.info("no new matching stories: no digest")
         log.info("cycle done: %d feed(s) polled, all not modified%s", len(results),
-                 f"; {skipped} left alone while another host's pause of their site lasts" if skipped else "")
+                 f"; {skipped} left alone while their site's pause lasts" if skipped else "")
         return None
     log.debug("quiet cycle: %d of %d feed(s) changed or failed; running the full pipeline",
               sum(1 for a in answers if isinstance(a, Exception) or not a.not_modified), len(answers))

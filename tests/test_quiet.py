@@ -117,7 +117,7 @@ def test_a_site_that_asked_another_host_to_wait_is_not_asked_by_the_quiet_cycle(
         quiet = _once(opts, "-v", env=env)
         assert site.requested() == [], "the outlet asked to be left alone for an hour"
         assert [r.path for r in other.requested()] == ["/rss"], "the other outlet is asked as every quiet cycle"
-        assert "all not modified; 1 left alone while another host's pause of their site lasts" in quiet.stderr
+        assert "all not modified; 1 left alone while their site's pause lasts" in quiet.stderr
         assert "feed 'Outlet': skipped: its site asked host vps-a to wait (Retry-After)" in quiet.stderr
 
 
