@@ -97,8 +97,10 @@ class ViewRenderer:
         ended first, or queued with captures the spool's drain indexed)."""
         from monitor.evidence.screenshot import enabled
 
-        if enabled(settings) and self.store.has_pending_views(self.host):
-            self.kick()
+        if enabled(settings):
+            self._release_stale()
+            if self.store.has_pending_views(self.host):
+                self.kick()
 
     def halt(self) -> None:
         """The service is stopping: the page being rendered ends, the rest waits for the next start."""

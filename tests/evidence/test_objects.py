@@ -62,7 +62,8 @@ def s3():
 
 
 def _objects(client) -> dict[str, bytes]:
-    listed = client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    """The objects under PREFIX: moto's buckets are shared by every test module of a pytest process."""
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/").get("Contents", [])
     return {o["Key"]: client.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listed}
 
 
