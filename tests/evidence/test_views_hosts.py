@@ -134,8 +134,8 @@ def test_another_hosts_local_captures_at_the_head_of_the_queue_do_not_stop_this_
     db.commit()
     db.close()
     site.add("/news/new", article_html("Elders arrested in Khorog", [
-        "Security forces arrested three elders in Khorog, the administrative centre of GBAO, on Saturday, "
-        "relatives said; the elders had negotiated with the authorities in May 2022."]))
+        ("Security forces arrested three elders in Khorog, the administrative centre of GBAO, on Saturday, "
+         "relatives said; the elders had negotiated with the authorities in May 2022.")]))
     items = [{"title": t, "path": f"/news/{n}"} for n, (t, _x) in enumerate(STORIES)]
     site.add("/feed.xml", Page(rss("Outlet", items + [{"title": "Elders arrested in Khorog", "path": "/news/new"}],
                                    base=site.base).encode(), content_type="application/rss+xml"))
