@@ -156,8 +156,11 @@ class ViewRenderer:
         CLAIM_BOUND (their host may only be slow)."""
         from monitor.store.leases import _alive
 
+        claims = self.store.view_claimants()
+        if not claims:  # the usual case: a read, no write transaction
+            return
         mine = f"{self.host}/"
-        dead = [c for c in self.store.view_claimants() if c.startswith(mine) and c != self.holder and not _alive(c)]
+        dead = [c for c in claims if c.startswith(mine) and c != self.holder and not _alive(c)]
         if self.store.release_stale_views(CLAIM_BOUND, dead, give_up_after=GIVE_UP_AFTER):
             log.info("screenshots: claims left by a stopped process are back in the queue")
 

@@ -204,6 +204,7 @@ CREATE TABLE IF NOT EXISTS views (              -- a capture's full-page screens
     claimed_at REAL                             -- rendering: since when, Unix time on the database's clock
 );
 CREATE INDEX IF NOT EXISTS views_pending ON views (state) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS views_rendering ON views (state) WHERE state = 'rendering';  -- claims (issue 25)
 CREATE TABLE IF NOT EXISTS rechecks (           -- which scheduled re-fetch of a story was done
     story_id INTEGER NOT NULL REFERENCES stories (id),
     step INTEGER NOT NULL,                      -- index into settings.recheck_after
