@@ -124,7 +124,7 @@ class Monitor(DeliverySteps):
 
     async def poll_all(self) -> list[FeedResult]:
         """Poll every enabled feed concurrently; one feed's failure never stops the others."""
-        self.drain_spool()  # MONITOR_ARCHIVE_URL: captures waiting in the spool are uploaded and indexed first
+        await self.drain_spool()  # MONITOR_ARCHIVE_URL: captures waiting in the spool are uploaded and indexed first
         specs = [f for f in self.feeds.feeds if f.enabled]
         if specs:
             warm_imports()
@@ -134,9 +134,9 @@ class Monitor(DeliverySteps):
         results = await gather_or_cancel(*(self.poll_feed(spec) for spec in specs))
         return [r for r in results if r is not None]  # None: polled by another host
 
-    def drain_spool(self) -> None:
+    async def drain_spool(self) -> None:
         """The spool's captures uploaded and indexed, each with the screenshot it was captured with queued."""
-        if (drained := self.evidence.drain()) is not None and drained.indexed:
+        if (drained := await self.evidence.drain_async()) is not None and drained.indexed:
             self.views.resume(self.settings)
 
     async def poll_feed(self, spec: FeedSpec) -> FeedResult | None:

@@ -154,6 +154,12 @@ class Evidence:
             return None
         return self.objects.drain(self.store, self._index_request)
 
+    async def drain_async(self):
+        """`drain` from the event loop: the uploads in worker threads, the rows from the loop's thread."""
+        if self.objects is None:
+            return None
+        return await self.objects.drain_async(self.store, self._index_request)
+
     def _index_request(self, request: dict) -> int | None:
         pending = _pending(request)
         with self.store.transaction():
