@@ -16,8 +16,14 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.conftest import PROJECT
-from tests.evidence.test_objects import BUCKET, KHOROG, _free_port, _hops, _story
-from tests.evidence.test_objects import s3  # noqa: F401 (moto's S3 on loopback, a fixture)
+from tests.evidence.test_objects import (
+    BUCKET,
+    KHOROG,
+    _free_port,
+    _hops,
+    _story,
+    s3,  # noqa: F401 (moto's S3 on loopback, a fixture)
+)
 from tests.evidence.test_views import STORIES, FakeBrowser, _cycle, _db, world  # noqa: F401 (a fixture)
 from tests.support.localsite import Page, article_html, rss
 
