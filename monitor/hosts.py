@@ -12,7 +12,8 @@ Every host runs the same jobs; the leases (store/leases.py) decide which host do
 
 On SQLite there is one host; the same tables and the same code path run, at the cost of a few tiny transactions.
 Politeness is shared too: a Retry-After or a back-off one host meets is kept in `origin_pauses`, and the other
-hosts leave that origin alone until it ends (the host that met it keeps it in its own Fetcher, as before).
+hosts — and the later runs of this one — leave that origin alone until it ends (the process that met it keeps
+it in its own Fetcher, as before).
 
 May import: `config`, `store`, `sources`.
 """
@@ -29,18 +30,12 @@ from urllib.parse import urlsplit
 from monitor.config.feeds import FeedSpec, Settings
 from monitor.store import Store
 from monitor.sources.exchange import FetchError
-from monitor.store.leases import Lease, current_fences, fenced, holder_id, host_id, keep_alive
+from monitor.sources.politeness import origin_of
+from monitor.store.leases import Lease, current_fences, fenced, holder_id, host_id, keep_alive, machine_id
 
 log = logging.getLogger("monitor.hosts")
 
 COORDINATOR = "coordinator"
-
-
-def origin_of(url: str) -> str:
-    """scheme://host:port of a URL: the unit of politeness shared by the hosts."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def hold_after_poll(interval: float) -> float:
@@ -70,7 +65,7 @@ class Hosts:
     def beat(self, *, started: bool = False) -> None:
         """The heartbeat (each service tick, each `run --once`); a database hiccup is logged, never fatal."""
         try:
-            self.store.heartbeat(self.id, self.version, started=started)
+            self.store.heartbeat(self.id, self.version, started=started, machine=machine_id())
         except sqlite3.Error as exc:
             log.warning("host %s: heartbeat not recorded: %s", self.id, exc)
 
@@ -145,14 +140,15 @@ class Hosts:
             raise FetchError("this host's lease ended while it waited: another host has this poll now")
 
     def check_origin(self, url: str) -> None:
-        """Raise FetchError, as the local gate would, while some host was asked to leave this origin alone."""
+        """Raise FetchError, as the local gate would, while another host — or an earlier run of this one (a
+        `run --once` timer forgets its gate at exit) — was asked to leave this origin alone."""
         try:
-            pause = self.store.origin_pause(origin_of(url), self.id)
+            pause = self.store.origin_pause(origin_of(url), self.holder)
         except sqlite3.Error:
             return
         if pause is not None:
-            raise FetchError(f"host asked us to wait ({pause[1]}, met by another host), {pause[0]:.0f}s left",
-                             retry_after=pause[0], host_down=True)
+            raise FetchError(f"host asked us to wait ({pause[1]}, met by another host or an earlier run), "
+                             f"{pause[0]:.0f}s left", retry_after=pause[0], host_down=True)
 
     def share_pause(self, url: str, exc: Exception, fetcher) -> None:
         """After a failed poll: the origin's Retry-After or back-off, kept for every host."""
@@ -162,7 +158,7 @@ class Hosts:
         if left > 0:
             reason = "Retry-After" if exc.retry_after is not None else "back-off after repeated failures"
             try:
-                self.store.pause_origin(origin_of(url), left, reason, self.id)
+                self.store.pause_origin(origin_of(url), left, reason, self.holder)  # this process's gate has it
             except sqlite3.Error as err:
                 log.warning("%s: pause not shared with the other hosts: %s", origin_of(url), err)
 

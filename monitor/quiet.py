@@ -12,6 +12,8 @@ validated, keyed by a fingerprint of the two config files and of the MONITOR_* e
   story, update, mention or page change waiting, a feed failing, or the plan is older than MAX_AGE or past
   the next weekly report (so scheduled work — page re-checks, the weekly report, pruning kept texts — runs
   at most an hour late);
+- a feed whose site asked another host sharing the state, or an earlier run, to wait (`origin_pauses`: its
+  Retry-After or back-off) is skipped, neither asked nor recorded, as the full cycle skips it (hosts.check_origin);
 - every feed answers 304: the polls are recorded in one transaction and the run ends;
 - any feed answers otherwise (new items, an error): the full pipeline runs, and takes the responses
   already received instead of asking again, so nothing is fetched twice.
@@ -26,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +128,32 @@ def _spool_waiting(store: Store) -> bool:
         return False
 
 
+def _unpaused(feeds: list[SimpleNamespace], store: Store) -> list[SimpleNamespace] | None:
+    """The plan's feeds whose site no other host (nor an earlier run) was asked to leave alone (`origin_pauses`:
+    a Retry-After or a back-off). The others are skipped, as the full cycle skips them (hosts.check_origin):
+    not asked, and not recorded. One query, on a table that is empty unless some site pushed back. None when
+    the pauses cannot be read: the full pipeline decides, and reports the database's trouble."""
+    from monitor.sources.politeness import origin_of
+    from monitor.store.leases import holder_id
+
+    try:
+        paused = store.origins_paused(holder_id())  # a new process: an earlier run's pause holds too
+    except sqlite3.Error as exc:  # cannot tell: never ask a site that may have asked us to wait
+        log.debug("quiet cycle: the sites' pauses cannot be read (%s); running the full pipeline", exc)
+        return None
+    if not paused:
+        return feeds
+    kept = []
+    for feed in feeds:
+        pause = paused.get(origin_of(feed.url))
+        if pause is None:
+            kept.append(feed)
+        else:
+            log.info("feed %r: skipped: its site asked host %s to wait (%s), %.0fs left", feed.name,
+                     pause[2].rpartition("/")[0] or pause[2], pause[1], pause[0])
+    return kept
+
+
 async def poll(plan: Plan, store: Store) -> dict[str, Response | FetchError] | None:
     """Ask every feed with its validators. None: all answered 304 and that is recorded (the cycle is done);
     otherwise every feed's response (or error) by name, for the full pipeline to take over."""
@@ -134,6 +163,9 @@ async def poll(plan: Plan, store: Store) -> dict[str, Response | FetchError] | N
     from monitor.sources.netguard import trusted_hosts_from
 
     trusted = trusted_hosts_from((f.url for f in plan.feeds), with_port=True)  # as the pipeline trusts them
+    feeds = _unpaused(plan.feeds, store)
+    if feeds is None:
+        return {}  # nothing asked yet: the full pipeline polls every feed itself
     fetcher = Fetcher(plan.settings, trusted, feeds=plan.feeds)  # type: ignore[arg-type]
 
     async def one(feed: SimpleNamespace) -> Response | FetchError:
@@ -145,14 +177,16 @@ async def poll(plan: Plan, store: Store) -> dict[str, Response | FetchError] | N
             return exc
 
     try:
-        answers = await asyncio.gather(*(one(f) for f in plan.feeds))
+        answers = await asyncio.gather(*(one(f) for f in feeds))
     finally:
         await fetcher.aclose()
-    results = {f.name: a for f, a in zip(plan.feeds, answers)}
+    results = {f.name: a for f, a in zip(feeds, answers)}
     if all(not isinstance(a, Exception) and a.not_modified for a in answers):
         store.record_not_modified({name: a.elapsed_ms for name, a in results.items()})  # type: ignore[union-attr]
+        skipped = len(plan.feeds) - len(feeds)
         log.info("no new matching stories: no digest")
-        log.info("cycle done: %d feed(s) polled, all not modified", len(results))
+        log.info("cycle done: %d feed(s) polled, all not modified%s", len(results),
+                 f"; {skipped} left alone while their site's pause lasts" if skipped else "")
         return None
     log.debug("quiet cycle: %d of %d feed(s) changed or failed; running the full pipeline",
               sum(1 for a in answers if isinstance(a, Exception) or not a.not_modified), len(answers))

@@ -36,6 +36,19 @@ def test_every_request_looks_like_a_common_browser_and_names_neither_project_nor
         assert request.headers.get("accept-language") == "en-US,en;q=0.5"
 
 
+def test_a_cookie_a_site_sets_is_never_sent_back_so_it_cannot_link_the_polls(tmp_path, site):
+    cookie = {"Set-Cookie": "visitor=tracker-123; Path=/; Max-Age=31536000"}
+    site.add("/robots.txt", Page(b"User-agent: *\nAllow: /\n", content_type="text/plain", headers=cookie))
+    site.add("/news/khorog", article_html("Activists detained in Khorog", KHOROG))
+    site.add("/go/khorog", Page(b"", status=302, headers={"Location": "/news/khorog", **cookie}))
+    feed = news_feed(site, [("Activists detained in Khorog", "/go/khorog")])
+    site.add("/feed.xml", Page(feed.body, content_type=feed.content_type, headers=cookie))
+    result = run_once(tmp_path, feeds_file(tmp_path, f"  - name: Test News\n    url: {site.url('/feed.xml')}"))
+    assert result.returncode == 0, result.stderr
+    assert {"/feed.xml", "/go/khorog", "/news/khorog"} <= {r.path for r in site.requests}
+    assert [r.path for r in site.requests if "cookie" in r.headers] == []
+
+
 def test_a_user_agent_set_in_settings_or_on_one_feed_is_sent_as_written(tmp_path, site):
     site.add("/a.xml", news_feed(site, []))
     site.add("/b.xml", news_feed(site, []))

@@ -90,3 +90,47 @@ def test_a_broken_config_is_reported_even_when_the_last_cycle_was_quiet(tmp_path
     result = run_cli(*opts, "run", "--once")
     assert result.returncode == 2 and "feeds.yaml:3" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_site_that_asked_another_host_to_wait_is_not_asked_by_the_quiet_cycle(tmp_path, site):
+    """Host vps-a was told by one outlet to come back in an hour (Retry-After) and shared that pause in the state;
+    vps-b's timer-driven run finds nothing else to do: it asks the other outlet, and leaves that one alone."""
+    from monitor.sources.politeness import origin_of
+    from monitor.store import Store
+
+    env = {"MONITOR_HOST_ID": "vps-b"}
+    with LocalSite() as other:
+        other.add("/rss", Page(rss("Other", [{"title": "Snow on the passes", "path": "/news/weather"}],
+                                   base=other.base).encode(), content_type="application/rss+xml"))
+        other.add("/news/weather", article_html("Snow on the passes", WEATHER))
+        opts = _setup(tmp_path, site)
+        (tmp_path / "feeds.yaml").write_text(f"feeds:\n  - name: Outlet\n    url: {site.url('/feed.xml')}\n"
+                                             f"  - name: Other\n    url: {other.url('/rss')}\n", encoding="utf-8")
+        _once(opts, env=env)  # the full run that leaves the plan
+        state = Store(tmp_path / "state.db")
+        try:
+            state.pause_origin(origin_of(site.url("/feed.xml")), 3600, "Retry-After", "vps-a")
+        finally:
+            state.close()
+        site.clear()
+        other.clear()
+        quiet = _once(opts, "-v", env=env)
+        assert site.requested() == [], "the outlet asked to be left alone for an hour"
+        assert [r.path for r in other.requested()] == ["/rss"], "the other outlet is asked as every quiet cycle"
+        assert "all not modified; 1 left alone while their site's pause lasts" in quiet.stderr
+        assert "feed 'Outlet': skipped: its site asked host vps-a to wait (Retry-After)" in quiet.stderr
+
+
+def test_a_retry_after_met_by_one_timer_run_holds_for_the_next_runs_on_the_same_host(tmp_path, site):
+    """The outlet answers 429 with Retry-After: one hour. The `run --once` timer fires again 15 minutes later on
+    the same machine: that run must not ask the outlet again (its own Fetcher is new, the state remembers)."""
+    opts = _setup(tmp_path, site)
+    site.add("/feed.xml", Page(b"slow down", status=429, headers={"Retry-After": "3600"}))
+    first = run_cli(*opts, "run", "--once")
+    assert first.returncode == 3 and "HTTP 429 Too Many Requests, retry after 3600s" in first.stderr, first.stderr
+    assert len(site.requested("/feed.xml")) == 1
+    second = run_cli(*opts, "run", "--once")
+    assert second.returncode == 3 and "Traceback" not in second.stderr
+    assert len(site.requested("/feed.xml")) == 1, "the next run leaves the outlet alone for the hour it asked"
+    assert "host asked us to wait (Retry-After, met by another host or an earlier run)" in second.stderr, \
+        second.stderr

@@ -122,8 +122,9 @@ def host_lines(store: Store) -> list[str]:
     if not hosts:
         return []
     held: dict[str, list[str]] = {}
-    for name, holder, token, left in leases:  # holder: "host/pid"
+    for name, holder, token, left in leases:  # holder: "host/pid@machine" ("host/pid" from older versions)
         host, _, pid = holder.rpartition("/")
+        pid = pid.partition("@")[0]
         held.setdefault(host or holder, []).append(f"{name} (token {token}, {_span(left)} left{', pid ' + pid if pid else ''})")
     lines = ["hosts:"]
     for host, up, seen, version in hosts:
@@ -131,4 +132,11 @@ def host_lines(store: Store) -> list[str]:
                      + ("holds " + ", ".join(held.pop(host)) if host in held else "holds no lease"))
     for holder, names in held.items():  # a lease whose holder never recorded a heartbeat (an older monitor)
         lines.append(f"  {holder}: no heartbeat; holds " + ", ".join(names))
+    try:
+        clashes = store.host_id_clashes()
+    except sqlite3.OperationalError:  # a read-only copy of a state older than the host_machines table
+        clashes = []
+    for host, machines in clashes:
+        lines.append(f"  warning: {len(machines)} machines heartbeat under the host id {host} at once "
+                     f"({', '.join(machines)}): give each its own MONITOR_HOST_ID (a cloned machine?)")
     return lines

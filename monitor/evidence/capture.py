@@ -236,6 +236,9 @@ def archive_summary(store) -> str:
     except ValueError as exc:
         return f"{line}; {exc}"
     if objects is not None:
+        rejected = objects.spool.rejected_count()
         line += (f"; new captures go to {objects.where} ({store.objects_summary()} object(s) indexed, "
-                 f"{len(objects.spool)} waiting in the spool {objects.spool.directory})")
+                 f"{len(objects.spool)} waiting in the spool {objects.spool.directory}"
+                 + (f", {rejected} moved aside to {objects.spool.rejected} as never indexable" if rejected else "")
+                 + ")")
     return line

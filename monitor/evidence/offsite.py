@@ -9,6 +9,13 @@ bucket does not hold. A capture whose transaction failed (the state was down) is
 story is in the state again (the same story id with the same URL, else the newest story with that URL: the
 item is fetched again and recorded anew). Entries nobody can index (no request, or no story, after
 `ORPHAN_AFTER`: 7 days) are removed with a warning naming the URL.
+
+An entry that can never be indexed for a reason that will not pass is moved aside at once (`Spool.set_aside`,
+one line naming it), so it neither waits a week nor keeps `run --once` off its quiet cycle: an index request
+that is not one (unreadable, edited), bytes whose SHA-256 is not their name, a page the state records as
+settled while no story or source has it (the story is gone: the item will never be fetched again), and a
+capture without a request written by an earlier process (its run ended before the transaction; the page is
+fetched and captured again). A state or bucket that is down is never a reason: the entry waits.
 """
 
 from __future__ import annotations
@@ -25,6 +32,11 @@ from monitor.evidence.spool import Spool
 log = logging.getLogger("monitor.evidence")
 
 ORPHAN_AFTER = 7 * 86400.0  # a capture whose story never (re)appeared, or never handed to a transaction (a crash)
+_KEPT_HERE: set[str] = set()  # captures this process spooled: one without its request yet may be in flight
+
+
+class Rejected(Exception):
+    """A spool entry that can never be indexed, and why (moved aside, not retried)."""
 
 
 @dataclass
@@ -34,6 +46,7 @@ class Drained:
     cleared: int = 0  # entries whose row the state already held
     waiting: int = 0
     dropped: int = 0
+    set_aside: int = 0  # moved to the spool's rejected/: they can never be indexed
 
 
 class ObjectArchive:
@@ -55,6 +68,7 @@ class ObjectArchive:
         """(object URL, sha256 hex, stored in the bucket?). Raises OSError only when the spool's disk refuses."""
         sha = sha256_hex(data)
         key = self.objects.key_for(sha)
+        _KEPT_HERE.add(sha)
         self.spool.put(sha, data)
         if self._down:
             return object_url(self.objects.bucket, key), sha, False
@@ -83,7 +97,7 @@ class ObjectArchive:
         self._down = False
         done = Drained()
         for sha in self.spool.entries():
-            with self._entry(sha):
+            with self._entry(sha, done):
                 if not self._drain_one(store, sha, index, done):
                     break
         return self._said(done)
@@ -96,7 +110,7 @@ class ObjectArchive:
         self._down = False
         done = Drained()
         for sha in self.spool.entries():
-            with self._entry(sha):
+            with self._entry(sha, done):
                 step = self._prepare(store, sha, done)
                 if isinstance(step, tuple):
                     uploaded = await asyncio.to_thread(self._upload, sha, step[2], step[3], done)
@@ -106,21 +120,41 @@ class ObjectArchive:
         return self._said(done)
 
     @contextmanager
-    def _entry(self, sha: str) -> Iterator[None]:
-        """One entry's own trouble is logged and kept; the drain goes on with the others."""
+    def _entry(self, sha: str, done: Drained) -> Iterator[None]:
+        """One entry's own trouble is logged (or the entry moved aside); the drain goes on with the others."""
         try:
             yield
         except OSError as exc:  # a spool file unreadable: name it, go on with the others
             log.error("evidence spool %s: %s: %s", self.spool.directory, sha, exc.strerror or exc)
-        except (KeyError, ValueError, TypeError) as exc:  # an index request edited or from elsewhere
-            log.error("evidence spool %s: %s.json is not an index request this monitor wrote (%r); kept",
-                      self.spool.directory, sha, exc)
+        except (Rejected, KeyError, ValueError, TypeError) as exc:  # KeyError …: a request edited or from elsewhere
+            self._set_aside(sha, exc if isinstance(exc, Rejected) else
+                            Rejected(f"its index request is not one this monitor wrote ({exc!r})"), done)
 
     def _said(self, done: Drained) -> Drained:
-        if done.uploaded or done.indexed or done.waiting or done.dropped:
-            log.info("evidence spool: %d uploaded, %d indexed, %d still waiting in %s", done.uploaded,
-                     done.indexed, done.waiting, self.spool.directory)
+        if done.uploaded or done.indexed or done.waiting or done.dropped or done.set_aside:
+            log.info("evidence spool: %d uploaded, %d indexed, %d still waiting in %s%s", done.uploaded,
+                     done.indexed, done.waiting, self.spool.directory,
+                     f"; {done.set_aside} moved aside (never indexable)" if done.set_aside else "")
         return done
+
+    def _set_aside(self, sha: str, why: Rejected, done: Drained) -> None:
+        """Move an entry that can never be indexed out of the way, with one line naming it."""
+        try:
+            page = (self.spool.request(sha) or {}).get("final_url")
+        except (ValueError, TypeError):
+            page = None
+        try:
+            page = page or _page_of(self.spool.data(sha))
+        except (OSError, ValueError):  # a damaged file may name no page; it is moved aside all the same
+            page = "an unknown page"
+        try:
+            where = self.spool.set_aside(sha, str(why))
+        except OSError as exc:
+            log.error("evidence spool %s: %s could not be moved aside: %s", self.spool.directory, sha,
+                      exc.strerror or exc)
+            return
+        log.warning("evidence spool: the capture of %s can never be indexed: %s; moved aside to %s", page, why, where)
+        done.set_aside += 1
 
     def _drain_one(self, store, sha: str, index, done: Drained) -> bool:
         """One entry; False when the bucket or the state is down (the rest waits for the next cycle)."""
@@ -131,7 +165,7 @@ class ObjectArchive:
 
     def _prepare(self, store, sha: str, done: Drained) -> bool | tuple:
         """What the state and the spool say of an entry: (request, target, url, data) to upload and index, or
-        True (settled: on to the next) or False (the state is down)."""
+        True (settled: on to the next) or False (the state is down); raises Rejected (never indexable)."""
         request = self.spool.request(sha)
         url = (request or {}).get("object_url") or object_url(self.objects.bucket, self.objects.key_for(sha))
         try:
@@ -141,10 +175,18 @@ class ObjectArchive:
                 return True
             target = None if request is None else store.capture_target(
                 request["story_id"], request.get("source_id"), (request["url"], request["final_url"]))
+            # not in flight in this process, and nothing will ever come for it: moved aside, not waited for
+            gone = target is None and sha not in _KEPT_HERE and (request is None or _settled(store, request))
         except sqlite3.Error as exc:
             log.warning("evidence spool: the state cannot be used (%s); %d capture(s) wait in %s", exc,
                         len(self.spool), self.spool.directory)
             return False
+        if gone and request is None:
+            raise Rejected("its run ended before the capture was handed to the state (the page is captured again "
+                           "when it is fetched again)")
+        if gone:
+            raise Rejected(f"the state records the page as seen, but no story or source with its URL (story "
+                           f"{request['story_id']} is gone)")
         if target is None:
             if self.spool.age(sha) > ORPHAN_AFTER:
                 page = (request or {}).get("final_url") or _page_of(self.spool.data(sha))
@@ -157,10 +199,7 @@ class ObjectArchive:
             return True
         data = self.spool.data(sha)
         if sha256_hex(data) != sha:
-            log.error("evidence spool %s: %s.warc.gz is damaged (its SHA-256 differs); kept for inspection",
-                      self.spool.directory, sha)
-            done.waiting += 1
-            return True
+            raise Rejected(f"{sha}.warc.gz is damaged (its SHA-256 differs)")
         return request, target, url, data
 
     def _upload(self, sha: str, url: str, data: bytes, done: Drained) -> bool:
@@ -190,6 +229,15 @@ class ObjectArchive:
             return False
         self.spool.remove(sha)
         return True
+
+
+def _settled(store, request: dict) -> bool:
+    """Whether the state has settled the capture's page (it is not fetched again) — asked when no story or
+    source has its URL: the story the capture was for is gone for good. Raises sqlite3.Error (transient)."""
+    from monitor.stories.urlkeys import url_key
+
+    keys, _ = store.known_items({url_key(u) for u in (request["url"], request["final_url"]) if u}, ())
+    return bool(keys)
 
 
 def _page_of(data: bytes) -> str:

@@ -6,7 +6,10 @@ added just before the transaction that indexes the capture. So whatever fails â€
 down) or the state (the database is down at index time), or the process (a crash) â€” the capture is still
 here, and the next cycle's `drain` (capture.py) uploads what the bucket lacks and indexes what the state
 lacks, once: the key is the content's SHA-256 and the row is looked up by it before it is added.
-An entry leaves the spool only when the state holds its row.
+An entry leaves the spool when the state holds its row, or when it can never be indexed (its index request
+is unreadable, its bytes are damaged, its story is gone for good, or the run that wrote it ended before its
+transaction): then it is moved aside to `rejected/` once, with a note saying why, for a person to look at.
+Only the entries at the top of the folder wait (and keep `run --once` from taking a quiet cycle).
 """
 
 from __future__ import annotations
@@ -72,11 +75,41 @@ class Spool:
         return (self.directory / f"{sha256_hex}.warc.gz").read_bytes()
 
     def request(self, sha256_hex: str) -> dict | None:
-        """The index request, or None when the capture was never handed to a transaction (or it is unreadable)."""
+        """The index request, or None when the capture was never handed to a transaction. ValueError when it is
+        there but is not an index request (damaged, or edited: ValueError or TypeError): it never will be."""
         try:
-            return json.loads((self.directory / f"{sha256_hex}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            text = (self.directory / f"{sha256_hex}.json").read_bytes().decode("utf-8")
+        except FileNotFoundError:
             return None
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{sha256_hex}.json is not UTF-8") from exc
+        request = json.loads(text)  # ValueError when damaged
+        if not isinstance(request, dict):
+            raise TypeError(f"{sha256_hex}.json holds no index request")
+        return request
+
+    @property
+    def rejected(self) -> Path:
+        """Where entries that can never be indexed are moved aside (not drained, not waited for)."""
+        return self.directory / "rejected"
+
+    def set_aside(self, sha256_hex: str, why: str) -> Path:
+        """Move an entry that can never be indexed into `rejected/`, with a note saying why; its new path."""
+        self.rejected.mkdir(parents=True, exist_ok=True, mode=0o750)
+        (self.rejected / f"{sha256_hex}.why.txt").write_text(why + "\n", encoding="utf-8")
+        for name in (f"{sha256_hex}.json", f"{sha256_hex}.warc.gz"):  # the data last: it is what `entries` lists
+            try:
+                os.replace(self.directory / name, self.rejected / name)
+            except FileNotFoundError:
+                pass
+        return self.rejected / f"{sha256_hex}.warc.gz"
+
+    def rejected_count(self) -> int:
+        """How many entries were moved aside (`monitor status`)."""
+        try:
+            return sum(1 for p in self.rejected.iterdir() if _ENTRY.match(p.name))
+        except OSError:
+            return 0
 
     def age(self, sha256_hex: str) -> float:
         """Seconds since the capture was spooled."""

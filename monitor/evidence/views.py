@@ -12,7 +12,7 @@ the rest queued: the next run renders it; a capture is given up after GIVE_UP_AF
 Hosts sharing a state (issue 25) share the queue: each host reads only the views it can render (its own local
 captures, or any in the bucket), claims one before rendering it (store/views.py), and marks it done only while
 it still holds the claim, so two hosts never both render one screenshot. A claim left by a process that died
-mid-render goes back to the queue: at once when that process ran on this host, else after CLAIM_BOUND.
+mid-render goes back to the queue: at once when that process ran on this machine, else after CLAIM_BOUND.
 """
 
 from __future__ import annotations
@@ -152,15 +152,14 @@ class ViewRenderer:
                 await self._one(row)
 
     def _release_stale(self) -> None:
-        """Claims of processes that died mid-render back to the queue: this host's at once, others' after
-        CLAIM_BOUND (their host may only be slow)."""
-        from monitor.store.leases import _alive
+        """Claims of processes that died mid-render back to the queue: those of this machine at once (a pid that
+        is gone), others' after CLAIM_BOUND (their host may only be slow)."""
+        from monitor.store.leases import _takeover
 
         claims = self.store.view_claimants()
         if not claims:  # the usual case: a read, no write transaction
             return
-        mine = f"{self.host}/"
-        dead = [c for c in claims if c.startswith(mine) and c != self.holder and not _alive(c)]
+        dead = [c for c in claims if c != self.holder and _takeover(c)]
         if self.store.release_stale_views(CLAIM_BOUND, dead, give_up_after=GIVE_UP_AFTER):
             log.info("screenshots: claims left by a stopped process are back in the queue")
 

@@ -39,6 +39,18 @@ if TYPE_CHECKING:  # attributes only: a quiet cycle (monitor/quiet.py) fetches w
 log = logging.getLogger("monitor.fetch")
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing. A cookie a site sets would be sent back on every later request of the
+    run (of the service's whole life), letting the site link every poll to one monitor; no feed or article
+    needs one. It also spares httpx's cookie bookkeeping on each response (~4 % of a first cycle's main CPU)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+    def set(self, name: str, value: str, domain: str = "", path: str = "/") -> None:
+        return None
+
+
 class Fetcher:
     """One shared async HTTP client for a run; use `async with Fetcher(...)`."""
 
@@ -89,6 +101,7 @@ class Fetcher:
                 timeout=httpx.Timeout(self.settings.timeout, connect=min(10.0, self.settings.timeout)),
                 headers={"User-Agent": self.user_agent, **BROWSER_HEADERS},  # httpx adds gzip/br
             )
+            client._cookies = _NoCookies()  # see _NoCookies; a test sends a cookie and checks it never comes back
         return client
 
     async def __aenter__(self) -> "Fetcher":

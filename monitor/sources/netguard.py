@@ -22,6 +22,7 @@ itself can reach (its loopback, its LAN) is the proxy's own exit policy to restr
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import socket
@@ -29,7 +30,6 @@ import ssl
 from collections.abc import Iterable
 from typing import Any
 
-import anyio
 import httpcore
 import httpx
 
@@ -246,12 +246,16 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     def __init__(self, trusted: _Trust, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
         self._trust = trusted
-        self._inner = inner or httpcore.AnyIOBackend()
+        if inner is None:
+            from monitor.sources.aionet import AsyncioBackend
+
+            inner = AsyncioBackend()
+        self._inner = inner
 
     async def _resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
         try:
-            with anyio.fail_after(timeout):
-                infos = await anyio.getaddrinfo(host.encode("ascii"), port, type=socket.SOCK_STREAM)
+            async with asyncio.timeout(timeout):
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
         except OSError as exc:

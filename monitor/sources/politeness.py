@@ -6,10 +6,18 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from monitor.sources.exchange import FAILS_BEFORE_BACKOFF, MAX_BACKOFF_ROUND, WAIT_RETRY_AFTER, FetchError, _clock
 
 log = logging.getLogger("monitor.fetch")
+
+
+def origin_of(url: str) -> str:
+    """scheme://host:port of a URL: the unit of politeness the hosts share (`origin_pauses`, `origin:` leases)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 @dataclass

@@ -42,9 +42,11 @@ class IncidentQueries:
                               (act, anchor, record, created_at, district, precision)).fetchone()
         return int(row[0])
 
-    def update_incident(self, incident_id: int, record: str, district: str = "", precision: str = "") -> None:
-        self.db.execute("UPDATE incidents SET record = ?, district = ?, precision = ? WHERE id = ?",
-                        (record, district, precision, incident_id))
+    def update_incident(self, incident_id: int, record: str, district: str = "", precision: str = "",
+                        status: str = "draft") -> None:
+        """A report joined the incident: its record as merged, and its status recomputed (stories/incidents.py)."""
+        self.db.execute("UPDATE incidents SET record = ?, district = ?, precision = ?, status = ? WHERE id = ?",
+                        (record, district, precision, status, incident_id))
 
     def add_incident_report(self, story_id: int, incident_id: int, language: str, record: str) -> None:
         self.db.execute("INSERT INTO incident_reports (story_id, incident_id, language, record) VALUES (?, ?, ?, ?) "

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import os
+import hashlib
 import logging
+import os
 import socket
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -39,9 +40,34 @@ def host_id() -> str:
 
 
 def holder_id() -> str:
-    """Who holds a lease: this host and process ("vps-1/4242"). Two processes never share a lease, even with
-    one MONITOR_HOST_ID (a cloned machine), so one cannot renew or give back what the other acts under."""
-    return f"{host_id()}/{os.getpid()}"
+    """Who holds a lease: this host, process and machine ("vps-1/4242@3f2a9c01d4e5"). Two processes never share a
+    lease, even with one MONITOR_HOST_ID (a cloned machine), so one cannot renew or give back what the other acts
+    under; the machine part says where the pid means something (`_takeover`)."""
+    return f"{host_id()}/{os.getpid()}@{machine_id()}"
+
+
+@functools.cache
+def machine_id() -> str:
+    """Where a pid names a process: a hash of /etc/machine-id, the kernel's boot id and this pid namespace, so
+    cloned VMs (one hostname, often one machine-id), a reboot and two containers all differ. Hashed: the
+    machine-id itself is not to be shown. Without /proc (not Linux) the network card's address stands in for
+    the boot, or a random number per process: then no other process's pid is ever judged dead here."""
+    parts = []
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id", "/proc/sys/kernel/random/boot_id"):
+        try:
+            with open(path, encoding="ascii", errors="replace") as f:
+                parts.append(f.read().strip())
+        except OSError:
+            parts.append("")
+    try:
+        parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
+    except OSError:
+        parts.append("")
+    if not parts[2]:
+        import uuid
+
+        parts.append(f"{uuid.getnode():x}")
+    return hashlib.sha256(("pamir-monitor\0" + "\0".join(parts)).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -104,19 +130,21 @@ async def keep_alive(store, leases, ttl: float) -> None:
                 log.warning("%s: lease not renewed: %s", lease.name, exc)
 
 
-def _alive(holder: str) -> bool:
-    """Whether the process behind a holder of THIS host still runs: a lease of a crashed run is taken back at
-    once by the next run on the same machine, instead of after lease_ttl."""
-    pid = holder.rpartition("/")[2]
-    if not pid.isdigit():
-        return True
+def _takeover(holder: str) -> bool:
+    """Whether a live lease of another process under this host id may be taken back now: its holder ran on THIS
+    machine (same machine id, boot and pid namespace) and its pid is gone (a crashed run), so the next run need
+    not wait lease_ttl. A holder on another machine under the same host id (a clone), or of an older monitor
+    that did not say its machine, keeps its lease until it expires: its pid means nothing here."""
+    pid, _, machine = holder.rpartition("/")[2].partition("@")
+    if not pid.isdigit() or machine != machine_id():
+        return False
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
-        return False
-    except OSError:  # it exists (another user's process)
         return True
-    return True
+    except OSError:  # it exists (another user's process)
+        return False
+    return False
 
 
 def _now_sql(backend: str) -> str:
@@ -136,14 +164,42 @@ class LeaseQueries:
 
     # --- hosts -----------------------------------------------------------------------------------
 
-    def heartbeat(self, host: str, version: str, *, started: bool = False) -> None:
-        """Record that `host` is alive (on the database's clock); `started` also stamps a (re)start."""
+    def heartbeat(self, host: str, version: str, *, started: bool = False, machine: str = "") -> None:
+        """Record that `host` is alive (on the database's clock); `started` also stamps a (re)start. `machine`
+        (machine_id()) is kept per host id too, so two machines beating under one id show (`host_id_clashes`)."""
         now = self._now
         self.db.execute(
             f"""INSERT INTO hosts (host_id, started_at, last_seen, version) VALUES (?, {now}, {now}, ?)
                 ON CONFLICT (host_id) DO UPDATE SET last_seen = excluded.last_seen, version = excluded.version,
                   started_at = CASE WHEN ? THEN excluded.started_at ELSE hosts.started_at END""",
             (host, version, bool(started)))
+        if not machine:
+            return
+        self.db.execute(  # beats are counted per host id: an order that no two heartbeats share
+            f"""INSERT INTO host_machines (host_id, machine, first_beat, last_beat, last_seen)
+                SELECT ?, ?, n, n, {now} FROM (SELECT COALESCE(MAX(last_beat), 0) + 1 AS n FROM host_machines
+                                              WHERE host_id = ?) AS beat WHERE TRUE
+                ON CONFLICT (host_id, machine) DO UPDATE SET last_beat = excluded.last_beat,
+                  last_seen = excluded.last_seen""", (host, machine, host))
+        if started:  # a machine (or boot) not seen for a day is history
+            self.db.execute(f"DELETE FROM host_machines WHERE host_id = ? AND last_seen < {now} - 86400", (host,))
+
+    def host_id_clashes(self, within: float = 3600.0) -> list[tuple[str, list[str]]]:
+        """(host id, machines) where two machines heartbeat under one host id at once (each beat again after the
+        other's first heartbeat, both seen within `within` seconds): a clone. A reboot or a move to a new machine
+        is one after the other, not a clash."""
+        recent = f"{self._now} - ?"
+        rows = self.db.execute(
+            f"""SELECT a.host_id, a.machine, b.machine FROM host_machines a JOIN host_machines b
+                  ON b.host_id = a.host_id AND b.machine > a.machine
+                WHERE a.first_beat < b.last_beat AND b.first_beat < a.last_beat
+                  AND a.last_seen > {recent} AND b.last_seen > {recent}
+                ORDER BY a.host_id, a.machine, b.machine""", (float(within), float(within))).fetchall()
+        clashes: dict[str, list[str]] = {}
+        for host, one, two in rows:
+            seen = clashes.setdefault(host, [])
+            seen += [m for m in (one, two) if m not in seen]
+        return list(clashes.items())
 
     def hosts_seen(self) -> list[tuple[str, float, float, str]]:
         """(host, seconds since its start, seconds since its last heartbeat, version), most recent first."""
@@ -182,7 +238,7 @@ class LeaseQueries:
                 f"AND (holder = ? OR expires_at <= {now} OR holder LIKE ? ESCAPE '\\'){skip}",
                 [*names, holder, _like_literal(holder.rpartition("/")[0]) + "/%"]).fetchall()
             for name, was, token, live in rows:
-                if live and was != holder and _alive(was):  # another live process of this host holds it
+                if live and was != holder and not _takeover(was):  # another process under this host id
                     continue
                 renew = was == holder and bool(live)
                 token = int(token) if renew else int(token) + 1
@@ -210,8 +266,8 @@ class LeaseQueries:
     # --- politeness shared by the hosts -----------------------------------------------------------
 
     def pause_origin(self, origin: str, seconds: float, reason: str, host: str) -> None:
-        """The other hosts leave `origin` alone for `seconds` (a Retry-After or back-off `host` met; its own
-        Fetcher keeps the pause itself); a longer pause stays."""
+        """The other hosts leave `origin` alone for `seconds` (a Retry-After or back-off `host` met: a holder id,
+        host/pid@machine, since the process's own Fetcher keeps the pause itself); a longer pause stays."""
         self.db.execute(
             f"""INSERT INTO origin_pauses (origin, until_at, reason, host) VALUES (?, {self._now} + ?, ?, ?)
                 ON CONFLICT (origin) DO UPDATE SET until_at = excluded.until_at, reason = excluded.reason,
@@ -219,10 +275,17 @@ class LeaseQueries:
             (origin, float(seconds), reason, host))
 
     def origin_pause(self, origin: str, host: str) -> tuple[float, str] | None:
-        """(seconds left, why) while another host than `host` was asked to leave `origin` alone, else None."""
+        """(seconds left, why) while another host or process than `host` was asked to leave `origin` alone."""
         row = self.db.execute(f"SELECT until_at - {self._now}, reason FROM origin_pauses WHERE origin = ? "
                               "AND host != ?", (origin, host)).fetchone()
         return (float(row[0]), row[1]) if row is not None and row[0] > 0 else None
+
+    def origins_paused(self, host: str) -> dict[str, tuple[float, str, str]]:
+        """Every origin some host or process other than `host` was asked to leave alone now: origin → (seconds
+        left, why, who met it). One query: what the quiet cycle asks before it polls (quiet.py)."""
+        rows = self.db.execute(f"SELECT origin, until_at - {self._now}, reason, host FROM origin_pauses "
+                               f"WHERE host != ? AND until_at > {self._now}", (host,)).fetchall()
+        return {r[0]: (float(r[1]), r[2], r[3]) for r in rows}
 
     # --- fencing ---------------------------------------------------------------------------------
 

@@ -259,6 +259,14 @@ CREATE TABLE IF NOT EXISTS hosts (               -- one row per MONITOR_HOST_ID 
     last_seen REAL NOT NULL,                    -- its last heartbeat, same clock
     version TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS host_machines (       -- which machines heartbeat under each host id (leases.machine_id)
+    host_id TEXT NOT NULL,
+    machine TEXT NOT NULL,                      -- a hash of machine-id, boot id and pid namespace
+    first_beat BIGINT NOT NULL,                 -- the host id's heartbeats counted: this machine's first
+    last_beat BIGINT NOT NULL,                  -- and its latest (overlapping spans: two machines at once)
+    last_seen REAL NOT NULL,                    -- Unix time on the database's clock
+    PRIMARY KEY (host_id, machine)
+);
 CREATE TABLE IF NOT EXISTS leases (              -- feed:, origin:, coordinator, channel: — who may act, until when
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,                       -- a host id; '' never claimed
@@ -269,7 +277,7 @@ CREATE TABLE IF NOT EXISTS origin_pauses (       -- back-off and Retry-After of 
     origin TEXT PRIMARY KEY,
     until_at REAL NOT NULL,                     -- Unix time on the database's clock
     reason TEXT NOT NULL,
-    host TEXT NOT NULL                          -- the host that met it (its own Fetcher keeps it already)
+    host TEXT NOT NULL                          -- who met it: host/pid@machine (its own Fetcher keeps it already)
 );
 CREATE TABLE IF NOT EXISTS incident_reviews (    -- a researcher's confirmations, corrections, merges and splits
     id INTEGER PRIMARY KEY,

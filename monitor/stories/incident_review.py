@@ -5,7 +5,8 @@ thin layers over these functions.
 Every action is kept like a label: who, when (monitor.clock) and what was there before, in `incident_reviews`,
 in the same transaction as the change. A field a researcher confirmed or corrected is locked
 (`incidents.reviewed`): a later report joining the incident never overwrites it (`incidents.merged`). An
-incident whose every stated field is confirmed or corrected, or that was confirmed as a whole, is `confirmed`.
+incident whose every stated field is confirmed or corrected, or that was confirmed as a whole, is `confirmed`; a
+later report that fills a field nobody reviewed makes it `draft` again (`incidents.status_of`, in Grouper.assign).
 """
 
 from __future__ import annotations
@@ -20,9 +21,17 @@ from monitor import clock
 from monitor.models import LIFE_SENTENCE, DraftRecord, Victim
 from monitor.relevance.incident_vocab import _LOCALITIES, ACT_NAMES
 from monitor.relevance.persons import person_key
-from monitor.stories.incidents import anchor_of, from_json, locked_fields, merged, to_json
+from monitor.stories.incidents import (
+    REVIEWABLE,
+    anchor_of,
+    from_json,
+    locked_fields,
+    merged,
+    status_of,
+    to_json,
+)
 
-FIELDS = ("act", "date", "place", "victims", "killed", "wounded", "detained", "sentence_years", "perpetrators")
+FIELDS = REVIEWABLE  # the fields a researcher confirms or corrects
 COUNTS = ("killed", "wounded", "detained")
 
 
@@ -117,14 +126,6 @@ def parse_value(name: str, text: str) -> dict:
     if not (text.isascii() and text.isdigit() and len(text) <= 7):
         raise ReviewError(f"{text!r} is not a count: write a whole number, or nothing when the text states none")
     return {name: int(text)}
-
-
-def status_of(record: DraftRecord, reviewed: dict) -> str:
-    """confirmed when the whole record, or every field that holds a value, was confirmed or corrected."""
-    if "*" in reviewed:
-        return "confirmed"
-    stated = [f for f in FIELDS if shown(record, f)]
-    return "confirmed" if reviewed and all(f in reviewed for f in stated) else "draft"
 
 
 def _open(store, incident_id: int) -> tuple:

@@ -95,6 +95,19 @@ def locked_fields(reviewed: str | None) -> frozenset[str]:
         return frozenset()
 
 
+REVIEWABLE = ("act", "date", "place", "victims", "killed", "wounded", "detained", "sentence_years", "perpetrators")
+
+
+def status_of(record: DraftRecord, reviewed) -> str:
+    """`confirmed` when the whole record ('*'), or every field that holds a value, was confirmed or corrected by a
+    researcher (`reviewed`: the field names); `draft` as soon as one stated field is not (a later report filled
+    it): the record then holds something nobody checked."""
+    if "*" in reviewed:
+        return "confirmed"
+    stated = [f for f in REVIEWABLE if getattr(record, f) not in ("", None, ())]
+    return "confirmed" if reviewed and all(f in reviewed for f in stated) else "draft"
+
+
 def merged(old: DraftRecord, new: DraftRecord, locked: frozenset[str] = frozenset()) -> DraftRecord:
     """The incident's record after one more report: fields it lacked are filled (with their sentences), victims
     added by key; what it had stays (a researcher corrects, reports do not overwrite), and a field a researcher
@@ -153,7 +166,9 @@ class Grouper:
         else:
             incident_id, old, locked = found
             kept = merged(old, record, locked)
-            self.store.update_incident(incident_id, to_json(kept), kept.district, kept.date_precision)
+            # a field this report filled was reviewed by nobody: a confirmed incident is a draft again
+            self.store.update_incident(incident_id, to_json(kept), kept.district, kept.date_precision,
+                                       status_of(kept, locked))
         self.store.add_incident_report(story_id, incident_id, record.language, to_json(record))
         self.store.add_incident_persons(incident_id, [(v.key, v.name) for v in kept.victims])
         return incident_id
@@ -181,7 +196,8 @@ class MemoryIncidents:
         self.by_act.setdefault(act, []).append(incident_id)
         return incident_id
 
-    def update_incident(self, incident_id: int, record: str, district: str = "", precision: str = "") -> None:
+    def update_incident(self, incident_id: int, record: str, district: str = "", precision: str = "",
+                        status: str = "draft") -> None:
         self.rows[incident_id]["record"] = record
 
     def add_incident_report(self, story_id: int, incident_id: int, language: str, record: str) -> None:

@@ -134,6 +134,7 @@ def test_refused_markup_falls_back_to_plain_text_so_the_alert_still_arrives():
 
 def test_the_token_never_appears_in_errors_or_logs(caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # a CLI run in this worker may have quieted library loggers
     with FakeTelegram(token="111:" + "B" * 30) as tg:  # the fake knows another token: ours is refused
         notifier = TelegramNotifier(Secret(TOKEN), "-1001", tg.url, min_interval=0)
         with pytest.raises(TransientError) as refused:

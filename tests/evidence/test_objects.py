@@ -61,9 +61,9 @@ def s3():
     server.stop()
 
 
-def _objects(client) -> dict[str, bytes]:
-    """The objects under PREFIX: moto's buckets are shared by every test module of a pytest process."""
-    listed = client.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/").get("Contents", [])
+def _objects(client, prefix: str = PREFIX) -> dict[str, bytes]:
+    """The objects under `prefix`: moto's buckets are shared by every test module of a pytest process."""
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/").get("Contents", [])
     return {o["Key"]: client.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listed}
 
 
@@ -352,3 +352,73 @@ def test_an_archive_url_with_keys_or_a_bad_bucket_is_refused_without_echoing_the
     for bad in ("s3://Pamir_Evidence/x", "s3://bucket:9000/x", "https://bucket/x", "s3:///x"):
         with pytest.raises(ArchiveURLError):
             parse_url(bad)
+
+
+def test_spool_entries_that_can_never_be_indexed_are_moved_aside_once_and_quiet_runs_resume(s3, tmp_path):
+    """Three captures sit in the spool that nothing will ever index: one whose index request was damaged, one
+    whose story is gone although its page is recorded as seen, one left by a run that was killed before its
+    transaction. The next run moves each aside once, naming it in one line; the runs after it are quiet again
+    instead of running the full cycle for a week."""
+    env = {**s3["env"], "MONITOR_ARCHIVE_URL": f"s3://{BUCKET}/{tmp_path.name}"}
+    spool = tmp_path / "state.db.spool"
+    weather = "Snow is expected on the passes this week; drivers should carry chains in the high valleys."
+    with LocalSite() as site:
+        _outlet(site, tmp_path, [("/news/khorog", "Four Pamiri men detained in Khorog", KHOROG),
+                                 ("/news/weather", "Snow on the passes", weather)])
+        for _ in range(2):  # the first captures and indexes; the second clears the spool and leaves the plan
+            run = _cli(tmp_path, "run", "--once", env=env)
+            assert run.returncode == 0, run.stderr
+        assert not list(spool.glob("*.warc.gz"))
+        (real,) = list(_objects(s3["client"], tmp_path.name).values())  # the Khorog capture, in the bucket
+
+        def plant(data: bytes, request: dict | str | None) -> str:
+            sha = hashlib.sha256(data).hexdigest()
+            (spool / f"{sha}.warc.gz").write_bytes(data)
+            if request is not None:
+                (spool / f"{sha}.json").write_text(request if isinstance(request, str) else json.dumps(request))
+            return sha
+
+        page = site.url("/news/weather")
+        damaged = plant(real + gzip.compress(b"1"), '{"story_id": 1, "url": ')
+        gone = plant(real + gzip.compress(b"2"), {
+            "object_url": f"s3://{BUCKET}/{tmp_path.name}/x.warc.gz", "length": 1, "object_sha256": "0" * 64,
+            "payload_sha256": "0" * 64, "captured_at": "2026-12-01T00:00:00+00:00", "url": page, "final_url": page,
+            "status": 200, "redirects": [], "peer": "127.0.0.1", "text_sha256": "0" * 64, "story_id": 999,
+            "source_id": None, "reason": "first"})
+        crashed = plant(real + gzip.compress(b"3"), None)
+        full = _cli(tmp_path, "run", "--once", "-v", env=env)
+        quiet = _cli(tmp_path, "run", "--once", "-v", env=env)
+        status = _cli(tmp_path, "status", env=env)
+    assert full.returncode == 0 and "Traceback" not in full.stderr, full.stderr
+    lines = [line for line in full.stderr.splitlines() if "can never be indexed" in line]
+    assert len(lines) == 3, full.stderr
+    assert any(damaged in line and "is not one this monitor wrote" in line for line in lines)
+    assert any(page in line and "story 999 is gone" in line for line in lines)
+    assert any(crashed in line and "its run ended before" in line and "/news/khorog" in line for line in lines)
+    assert not list(spool.glob("*.warc.gz")) and len(list((spool / "rejected").glob("*.warc.gz"))) == 3
+    assert (spool / "rejected" / f"{gone}.json").exists(), "kept whole, for a person to look at"
+    assert "all not modified" in quiet.stderr and "can never be indexed" not in quiet.stderr, quiet.stderr
+    assert "3 moved aside to" in status.stdout
+
+
+def test_a_state_that_is_down_never_gets_a_spool_entry_moved_aside(tmp_path):
+    """Moving aside is for entries nothing will ever index; a database that is down only makes them wait."""
+    from monitor.evidence.objectstore import ObjectStore
+    from monitor.evidence.offsite import ObjectArchive
+    from monitor.evidence.spool import Spool
+
+    class Down:
+        def __getattr__(self, name):
+            def refuse(*args, **kwargs):
+                raise sqlite3.OperationalError("server closed the connection unexpectedly")
+            return refuse
+
+    spool = Spool(tmp_path / "spool")
+    for data, request in ((b"\x1f\x8b crashed run", None), (b"\x1f\x8b story gone", {"story_id": 9, "url": "u",
+                                                                                     "final_url": "u"})):
+        sha = hashlib.sha256(data).hexdigest()
+        spool.put(sha, data)
+        if request:
+            spool.put_request(sha, request)
+    done = ObjectArchive(ObjectStore(BUCKET), spool).drain(Down(), lambda request: None)
+    assert done.set_aside == 0 and len(spool) == 2 and not spool.rejected.exists()

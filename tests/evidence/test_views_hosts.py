@@ -99,6 +99,8 @@ def test_two_hosts_sharing_a_state_and_a_bucket_render_each_screenshot_once(worl
 
 
 def test_a_claim_left_by_a_host_that_died_mid_render_goes_back_to_the_queue(world, monkeypatch):
+    from monitor.store.leases import machine_id
+
     tmp, feeds_path, _site = world
     monkeypatch.setenv("MONITOR_HOST_ID", "vps-a")
     FakeBrowser.fail = "the browser exited"
@@ -110,7 +112,7 @@ def test_a_claim_left_by_a_host_that_died_mid_render_goes_back_to_the_queue(worl
     ids = [r[0] for r in db.execute("SELECT capture_id FROM views ORDER BY capture_id")]
     claims = [("vps-b/41", "julianday('now') - 700.0 / 86400"),  # vps-b froze or died 700 s ago: stale
               ("vps-b/42", "julianday('now')"),  # vps-b is rendering it now: left alone
-              (f"vps-a/{gone.pid}", "julianday('now')")]  # a process of this host that is gone: at once
+              (f"vps-a/{gone.pid}@{machine_id()}", "julianday('now')")]  # a process of this machine, gone: at once
     for capture_id, (holder, when) in zip(ids, claims):
         db.execute(f"UPDATE views SET state = 'rendering', claimed_by = ?, claimed_at = ({when} - 2440587.5) "
                    "* 86400.0 WHERE capture_id = ?", (holder, capture_id))

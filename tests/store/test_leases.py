@@ -60,6 +60,8 @@ def test_status_lists_each_host_when_last_seen_and_the_leases_it_holds(store):
     two = next(line for line in lines if line.startswith("  vps-2:"))
     assert "last seen 0s ago" in one and "channel:email (token 1," in one and "coordinator (token 1, " in one
     assert "feed:Ozodi (token 1, 2m left, pid 77)" in two and "coordinator" not in two
+    store.claim(["feed:Pamir"], "vps-2/78@3f2a9c01d4e5", 120)  # this version's holder names the machine too
+    assert "feed:Pamir (token 1, 2m left, pid 78)" in next(line for line in host_lines(store) if "vps-2" in line)
 
 
 def test_a_pause_one_host_met_holds_for_the_other_hosts(store):
@@ -69,17 +71,54 @@ def test_a_pause_one_host_met_holds_for_the_other_hosts(store):
     left, why = store.origin_pause("https://ozodi.example:443", "vps-2")
     assert 290 < left <= 300 and why == "Retry-After"
     assert store.origin_pause("https://ozodi.example:443", "vps-1") is None, "vps-1's own Fetcher keeps it"
+    (paused,) = store.origins_paused("vps-2").items()  # what the quiet cycle reads, in one query
+    assert paused[0] == "https://ozodi.example:443" and paused[1][1:] == ("Retry-After", "vps-1")
+    assert store.origins_paused("vps-1") == {}
 
 
-def test_a_crashed_run_of_this_host_leaves_no_lease_behind_for_the_next_run(store):
+def _dead_pid() -> int:
     import subprocess
     import sys
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    store.claim(["channel:email"], f"vps-1/{dead.stdout.strip()}", 120)  # SIGKILLed while it held the channel
-    store.claim(["feed:Ozodi"], f"vps-1/{os.getpid()}", 120)  # and this process, alive, holds a feed
-    assert store.claim(["channel:email", "feed:Ozodi"], "vps-1/999999999", 120).keys() == {"channel:email"}
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+
+
+def test_a_crashed_run_of_this_host_leaves_no_lease_behind_for_the_next_run(store):
+    from monitor.store.leases import machine_id
+
+    here = machine_id()
+    store.claim(["channel:email"], f"vps-1/{_dead_pid()}@{here}", 120)  # SIGKILLed while it held the channel
+    store.claim(["feed:Ozodi"], f"vps-1/{os.getpid()}@{here}", 120)  # and this process, alive, holds a feed
+    assert store.claim(["channel:email", "feed:Ozodi"], f"vps-1/999999999@{here}", 120).keys() == {"channel:email"}
     assert store.claim(["channel:email"], "vps-2/1", 120) == {}, "another host still waits for the expiry"
+
+
+def test_a_clone_under_the_same_host_id_does_not_take_the_other_machines_live_leases(store):
+    """Two VMs cloned from one image both call themselves vps-1. The clone's pid 4242 may not exist on this
+    machine; that says nothing about the other machine, whose run is alive and holds its leases."""
+    from monitor.store.leases import holder_id, machine_id
+
+    other = f"vps-1/{_dead_pid()}@{'0' * 12}"  # a pid that is dead HERE, on another machine
+    assert machine_id() != "0" * 12 and holder_id().endswith("@" + machine_id())
+    store.claim(["coordinator", "feed:Ozodi"], other, 120)
+    assert store.claim(["coordinator", "feed:Ozodi"], f"vps-1/{os.getpid()}@{machine_id()}", 120) == {}, \
+        "the clone waits for lease_ttl, as another host would"
+    store.claim(["feed:Asia-Plus"], f"vps-1/{_dead_pid()}", 120)  # an older monitor's holder: no machine named
+    assert store.claim(["feed:Asia-Plus"], f"vps-1/{os.getpid()}@{machine_id()}", 120) == {}
+
+
+def test_status_warns_in_one_line_when_two_machines_heartbeat_under_one_host_id(store):
+    store.heartbeat("vps-1", "0.1.0", started=True, machine="aaaaaaaaaaaa")  # vps-1 before a reboot
+    store.heartbeat("vps-1", "0.1.0", machine="aaaaaaaaaaaa")
+    store.heartbeat("vps-1", "0.1.0", started=True, machine="bbbbbbbbbbbb")  # after it: a new boot, one at a time
+    store.heartbeat("vps-2", "0.1.0", started=True, machine="cccccccccccc")
+    assert not any("warning" in line for line in host_lines(store)), "a reboot is not a clone"
+    store.heartbeat("vps-2", "0.1.0", started=True, machine="dddddddddddd")  # a clone of vps-2 starts...
+    store.heartbeat("vps-2", "0.1.0", machine="cccccccccccc")  # ...while the original still beats
+    warnings = [line for line in host_lines(store) if "warning" in line]
+    assert warnings == [("  warning: 2 machines heartbeat under the host id vps-2 at once (cccccccccccc, "
+                         "dddddddddddd): give each its own MONITOR_HOST_ID (a cloned machine?)")]
 
 
 class Recorder:

@@ -14,10 +14,10 @@ import pytest
 from monitor import clock
 from monitor.models import Article, FeedEntry, MatchResult
 from monitor.relevance.keywords import load_rules
+from monitor.stories.incident_eval import load_folder
 from monitor.stories.incident_export import incident_records, write_jsonl
 from monitor.stories.incident_review import ReviewError, confirm, correct, merge, split
 from monitor.stories.incidents import IncidentDesk, from_json
-from monitor.stories.incident_eval import load_folder
 from tests.conftest import PROJECT
 
 LABELLED = Path(__file__).parent / "incidents-labelled"
@@ -169,3 +169,40 @@ def test_a_count_written_with_other_digits_or_too_large_is_one_clear_error():
     for text in ("²", "٣", "99999999999999999999999"):
         with pytest.raises(ReviewError):
             parse_value("killed", text)
+
+
+def test_a_confirmed_incident_is_a_draft_again_when_a_later_report_adds_a_field_nobody_checked(store, rules,
+                                                                                              desk_reader):
+    """Dilnoza confirmed every field of the Khorog shooting as the first outlet told it. A second outlet then
+    says two others were wounded: that count is in the record now, and nobody checked it, so the incident must
+    not be listed as confirmed any more (her confirmations stay)."""
+    from types import SimpleNamespace
+
+    published = datetime(2026, 12, 7, 8, 0, tzinfo=clock.now().tzinfo)
+
+    def report(outlet: str, url: str, text: str):
+        return SimpleNamespace(outlet=outlet, url=url, title="Man shot dead in Khorog", published=published,
+                               text=text, path=Path(url), incident="khorog-killing")
+
+    desk = _desk(rules, store, desk_reader)
+    (first,) = store_reports(store, [report("Pamir Watch", "https://pamir-watch.example/shot",
+                                            "A man was shot dead by police in Khorog yesterday, residents said.")])[
+        "khorog-killing"]
+    desk.file_unfiled()
+    incident = store.incident_of_story(first)
+    assert _record(store, incident).wounded is None
+    for name in ("act", "date", "place", "perpetrators"):
+        status = confirm(store, incident, name, who="Dilnoza")
+    assert status == "confirmed" and store.incident(incident)["status"] == "confirmed"
+
+    (second,) = store_reports(store, [report("Asia-Plus", "https://asia-plus.example/khorog",
+                                             "A man was shot dead by police in Khorog yesterday. Two other people "
+                                             "were wounded, residents said.")])["khorog-killing"]
+    desk.file_unfiled()
+    assert store.incident_of_story(second) == incident, "the second outlet's report joins the same incident"
+    assert _record(store, incident).wounded == 2
+    assert store.incident(incident)["status"] == "draft", "a count nobody reviewed is not confirmed"
+    out = io.StringIO()
+    write_jsonl(incident_records(store, ids={incident}), out)
+    assert json.loads(out.getvalue())["status"] == "draft"
+    assert confirm(store, incident, "wounded", who="Dilnoza") == "confirmed", "her other confirmations stand"
