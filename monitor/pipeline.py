@@ -83,10 +83,7 @@ class Monitor(DeliverySteps):
                      self.evidence.archive.directory)
 
     async def __aenter__(self) -> "Monitor":
-        from monitor.evidence.screenshot import enabled
-
-        if enabled(self.settings) and self.store.has_pending_views():  # left by a run that ended first
-            self.views.kick()
+        self.views.resume(self.settings)  # screenshots left by a run that ended first
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -127,7 +124,7 @@ class Monitor(DeliverySteps):
 
     async def poll_all(self) -> list[FeedResult]:
         """Poll every enabled feed concurrently; one feed's failure never stops the others."""
-        self.evidence.drain()  # MONITOR_ARCHIVE_URL: captures waiting in the spool are uploaded and indexed first
+        await self.drain_spool()  # MONITOR_ARCHIVE_URL: captures waiting in the spool are uploaded and indexed first
         specs = [f for f in self.feeds.feeds if f.enabled]
         if specs:
             warm_imports()
@@ -136,6 +133,11 @@ class Monitor(DeliverySteps):
                 self.extractor.warm_up()  # so the workers start while its feed is on the wire, not at its first page
         results = await gather_or_cancel(*(self.poll_feed(spec) for spec in specs))
         return [r for r in results if r is not None]  # None: polled by another host
+
+    async def drain_spool(self) -> None:
+        """The spool's captures uploaded and indexed, each with the screenshot it was captured with queued."""
+        if (drained := await self.evidence.drain_async()) is not None and drained.indexed:
+            self.views.resume(self.settings)
 
     async def poll_feed(self, spec: FeedSpec) -> FeedResult | None:
         """Poll one source under its lease (monitor/hosts.py); None when another host has it now."""
@@ -269,7 +271,11 @@ class Monitor(DeliverySteps):
 
         requisites = await page_requisites.for_article(self.fetcher, self.settings, entry, response)
         view = screenshot.wanted(self.settings, response)  # queued with the capture, rendered in the background
-        outcome = self._store_match(entry, key, article, match, requisites, view)
+        # the page as received goes to disk (fsynced; a bucket's PUT off the event loop) before its transaction
+        post = {"post_url": entry.url} if entry.text is not None else None  # a post: its page holds many
+        pending = await self.evidence.write_async(article.hops, text=article.text, title=article.title,
+                                                  feed=entry.feed, extra=post, requisites=requisites)
+        outcome = self._store_match(entry, key, article, match, pending, view)
         if view:
             self.views.kick()  # never on this story's way: the renderer works through the queue on its own
         return outcome
@@ -316,15 +322,11 @@ class Monitor(DeliverySteps):
                        raw_sha256=sha, raw_html=raw, extracted=True, hops=response.hops)
 
     def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult,
-                     requisites: list = (), view: bool = False) -> Outcome:
+                     pending=None, view: bool = False) -> Outcome:
         """Record the item and either a new story or a further source of a known one, atomically."""
         from monitor.stories.neardup import signature
 
         sig = signature(article.text)
-        # the page as received goes to disk (fsynced) before the transaction that indexes it
-        post = {"post_url": entry.url} if entry.text is not None else None  # a post: its page holds many
-        pending = self.evidence.write(article.hops, text=article.text, title=article.title, feed=entry.feed,
-                                      extra=post, requisites=requisites)
         published = article.published or entry.published
         record = self.incidents.read(article.title, article.text, published, self._languages.get(entry.feed, ""))
         with self.store.transaction():
@@ -334,13 +336,11 @@ class Monitor(DeliverySteps):
             if same is not None:
                 source_id = self.store.add_story_source(same, item_id, entry.feed, article.final_url, article.title,
                                                         article=article)
-                capture_id = self.evidence.index(pending, story_id=same, source_id=source_id, reason="source")
-                self.store.queue_view(capture_id if view else None)
+                self.evidence.index(pending, story_id=same, source_id=source_id, reason="source", view=view)
                 log.info("story %d also reported by %r", same, entry.feed)  # no title: logs name no topic
                 return Outcome("duplicate")
             story_id = self.store.add_story(item_id, article, match, None, urgent=self._is_urgent(article, match))
-            capture_id = self.evidence.index(pending, story_id=story_id)
-            self.store.queue_view(capture_id if view else None)
+            self.evidence.index(pending, story_id=story_id, view=view)
             self.neardup.add(story_id, sig)
             self.incidents.file(story_id, record, published, article.fetched_at)
         # Logs reach journald and log hosts: the story id is enough (`monitor show ID`); topics, titles and

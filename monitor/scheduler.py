@@ -147,7 +147,7 @@ class Service:
         self.monitor.hosts.coordinate()
         # MONITOR_ARCHIVE_URL: what a bucket refused waits in the spool; the service retries it here (and the
         # bucket is tried again), as each `run --once` does at its start
-        self.monitor.evidence.drain()
+        await self.monitor.drain_spool()
 
     async def _digest(self) -> None:
         with self.monitor.hosts.coordinating() as coordinator:

@@ -7,12 +7,14 @@ signatures in the WACZ signing spec's form; Ed25519 keys of earlier versions), `
 trusted time over the signature), `recheck` (pages that change or vanish), `requisites` (a matched
 page's images, stylesheets and fonts, fetched through the run's Fetcher and kept in its capture),
 `screenshot` (a full-page PNG rendered by headless Chromium from the capture alone), `views` (the screenshot
-queue: rendered by one browser per run in the background, never on a story's way), `provenance` (the
+queue: rendered by one browser per run in the background, never on a story's way; shared by the hosts of a
+state, each view claimed before it is rendered), `provenance` (the
 package's technical report), `objectstore` (captures as objects in an S3 bucket: MONITOR_ARCHIVE_URL),
 `spool` (captures on their way to the bucket, on local disk), `offsite` (keep → PUT → index, and the spool's
 drain at the start of a cycle).
 
-Takes: the `Hop`s of a fetch (sources/exchange.py). Returns: WARC records on disk, fsynced, then indexed in the
+Takes: the `Hop`s of a fetch (sources/exchange.py). Returns: WARC records on disk (in files named with the host
+that wrote them), fsynced, or an object PUT from a worker thread (`Evidence.write_async`), then indexed in the
 caller's transaction; packages, verdicts.
 
 May import: `config`, `store`, `sources` (page re-checks fetch through the run's Fetcher), `extract`,

@@ -12,11 +12,16 @@ never an indexed record that is not fully on disk.
 
 With MONITOR_ARCHIVE_URL (s3://bucket/prefix) a capture is one object instead of a byte range of a local file:
 `write` spools it and PUTs it (offsite.py), `index` indexes it only once the bucket holds it (else the next
-cycle's `drain` does), and `read` fetches an indexed capture from wherever its row says it is.
+cycle's `drain` does), and `read` fetches an indexed capture from wherever its row says it is. The event loop
+calls `write_async`: a PUT waits on the network, so it runs in a worker thread, and the caller's transaction
+starts only once it returned (PUT, with its checksum, before the row that names the object).
+`index(..., view=True)` also queues the capture's screenshot in the same transaction; the spool's index request
+carries it, so a capture indexed later by `drain` gets its screenshot queued too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -110,16 +115,25 @@ class Evidence:
                               final.url, final.status, redirects, final.peer,
                               hashlib.sha256(text.encode("utf-8")).hexdigest(), object_sha256, stored)
 
+    async def write_async(self, hops, **options) -> PendingCapture | None:
+        """`write` from the event loop: with a bucket the whole write (spool, fsync, PUT) runs in a worker thread,
+        so a slow bucket holds up no other feed; local WARC files are appended from the loop's thread, as always
+        (one writer per archive file)."""
+        if self.objects is None:
+            return self.write(hops, **options)
+        return await asyncio.to_thread(self.write, hops, **options)
+
     def index(self, pending: PendingCapture | None, *, story_id: int, source_id: int | None = None,
               reason: str = "first", change: str | None = None, note: str | None = None,
-              diff: str | None = None, text: str | None = None) -> int | None:
-        """Record the capture in the state (call inside the caller's transaction); returns its id."""
+              diff: str | None = None, text: str | None = None, view: bool = False) -> int | None:
+        """Record the capture in the state (call inside the caller's transaction), with its screenshot queued
+        when `view`; returns its id."""
         if pending is None:
             return None
         if pending.object_sha256 is not None and self.objects is not None:
             # the request first: if this transaction fails (the state is down), the next drain indexes it
             request = _request(pending, story_id=story_id, source_id=source_id, reason=reason, change=change,
-                               note=note, diff=diff, text=text)
+                               note=note, diff=diff, text=text, view=bool(view))
             try:
                 self.objects.hold(pending.object_sha256, request)
             except OSError as exc:
@@ -127,9 +141,12 @@ class Evidence:
                           self.objects.spool.directory, pending.final_url, exc)
             if not pending.stored:  # no row names an object the bucket does not hold
                 return None
-        return self.store.add_capture(pending, story_id=story_id, source_id=source_id, reason=reason,
-                                      monitor_version=__version__, change=change, note=note, diff=diff,
-                                      text=text)
+        capture_id = self.store.add_capture(pending, story_id=story_id, source_id=source_id, reason=reason,
+                                            monitor_version=__version__, change=change, note=note, diff=diff,
+                                            text=text)
+        if view:
+            self.store.queue_view(capture_id)
+        return capture_id
 
     def drain(self):
         """Upload and index the captures waiting in the spool (the start of every cycle); None without a bucket."""
@@ -137,15 +154,24 @@ class Evidence:
             return None
         return self.objects.drain(self.store, self._index_request)
 
+    async def drain_async(self):
+        """`drain` from the event loop: the uploads in worker threads, the rows from the loop's thread."""
+        if self.objects is None:
+            return None
+        return await self.objects.drain_async(self.store, self._index_request)
+
     def _index_request(self, request: dict) -> int | None:
         pending = _pending(request)
         with self.store.transaction():
             if self.store.capture_by_object(pending.written.file) is not None:
                 return None  # indexed meanwhile: exactly once
-            return self.store.add_capture(pending, story_id=request["story_id"], source_id=request.get("source_id"),
-                                          reason=request["reason"], monitor_version=__version__,
-                                          change=request.get("change"), note=request.get("note"),
-                                          diff=request.get("diff"), text=request.get("text"))
+            capture_id = self.store.add_capture(
+                pending, story_id=request["story_id"], source_id=request.get("source_id"), reason=request["reason"],
+                monitor_version=__version__, change=request.get("change"), note=request.get("note"),
+                diff=request.get("diff"), text=request.get("text"))
+            if request.get("view"):  # the screenshot its run wanted, queued with the row as a direct index does
+                self.store.queue_view(capture_id)
+            return capture_id
 
     def read(self, row) -> bytes:
         """An indexed capture's bytes: a whole object (s3://…) or a byte range of a local WARC file."""

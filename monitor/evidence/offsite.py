@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from monitor.evidence.objectstore import ObjectStore, ObjectStoreError, is_object_url, object_url, sha256_hex
@@ -96,14 +97,40 @@ class ObjectArchive:
         self._down = False
         done = Drained()
         for sha in self.spool.entries():
-            try:
+            with self._entry(sha, done):
                 if not self._drain_one(store, sha, index, done):
                     break
-            except OSError as exc:  # a spool file unreadable: name it, go on with the others
-                log.error("evidence spool %s: %s: %s", self.spool.directory, sha, exc.strerror or exc)
-            except (Rejected, KeyError, ValueError, TypeError) as exc:  # KeyError …: a request edited or from elsewhere
-                self._set_aside(sha, exc if isinstance(exc, Rejected) else
-                                Rejected(f"its index request is not one this monitor wrote ({exc!r})"), done)
+        return self._said(done)
+
+    async def drain_async(self, store, index: Callable[[dict], int | None]) -> Drained:
+        """`drain` from the event loop: each upload in a worker thread (a backlog after an outage must not stop
+        the service's leases from being renewed); the state is read and written from the loop's thread."""
+        import asyncio
+
+        self._down = False
+        done = Drained()
+        for sha in self.spool.entries():
+            with self._entry(sha, done):
+                step = self._prepare(store, sha, done)
+                if isinstance(step, tuple):
+                    uploaded = await asyncio.to_thread(self._upload, sha, step[2], step[3], done)
+                    step = uploaded and self._index(sha, step, index, done)
+                if not step:
+                    break
+        return self._said(done)
+
+    @contextmanager
+    def _entry(self, sha: str, done: Drained) -> Iterator[None]:
+        """One entry's own trouble is logged (or the entry moved aside); the drain goes on with the others."""
+        try:
+            yield
+        except OSError as exc:  # a spool file unreadable: name it, go on with the others
+            log.error("evidence spool %s: %s: %s", self.spool.directory, sha, exc.strerror or exc)
+        except (Rejected, KeyError, ValueError, TypeError) as exc:  # KeyError …: a request edited or from elsewhere
+            self._set_aside(sha, exc if isinstance(exc, Rejected) else
+                            Rejected(f"its index request is not one this monitor wrote ({exc!r})"), done)
+
+    def _said(self, done: Drained) -> Drained:
         if done.uploaded or done.indexed or done.waiting or done.dropped or done.set_aside:
             log.info("evidence spool: %d uploaded, %d indexed, %d still waiting in %s%s", done.uploaded,
                      done.indexed, done.waiting, self.spool.directory,
@@ -131,6 +158,14 @@ class ObjectArchive:
 
     def _drain_one(self, store, sha: str, index, done: Drained) -> bool:
         """One entry; False when the bucket or the state is down (the rest waits for the next cycle)."""
+        step = self._prepare(store, sha, done)
+        if not isinstance(step, tuple):
+            return step
+        return self._upload(sha, step[2], step[3], done) and self._index(sha, step, index, done)
+
+    def _prepare(self, store, sha: str, done: Drained) -> bool | tuple:
+        """What the state and the spool say of an entry: (request, target, url, data) to upload and index, or
+        True (settled: on to the next) or False (the state is down); raises Rejected (never indexable)."""
         request = self.spool.request(sha)
         url = (request or {}).get("object_url") or object_url(self.objects.bucket, self.objects.key_for(sha))
         try:
@@ -165,6 +200,10 @@ class ObjectArchive:
         data = self.spool.data(sha)
         if sha256_hex(data) != sha:
             raise Rejected(f"{sha}.warc.gz is damaged (its SHA-256 differs)")
+        return request, target, url, data
+
+    def _upload(self, sha: str, url: str, data: bytes, done: Drained) -> bool:
+        """PUT what the bucket lacks (may run in a worker thread: no state here); False when the bucket is down."""
         bucket, key = url[len("s3://"):].split("/", 1) if is_object_url(url) else (self.objects.bucket, url)
         objects = self._readers.setdefault(bucket, ObjectStore(bucket))
         try:
@@ -176,6 +215,11 @@ class ObjectArchive:
                         self.spool.directory)
             self._down = True
             return False
+        return True
+
+    def _index(self, sha: str, step: tuple, index, done: Drained) -> bool:
+        """Index the uploaded entry (the loop's thread: the state), then let it leave the spool."""
+        request, target, url, _data = step
         try:
             if index({**request, "story_id": target[0], "source_id": target[1], "object_url": url}) is not None:
                 done.indexed += 1

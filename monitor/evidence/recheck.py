@@ -153,7 +153,7 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
     if not removed and is_home_redirect(url, response.url):
         removed = "removed by the publisher (redirected to the home page)"
     if removed:
-        return _note(monitor, story_id, step, hops, "removed", removed, text="", title=row["title"],
+        return await _note(monitor, story_id, step, hops, "removed", removed, text="", title=row["title"],
                      view=await _view(monitor, hops))
     if not row["extracted"]:  # we kept the feed's summary, not the page's text: nothing to compare an edit with
         store.record_recheck(story_id, step, "present (no page text kept to compare)")
@@ -165,7 +165,7 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
         if row["title"] and row["title"].casefold() in html.casefold():
             store.record_recheck(story_id, step, "unchanged (no text extracted)")
             return 0
-        return _note(monitor, story_id, step, hops, "removed",
+        return await _note(monitor, story_id, step, hops, "removed",
                      "removed by the publisher (the page no longer carries the article)", text="", title=row["title"],
                      view=await _view(monitor, hops))
     changed, letters, diff = compare(old_text, new_text)
@@ -176,7 +176,7 @@ async def recheck_story(monitor, story_id: int, step: int) -> int:
     note = "edited: " + "; ".join(
         ([f"{changed} paragraph{'s' if changed != 1 else ''} changed"] if letters >= MIN_CHANGED_CHARS else [])
         + keys)
-    return _note(monitor, story_id, step, hops, "edited", note, text=new_text, title=row["title"], diff=diff,
+    return await _note(monitor, story_id, step, hops, "edited", note, text=new_text, title=row["title"], diff=diff,
                  view=await _view(monitor, hops))
 
 
@@ -194,12 +194,12 @@ async def _recheck_post(monitor, story_id: int, step: int, row) -> int:
         response = await monitor.fetcher.get(page, feed=row["source"])
     except FetchError as exc:
         if exc.status in (404, 410):
-            return _note(monitor, story_id, step, exc.hops, "removed",
+            return await _note(monitor, story_id, step, exc.hops, "removed",
                          f"removed from the channel (HTTP {exc.status})", text="", title=row["title"])
         log.info("re-check of post %s (story %d): %s; trying again next cycle", row["url"], story_id, exc)
         return 0
     if b"tgme_widget_message_error" in response.content or b"data-post=" not in response.content:
-        return _note(monitor, story_id, step, response.hops, "removed",
+        return await _note(monitor, story_id, step, response.hops, "removed",
                      "removed from the channel (Telegram: post not found)", text="", title=row["title"])
     monitor.store.record_recheck(story_id, step, "present")
     return 0
@@ -222,16 +222,15 @@ def _terms(row) -> list[str]:
         return []
 
 
-def _note(monitor, story_id: int, step: int, hops, change: str, note: str, *, text: str, title: str,
+async def _note(monitor, story_id: int, step: int, hops, change: str, note: str, *, text: str, title: str,
           diff: str | None = None, view: bool = False) -> int:
-    pending = monitor.evidence.write(hops, text=text, title=title, reason=f"recheck: {note}")
+    pending = await monitor.evidence.write_async(hops, text=text, title=title, reason=f"recheck: {note}")
     with monitor.store.transaction():
         if pending is None:  # nothing to keep (no exchange) or the disk refused: still report the change
             monitor.store.record_recheck(story_id, step, f"{change} (capture not kept)")
         else:
-            capture_id = monitor.evidence.index(pending, story_id=story_id, reason="recheck", change=change,
-                                                note=note, diff=diff, text=text if change == "edited" else None)
-            monitor.store.queue_view(capture_id if view else None)
+            monitor.evidence.index(pending, story_id=story_id, reason="recheck", change=change, note=note,
+                                   diff=diff, text=text if change == "edited" else None, view=view)
             monitor.store.record_recheck(story_id, step, change)
     if view and pending is not None:
         monitor.views.kick()
@@ -244,7 +243,7 @@ def apply_retention(evidence, settings) -> int:
     keep = getattr(settings, "evidence_retention", None)
     if not keep:
         return 0
-    files = evidence.archive.files()[:-1]  # never the file being written
+    files = evidence.archive.closed_files()  # never a file being written (this host's, or another's)
     limit = clock.now() - timedelta(seconds=keep)
     deleted = 0
     for path in files:

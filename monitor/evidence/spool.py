@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from pathlib import Path
 
 from monitor import clock
@@ -37,7 +38,8 @@ class Spool:
         """write-then-rename, both fsynced: a crash leaves the old state or the whole new file, never half."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
         final = self.directory / name
-        tmp = self.directory / f".{name}.{os.getpid()}.part"
+        # one temporary name per process and thread: captures are spooled from worker threads (write_async)
+        tmp = self.directory / f".{name}.{os.getpid()}.{threading.get_ident()}.part"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         try:
             write_synced(fd, data)

@@ -8,6 +8,11 @@ the queue is empty. Each screenshot is rendered from the capture's WARC records 
 then appended as its own records (`resource` `urn:view:<url>` + `metadata`, warc.build_view), fsynced, and
 indexed with a custody line (`rendered`) in one transaction. A run that ends, or a browser that fails, leaves
 the rest queued: the next run renders it; a capture is given up after GIVE_UP_AFTER failed attempts.
+
+Hosts sharing a state (issue 25) share the queue: each host reads only the views it can render (its own local
+captures, or any in the bucket), claims one before rendering it (store/views.py), and marks it done only while
+it still holds the claim, so two hosts never both render one screenshot. A claim left by a process that died
+mid-render goes back to the queue: at once when that process ran on this machine, else after CLAIM_BOUND.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import contextvars
 import hashlib
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -28,6 +34,7 @@ log = logging.getLogger("monitor.evidence")
 GIVE_UP_AFTER = 3  # failed attempts (over runs) before a capture stays without a screenshot
 FINISH_WITHIN = 120.0  # s: at the end of a run, how long the queue may still take; the rest waits for the next
 PAGE_TIMEOUT = 30.0  # s: one page's render, browser start included
+CLAIM_BOUND = 600.0  # s: a claim this old is a host that died mid-render (a render takes PAGE_TIMEOUT at most)
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,10 @@ class ViewRenderer:
     """The screenshot queue of one run (or of the service): `kick()` after queueing, `finish()` at the end."""
 
     def __init__(self, store, evidence):
+        from monitor.store.leases import holder_id, host_id
+
         self.store, self.evidence = store, evidence
+        self.host, self.holder = host_id(), holder_id()
         self._task: asyncio.Task | None = None
         self._again = False
         self._stop = False
@@ -81,6 +91,16 @@ class ViewRenderer:
             # a context of its own: the renderer outlives the poll that kicked it, and must not write under
             # that poll's feed lease (store/leases.py), which ends with the poll
             self._task = asyncio.get_running_loop().create_task(self._drain(), context=contextvars.Context())
+
+    def resume(self, settings) -> None:
+        """`kick()` when screenshots are on and some are queued that this host can render (left by a run that
+        ended first, or queued with captures the spool's drain indexed)."""
+        from monitor.evidence.screenshot import enabled
+
+        if enabled(settings):
+            self._release_stale()
+            if self.store.has_pending_views(self.host):
+                self.kick()
 
     def halt(self) -> None:
         """The service is stopping: the page being rendered ends, the rest waits for the next start."""
@@ -116,36 +136,70 @@ class ViewRenderer:
                 await asyncio.to_thread(self._close)
 
     async def _work_through_queue(self) -> None:
+        self._release_stale()
+        after = 0  # the queue read page by page: what this host skips never hides what comes after it
         while not self._stop:
-            rows = [r for r in self.store.pending_views() if r["id"] not in self._tried]
+            rows = self.store.pending_views(self.host, after)
             if not rows:
                 return
             for row in rows:
                 if self._stop:
                     return
+                after = row["id"]
+                if row["id"] in self._tried:
+                    continue
                 self._tried.add(row["id"])
                 await self._one(row)
+
+    def _release_stale(self) -> None:
+        """Claims of processes that died mid-render back to the queue: those of this machine at once (a pid that
+        is gone), others' after CLAIM_BOUND (their host may only be slow)."""
+        from monitor.store.leases import _takeover
+
+        claims = self.store.view_claimants()
+        if not claims:  # the usual case: a read, no write transaction
+            return
+        dead = [c for c in claims if c != self.holder and _takeover(c)]
+        if self.store.release_stale_views(CLAIM_BOUND, dead, give_up_after=GIVE_UP_AFTER):
+            log.info("screenshots: claims left by a stopped process are back in the queue")
 
     async def _one(self, row) -> None:
         url = row["final_url"]
         if not is_object_url(row["warc_file"]) and not (self.evidence.archive.directory / row["warc_file"]).exists():
-            return  # another host's capture, in that host's WARC folder: that host renders it
+            return  # queued before hosts were named, by a host whose WARC folder this is not: that host renders it
+        if not self.store.claim_view(row["id"], self.holder):
+            return  # another host (or process) renders it, or has done it already
+        try:
+            await self._render_claimed(row, url)
+        except BaseException:  # cancelled (or the state failed) mid-render: the claim goes back, untried
+            try:
+                self.store.unclaim_view(row["id"], self.holder)
+            except sqlite3.Error as exc:  # the state is down: the claim goes back after CLAIM_BOUND
+                log.warning("screenshots: capture %d stays claimed (%s)", row["id"], exc)
+            raise
+
+    async def _render_claimed(self, row, url: str) -> None:
         try:
             sha, taken_at, data = await asyncio.to_thread(self._render, row)
         except Exception as exc:  # the browser failed on this page (or exited): one line, and on to the next
             await asyncio.to_thread(self._close)  # a fresh browser for the next page
-            gave_up = self.store.view_failed(row["id"], f"{type(exc).__name__}: {exc}", give_up_after=GIVE_UP_AFTER)
+            gave_up = self.store.view_failed(row["id"], f"{type(exc).__name__}: {exc}", give_up_after=GIVE_UP_AFTER,
+                                             holder=self.holder)
             log.warning("screenshot of %s (capture %d): %s; %s", url, row["id"], exc,
                         "the capture is kept without it" if gave_up else "tried again next run")
             return
         try:  # appended from the event loop's thread, like every capture: one writer per archive file
             written = await self._store_records(data)
         except OSError as exc:
-            self.store.view_failed(row["id"], f"could not write: {exc}", give_up_after=GIVE_UP_AFTER)
+            self.store.view_failed(row["id"], f"could not write: {exc}", give_up_after=GIVE_UP_AFTER,
+                                   holder=self.holder)
             log.error("evidence archive %s: could not write the screenshot of capture %d (%s)",
                       self.evidence.archive.directory, row["id"], exc)
             return
-        self.store.view_done(row["id"], written, sha, taken_at)
+        if not self.store.view_done(row["id"], written, sha, taken_at, self.holder):
+            log.warning("screenshot of capture %d: its claim was taken back meanwhile (rendered for over %.0f s); "
+                        "these records stay unindexed", row["id"], CLAIM_BOUND)
+            return
         self.rendered += 1
 
     async def _store_records(self, data: bytes) -> Written:

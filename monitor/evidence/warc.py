@@ -25,7 +25,8 @@ from monitor import clock
 from monitor import __version__
 
 SOFTWARE = f"pamir-monitor/{__version__}"
-_NAME = re.compile(r"^pamir-monitor-(\d{14})-(\d{5})\.warc\.gz$")
+# pamir-monitor-<UTC time>-<serial>-<host>.warc.gz; files written before hosts were named lack `-<host>`
+_NAME = re.compile(r"^pamir-monitor-(\d{14})-(\d{5})(?:-([A-Za-z0-9][A-Za-z0-9.-]*))?\.warc\.gz$")
 # Hop-by-hop framing the HTTP layer already undid: kept under this name so a replay does not de-chunk again
 _ORIG_PREFIX = "X-Archive-Orig-"
 
@@ -164,11 +165,16 @@ class WarcArchive:
     """
 
     def __init__(self, directory: str | Path, *, max_bytes: int = 1_000_000_000,
-                 indexed_end: Callable[[str], int | None] = lambda name: None):
+                 indexed_end: Callable[[str], int | None] = lambda name: None, host: str | None = None):
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self._indexed_end = indexed_end
         self._current: str | None = None
+        if host is None:
+            from monitor.store.leases import host_id
+
+            host = host_id()
+        self.host = file_host(host)  # in the names of the files this host writes: two hosts never share one
 
     @classmethod
     def beside(cls, state: str | Path, **options) -> "WarcArchive":
@@ -178,9 +184,19 @@ class WarcArchive:
         return cls(Path(os.environ.get("MONITOR_ARCHIVE_DIR") or f"{state}.warc"), **options)
 
     def files(self) -> list[Path]:
+        """Every WARC file of the folder, whichever host wrote it, oldest first."""
         if not self.directory.is_dir():
             return []
-        return sorted(p for p in self.directory.iterdir() if _NAME.match(p.name))
+        found = [(m.group(1), m.group(2), p) for p in self.directory.iterdir() if (m := _NAME.match(p.name))]
+        return [p for *_order, p in sorted(found)]
+
+    def closed_files(self) -> list[Path]:
+        """The files no host writes to any more: all but each host's newest (retention deletes only these)."""
+        files = self.files()
+        newest = {_NAME.match(p.name).group(3): p for p in files}
+        if len(newest) > 1:  # files named without a host are closed once a host names its own
+            newest.pop(None, None)
+        return [p for p in files if p not in newest.values()]
 
     def size(self) -> int:
         return sum(p.stat().st_size for p in self.files())
@@ -212,8 +228,8 @@ class WarcArchive:
             size = (self.directory / self._current).stat().st_size
             if size + incoming <= self.max_bytes or size <= _first_member_end(self.directory / self._current):
                 return self._current
-        elif (files := self.files()):
-            last = files[-1]
+        elif (files := [p for p in self.files() if _NAME.match(p.name).group(3) == self.host]):
+            last = files[-1]  # this host's newest file: another host's (or an old unnamed one) is never appended to
             size = last.stat().st_size
             end = self._indexed_end(last.name) or _first_member_end(last)
             if size == end and size + incoming <= self.max_bytes:  # an intact tail: go on with it
@@ -225,7 +241,7 @@ class WarcArchive:
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = clock.now().strftime("%Y%m%d%H%M%S")
         serial = max((int(m.group(2)) for p in self.files() if (m := _NAME.match(p.name))), default=0) + 1
-        name = f"pamir-monitor-{stamp}-{serial:05d}.warc.gz"
+        name = f"pamir-monitor-{stamp}-{serial:05d}-{self.host}.warc.gz"
         path = self.directory / name
         data = warcinfo(name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
@@ -241,6 +257,14 @@ class WarcArchive:
             os.close(dir_fd)
         self._current = name
         return name
+
+
+def file_host(host: str) -> str:
+    """A host id as it may appear in a file name: letters, digits, dots and hyphens (anything else a hyphen)."""
+    cleaned = re.sub(r"[^A-Za-z0-9.-]+", "-", host).strip(".-")[:48].rstrip(".-")
+    if cleaned != host or not cleaned:  # `vps_1` and `vps 1` must not both become `vps-1`
+        cleaned = f"{cleaned or 'host'}-{hashlib.sha256(host.encode('utf-8')).hexdigest()[:8]}"
+    return cleaned
 
 
 def _first_member_end(path: Path) -> int:

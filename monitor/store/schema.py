@@ -191,16 +191,20 @@ CREATE INDEX IF NOT EXISTS captures_file ON captures (warc_file);
 CREATE INDEX IF NOT EXISTS captures_changes ON captures (announced_in) WHERE change IS NOT NULL;
 CREATE TABLE IF NOT EXISTS views (              -- a capture's full-page screenshot, rendered after the poll
     capture_id INTEGER PRIMARY KEY REFERENCES captures (id),
-    state TEXT NOT NULL DEFAULT 'pending',      -- pending | done | failed (given up after a few attempts)
+    state TEXT NOT NULL DEFAULT 'pending',      -- pending | rendering (claimed) | done | failed (given up)
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     warc_file TEXT,                             -- done: its own records (resource + metadata), where
     warc_offset INTEGER,
     warc_length INTEGER,
     sha256 TEXT,                                -- hex, of the PNG
-    taken_at TEXT
+    taken_at TEXT,
+    host_id TEXT,                               -- the host that queued it (NULL: before hosts; any host with the file)
+    claimed_by TEXT,                            -- rendering: the holder (host/pid) that claimed it
+    claimed_at REAL                             -- rendering: since when, Unix time on the database's clock
 );
 CREATE INDEX IF NOT EXISTS views_pending ON views (state) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS views_rendering ON views (state) WHERE state = 'rendering';  -- claims (issue 25)
 CREATE TABLE IF NOT EXISTS rechecks (           -- which scheduled re-fetch of a story was done
     story_id INTEGER NOT NULL REFERENCES stories (id),
     step INTEGER NOT NULL,                      -- index into settings.recheck_after
@@ -298,6 +302,9 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("stories", "concepts", "TEXT NOT NULL DEFAULT '[]'"),  # digest: what matched, as alias names (issue 12)
     ("captures", "object_sha256", "TEXT"),  # evidence in object storage (issue 25): the object's SHA-256
     ("incidents", "reviewed", "TEXT NOT NULL DEFAULT '{}'"),  # issue 22: {field: confirmed|corrected}, '*' the whole
+    ("views", "host_id", "TEXT"),  # issue 25: screenshots across hosts: who queued it, who renders it, since when
+    ("views", "claimed_by", "TEXT"),
+    ("views", "claimed_at", "REAL"),
 )
 
 

@@ -61,8 +61,9 @@ def s3():
     server.stop()
 
 
-def _objects(client) -> dict[str, bytes]:
-    listed = client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+def _objects(client, prefix: str = PREFIX) -> dict[str, bytes]:
+    """The objects under `prefix`: moto's buckets are shared by every test module of a pytest process."""
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/").get("Contents", [])
     return {o["Key"]: client.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listed}
 
 
@@ -368,8 +369,7 @@ def test_spool_entries_that_can_never_be_indexed_are_moved_aside_once_and_quiet_
             run = _cli(tmp_path, "run", "--once", env=env)
             assert run.returncode == 0, run.stderr
         assert not list(spool.glob("*.warc.gz"))
-        (real,) = [data for key, data in _objects(s3["client"]).items()  # the Khorog capture, in the bucket
-                   if key.startswith(tmp_path.name + "/")]
+        (real,) = list(_objects(s3["client"], tmp_path.name).values())  # the Khorog capture, in the bucket
 
         def plant(data: bytes, request: dict | str | None) -> str:
             sha = hashlib.sha256(data).hexdigest()
