@@ -156,8 +156,9 @@ class Tree(threading.Thread):
         self.pid, self.every = pid, every
         self.cpu: dict[int, float] = {}
         self.base = 0.0
-        self.peak_rss = self.peak_pss = self.peak_rss_no_browser = 0
+        self.peak_rss = self.peak_pss = self.peak_rss_no_browser = self.peak_pss_no_browser = 0
         self.peak_by_name: dict[str, int] = {}  # RSS per process name at the peak
+        self.peak_pss_by_name: dict[str, int] = {}  # PSS per process name at the PSS peak
         self.stop_event = threading.Event()
         self.run_mod = _run_module()
 
@@ -168,6 +169,7 @@ class Tree(threading.Thread):
         while not self.stop_event.is_set():
             rss = pss = 0
             by_name: dict[str, int] = {}
+            pss_by_name: dict[str, int] = {}
             for pid in self.run_mod._tree(self.pid):
                 got = self.run_mod._proc_sample(pid)
                 if got:
@@ -175,11 +177,16 @@ class Tree(threading.Thread):
                     self.cpu[pid] = got[2]
                     name = _comm(pid)
                     by_name[name] = by_name.get(name, 0) + got[0]
+                    pss_by_name[name] = pss_by_name.get(name, 0) + got[1]
             if rss > self.peak_rss:
                 self.peak_by_name = by_name
+            if pss > self.peak_pss:
+                self.peak_pss_by_name = pss_by_name
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
             browser = sum(v for k, v in by_name.items() if k.startswith(BROWSERS))
             self.peak_rss_no_browser = max(self.peak_rss_no_browser, rss - browser)
+            browser_pss = sum(v for k, v in pss_by_name.items() if k.startswith(BROWSERS))
+            self.peak_pss_no_browser = max(self.peak_pss_no_browser, pss - browser_pss)
             self.stop_event.wait(self.every)
 
 
@@ -221,7 +228,9 @@ class Host:
         return {"exit": self.proc.returncode, "cpu_s": cpu, "cpu_percent_of_2_cores": 100 * cpu / wall / CORES,
                 "peak_rss_mb": self.tree.peak_rss / MB, "peak_pss_mb": self.tree.peak_pss / MB,
                 "peak_rss_without_browser_mb": self.tree.peak_rss_no_browser / MB,
-                "peak_rss_by_name_mb": {k: round(v / MB, 1) for k, v in self.tree.peak_by_name.items()}}
+                "peak_rss_by_name_mb": {k: round(v / MB, 1) for k, v in self.tree.peak_by_name.items()},
+                "peak_pss_without_browser_mb": self.tree.peak_pss_no_browser / MB,
+                "peak_pss_by_name_mb": {k: round(v / MB, 1) for k, v in self.tree.peak_pss_by_name.items()}}
 
 
 class SiteProcess:
@@ -499,7 +508,8 @@ def render(args, r: dict) -> str:
     for n, h in r["hosts"].items():
         lines.append(f"{n}: CPU {h['cpu_s']:.1f} s = {h['cpu_percent_of_2_cores']:.1f}% of 2 cores; peak RSS "
                      f"{h['peak_rss_mb']:.0f} MB (PSS {h['peak_pss_mb']:.0f} MB; without the screenshots' Chromium "
-                     f"{h['peak_rss_without_browser_mb']:.0f} MB RSS); exit {h['exit']}")
+                     f"{h['peak_rss_without_browser_mb']:.0f} MB RSS, "
+                     f"{h.get('peak_pss_without_browser_mb', 0):.0f} MB PSS); exit {h['exit']}")
     pg = r["postgresql"]
     lines.append(f"PostgreSQL server: CPU {pg['cpu_s']:.1f} s = {pg['cpu_percent_of_2_cores']:.1f}% of 2 cores; "
                  f"peak RSS {pg['peak_rss_mb']:.0f} MB (not in the hosts' figures)")
