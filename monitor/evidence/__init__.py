@@ -6,9 +6,10 @@ capture list against the records), `custody` (the hash-chained custody log), `si
 signatures in the WACZ signing spec's form; Ed25519 keys of earlier versions), `timestamp` (RFC 3161
 trusted time over the signature), `recheck` (pages that change or vanish), `requisites` (a matched
 page's images, stylesheets and fonts, fetched through the run's Fetcher and kept in its capture),
-`screenshot` (a full-page PNG rendered by headless Chromium from the capture alone), `views` (the screenshot
-queue: rendered by one browser per run in the background, never on a story's way; shared by the hosts of a
-state, each view claimed before it is rendered), `provenance` (the
+`screenshot` (a full-page PNG rendered by headless Chromium from the capture alone), `pngstrips` (a long
+page's screenshot captured in strips, joined into one PNG), `views` (the screenshot queue: rendered by one
+browser per run in the background, never on a story's way; shared by the hosts of a state, each view claimed
+before it is rendered), `provenance` (the
 package's technical report), `objectstore` (captures as objects in an S3 bucket: MONITOR_ARCHIVE_URL),
 `spool` (captures on their way to the bucket, on local disk), `offsite` (keep → PUT → index, and the spool's
 drain at the start of a cycle).

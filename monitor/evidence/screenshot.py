@@ -9,6 +9,10 @@ only, https:// is served as http:// (the proxy cannot answer a TLS tunnel); the 
 Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`: JSON messages ended by
 NUL on fds 3 and 4), so no driver or extra package is needed. Without a Chromium, `render` returns None and
 the caller says so once.
+
+Memory: Debian's old headless shell (`chromium-headless-shell`) is used before the full browser, and a page
+taller than STRIP is captured strip by strip and stitched (pngstrips.py), so Chromium holds one strip's bitmap
+rather than the whole page's several times over (bench/bench_render.py; bench/README.md, "Screenshots' memory").
 """
 
 from __future__ import annotations
@@ -28,12 +32,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from monitor import clock
+from monitor.evidence.pngstrips import Stitcher
 
 log = logging.getLogger("monitor.evidence")
 
 VIEWPORT = (1280, 800)
-MAX_HEIGHT = 16000  # px: a page longer than this is cut (PNG size stays sane)
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+MAX_HEIGHT = 16000  # px: a page longer than this is cut (PNG size stays sane); the screenshot's note says so
+STRIP = 2000  # px: a longer page is captured in strips of this height and stitched (pngstrips.py)
+# Debian's old headless shell first (`apt-get install chromium-headless-shell`): no browser UI, no WebUI
+# renderers; with strips it peaked at ~280 MB PSS where the full browser took ~500 (bench/README.md)
+BROWSERS = ("chromium-headless-shell", "chrome-headless-shell", "chromium", "chromium-browser", "google-chrome",
+            "google-chrome-stable")
 
 
 def browser() -> str | None:
@@ -193,7 +202,8 @@ class Browser:
     context (no cache, cookie or storage carried from one capture to the next), behind one loopback proxy
     whose answers are swapped to the capture being rendered. Niced, so a poll running beside it comes first."""
 
-    def __init__(self, binary: str, *, nice: int = 10):
+    def __init__(self, binary: str, *, nice: int = 10, strip: int = STRIP, flags: tuple[str, ...] = ()):
+        self.strip = strip  # 0: the whole page in one capture (the bench compares)
         self.proxy = _Proxy([])
         self.profile = tempfile.mkdtemp(prefix="monitor-shot-")
         to_r, self._to_w = os.pipe()      # we write commands, Chromium reads them on fd 3
@@ -205,7 +215,7 @@ class Browser:
                 "--disable-quic", f"--proxy-server=http://{self.proxy.address}", "--proxy-bypass-list=<-loopback>",
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", f"--user-data-dir={self.profile}",
                 "--hide-scrollbars", "--renderer-process-limit=1", f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}",
-                "about:blank"]
+                *flags, "about:blank"]
 
         def child() -> None:
             os.dup2(to_r, 3)
@@ -220,6 +230,7 @@ class Browser:
         os.close(from_w)
         self.cdp = _Pipe(self.proc, self._to_w, self._from_r, time.monotonic() + 30)
         self.pages = 0
+        self.last_height: tuple[int, int] = (0, 0)  # the last page's (height, height captured): cut when unequal
 
     def render(self, hops, page_url: str, *, timeout: float = 30) -> bytes:
         """A full-page PNG of `page_url` from the captured `hops` alone. Raises RuntimeError/TimeoutError."""
@@ -239,11 +250,10 @@ class Browser:
                 raise RuntimeError(f"the browser could not open the capture ({nav['errorText']})")
             cdp.wait_event("Page.loadEventFired", session)
             size = cdp.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
-            width, height = max(VIEWPORT[0], int(size["width"])), min(MAX_HEIGHT, max(1, int(size["height"])))
-            shot = cdp.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                       "optimizeForSpeed": True,  # ~1/3 less CPU, ~1/3 more bytes
-                                                       "clip": {"x": 0, "y": 0, "width": width, "height": height,
-                                                                "scale": 1}}, session)
+            full = max(1, int(size["height"]))
+            width, height = max(VIEWPORT[0], int(size["width"])), min(MAX_HEIGHT, full)
+            png = self._capture(session, width, height)
+            self.last_height = (full, height)
         finally:
             self.proxy.answers = {}
             try:
@@ -252,7 +262,26 @@ class Browser:
                 pass
             cdp.events.clear()
         self.pages += 1
-        return base64.b64decode(shot["data"])
+        return png
+
+    def _capture(self, session: str, width: int, height: int) -> bytes:
+        """The page's PNG, `width` x `height` from the top. A page taller than a strip is captured strip by
+        strip and stitched: Chromium then holds one strip's bitmap, not the page's (70 MB per copy for a
+        1280 x 14,000 page), and the pixels are the same (tests/evidence/test_screenshot_strips.py)."""
+        step = self.strip if 0 < self.strip < height else height
+        stitch = Stitcher()
+        for y in range(0, height, step):
+            shot = self.cdp.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                            "optimizeForSpeed": True,  # ~1/3 less CPU
+                                                            "clip": {"x": 0, "y": y, "width": width,
+                                                                     "height": min(step, height - y), "scale": 1}},
+                                 session)
+            png = base64.b64decode(shot.pop("data"))
+            if step == height:
+                return png
+            stitch.add(png)
+            del png
+        return stitch.png()
 
     def close(self) -> None:
         try:

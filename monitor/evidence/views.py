@@ -240,10 +240,14 @@ class ViewRenderer:
         url = row["final_url"]
         png = self._browser.render(hops, url, timeout=PAGE_TIMEOUT)
         sha = hashlib.sha256(png).hexdigest()
+        shot = {"uri": f"urn:view:{url}", "taken_at": taken_at.isoformat(), "sha256": sha, "bytes": len(png)}
+        page, captured = getattr(self._browser, "last_height", (0, 0))
+        if page:  # the page's own height, and where the screenshot stops when it is cut (screenshot.MAX_HEIGHT)
+            shot["page_height_px"] = page
+            if captured < page:
+                shot["cut_at_px"] = captured
         note = {"software": f"pamir-monitor/{_version()}", "reason": "screenshot", "capture_id": row["id"],
-                "screenshot": {"uri": f"urn:view:{url}", "taken_at": taken_at.isoformat(), "sha256": sha,
-                               "bytes": len(png)},
-                "rendered_from": "the capture's own records only (no network)"}
+                "screenshot": shot, "rendered_from": "the capture's own records only (no network)"}
         return sha, taken_at, build_view(url, png, taken_at, note, last_id)
 
     def _close(self) -> None:
