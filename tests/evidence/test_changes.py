@@ -45,7 +45,7 @@ def test_a_lowered_death_toll_is_reported_once_with_both_versions_kept(tmp_path)
         site.add("/feed.xml", Page(rss("Outlet", [{"title": TITLE, "path": "/news/clashes"}], base=site.base)
                                    .encode(), content_type="application/rss+xml"))
         (tmp_path / "feeds.yaml").write_text(f"feeds:\n  - name: Outlet\n    url: {site.url('/feed.xml')}\n"
-                                             "settings:\n  timeout: 5\n  digest_interval: 1s\n", encoding="utf-8")
+                                             "settings:\n  timeout: 15\n  digest_interval: 1s\n", encoding="utf-8")  # nothing here may time out
         state = tmp_path / "state.db"
         common = ("--feeds", str(tmp_path / "feeds.yaml"), "--keywords", str(PROJECT / "keywords.yaml"),
                   "--state", str(state))
@@ -60,7 +60,7 @@ def test_a_lowered_death_toll_is_reported_once_with_both_versions_kept(tmp_path)
     assert second.returncode == 0, second.stderr
     assert "Pages changed since capture" in second.stdout and "killed: 3 → 1" in second.stdout, second.stdout
     assert "killed: 3 → 1" not in third.stdout, "reported once"
-    assert "removed by the publisher (HTTP 404)" in third.stdout, third.stdout
+    assert "removed by the publisher (HTTP 404)" in third.stdout, third.stdout + third.stderr
     db = sqlite3.connect(state)
     rows = db.execute("SELECT reason, change, change_note, payload_sha256, captured_at FROM captures ORDER BY id"
                       ).fetchall()
