@@ -70,9 +70,18 @@ def in_css(css: str, base: str) -> list[str]:
     return list(dict.fromkeys(u for u in (_keep(base, r) for r in refs) if u and _ASSET.search(urlsplit(u).path)))
 
 
+PARALLEL = 4  # requisites of one page in flight at once; each host's own gate (per_host) still applies
+
+
 async def fetch(fetcher, page_url: str, html: str, *, feed: str | None, max_count: int, max_bytes: int,
                 kept: list | None = None, spent: int = 0) -> list:
-    """[hops of one requisite, …] within the page's caps, fetched one after another (after `kept`)."""
+    """[hops of one requisite, …] within the page's caps, in document order (after `kept`).
+
+    Fetched PARALLEL at a time: one after another, a page with 15 images held its story back by 15 round trips
+    (3 s of a first cycle's 6 on the bench). A file is started only while the caps leave room for it, and one
+    that would take the page past `max_bytes` when it arrives is left out, so the caps hold as before."""
+    import asyncio
+
     from monitor.sources.fetch import FetchError
 
     kept = list(kept or [])
@@ -80,26 +89,55 @@ async def fetch(fetcher, page_url: str, html: str, *, feed: str | None, max_coun
         return kept
     queue = in_html(html, page_url)
     seen = set(queue) | {page_url}
-    while queue and len(kept) < max_count and spent < max_bytes:
-        url = queue.pop(0)
+    found: dict[int, list] = {}  # position in the queue -> the requisite's hops
+    state = {"next": 0, "spent": spent, "flying": 0}
+    changed = asyncio.Event()
+
+    def room() -> bool:
+        return state["spent"] < max_bytes and len(kept) + len(found) + state["flying"] < max_count
+
+    async def one(i: int) -> None:
+        url = queue[i]
         try:
-            response = await fetcher.get(url, feed=feed, max_bytes=max_bytes - spent, accept="*/*")
+            response = await fetcher.get(url, feed=feed, max_bytes=max_bytes - state["spent"], accept="*/*")
         except FetchError as exc:
             log.debug("page requisite %s of %s: %s", url, page_url, exc)
-            continue
+            return
         if response.status != 200 or not response.hops:
-            continue
-        spent += sum(len(h.body) for h in response.hops)
-        kept.append(response.hops)
+            return
+        size = sum(len(h.body) for h in response.hops)
+        if state["spent"] + size > max_bytes:
+            log.debug("page requisite %s of %s: left out by the page's byte cap", url, page_url)
+            return
+        state["spent"] += size
+        found[i] = response.hops
         if "css" in response.headers.get("content-type", "").lower() or url.lower().endswith(".css"):
             text = response.content.decode("utf-8", "replace")
             for ref in in_css(text, response.url):
                 if ref not in seen:
                     seen.add(ref)
                     queue.append(ref)
-    if queue and (len(kept) >= max_count or spent >= max_bytes):
-        log.debug("page %s: %d requisite(s) left out by the per-page caps", page_url, len(queue))
-    return kept
+
+    async def worker() -> None:
+        while True:
+            if state["next"] >= len(queue) or not room():
+                if state["flying"] == 0 or state["spent"] >= max_bytes:
+                    return  # nothing left, or nothing more fits: a stylesheet in flight adds no room
+                changed.clear()
+                await changed.wait()  # a file in flight may add fonts (a stylesheet) or give its room back
+                continue
+            i, state["next"] = state["next"], state["next"] + 1
+            state["flying"] += 1
+            try:
+                await one(i)
+            finally:
+                state["flying"] -= 1
+                changed.set()
+
+    await asyncio.gather(*(worker() for _ in range(PARALLEL)))
+    if state["next"] < len(queue):
+        log.debug("page %s: %d requisite(s) left out by the per-page caps", page_url, len(queue) - state["next"])
+    return kept + [found[i] for i in sorted(found)]
 
 
 _POST = re.compile(r"^https?://[^/]+/([A-Za-z0-9_]{3,64})/(\d{1,12})/?$")
