@@ -156,7 +156,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     digest_interval: float = 3600.0  # written as 1h
-    concurrency: int = Field(default=32, ge=1, le=512)  # requests in flight overall
+    concurrency: int = Field(default=64, ge=1, le=512)  # requests in flight overall (each host: per_host)
     per_host: int = Field(default=2, ge=1, le=8)  # requests in flight per host
     host_delay: float = Field(default=0.0, ge=0)  # seconds between two requests to one host
     timeout: float = Field(default=20.0, gt=0)  # overall deadline per request, seconds
