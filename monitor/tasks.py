@@ -15,7 +15,7 @@ T = TypeVar("T")
 # What a cycle's steps import lazily, at their first use (URL keys, near-duplicate signatures, WARC records):
 # ~0.3 s on the event loop in the middle of the first cycle. A thread imports them while the first requests
 # are in flight instead, once per process; a cycle that never builds a Monitor (the quiet one) never does.
-_WARM_IMPORTS = ("courlan", "monitor.stories.neardup", "warcio.warcwriter", "warcio.statusandheaders")
+_WARM_IMPORTS = ("feedparser", "courlan", "monitor.stories.neardup", "warcio.warcwriter", "warcio.statusandheaders")
 
 
 

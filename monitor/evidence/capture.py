@@ -21,7 +21,6 @@ carries it, so a capture indexed later by `drain` gets its screenshot queued too
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -121,7 +120,9 @@ class Evidence:
         (one writer per archive file)."""
         if self.objects is None:
             return self.write(hops, **options)
-        return await asyncio.to_thread(self.write, hops, **options)
+        from monitor.evidence.objectstore import in_bucket_thread
+
+        return await in_bucket_thread(self.write, hops, **options)
 
     def index(self, pending: PendingCapture | None, *, story_id: int, source_id: int | None = None,
               reason: str = "first", change: str | None = None, note: str | None = None,

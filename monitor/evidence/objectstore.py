@@ -179,3 +179,23 @@ def read_object(url: str, offset: int = 0, length: int | None = None) -> bytes:
     """An indexed capture's bytes from its object URL (`s3://bucket/key`)."""
     store, key = ObjectStore.for_object(url)
     return store.get(key, offset, length)
+
+
+_POOL = None  # the bucket's own worker threads (see in_bucket_thread)
+
+
+async def in_bucket_thread(fn, *args, **kwargs):
+    """`fn(*args, **kwargs)` in a thread of the bucket's own pool, in a copy of the caller's context (as
+    asyncio.to_thread). Not the loop's default pool: it also resolves every host name (getaddrinfo) and renders
+    the screenshots, and a slow bucket holding its few threads would make new connections, so polls, time out."""
+    import asyncio
+    import contextvars
+    import functools
+    from concurrent.futures import ThreadPoolExecutor
+
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bucket")
+    call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_POOL, call)
+

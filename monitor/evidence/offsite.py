@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from monitor.evidence.objectstore import ObjectStore, ObjectStoreError, is_object_url, object_url, sha256_hex
+from monitor.evidence.objectstore import (ObjectStore, ObjectStoreError, in_bucket_thread, is_object_url, object_url,
+                                          sha256_hex)
 from monitor.evidence.spool import Spool
 
 log = logging.getLogger("monitor.evidence")
@@ -105,15 +106,13 @@ class ObjectArchive:
     async def drain_async(self, store, index: Callable[[dict], int | None]) -> Drained:
         """`drain` from the event loop: each upload in a worker thread (a backlog after an outage must not stop
         the service's leases from being renewed); the state is read and written from the loop's thread."""
-        import asyncio
-
         self._down = False
         done = Drained()
         for sha in self.spool.entries():
             with self._entry(sha, done):
                 step = self._prepare(store, sha, done)
                 if isinstance(step, tuple):
-                    uploaded = await asyncio.to_thread(self._upload, sha, step[2], step[3], done)
+                    uploaded = await in_bucket_thread(self._upload, sha, step[2], step[3], done)
                     step = uploaded and self._index(sha, step, index, done)
                 if not step:
                     break

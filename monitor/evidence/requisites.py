@@ -83,6 +83,7 @@ async def fetch(fetcher, page_url: str, html: str, *, feed: str | None, max_coun
     import asyncio
 
     from monitor.sources.fetch import FetchError
+    from monitor.tasks import gather_or_cancel
 
     kept = list(kept or [])
     if max_count <= 0 or max_bytes <= 0:
@@ -134,7 +135,7 @@ async def fetch(fetcher, page_url: str, html: str, *, feed: str | None, max_coun
                 state["flying"] -= 1
                 changed.set()
 
-    await asyncio.gather(*(worker() for _ in range(PARALLEL)))
+    await gather_or_cancel(*(worker() for _ in range(PARALLEL)))  # one failing worker stops the others
     if state["next"] < len(queue):
         log.debug("page %s: %d requisite(s) left out by the per-page caps", page_url, len(queue) - state["next"])
     return kept + [found[i] for i in sorted(found)]

@@ -209,12 +209,12 @@ class ViewRenderer:
         objects = self.evidence.objects
         if objects is None:
             return self.evidence.archive.append(data)
-        from monitor.evidence.objectstore import ObjectStoreError, object_url, sha256_hex
+        from monitor.evidence.objectstore import ObjectStoreError, in_bucket_thread, object_url, sha256_hex
 
         digest = sha256_hex(data)
         key = objects.objects.key_for(digest)
         try:
-            await asyncio.to_thread(objects.objects.put, key, data, digest)
+            await in_bucket_thread(objects.objects.put, key, data, digest)
         except ObjectStoreError as exc:
             raise OSError(f"the bucket refused it: {exc.strerror}") from exc
         return Written(object_url(objects.objects.bucket, key), 0, len(data))

@@ -11,12 +11,12 @@ connection may go; this module only opens it.
 from __future__ import annotations
 
 import asyncio
-import select
 import ssl
 from collections.abc import Iterable
 from typing import Any
 
 import httpcore
+from httpcore._utils import is_socket_readable  # poll()-based; httpcore's own check
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
@@ -50,7 +50,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
 
     async def aclose(self) -> None:
-        self._writer.close()  # the loop finishes closing it; waiting would let a silent peer hold us
+        # as anyio does: flush what is buffered, then drop the socket. A TLS transport's close() alone waits for
+        # the peer's close_notify (up to 30 s): a silent server would keep the socket open that long
+        self._writer.close()
+        await asyncio.sleep(0)
+        self._writer.transport.abort()
 
     async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                         timeout: float | None = None) -> AsyncioStream:
@@ -76,10 +80,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if info == "socket":
             return self._writer.get_extra_info("socket")
         if info == "is_readable":  # httpcore asks before reusing a kept-alive connection: readable = closed
-            sock = self._writer.get_extra_info("socket")
-            if sock is None or sock.fileno() < 0:
-                return True
-            return bool(select.select([sock], [], [], 0)[0])
+            return is_socket_readable(self._writer.get_extra_info("socket"))  # poll(): any fd, not only < 1024
         return None
 
 
@@ -91,8 +92,9 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
                           socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
-                    host, port, local_addr=(local_address, 0) if local_address else None)
+                reader, writer = await asyncio.open_connection(  # by name (a proxy, a trusted host): IPv6 and
+                    host, port, local_addr=(local_address, 0) if local_address else None,  # IPv4 raced, as anyio
+                    happy_eyeballs_delay=0.25)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
         except OSError as exc:

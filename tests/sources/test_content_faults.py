@@ -236,6 +236,18 @@ def test_an_old_feed_that_declares_nbsp_in_its_doctype_still_reads():
         [("Khorog elders detained & questioned", "http://example.org/a")]
 
 
+def test_a_doctype_padded_with_whitespace_costs_no_more_than_any_feed():
+    parse_feed("x", channel(item("http://example.org", "Warm-up", "/w", "")).encode(), url="http://example.org/f")
+    for doctype in ("<!DOCTYPE" + " " * 65_000, "<!DOCTYPE rss [" + "] " * 30_000):
+        doc = channel(item("http://example.org", "Khorog", "/a", ""), doctype=doctype).encode()
+        started = time.process_time()
+        try:
+            parse_feed("x", doc, url="http://example.org/feed")
+        except ParseError:
+            pass  # a broken document may be refused; what matters is that it is refused at once
+        assert time.process_time() - started < 0.5, "the DOCTYPE is scanned in linear time"
+
+
 def test_hostile_xml_is_parsed_safely_and_quickly_in_process(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-LINE", encoding="utf-8")
