@@ -63,6 +63,7 @@ class World:
         self.stories: dict[int, int] = {}  # story number -> site index
         self.procs: dict[str, subprocess.Popen] = {}
         self.marks: list[tuple[str, float]] = []
+        self.woken: tuple[str, float] | None = None  # (user agent, when) of a host woken from SIGSTOP
         stack.callback(self.stop)
 
     def publish(self, numbers: range) -> None:
@@ -161,6 +162,10 @@ settings:
         for i, site in enumerate(self.sites):  # no feed polled by two hosts at once
             polls = sorted((r.at, r.end or float("inf"), r.headers.get("user-agent", ""))
                            for r in site.requested("/feed.xml"))
+            # A host frozen between its lease check and the send sends that one request when it wakes (no check
+            # can close that gap from this side); its poll then writes nothing (the items check above).
+            stale = [p for p in polls if self.woken and p[2] == self.woken[0] and 0 <= p[0] - self.woken[1] < 2]
+            polls = [p for p in polls if p not in stale[:1]]
             for (a_start, a_end, a_host), (b_start, _, b_host) in zip(polls, polls[1:]):
                 assert a_host == b_host or b_start >= a_end, (f"Site {i}: {a_host} and {b_host} polled it at once",
                                                               polls, self.marks)
@@ -212,9 +217,12 @@ def test_sigstop_longer_than_every_lease_then_sigcont(world):
     survivor = "B" if victim == "A" else "A"
     os.kill(world.procs[victim].pid, signal.SIGSTOP)
     stopped = time.monotonic()
+    world.marks.append(("stop", stopped))
     world.publish(range(6, 10))
     _takeover(world, range(0, 10), stopped, survivor)
     assert world.holder("coordinator") == survivor
+    world.woken = (f"failover-{victim}", time.monotonic())
+    world.marks.append(("cont", world.woken[1]))
     os.kill(world.procs[victim].pid, signal.SIGCONT)  # it wakes up with every lease gone: it must write nothing
     world.publish(range(10, 12))
     assert wait_for(lambda: world.delivered(range(0, 12)), TAKEOVER)
