@@ -154,12 +154,12 @@ class ViewRenderer:
     def _release_stale(self) -> None:
         """Claims of processes that died mid-render back to the queue: those of this machine at once (a pid that
         is gone), others' after CLAIM_BOUND (their host may only be slow)."""
-        from monitor.store.leases import _takeover
+        from monitor.store.leases import holder_gone
 
         claims = self.store.view_claimants()
         if not claims:  # the usual case: a read, no write transaction
             return
-        dead = [c for c in claims if c != self.holder and _takeover(c)]
+        dead = [c for c in claims if c != self.holder and holder_gone(c)]
         if self.store.release_stale_views(CLAIM_BOUND, dead, give_up_after=GIVE_UP_AFTER):
             log.info("screenshots: claims left by a stopped process are back in the queue")
 

@@ -42,7 +42,7 @@ def host_id() -> str:
 def holder_id() -> str:
     """Who holds a lease: this host, process and machine ("vps-1/4242@3f2a9c01d4e5"). Two processes never share a
     lease, even with one MONITOR_HOST_ID (a cloned machine), so one cannot renew or give back what the other acts
-    under; the machine part says where the pid means something (`_takeover`)."""
+    under; the machine part says where the pid means something (`holder_gone`)."""
     return f"{host_id()}/{os.getpid()}@{machine_id()}"
 
 
@@ -130,7 +130,7 @@ async def keep_alive(store, leases, ttl: float) -> None:
                 log.warning("%s: lease not renewed: %s", lease.name, exc)
 
 
-def _takeover(holder: str) -> bool:
+def holder_gone(holder: str) -> bool:
     """Whether a live lease of another process under this host id may be taken back now: its holder ran on THIS
     machine (same machine id, boot and pid namespace) and its pid is gone (a crashed run), so the next run need
     not wait lease_ttl. A holder on another machine under the same host id (a clone), or of an older monitor
@@ -238,7 +238,7 @@ class LeaseQueries:
                 f"AND (holder = ? OR expires_at <= {now} OR holder LIKE ? ESCAPE '\\'){skip}",
                 [*names, holder, _like_literal(holder.rpartition("/")[0]) + "/%"]).fetchall()
             for name, was, token, live in rows:
-                if live and was != holder and not _takeover(was):  # another process under this host id
+                if live and was != holder and not holder_gone(was):  # another process under this host id
                     continue
                 renew = was == holder and bool(live)
                 token = int(token) if renew else int(token) + 1
