@@ -27,11 +27,9 @@ import tempfile
 import threading
 import time
 import zlib
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from monitor import clock
 from monitor.evidence.pngstrips import Stitcher
 
 log = logging.getLogger("monitor.evidence")
@@ -176,25 +174,6 @@ ENV = "MONITOR_SCREENSHOTS"  # "0" turns them off whatever feeds.yaml says (test
 
 def enabled(settings) -> bool:
     return bool(getattr(settings, "screenshots", True)) and os.environ.get(ENV, "1").strip() != "0"
-
-
-def take(hops, page_url: str) -> tuple[bytes, datetime] | None:
-    """A screenshot for a capture, and when it was taken; None (one line, once per process, when no browser is
-    installed; one line per page when the browser fails) so the capture goes on without it."""
-    global _said_no_browser
-    when = clock.now()
-    try:
-        png = render(hops, page_url)
-    except (RuntimeError, TimeoutError, OSError, ValueError, KeyError) as exc:
-        log.warning("screenshot of %s: %s; the capture is kept without it", page_url, exc)
-        return None
-    if png is None:
-        if not _said_no_browser:
-            _said_no_browser = True
-            log.warning("screenshots: no Chromium found (install chromium, or set `screenshots: false`); "
-                        "captures are kept without them")
-        return None
-    return png, when
 
 
 class Browser:

@@ -169,14 +169,3 @@ def test_each_capture_has_a_full_page_screenshot_rendered_from_the_capture_alone
         pos += 12 + size
     channels = {2: 3, 6: 4}[png[25]]
     assert len(zlib.decompress(b"".join(chunks))) == height * (1 + width * channels), "it decodes"
-
-
-def test_without_a_browser_one_line_says_so_once_and_the_capture_goes_on(monkeypatch, caplog):
-    from monitor.evidence import screenshot
-
-    monkeypatch.setattr(screenshot, "BROWSERS", ("no-such-browser-here",))
-    monkeypatch.setattr(screenshot, "_said_no_browser", False)
-    assert screenshot.take([], "http://127.0.0.1:8123/a") is None
-    assert screenshot.take([], "http://127.0.0.1:8123/b") is None
-    said = [r.getMessage() for r in caplog.records if "screenshots" in r.getMessage()]
-    assert len(said) == 1 and "no Chromium found" in said[0], said

@@ -184,6 +184,22 @@ def test_a_screenshot_queued_while_the_browser_closes_is_still_rendered_in_the_s
     db.close()
 
 
+def test_without_a_browser_one_line_says_so_once_and_the_captures_go_on(world, monkeypatch, caplog):
+    from monitor.evidence import screenshot
+
+    tmp, feeds_path, _site = world
+    monkeypatch.setattr(screenshot, "browser", lambda: None)
+    monkeypatch.setattr(screenshot, "_said_no_browser", False)
+    digest = _cycle(tmp, feeds_path)
+    assert all(title in digest for title, _text in STORIES), "no browser costs no story"
+    said = [r.getMessage() for r in caplog.records if "screenshot" in r.getMessage()]
+    assert len(said) == 1 and "no Chromium found" in said[0], said
+    db = _db(tmp)
+    assert db.execute("SELECT COUNT(*) FROM captures").fetchone()[0] == len(STORIES)
+    assert db.execute("SELECT COUNT(*) FROM views").fetchone()[0] == 0, "nothing queued that nothing can render"
+    db.close()
+
+
 def test_a_failed_browser_leaves_the_screenshots_queued_and_the_next_run_renders_each_once(world, tmp_path):
     from monitor.evidence.capture import Evidence
     from monitor.evidence.verify import verify_state
