@@ -7,6 +7,7 @@ so a test can tell whether anything of a killed monitor is left, and measure the
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -60,7 +61,9 @@ class PeakRSS:
                 pids = marked(self.mark)
             self.bytes = max(self.bytes, rss_bytes(pids))
             rounds += 1
-            self._stop.wait(self.every)
+            # time.sleep, not Event.wait: under libfaketime (a clock moved to another day) a timed wait on a
+            # condition never returns, and the sampler would stop after its first, empty sample
+            time.sleep(self.every)
 
     def __enter__(self) -> "PeakRSS":
         self._thread.start()
