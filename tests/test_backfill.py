@@ -22,6 +22,7 @@ import pytest
 from tests.support.clock import child_env
 from tests.conftest import PROJECT, run_cli
 from tests.support.localsite import LocalSite, Page, article_html, rss
+from tests.support.terminal import foreground
 from tests.sources.test_crawl import KHOROG_RU, listing, sitemap_index, sitemap_xml
 from tests.sources.test_politeness import KHOROG, WEATHER
 
@@ -204,7 +205,8 @@ def test_an_interrupted_backfill_resumes_without_fetching_again(tmp_path, site):
     args = [sys.executable, "-m", "monitor", "backfill", "--since", "2022-05-01", "--feeds", str(feeds),
             "--keywords", str(PROJECT / "keywords.yaml"), "--state", str(tmp_path / "state.db")]
     env = child_env() | {"PYTHONPATH": str(PROJECT)}
-    proc = subprocess.Popen(args, env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=foreground)  # Ctrl-C reaches it, however the suite was started
     deadline = time.monotonic() + 60
     while (len(site.requested("/2023/")) < 2 or not _items_committed(tmp_path / "state.db")) \
             and time.monotonic() < deadline:

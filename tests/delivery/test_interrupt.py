@@ -12,6 +12,7 @@ from tests.support.clock import child_env
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.faultserver import feeds_yaml
 from tests.support.localsite import LocalSite, Page, article_html, rss
+from tests.support.terminal import foreground
 
 TITLE = "Pamiri activists detained in Khorog"
 STORY = ["Security forces detained two Pamiri activists in Khorog, GBAO, on Wednesday night after they criticised "
@@ -23,7 +24,8 @@ def _monitor(tmp_path, feeds, tg: FakeTelegram) -> subprocess.Popen:
     env = child_env({"PYTHONPATH": str(PROJECT), **tg.env()})
     return subprocess.Popen([sys.executable, "-m", "monitor", "run", "--once", "--feeds", str(feeds), "--keywords",
                              str(PROJECT / "keywords.yaml"), "--state", str(tmp_path / "state.db")],
-                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=foreground)  # Ctrl-C reaches it, however the suite was started
 
 
 def test_ctrl_c_during_a_telegram_send_finishes_that_request_and_the_next_run_sends_nothing_twice(tmp_path):
