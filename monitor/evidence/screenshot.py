@@ -151,9 +151,11 @@ class _Pipe:
         end = self.buffer.find(b"\0")
         if end < 0:  # a screenshot is megabytes of base64: gather the chunks, look for the end in the new one
             chunks = [self.buffer]
+            ready = select.poll()  # not select(): it refuses a descriptor over 1023, which a busy service has
+            ready.register(self.inp, select.POLLIN)
             while end < 0:
                 left = self.deadline - time.monotonic()
-                if left <= 0 or not select.select([self.inp], [], [], left)[0]:
+                if left <= 0 or not ready.poll(max(1, int(left * 1000))):
                     self.buffer = b"".join(chunks)
                     raise TimeoutError("the browser did not answer in time")
                 chunk = os.read(self.inp, 1 << 20)

@@ -13,6 +13,7 @@ import io
 import json
 import random
 import struct
+import time
 import zlib
 from datetime import UTC, datetime
 
@@ -166,3 +167,30 @@ def test_the_screenshots_note_gives_the_page_height_and_the_cut():
                   if r.rec_type == "metadata"]
     assert notes[0]["screenshot"]["page_height_px"] == 20000 and notes[0]["screenshot"]["cut_at_px"] == 16000
     assert notes[1]["screenshot"]["page_height_px"] == 4550 and "cut_at_px" not in notes[1]["screenshot"]
+
+
+def test_the_browsers_pipe_is_read_on_a_descriptor_above_1023():
+    # A service polling thousands of sources holds many sockets, so the pipe to Chromium can get a descriptor
+    # over 1023, which select() refuses ("filedescriptor out of range"): the screenshot would fail.
+    import os
+    import resource
+    import threading
+
+    from monitor.evidence.screenshot import _Pipe
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1400:
+        pytest.skip(f"the hard limit on open files is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1400), hard))
+    read, write = os.pipe()
+    high_read, high_write = os.dup2(read, 1300), os.dup2(write, 1301)
+    os.close(read)
+    os.close(write)
+    try:
+        pipe = _Pipe(None, high_write, high_read, time.monotonic() + 5)
+        threading.Timer(0.1, os.write, (high_write, b'{"id": 1, "result": {"ok": true}}\0')).start()
+        assert pipe._read() == {"id": 1, "result": {"ok": True}}
+    finally:
+        os.close(high_read)
+        os.close(high_write)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
