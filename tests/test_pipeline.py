@@ -187,3 +187,27 @@ def test_an_article_that_failed_is_fetched_again_on_the_next_run(tmp_path, site)
     second = run_cli(*args)
     assert "Residents detained" in second.stdout, second.stderr
     assert len(site.requested("/r/khorog")) == 2
+
+
+def test_a_feed_with_many_pages_waiting_for_its_host_does_not_hold_back_another_feeds_page(tmp_path):
+    # Feed A lists 12 slow pages on one host (2 at a time); feed B one page on another host. A's pages waiting
+    # for their host's turn must not take the run's article slots (concurrency + 2 per worker, at most 11 here):
+    # B's page is fetched while A's first two are still on the wire.
+    with LocalSite("127.0.0.1") as a, LocalSite("127.0.0.2") as b:
+        a.add("/feed.xml", Page(rss("A", [{"title": f"Weather report {n}", "path": f"/p/{n}"} for n in range(12)],
+                                    base=a.base).encode(), content_type="application/rss+xml"))
+        for n in range(12):
+            a.add(f"/p/{n}", Page(article_html(f"Weather report {n}", SCHOOL).encode(), delay=1.5))
+        b.add("/feed.xml", Page(rss("B", [{"title": "Winter sale on Pamir tyres", "path": "/p/tyres"}],
+                                    base=b.base).encode(), content_type="application/rss+xml", delay=0.3))
+        b.add("/p/tyres", Page(article_html("Winter sale on Pamir tyres", TYRES).encode()))
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text(f"feeds:\n  - name: A\n    url: {a.url('/feed.xml')}\n  - name: B\n    url: {b.url('/feed.xml')}\n"
+                         "settings:\n  concurrency: 3\n  per_host: 2\n", encoding="utf-8")
+        result = run_cli("run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
+                         "--state", str(tmp_path / "state.db"))
+        first_a = min(r.at for r in a.requested("/p/"))
+        page_b = [r.at for r in b.requested("/p/tyres")]
+    assert result.returncode == 0, result.stderr
+    assert len(page_b) == 1 and page_b[0] - first_a < 1.2, \
+        f"B's page waited {page_b[0] - first_a:.2f} s behind A's pages (A's first took 1.5 s)"

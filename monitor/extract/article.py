@@ -1,12 +1,62 @@
-"""An article from an entry: what the matcher reads besides the title, and the article of a source that carried its
-whole text (a Telegram post), which skips the page fetch and extraction."""
+"""An article from an entry: its fetched page read into an Article (the main text, or the feed's summary standing
+in), what the matcher reads besides the title, and the article of a source that carried its whole text (a
+Telegram post), which skips the page fetch and extraction."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from typing import Any, Protocol
 
 from monitor import clock
+from monitor.extract.text import ExtractionTimeout
 from monitor.models import Article, FeedEntry
+from monitor.sources.charset import decode_html, is_garbled
+
+log = logging.getLogger("monitor")  # the pipeline's own logger: these lines read as before the move
+
+PAGE_TYPES = ("text/html", "application/xhtml", "text/plain", "application/xml", "text/xml")
+
+
+class Page(Protocol):
+    """What reading needs of a fetched page (sources.exchange.Response)."""
+
+    url: str
+    headers: Any
+    content: bytes
+    hops: tuple
+
+
+async def read_page(extractor, entry: FeedEntry, response: Page | None, *, always: bool = False) -> Article:
+    """The page's main text as an Article; the feed's own summary stands in when there is none (no page, no
+    text, an extraction that failed or timed out, undecodable bytes). The extractor's workers skip a page on
+    which no keyword can fire, unless `always` (a backfill reading an undated page for its date)."""
+    now = clock.now()
+    if response is None:
+        return Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.summary,
+                       published=entry.published, fetched_at=now, raw_sha256="", extracted=False)
+    content_type = response.headers.get("content-type", "text/html").lower()
+    sha = hashlib.sha256(response.content).hexdigest()
+    extracted = None  # keep_raw_html is superseded: the matched page is kept whole as WARC records (evidence/)
+    if any(t in content_type for t in PAGE_TYPES):
+        try:
+            extracted = await extractor.extract(decode_html(response.content, content_type, where=response.url),
+                                                response.url, with_metadata=not (entry.title and entry.published),
+                                                hint=None if always else f"{entry.title}\n{entry.summary}")
+        except ExtractionTimeout as exc:
+            log.warning("article %s: %s; using the feed summary", entry.url, exc)
+        except Exception as exc:  # a crashing extractor must cost one article, not the run
+            log.warning("article %s: extraction failed (%s); using the feed summary", entry.url, exc)
+    if extracted is not None and is_garbled(extracted.text) and entry.summary:
+        log.warning("article %s: the page text is garbled (undecodable bytes); using the feed summary", entry.url)
+        extracted = None
+    if extracted is None:
+        return Article(entry=entry, final_url=response.url, title=entry.title, text=entry.summary,
+                       published=entry.published, fetched_at=now, raw_sha256=sha, extracted=False,
+                       hops=response.hops)
+    return Article(entry=entry, final_url=response.url, title=entry.title or extracted.title, text=extracted.text,
+                   published=entry.published or extracted.published, fetched_at=now, raw_sha256=sha,
+                   extracted=True, hops=response.hops)
 
 
 def match_text(article: Article) -> str:
