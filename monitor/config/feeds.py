@@ -182,6 +182,7 @@ class Settings(BaseModel):
     recheck_after: tuple[float, ...] = (86400.0, 604800.0)  # re-fetch a matched page this long after capture
     requisites_max_count: int = Field(default=30, ge=0)  # images, stylesheets, fonts kept per matched page (0: none)
     requisites_max_bytes: int = Field(default=10_000_000, ge=0)  # and their bytes in all, per page
+    requisites_per_host: int = Field(default=6, ge=1, le=8)  # a page's requisites in flight per host (a browser's 6)
     screenshots: bool = True  # a full-page PNG of each capture, from the capture (evidence/screenshot.py)
     timestamp_authorities: tuple[str, ...] = ()  # RFC 3161 URLs: trusted time for `export --sign` (evidence/timestamp.py)
 

@@ -16,6 +16,8 @@ import logging
 import re
 from urllib.parse import urljoin, urlsplit
 
+from monitor.extract.article import PAGE_TYPES  # the pages whose requisites are kept: those read for text
+
 log = logging.getLogger("monitor.evidence")
 
 _CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)['"]?\s*\)""", re.I)
@@ -70,7 +72,7 @@ def in_css(css: str, base: str) -> list[str]:
     return list(dict.fromkeys(u for u in (_keep(base, r) for r in refs) if u and _ASSET.search(urlsplit(u).path)))
 
 
-PARALLEL = 4  # requisites of one page in flight at once; each host's own gate (per_host) still applies
+PARALLEL = 6  # requisites of one page in flight at once, as a browser loads them (each host: requisites_per_host)
 
 
 async def fetch(fetcher, page_url: str, html: str, *, feed: str | None, max_count: int, max_bytes: int,
@@ -100,7 +102,8 @@ async def fetch(fetcher, page_url: str, html: str, *, feed: str | None, max_coun
     async def one(i: int) -> None:
         url = queue[i]
         try:
-            response = await fetcher.get(url, feed=feed, max_bytes=max_bytes - state["spent"], accept="*/*")
+            response = await fetcher.get(url, feed=feed, max_bytes=max_bytes - state["spent"], accept="*/*",
+                                         requisite=True)
         except FetchError as exc:
             log.debug("page requisite %s of %s: %s", url, page_url, exc)
             return
@@ -173,9 +176,6 @@ async def fetch_post(fetcher, entry, *, max_count: int, max_bytes: int) -> list:
     spent = sum(len(h.body) for group in kept for h in group)
     return await fetch(fetcher, page, html, feed=entry.feed, max_count=max_count, max_bytes=max_bytes,
                        kept=kept, spent=spent)
-
-
-PAGE_TYPES = ("text/html", "application/xhtml", "text/plain", "application/xml", "text/xml")
 
 
 async def for_article(fetcher, settings, entry, response) -> list:

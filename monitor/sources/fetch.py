@@ -129,8 +129,9 @@ class Fetcher:
     def _gate(self, host: str) -> _HostGate:
         gate = self._gates.get(host)
         if gate is None:
+            wide = getattr(self.settings, "requisites_per_host", self.settings.per_host)
             gate = self._gates[host] = _HostGate(host, asyncio.Semaphore(self.settings.per_host),
-                                                 self.settings.host_delay)
+                                                 self.settings.host_delay, requisite_slots=asyncio.Semaphore(wide))
         return gate
 
     def slow_down(self, host: str, delay: float) -> None:
@@ -151,7 +152,7 @@ class Fetcher:
     async def get(self, url: str, *, etag: str | None = None,
                   last_modified: str | None = None, max_bytes: int | None = None,
                   accept: str | None = None, feed: str | None = None, robots: bool | None = None,
-                  truncate: bool = False) -> Response:
+                  truncate: bool = False, requisite: bool = False) -> Response:
         """GET with redirects checked hop by hop; raises FetchError with a one-line reason.
 
         URLs the user wrote in feeds.yaml are trusted as written; every other URL (a link from a feed, a redirect)
@@ -159,6 +160,9 @@ class Fetcher:
         `feed` names the feed the request is for (its proxy is used). robots.txt is checked for each hop unless
         `robots` is False, or it is None and the URL is a `kind: feed` URL from feeds.yaml. With `truncate`, a body
         over the cap is cut to its first `max_bytes` instead of refused (robots.txt: RFC 9309 parses a prefix).
+        A `requisite` (a matched page's image, stylesheet or font) takes one of the host's `requisites_per_host`
+        slots instead of its `per_host` ones: a browser showing the page loads them that wide. Spacing,
+        Retry-After and back-off are the host's, whichever slots a request takes.
         """
         cap = max_bytes or self.settings.max_bytes
         headers: dict[str, str] = {}
@@ -174,10 +178,10 @@ class Fetcher:
         if robots is None:
             robots = url not in self._feed_urls
         client = self._client(self.proxy_for(url, feed))
-        return await self._follow(client, url, headers, cap, robots, feed, truncate)
+        return await self._follow(client, url, headers, cap, robots, feed, truncate, requisite)
 
     async def _follow(self, client: httpx.AsyncClient, url: str, headers: dict[str, str], cap: int,
-                      robots: bool, feed: str | None, truncate: bool = False) -> Response:
+                      robots: bool, feed: str | None, truncate: bool = False, requisite: bool = False) -> Response:
         current = url
         budget = self.settings.timeout  # network time left: queueing for our own turn is not counted
         retried = False
@@ -192,7 +196,8 @@ class Fetcher:
                 raise RobotsDisallowed(f"robots.txt of {urlsplit(current).netloc} forbids {urlsplit(current).path}")
             host = (urlsplit(current).hostname or "").lower()
             gate = self._gate(host)
-            async with gate.slots, self._global:  # per host first: a busy host must not hold global slots
+            slots = gate.requisite_slots if requisite and gate.requisite_slots else gate.slots
+            async with slots, self._global:  # per host first: a busy host must not hold global slots
                 await gate.wait_turn()
                 if self.before_request is not None:  # hosts.py: is this host's lease still its own?
                     self.before_request()

@@ -34,6 +34,7 @@ class _HostGate:
     backoff_round: int = 0
     backoff_until: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    requisite_slots: asyncio.Semaphore | None = None  # a matched page's images and styles: as wide as a browser's
 
     async def wait_turn(self) -> None:
         """Sleep until this host may be asked again; raise if it is backed off or paused for long."""
