@@ -261,8 +261,10 @@ class Monitor(DeliverySteps):
             return Outcome(status, error)
         from monitor.evidence import requisites as page_requisites, screenshot
 
-        requisites = await page_requisites.for_article(self.fetcher, self.settings, entry, response)
         view = screenshot.wanted(self.settings, response)  # queued with the capture, rendered in the background
+        if view:
+            self.views.prepare()  # the browser starts while the requisites are on the wire
+        requisites = await page_requisites.for_article(self.fetcher, self.settings, entry, response)
         # the page as received goes to disk (fsynced; a bucket's PUT off the event loop) before its transaction
         post = {"post_url": entry.url} if entry.text is not None else None  # a post: its page holds many
         pending = await self.evidence.write_async(article.hops, text=article.text, title=article.title,

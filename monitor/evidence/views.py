@@ -3,8 +3,10 @@
 Starting a headless Chromium costs a second of CPU and ~200 MB; doing that per capture, on the way from a
 match to its story, doubled the first cycle. So a capture only queues its screenshot (a `views` row, in the
 capture's own transaction: queued if and only if indexed), and `ViewRenderer` renders the queue in the
-background with one browser (niced, one page at a time, a fresh browser context per page), closed again when
-the queue is empty. Each screenshot is rendered from the capture's WARC records alone (screenshot.py's proxy),
+background with one browser (niced, one page at a time, a fresh browser context per page). The browser is
+started as soon as a page matches (`prepare`: it starts while the page's requisites are on the wire), and stays
+open IDLE_CLOSE seconds after the queue empties, or until the run ends: the matches of one cycle come seconds
+apart, and a browser per match cost each its start. Each screenshot is rendered from the capture's WARC records alone (screenshot.py's proxy),
 then appended as its own records (`resource` `urn:view:<url>` + `metadata`, warc.build_view), fsynced, and
 indexed with a custody line (`rendered`) in one transaction. A run that ends, or a browser that fails, leaves
 the rest queued: the next run renders it; a capture is given up after GIVE_UP_AFTER failed attempts.
@@ -22,6 +24,7 @@ import contextvars
 import hashlib
 import logging
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 
@@ -35,6 +38,7 @@ GIVE_UP_AFTER = 3  # failed attempts (over runs) before a capture stays without 
 FINISH_WITHIN = 120.0  # s: at the end of a run, how long the queue may still take; the rest waits for the next
 PAGE_TIMEOUT = 30.0  # s: one page's render, browser start included
 CLAIM_BOUND = 600.0  # s: a claim this old is a host that died mid-render (a render takes PAGE_TIMEOUT at most)
+IDLE_CLOSE = 10.0  # s: the browser stays open this long after the queue empties, for the cycle's next match
 
 
 @dataclass(frozen=True)
@@ -82,11 +86,26 @@ class ViewRenderer:
         self._stop = False
         self._tried: set[int] = set()  # a capture is tried once per run: a failing one waits for the next run
         self._browser = None
+        self._opening = threading.Lock()  # the browser is started by prepare() or by the first render, once
+        self._wake = asyncio.Event()  # a kick (or the run's end) during the idle wait
+        self._ending = False
         self.rendered = 0
 
     def kick(self) -> None:
         """Render what is queued, in the background; a no-op while the queue is being worked through."""
         self._again = True
+        self._wake.set()
+        self._start()
+
+    def prepare(self) -> None:
+        """A page matched and its capture will be queued once its requisites are in: start the browser now,
+        in a thread, so its start is not on the way to the screenshot. The idle timer closes it if no capture
+        comes (the capture failed)."""
+        if self._browser is None and not self._stop and not self._opening.locked():
+            asyncio.get_running_loop().run_in_executor(None, self._open_quietly)
+        self._start()
+
+    def _start(self) -> None:
         if self._task is None or self._task.done():
             # a context of its own: the renderer outlives the poll that kicked it, and must not write under
             # that poll's feed lease (store/leases.py), which ends with the poll
@@ -105,9 +124,12 @@ class ViewRenderer:
     def halt(self) -> None:
         """The service is stopping: the page being rendered ends, the rest waits for the next start."""
         self._stop = True
+        self._wake.set()
 
     async def finish(self, within: float = FINISH_WITHIN) -> None:
         """Wait for the queue (at most `within` seconds, then after the page being rendered); close the browser."""
+        self._ending = True  # no idle wait for further captures: none will come
+        self._wake.set()
         task = self._task
         if task is not None and not task.done():
             done, _ = await asyncio.wait({task}, timeout=PAGE_TIMEOUT if self._stop else within)
@@ -120,9 +142,12 @@ class ViewRenderer:
     async def _drain(self) -> None:
         try:
             while True:
-                while self._again and not self._stop:
-                    self._again = False
-                    await self._work_through_queue()
+                while not self._stop:
+                    if self._again:
+                        self._again = False
+                        await self._work_through_queue()
+                    elif self._ending or not await self._idle():
+                        break  # the run ends, or nothing came for IDLE_CLOSE
                 await asyncio.to_thread(self._close)
                 # a kick() that came while the browser was closing found this task still running: take that
                 # queue too, or its capture would wait for the next run. No await between this check and the
@@ -134,6 +159,18 @@ class ViewRenderer:
         finally:
             if self._browser is not None:  # failed or cancelled with a browser open
                 await asyncio.to_thread(self._close)
+
+    async def _idle(self) -> bool:
+        """Keep the browser for the cycle's next capture: wait up to IDLE_CLOSE for a kick, the run's end or
+        a halt (each sets _wake). False when nothing came."""
+        self._wake.clear()
+        if self._again or self._stop or self._ending:
+            return True
+        try:
+            await asyncio.wait_for(self._wake.wait(), IDLE_CLOSE)
+        except TimeoutError:
+            return False
+        return True
 
     async def _work_through_queue(self) -> None:
         self._release_stale()
@@ -222,26 +259,19 @@ class ViewRenderer:
     def _render(self, row) -> tuple[str, object, bytes]:
         """In a worker thread: the capture's records read back, rendered by the run's browser, and the
         screenshot's own records built (sha256 of the PNG, when it was taken, the records' bytes)."""
-        from monitor.evidence import screenshot
         from monitor.evidence.warc import build_view
 
         data = self.evidence.read(row)  # a local byte range, or the capture's object in the bucket
         hops, last_id = hops_from_records(data)
         if not hops:
             raise ValueError("no response among the capture's records")
-        if self._browser is None:
-            binary = screenshot.browser()
-            if binary is None:
-                raise RuntimeError("no Chromium found")
-            started = time.monotonic()
-            self._browser = screenshot.Browser(binary)
-            log.debug("screenshots: browser started in %.2f s", time.monotonic() - started)
+        browser = self._open()
         taken_at = clock.now()
         url = row["final_url"]
-        png = self._browser.render(hops, url, timeout=PAGE_TIMEOUT)
+        png = browser.render(hops, url, timeout=PAGE_TIMEOUT)
         sha = hashlib.sha256(png).hexdigest()
         shot = {"uri": f"urn:view:{url}", "taken_at": taken_at.isoformat(), "sha256": sha, "bytes": len(png)}
-        page, captured = getattr(self._browser, "last_height", (0, 0))
+        page, captured = getattr(browser, "last_height", (0, 0))
         if page:  # the page's own height, and where the screenshot stops when it is cut (screenshot.MAX_HEIGHT)
             shot["page_height_px"] = page
             if captured < page:
@@ -250,8 +280,30 @@ class ViewRenderer:
                 "screenshot": shot, "rendered_from": "the capture's own records only (no network)"}
         return sha, taken_at, build_view(url, png, taken_at, note, last_id)
 
+    def _open(self):
+        """In a worker thread: the run's browser, started if it is not running (once, whoever asks first)."""
+        from monitor.evidence import screenshot
+
+        with self._opening:
+            if self._browser is None:
+                binary = screenshot.browser()
+                if binary is None:
+                    raise RuntimeError("no Chromium found")
+                started = time.monotonic()
+                self._browser = screenshot.Browser(binary)
+                log.debug("screenshots: browser started in %.2f s", time.monotonic() - started)
+            return self._browser
+
+    def _open_quietly(self) -> None:
+        """prepare()'s start: a browser that fails to start is reported by the render that needs it."""
+        try:
+            self._open()
+        except Exception as exc:
+            log.debug("screenshots: the browser did not start in advance: %s", exc)
+
     def _close(self) -> None:
-        browser, self._browser = self._browser, None
+        with self._opening:  # never while prepare() is still starting it: that browser would be left running
+            browser, self._browser = self._browser, None
         if browser is not None:
             browser.close()
 

@@ -270,3 +270,60 @@ def test_with_a_bucket_the_screenshot_is_read_from_and_kept_beside_its_capture_i
         assert verify_state(store, Evidence(store)).ok, "verify re-reads every screenshot from the bucket"
     finally:
         store.close()
+
+
+def _renderer(tmp):
+    from monitor.evidence.capture import Evidence
+    from monitor.evidence.views import ViewRenderer
+    from monitor.store import Store
+
+    store = Store(tmp / "state.db")
+    return store, ViewRenderer(store, Evidence(store))
+
+
+async def _until(check, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("never happened")
+
+
+def test_the_browser_starts_when_a_page_matches_and_waits_open_for_the_cycles_next_capture(world):
+    tmp, _feeds, _site = world
+    store, renderer = _renderer(tmp)
+
+    async def run() -> None:
+        renderer.prepare()  # a page matched; its requisites are still on the wire
+        await _until(lambda: len(FakeBrowser.started) == 1)
+        renderer.kick()  # the first capture's screenshot (here: nothing queued) is done: the queue is empty
+        await asyncio.sleep(0.3)
+        assert not FakeBrowser.started[0].closed, "kept open for the next match of the cycle"
+        renderer.prepare()  # the next match uses the browser already running
+        await asyncio.sleep(0.1)
+        await renderer.finish()
+
+    try:
+        asyncio.run(run())
+    finally:
+        store.close()
+    assert len(FakeBrowser.started) == 1 and FakeBrowser.started[0].closed, "one browser, closed at the run's end"
+
+
+def test_a_browser_started_for_a_capture_that_never_came_is_closed_after_the_idle_time(world, monkeypatch):
+    from monitor.evidence import views
+
+    tmp, _feeds, _site = world
+    monkeypatch.setattr(views, "IDLE_CLOSE", 0.2)
+    store, renderer = _renderer(tmp)
+
+    async def run() -> None:
+        renderer.prepare()  # the page matched, then its capture failed: no kick ever comes
+        await _until(lambda: FakeBrowser.started and FakeBrowser.started[0].closed)
+        assert renderer._browser is None
+
+    try:
+        asyncio.run(run())
+    finally:
+        store.close()
+    assert len(FakeBrowser.started) == 1
