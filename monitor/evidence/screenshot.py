@@ -201,8 +201,14 @@ class Browser:
                 *flags, "about:blank"]
 
         def child() -> None:
+            source = from_w if from_w != 3 else os.dup(from_w)  # dup2(to_r, 3) would close it first
             os.dup2(to_r, 3)
-            os.dup2(from_w, 4)
+            os.dup2(source, 4)
+            # dup2 onto the same number is a no-op that keeps close-on-exec: a pipe that was already fd 3 (a
+            # young process has few files open) was closed at exec, and Chromium said "Remote debugging pipe
+            # file descriptors are not open" (1 start in 4 in bench_render.py)
+            os.set_inheritable(3, True)
+            os.set_inheritable(4, True)
             if nice:
                 os.nice(nice)
 
