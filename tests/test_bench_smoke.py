@@ -18,7 +18,8 @@ def test_bench_harness_smoke(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--feeds", "20", "--items", "5", "--delay", "0.01",
-         "--baseline-feeds", "4", "--soak-cycles", "2", "--no-rss2email", "--no-micro", "--no-calibrate",
+         "--baseline-feeds", "4", "--soak-cycles", "2", "--steady-rounds", "1", "--no-rss2email", "--no-micro",
+         "--no-calibrate",
          "--workdir", str(tmp_path / "work"), "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )
