@@ -202,7 +202,8 @@ def test_a_feed_with_many_pages_waiting_for_its_host_does_not_hold_back_another_
                                     base=b.base).encode(), content_type="application/rss+xml", delay=0.1))
         b.add("/p/tyres", Page(article_html("Winter sale on Pamir tyres", TYRES).encode()))
         feeds = tmp_path / "feeds.yaml"
-        feeds.write_text(f"feeds:\n  - name: A\n    url: {a.url('/feed.xml')}\n  - name: B\n    url: {b.url('/feed.xml')}\n"
+        feeds.write_text(f"feeds:\n  - name: A\n    url: {a.url('/feed.xml')}\n"
+                         f"  - name: B\n    url: {b.url('/feed.xml')}\n"
                          "settings:\n  concurrency: 3\n  per_host: 2\n", encoding="utf-8")
         result = run_cli("run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
                          "--state", str(tmp_path / "state.db"))

@@ -6,8 +6,8 @@ capture's own transaction: queued if and only if indexed), and `ViewRenderer` re
 background with one browser (niced, one page at a time, a fresh browser context per page). The browser is
 started as soon as a page matches (`prepare`: it starts while the page's requisites are on the wire), and stays
 open IDLE_CLOSE seconds after the queue empties, or until the run ends: the matches of one cycle come seconds
-apart, and a browser per match cost each its start. Each screenshot is rendered from the capture's WARC records alone (screenshot.py's proxy),
-then appended as its own records (`resource` `urn:view:<url>` + `metadata`, warc.build_view), fsynced, and
+apart, and a browser per match cost each its start. Each screenshot is rendered from the capture's WARC
+records alone (screenshot.py's proxy), then appended as its own records (`resource` `urn:view:<url>` + `metadata`, warc.build_view), fsynced, and
 indexed with a custody line (`rendered`) in one transaction. A run that ends, or a browser that fails, leaves
 the rest queued: the next run renders it; a capture is given up after GIVE_UP_AFTER failed attempts.
 

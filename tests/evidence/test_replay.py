@@ -97,7 +97,8 @@ def test_an_export_replays_in_replayweb_page_with_its_text(export, tmp_path):
         with serve(files) as base:
             browser.get(base + "/")
             seen: dict = {}
-            deadline = time.monotonic() + 60  # ~1 s when it works; a loaded CI run took over 12, three workers on two cores over 30
+            # ~1 s when it works; a loaded CI run took over 12 s, three test workers on two cores over 30
+            deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 seen = browser.execute_script(FIND_REPLAY)
                 if "no charges had been announced" in seen["text"] and any(ok for _src, ok in seen["images"]):
