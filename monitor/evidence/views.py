@@ -7,8 +7,8 @@ background with one browser (niced, one page at a time, a fresh browser context 
 started as soon as a page matches (`prepare`: it starts while the page's requisites are on the wire), and stays
 open IDLE_CLOSE seconds after the queue empties, or until the run ends: the matches of one cycle come seconds
 apart, and a browser per match cost each its start. Each screenshot is rendered from the capture's WARC
-records alone (screenshot.py's proxy), then appended as its own records (`resource` `urn:view:<url>` + `metadata`, warc.build_view), fsynced, and
-indexed with a custody line (`rendered`) in one transaction. A run that ends, or a browser that fails, leaves
+records alone (screenshot.py's proxy), then appended as its own records (`resource` `urn:view:<url>` +
+`metadata`, warc.build_view), fsynced, and indexed with a custody line (`rendered`) in one transaction. A run that ends, or a browser that fails, leaves
 the rest queued: the next run renders it; a capture is given up after GIVE_UP_AFTER failed attempts.
 
 Hosts sharing a state (issue 25) share the queue: each host reads only the views it can render (its own local
@@ -280,11 +280,15 @@ class ViewRenderer:
                 "screenshot": shot, "rendered_from": "the capture's own records only (no network)"}
         return sha, taken_at, build_view(url, png, taken_at, note, last_id)
 
-    def _open(self):
-        """In a worker thread: the run's browser, started if it is not running (once, whoever asks first)."""
+    def _open(self, in_advance: bool = False):
+        """In a worker thread: the run's browser, started if it is not running (once, whoever asks first).
+        None `in_advance` once the run is ending: a start queued by prepare() that ran after finish() closed
+        the browser would leave one running."""
         from monitor.evidence import screenshot
 
         with self._opening:
+            if in_advance and (self._ending or self._stop):
+                return None
             if self._browser is None:
                 binary = screenshot.browser()
                 if binary is None:
@@ -297,7 +301,7 @@ class ViewRenderer:
     def _open_quietly(self) -> None:
         """prepare()'s start: a browser that fails to start is reported by the render that needs it."""
         try:
-            self._open()
+            self._open(in_advance=True)
         except Exception as exc:
             log.debug("screenshots: the browser did not start in advance: %s", exc)
 

@@ -327,3 +327,18 @@ def test_a_browser_started_for_a_capture_that_never_came_is_closed_after_the_idl
     finally:
         store.close()
     assert len(FakeBrowser.started) == 1
+
+
+def test_a_browser_start_queued_by_a_match_that_runs_after_the_run_ended_starts_nothing(world):
+    tmp, _feeds, _site = world
+    store, renderer = _renderer(tmp)
+
+    async def run() -> None:
+        await renderer.finish()  # the run ends and closes what is open
+        await asyncio.to_thread(renderer._open_quietly)  # prepare()'s start, its thread scheduled only now
+
+    try:
+        asyncio.run(run())
+    finally:
+        store.close()
+    assert FakeBrowser.started == [], "no browser is left running after the run"
