@@ -97,13 +97,20 @@ def test_an_export_replays_in_replayweb_page_with_its_text(export, tmp_path):
         with serve(files) as base:
             browser.get(base + "/")
             seen: dict = {}
-            # ~1 s when it works; a loaded CI run took over 12 s, three test workers on two cores over 30
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                seen = browser.execute_script(FIND_REPLAY)
-                if "no charges had been announced" in seen["text"] and any(ok for _src, ok in seen["images"]):
+            # ~1 s when it works, over 12 s on a loaded CI run. In about one full suite in three the player
+            # never opened its replay frame (its service worker not ready at the first load, never with the
+            # test alone): as a reader would, the test then loads the player once more, and checks the same.
+            for attempt in (1, 2):
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    seen = browser.execute_script(FIND_REPLAY)
+                    if "no charges had been announced" in seen["text"] and any(ok for _src, ok in seen["images"]):
+                        break
+                    time.sleep(0.2)
+                if any("mp_/" in f for f in seen["frames"]) or attempt == 2:
                     break
-                time.sleep(0.2)
+                browser.save_screenshot(str(tmp_path / "replay-first-load.png"))
+                browser.get(base + "/")
             browser.save_screenshot(str(tmp_path / "replay.png"))
     finally:
         browser.quit()
