@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # config (pydantic) is imported when a command needs it: a qu
     from monitor.config.feeds import FeedsFile
 
 
-def _date(text: str) -> datetime:
+def parse_date(text: str) -> datetime:
     try:
         return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
     except ValueError:
@@ -209,7 +209,7 @@ def run_async(coro) -> int:
     return asyncio.run(coro)
 
 
-def _notifiers(feeds=None, rules=None, args: argparse.Namespace | None = None):
+def build_notifiers(feeds=None, rules=None, args: argparse.Namespace | None = None):
     """The channels of the environment, routed by feeds.yaml's `recipients:`. Commands that only send what is
     queued (flush, test) pass `args`: feeds.yaml is then read for its recipients, if it can be read."""
     from monitor.delivery.channels import notifiers_from_env
@@ -226,7 +226,7 @@ def _notifiers(feeds=None, rules=None, args: argparse.Namespace | None = None):
 
 
 @contextmanager
-def _state(args: argparse.Namespace, *, locked: bool = False, read_only: bool = False) -> Iterator[Store]:
+def open_state(args: argparse.Namespace, *, locked: bool = False, read_only: bool = False) -> Iterator[Store]:
     """The state file, closed afterwards; `locked` for commands that poll or deliver (one monitor at a time),
     `read_only` for commands that only read it (they work on an archive copy on write-protected media)."""
     with instance_lock(args.state, database_url(args)) if locked else nullcontext():
@@ -243,7 +243,7 @@ EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG, EXIT_DEGRADED = 0, 1, 2, 3  # 3: done, but e
 
 
 
-def _typed_url(target: str) -> bool:
+def is_typed_url(target: str) -> bool:
     """True for an http(s) URL; raise a one-line error for another scheme (ftp://, a typo like htps://)."""
     if target.lower().startswith(("http://", "https://")):
         return True
@@ -272,14 +272,14 @@ def state_label(args: argparse.Namespace, absolute: bool = True) -> str:
     return redact_url(url) if url else os.path.abspath(args.state) if absolute else args.state
 
 
-def _existing_state(args: argparse.Namespace) -> None:
+def require_state(args: argparse.Namespace) -> None:
     """Commands that only read the state must not create an empty one because of a typo in --state."""
     if not database_url(args) and not Path(args.state).is_file():
         raise RuntimeError(f"no state file at {args.state} (check --state or $MONITOR_STATE; "
                            "`monitor run --once` creates it)")
 
 
-def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+def add_common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """The options every command takes, accepted before or after the command name."""
     d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
     parser.add_argument("--feeds", default=d("feeds.yaml"), help="feeds file (default ./feeds.yaml)")

@@ -74,9 +74,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"error: no state at {args.state}", file=sys.stderr)
             return 1
         from monitor.evidence.capture import Evidence
-        from monitor.cli.common import _state
+        from monitor.cli.common import open_state
 
-        with _state(args) as store:
+        with open_state(args) as store:
             result = verify_state(store, Evidence(store))
         target = f"the archive of {state_label(args, absolute=False)}"
     for problem in result.problems:
@@ -95,7 +95,7 @@ def export_wacz_command(args: argparse.Namespace) -> int:
     from monitor.evidence.capture import Evidence
     from monitor.evidence.signing import SigningError, key_path, load_private
     from monitor.evidence.wacz import export_wacz
-    from monitor.cli.common import _state
+    from monitor.cli.common import open_state
 
     if not args.output:
         print("error: --format wacz writes a file: give -o FILE.wacz", file=sys.stderr)
@@ -108,7 +108,7 @@ def export_wacz_command(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         stamp = _timestamper(args)
-    with _state(args) as store:
+    with open_state(args) as store:
         report = export_wacz(store, Evidence(store), args.since, args.topic, args.output, signing_key=key,
                              timestamper=stamp)
     for line in report.skipped:

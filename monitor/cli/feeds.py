@@ -19,18 +19,18 @@ MAX_OPML_BYTES = 5_000_000
 
 
 def register(command) -> None:
-    from monitor.cli.common import _common
+    from monitor.cli.common import add_common_options
 
     p = command("feeds", "import feeds from an OPML file (feed readers' export), or export feeds.yaml as OPML")
     sub = p.add_subparsers(dest="feeds_action", required=True, metavar="ACTION")
     imp = sub.add_parser("import", help="add the feeds of an OPML file to feeds.yaml (comments are kept)")
-    _common(imp, suppress=True)
+    add_common_options(imp, suppress=True)
     imp.add_argument("opml", type=Path, help="the OPML file")
     imp.add_argument("--dry-run", action="store_true", help="print what would be added; change nothing")
     imp.add_argument("--interval", default=None, help="interval: for the new feeds (default: the file's default)")
     imp.set_defaults(handler=cmd_import)
     exp = sub.add_parser("export", help="write the feeds of feeds.yaml as OPML")
-    _common(exp, suppress=True)
+    add_common_options(exp, suppress=True)
     exp.add_argument("--output", "-o", type=Path, help="file to write (default stdout)")
     exp.set_defaults(handler=cmd_export)
 

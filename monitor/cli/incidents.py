@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from monitor.cli.common import _date, _existing_state, _state
+from monitor.cli.common import open_state, parse_date, require_state
 
 
 def register(command) -> None:
     p = command("incidents", "list the incidents: one entry per event, whatever the outlets and languages")
-    p.add_argument("--since", type=_date, help="YYYY-MM-DD: incidents on or after this day (default: all)")
+    p.add_argument("--since", type=parse_date, help="YYYY-MM-DD: incidents on or after this day (default: all)")
     p.add_argument("--format", choices=("table", "jsonl"), default="table",
                    help="table (default) or jsonl (one object per incident; the keys are a contract)")
     p.add_argument("--rebuild", action="store_true",
@@ -32,7 +32,7 @@ _USAGE = {"confirm": "confirm ID [FIELD]", "correct": "correct ID FIELD VALUE", 
 def cmd_incidents(args: argparse.Namespace) -> int:
     from monitor.stories.incident_export import incident_records, write_jsonl, write_table
 
-    _existing_state(args)
+    require_state(args)
     if args.action:
         return _review(args)
     if args.rebuild:
@@ -40,10 +40,10 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         from monitor.stories.incidents import IncidentDesk
 
         feeds, rules = load_config(args)
-        with _state(args) as store:
+        with open_state(args) as store:
             filed = IncidentDesk(rules, store).file_unfiled({f.name: f.language or "" for f in feeds.feeds})
         print(f"filed {filed} stor{'y' if filed == 1 else 'ies'} under incidents", file=sys.stderr)
-    with _state(args) as store:
+    with open_state(args) as store:
         records = incident_records(store, args.since.date().isoformat() if args.since else "")
     (write_jsonl if args.format == "jsonl" else write_table)(records, sys.stdout)
     return 0
@@ -60,7 +60,7 @@ def _review(args: argparse.Namespace) -> int:
         raise RuntimeError(f"usage: monitor incidents {_USAGE[args.action]} (ids are numbers)")
     ids = [int(x) for x in v[:numbers]]
     try:
-        with _state(args) as store:
+        with open_state(args) as store:
             if args.action == "confirm":
                 status = review.confirm(store, ids[0], v[1] if len(v) > 1 else "", args.who, args.note)
                 print(f"incident {ids[0]}: confirmed {v[1] if len(v) > 1 else 'the whole record'}; status {status}")
@@ -101,7 +101,7 @@ def export_incidents(args: argparse.Namespace) -> int:
         raise ConfigError([Problem("--format", None, "uwazi-csv needs --incidents; --incidents takes --format "
                                    "jsonl, csv or uwazi-csv, and no --topic")])
     since = "" if args.since <= datetime(1970, 1, 2, tzinfo=timezone.utc) else args.since.date().isoformat()
-    with _state(args) as store:
+    with open_state(args) as store:
         records = incident_records(store, since)
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as out:

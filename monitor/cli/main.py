@@ -12,7 +12,7 @@ from pathlib import Path
 
 from monitor import __version__
 from monitor.cli import evidence, feeds, incidents, outbox, review, run, state, stories, web
-from monitor.cli.common import _common, _date, exit_now, fail, setup_logging
+from monitor.cli.common import add_common_options, exit_now, fail, parse_date, setup_logging
 from monitor.config.problems import ConfigError
 
 # Modules that add subcommands of their own (each has `register(command)`), in the order --help lists them.
@@ -25,12 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="monitor", description="Pamir news monitor: catch the stories that "
                                      "matter about GBAO and the Pamiris, deliver them as digests.")
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
-    _common(parser, suppress=False)
+    add_common_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
-        _common(p, suppress=True)
+        add_common_options(p, suppress=True)
         return p
 
     p = command("run", "poll the feeds and deliver digests (forever, or once with --once)")
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--incidents", action="store_true", help="score incident grouping and the records' fields "
                    "on a labelled folder of reports instead (see README: Incidents)")
     p = command("export", "write the evidence archive of matched stories")
-    p.add_argument("--since", type=_date, default=datetime(1970, 1, 1, tzinfo=timezone.utc),
+    p.add_argument("--since", type=parse_date, default=datetime(1970, 1, 1, tzinfo=timezone.utc),
                    help="YYYY-MM-DD (default: everything)")
     p.add_argument("--topic", help="only stories of this topic")
     p.add_argument("--format", choices=("jsonl", "csv", "wacz", "uwazi-csv"), default="jsonl",
@@ -68,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("show", "print one story with all its sources")
     p.add_argument("story_id", type=int)
     p = command("backfill", "fetch what the sources offer for a past period and send one digest")
-    p.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD")
-    p.add_argument("--until", type=_date, help="YYYY-MM-DD (default today)")
+    p.add_argument("--since", required=True, type=parse_date, help="YYYY-MM-DD")
+    p.add_argument("--until", type=parse_date, help="YYYY-MM-DD (default today)")
     p.add_argument("--feed", action="append", help="only this feed (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="print the digest instead of delivering it")
     p = command("discover", "list the feeds a web page links to")

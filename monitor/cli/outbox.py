@@ -19,13 +19,13 @@ def cmd_flush(args: argparse.Namespace) -> int:
 
     from monitor.delivery.outbox import deliver_due
     from monitor.delivery.notifier import channel_label
-    from monitor.cli.common import EXIT_DEGRADED, _notifiers, _state, state_exists
+    from monitor.cli.common import EXIT_DEGRADED, build_notifiers, open_state, state_exists
 
-    notifiers = _notifiers(args=args)
+    notifiers = build_notifiers(args=args)
     if not state_exists(args):
         print(f"no state at {args.state}: nothing to flush")
         return 0
-    with _state(args, locked=True) as store:
+    with open_state(args, locked=True) as store:
         report = asyncio.run(deliver_due(store, notifiers, force=True))
         pending = sum(row["pending"] for row in store.outbox_channels())
     for channel, digest_id, reason, _ in report.retrying:

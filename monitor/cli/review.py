@@ -8,14 +8,14 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.cli.common import _date, _typed_url, state_exists
+from monitor.cli.common import is_typed_url, parse_date, state_exists
 
 
 def register(command) -> None:
     p = command("rematch", "re-score the kept texts with the current rules; newly matched stories go into the "
                            "next digest, once")
-    p.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD (publication date, or when seen)")
-    p.add_argument("--until", type=_date, help="YYYY-MM-DD, inclusive (default: today)")
+    p.add_argument("--since", required=True, type=parse_date, help="YYYY-MM-DD (publication date, or when seen)")
+    p.add_argument("--until", type=parse_date, help="YYYY-MM-DD, inclusive (default: today)")
     p.add_argument("--topic", help="only this topic of keywords.yaml")
     p.add_argument("--dry-run", action="store_true", help="print what would change and change nothing")
     p.add_argument("--refetch", action="store_true",
@@ -37,7 +37,7 @@ def cmd_rematch(args: argparse.Namespace) -> int:
     from monitor.relevance.matcher import Matcher
     from monitor.relevance.keywords import load_rules
     from monitor.review.rematch import format_report, rematch
-    from monitor.cli.common import _state
+    from monitor.cli.common import open_state
 
     from monitor.cli.common import load_config
 
@@ -53,7 +53,7 @@ def cmd_rematch(args: argparse.Namespace) -> int:
     if not state_exists(args):
         print(f"no state yet at {args.state}: run `monitor run --once` first")
         return 0
-    with _state(args, locked=True) as store:
+    with open_state(args, locked=True) as store:
         report = rematch(store, Matcher(rules), since=args.since, until=until, topic=args.topic,
                          dry_run=args.dry_run, refetch=(feeds, rules) if args.refetch else None)
     print(format_report(report, dry_run=args.dry_run, since=args.since, topic=args.topic))
@@ -63,9 +63,9 @@ def cmd_rematch(args: argparse.Namespace) -> int:
 def cmd_label(args: argparse.Namespace) -> int:
     from monitor.sources.fetch import FetchError
     from monitor.review.labels import label_target
-    from monitor.cli.common import _state
+    from monitor.cli.common import open_state
 
-    with _state(args) as store:  # no instance lock: a label is one small transaction, fine beside a running monitor
+    with open_state(args) as store:  # no instance lock: a label is one small transaction, fine beside a running monitor
         try:
             done = asyncio.run(label_target(store, args.target, args.label, note=args.note, language=args.lang))
         except ValueError as exc:
@@ -104,7 +104,7 @@ def _verdict(keywords: str, title: str, text: str, label: str) -> str:
 
 def cmd_labels(args: argparse.Namespace) -> int:
     from monitor.review.labels import export_labels
-    from monitor.cli.common import _state
+    from monitor.cli.common import open_state
 
     if args.action == "export" and args.folder is None:
         print("error: `monitor labels export DIR` needs the folder to write", file=sys.stderr)
@@ -112,7 +112,7 @@ def cmd_labels(args: argparse.Namespace) -> int:
     if not state_exists(args):
         print(f"no state yet at {args.state}: nothing labelled")
         return 0
-    with _state(args, read_only=True) as store:
+    with open_state(args, read_only=True) as store:
         labels = store.labels()
     if args.action == "export":
         count = export_labels(labels, args.folder)
@@ -134,7 +134,7 @@ def run_label_eval(args: argparse.Namespace) -> int:
     from monitor.relevance.matcher import Matcher
     from monitor.review.labels import label_samples
     from monitor.relevance.keywords import load_rules
-    from monitor.cli.common import _state
+    from monitor.cli.common import open_state
 
     try:
         matcher = Matcher(load_rules(args.keywords))
@@ -144,7 +144,7 @@ def run_label_eval(args: argparse.Namespace) -> int:
     if not state_exists(args):
         print(f"no state at {args.state}: nothing labelled yet")
         return 2
-    with _state(args, read_only=True) as store:
+    with open_state(args, read_only=True) as store:
         samples = label_samples(store.labels())
     if not samples:
         print(f"{args.state}: no labels yet: `monitor label STORY-ID relevant|irrelevant`")
@@ -158,7 +158,7 @@ def run_label_eval(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from monitor.relevance.explain import explain_target
 
-    if not _typed_url(args.target) and not Path(args.target).is_file():
+    if not is_typed_url(args.target) and not Path(args.target).is_file():
         raise RuntimeError(f"{args.target}: no such file (and not an http(s) URL)")
     from monitor.sources.fetch import FetchError
 

@@ -14,8 +14,8 @@ import os
 import sys
 
 from monitor import __version__
-from monitor.cli.common import (EXIT_DEGRADED, EXIT_OK, _notifiers, _state, _typed_url, load_config, state_exists,
-                                 state_label)
+from monitor.cli.common import (EXIT_DEGRADED, EXIT_OK, build_notifiers, is_typed_url, load_config, open_state,
+                               state_exists, state_label)
 from monitor.config.problems import ConfigError
 from monitor.store import Store
 
@@ -26,13 +26,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.once:
         return _cmd_run_once(args)
     feeds, rules = load_config(args)
-    notifiers = _notifiers(feeds, rules)
+    notifiers = build_notifiers(feeds, rules)
     from monitor.delivery.channels import channels_summary
 
     # The first line under journald: which state, which channels — never a secret, an address or a chat id.
     log.info("monitor %s: state %s; delivery: %s", __version__,
              state_label(args), channels_summary(notifiers))
-    with _state(args, locked=True) as store:
+    with open_state(args, locked=True) as store:
         return asyncio.run(_serve(args, feeds, rules, store, notifiers))
 
 
@@ -43,13 +43,13 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
     fp = quiet.fingerprint(args.feeds, args.keywords, os.environ)
     # with no state to hold a plan, the config is checked before a state file is created for it
     config = None if fp and state_exists(args) else _config_and_channels(args)
-    with _state(args, locked=True) as store:
+    with open_state(args, locked=True) as store:
         return asyncio.run(_run_once(args, store, fp, config))
 
 
 def _config_and_channels(args: argparse.Namespace):
     feeds, rules = load_config(args)
-    return (feeds, rules), _notifiers(feeds, rules)
+    return (feeds, rules), build_notifiers(feeds, rules)
 
 
 async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, config) -> int:
@@ -207,7 +207,7 @@ def _short_intervals(path: str, feeds) -> list:
 def cmd_test_delivery(args: argparse.Namespace) -> int:
     from monitor.delivery.outbox import send_test
 
-    results = asyncio.run(send_test(_notifiers(args=args)))
+    results = asyncio.run(send_test(build_notifiers(args=args)))
     for channel, ok, message in results:
         print(f"{channel}: {'OK' if ok else 'FAILED'} {message}")
     return 0 if all(ok for _, ok, _ in results) else 1
@@ -226,7 +226,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not state_exists(args):
         print(f"no state yet at {args.state}: run `monitor run --once` first")
         return 0
-    with _state(args, read_only=True) as store:
+    with open_state(args, read_only=True) as store:
         print(format_status(store, feeds))
     return 0
 
@@ -235,8 +235,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from monitor.backfill import run_backfill
 
     feeds, rules = load_config(args)
-    notifiers = _notifiers(feeds, rules)
-    with _state(args, locked=True) as store:
+    notifiers = build_notifiers(feeds, rules)
+    with open_state(args, locked=True) as store:
         return asyncio.run(run_backfill(feeds, rules, store, notifiers, since=args.since, until=args.until,
                                         only=args.feed, dry_run=args.dry_run))
 
@@ -244,7 +244,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_discover(args: argparse.Namespace) -> int:
     from monitor.sources.sites import discover_feeds
 
-    if not _typed_url(args.url):
+    if not is_typed_url(args.url):
         raise RuntimeError(f"{args.url}: not a URL; give a page's address, e.g. https://example.org/")
     from monitor.sources.fetch import FetchError
 

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any, TextIO
 
-from monitor.cli.common import _existing_state, _state
+from monitor.cli.common import open_state, require_state
 from monitor.config.problems import ConfigError
 from monitor.store import Store
 
@@ -20,7 +20,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.excel and args.format != "csv":
         print(f"error: --excel is for --format csv (not {args.format})", file=sys.stderr)
         return 2
-    _existing_state(args)
+    require_state(args)
     if getattr(args, "incidents", False) or args.format == "uwazi-csv":
         from monitor.cli.incidents import export_incidents
 
@@ -29,11 +29,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         from monitor.cli.evidence import export_wacz_command
 
         if args.topic:  # every format refuses a topic that does not exist (before any file is written)
-            with _state(args) as store:
+            with open_state(args) as store:
                 _check_topic(args, store)
         return export_wacz_command(args)
 
-    with _state(args, read_only=True) as store:
+    with open_state(args, read_only=True) as store:
         if args.topic:
             _check_topic(args, store)
         encoding = "utf-8-sig" if args.excel else "utf-8"  # Excel takes a CSV for UTF-8 only after a BOM
@@ -71,8 +71,8 @@ def _check_topic(args: argparse.Namespace, store: Store) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    _existing_state(args)
-    with _state(args, read_only=True) as store:
+    require_state(args)
+    with open_state(args, read_only=True) as store:
         return show(store, args.story_id, sys.stdout)
 
 

@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from monitor.cli.common import _state, database_url, state_exists, state_label
+from monitor.cli.common import database_url, open_state, state_exists, state_label
 
 log = logging.getLogger("monitor")
 
@@ -23,13 +23,13 @@ def register(command) -> None:
     p.set_defaults(handler=cmd_serve)
     p = command("report", "print the weekly report: counts per topic and source, top stories, new sources")
     p.add_argument("--week", action="store_true", help="the last seven days (the default period)")
-    p.add_argument("--since", type=_date, help="YYYY-MM-DD: the seven days from this date")
+    p.add_argument("--since", type=parse_date, help="YYYY-MM-DD: the seven days from this date")
     p.add_argument("--chart", type=Path, help="also write the trend chart as a PNG file")
     p.set_defaults(handler=cmd_report)
 
 
-def _date(text: str):
-    from monitor.cli.common import _date as parse
+def parse_date(text: str):
+    from monitor.cli.common import parse_date as parse
 
     return parse(text)
 
@@ -102,7 +102,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0
     _, rules, _ = _lenient_config(args) if Path(args.keywords).exists() else (None, None, None)
     since, until = week_of(args.since)
-    with _state(args, read_only=True) as store:
+    with open_state(args, read_only=True) as store:
         report = build_report(store, since, until, [t.name for t in rules.topics] if rules else None, rules=rules)
     sys.stdout.write(render_text(report))
     if args.chart:
