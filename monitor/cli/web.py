@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from monitor.cli.common import database_url, open_state, state_exists, state_label
+from monitor.cli.common import database_url, open_state, parse_date, state_exists, state_label
 
 log = logging.getLogger("monitor")
 
@@ -26,12 +26,6 @@ def register(command) -> None:
     p.add_argument("--since", type=parse_date, help="YYYY-MM-DD: the seven days from this date")
     p.add_argument("--chart", type=Path, help="also write the trend chart as a PNG file")
     p.set_defaults(handler=cmd_report)
-
-
-def parse_date(text: str):
-    from monitor.cli.common import parse_date as parse
-
-    return parse(text)
 
 
 def _lenient_config(args: argparse.Namespace):
