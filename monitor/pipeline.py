@@ -226,15 +226,26 @@ class Monitor(DeliverySteps):
             # a feed's articles mostly share one host, which takes per_host requests at a time: holding more of
             # the shared article slots would only make other feeds' hosts wait behind this one
             feed_slots = asyncio.Semaphore(self.settings.per_host)
-            outcomes = await gather_or_cancel(*(self._process_entry(spec, key, entry, feed_slots)
+            likely = {key: self._likely(entry) for key, entry in new}
+            new.sort(key=lambda item: not likely[item[0]])  # stable: the feed's order otherwise
+            outcomes = await gather_or_cancel(*(self._process_entry(spec, key, entry, feed_slots, likely[key])
                                                 for key, entry in new))
         finally:
             self._claimed.difference_update(key for key, _ in new)
         result.fetched_articles = sum(o.status != "old" for o in outcomes)
         return list(outcomes)
 
+    def _likely(self, entry: FeedEntry) -> bool:
+        """Whether the feed's own title and summary already fire a topic or name GBAO. Such a page takes its
+        feed's first turns and is read before pages that are not: a page can be removed minutes after it
+        appears, and its capture then waits for no unrelated page (a feed of 20 takes 10 turns of its host)."""
+        if entry.text is not None:
+            return False  # a carried post fetches nothing: its order does not matter
+        an = self.matcher.analyse(entry.title, entry.summary)
+        return bool(an.mentions) or any(r.fired for r in an.reports)
+
     async def _process_entry(self, spec: FeedSpec, key: str, entry: FeedEntry,
-                             feed_slots: asyncio.Semaphore) -> Outcome:
+                             feed_slots: asyncio.Semaphore, likely: bool = False) -> Outcome:
         if self._out_of_range(entry.published):
             self._record_old(entry, key, entry.published)
             return Outcome("old")
@@ -242,7 +253,7 @@ class Monitor(DeliverySteps):
         if entry.text is not None:  # the source carried the whole text (a Telegram post): nothing to fetch
             article, error = carried(entry, self.settings.keep_raw_html), ""
         else:
-            response, error, article = await self._fetch_and_read(entry, feed_slots)
+            response, error, article = await self._fetch_and_read(entry, feed_slots, likely)
         if self._out_of_range(article.published):
             self._record_old(entry, key, article.published)
             return Outcome("old")
@@ -274,8 +285,8 @@ class Monitor(DeliverySteps):
             self.views.kick()  # never on this story's way: the renderer works through the queue on its own
         return outcome
 
-    async def _fetch_and_read(self, entry: FeedEntry,
-                              feed_slots: asyncio.Semaphore) -> tuple[Response | None, str, Article]:
+    async def _fetch_and_read(self, entry: FeedEntry, feed_slots: asyncio.Semaphore,
+                              likely: bool = False) -> tuple[Response | None, str, Article]:
         """The page fetched in its feed's turn, then read (extracted) under the run's backpressure.
 
         The feed's turn (per_host pages at a time) is taken first and given back with the download; the run's
@@ -289,7 +300,7 @@ class Monitor(DeliverySteps):
                     response, error = await self._get_page(entry)
                 finally:
                     await turn.aclose()  # the host's turn ends with the download, not after the extraction
-                return response, error, await self._read_page(entry, response)
+                return response, error, await self._read_page(entry, response, first=likely)
 
     async def _get_page(self, entry: FeedEntry) -> tuple[Response | None, str]:
         """The article's page, or None and one line saying why not."""
@@ -300,11 +311,12 @@ class Monitor(DeliverySteps):
             log.debug("article %s: %s", entry.url, exc)
             return None, f"article {entry.url}: {exc}"
 
-    async def _read_page(self, entry: FeedEntry, response: Response | None) -> Article:
-        """The page's main text as an Article; the feed's own summary stands in when there is none."""
+    async def _read_page(self, entry: FeedEntry, response: Response | None, *, first: bool = False) -> Article:
+        """The page's main text as an Article; the feed's own summary stands in when there is none. `first`:
+        ahead of the pages waiting for a worker (the feed said it is about GBAO)."""
         # the workers skip a page with no keyword anywhere (most pages of a feed are not about GBAO), except
         # where a backfill must read an undated entry's page for its date
-        return await read_page(self.extractor, entry, response, always=self._needs_page_date(entry))
+        return await read_page(self.extractor, entry, response, always=self._needs_page_date(entry), first=first)
 
     def _store_match(self, entry: FeedEntry, key: str, article: Article, match: MatchResult,
                      pending=None, view: bool = False) -> Outcome:

@@ -212,3 +212,23 @@ def test_a_feed_with_many_pages_waiting_for_its_host_does_not_hold_back_another_
     assert result.returncode == 0, result.stderr
     assert len(page_b) == 1 and page_b[0] - first_a < 0.4, \
         f"B's page waited {page_b[0] - first_a:.2f} s behind A's pages (A's first took 0.5 s)"
+
+
+def test_the_page_a_feed_announces_as_about_khorog_is_fetched_before_the_feeds_other_pages(tmp_path, site):
+    # A page can be removed minutes after it appears: the one the feed itself says is about Khorog is captured
+    # first, not after the host's turns for the other seven (one page at a time here).
+    items = [{"title": f"Weather report {n}", "path": f"/o/{n}"} for n in range(7)]
+    items.append({"title": "Twelve Pamiri activists detained in Khorog", "path": "/o/khorog"})
+    for n in range(7):
+        site.add(f"/o/{n}", article_html(f"Weather report {n}", SCHOOL))
+    site.add("/o/khorog", article_html("Twelve Pamiri activists detained in Khorog", KHOROG_EN))
+    site.add("/o/feed.xml", Page(rss("O", items, base=site.base).encode(), content_type="application/rss+xml"))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - name: O\n    url: {site.url('/o/feed.xml')}\nsettings:\n  per_host: 1\n",
+                     encoding="utf-8")
+    result = run_cli("run", "--once", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"),
+                     "--state", str(tmp_path / "state.db"))
+    assert result.returncode == 0, result.stderr
+    pages = [r.path for r in sorted(site.requested("/o/"), key=lambda r: r.at) if r.path != "/o/feed.xml"]
+    assert pages[0] == "/o/khorog" and len(pages) == 8, pages
+    assert "Twelve Pamiri activists detained in Khorog" in result.stdout

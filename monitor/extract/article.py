@@ -27,10 +27,12 @@ class Page(Protocol):
     hops: tuple
 
 
-async def read_page(extractor, entry: FeedEntry, response: Page | None, *, always: bool = False) -> Article:
+async def read_page(extractor, entry: FeedEntry, response: Page | None, *, always: bool = False,
+                    first: bool = False) -> Article:
     """The page's main text as an Article; the feed's own summary stands in when there is none (no page, no
     text, an extraction that failed or timed out, undecodable bytes). The extractor's workers skip a page on
-    which no keyword can fire, unless `always` (a backfill reading an undated page for its date)."""
+    which no keyword can fire, unless `always` (a backfill reading an undated page for its date). A page
+    `first` is read before the pages waiting for a worker that are not."""
     now = clock.now()
     if response is None:
         return Article(entry=entry, final_url=entry.url, title=entry.title, text=entry.summary,
@@ -42,7 +44,8 @@ async def read_page(extractor, entry: FeedEntry, response: Page | None, *, alway
         try:
             extracted = await extractor.extract(decode_html(response.content, content_type, where=response.url),
                                                 response.url, with_metadata=not (entry.title and entry.published),
-                                                hint=None if always else f"{entry.title}\n{entry.summary}")
+                                                hint=None if always else f"{entry.title}\n{entry.summary}",
+                                                first=first)
         except ExtractionTimeout as exc:
             log.warning("article %s: %s; using the feed summary", entry.url, exc)
         except Exception as exc:  # a crashing extractor must cost one article, not the run

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import heapq
+import itertools
 import logging
 import multiprocessing
 import os
@@ -183,6 +186,44 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+class _Turns:
+    """`size` pages at a time, like a semaphore, except that a page waiting `first` goes before every page
+    waiting that is not (first come, first served within each)."""
+
+    def __init__(self, size: int):
+        self._free = size
+        self._waiting: list[tuple[bool, int, asyncio.Future]] = []  # a heap: (not first, arrival, its turn)
+        self._arrivals = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def take(self, first: bool = False):
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+        else:
+            turn = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (not first, next(self._arrivals), turn))
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():  # given the turn as it was cancelled: pass it on
+                    self._give_back()
+                else:
+                    turn.cancel()  # left in the heap; _give_back skips it
+                raise
+        try:
+            yield
+        finally:
+            self._give_back()
+
+    def _give_back(self) -> None:
+        while self._waiting:
+            turn = heapq.heappop(self._waiting)[2]
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._free += 1
+
+
 class ExtractorPool:
     """A lazily started process pool; `await pool.extract(html, url)` with a per-page deadline."""
 
@@ -190,7 +231,7 @@ class ExtractorPool:
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.timeout = timeout
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self._slots: asyncio.Semaphore | None = None  # one page per worker, so a deadline measures work only
+        self._turns: _Turns | None = None  # one page per worker, so a deadline measures work only
         self.prefilter = prefilter  # a match.Prefilter the workers apply before extracting (None: extract all)
         self.pages = 0  # how many pages were extracted: a second cycle with nothing new must stay at 0
         self.skipped = 0  # pages the prefilter found no keyword on
@@ -232,12 +273,13 @@ class ExtractorPool:
             self._pool = None
 
     async def extract(self, html: str, url: str, *, with_metadata: bool = True,
-                      hint: str | None = "") -> Extracted | None:
+                      hint: str | None = "", first: bool = False) -> Extracted | None:
         """The page's main text; None when there is none, or when the prefilter (which also reads `hint`,
-        the feed's title and summary) finds no keyword on the page. hint=None: always extract."""
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.workers)
-        async with self._slots:
+        the feed's title and summary) finds no keyword on the page. hint=None: always extract. `first`: ahead
+        of every waiting page that is not."""
+        if self._turns is None:
+            self._turns = _Turns(self.workers)
+        async with self._turns.take(first):
             return await self._run(html, url, with_metadata, hint)
 
     async def _run(self, html: str, url: str, with_metadata: bool, hint: str | None) -> Extracted | None:
