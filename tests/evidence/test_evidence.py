@@ -426,3 +426,28 @@ def test_index_keys_are_surts_as_web_archive_tools_write_them():
     assert surt("https://www.Asia-Plus.tj/ru/news/x?b=2&a=1") == "tj,asia-plus)/ru/news/x?a=1&b=2"
     assert surt("https://rus.ozodi.org:443/a/32951.html") == "org,ozodi,rus)/a/32951.html"
     assert surt("http://127.0.0.1:8080/khorog") == "1,0,0,127:8080)/khorog"
+
+
+def test_images_and_screenshots_are_not_deflated_again_and_every_record_reads_back():
+    # A PNG or JPEG gains nothing from a second deflate; level 9 on a screenshot cost 0.04 CPU-s a page on the
+    # render's way. The gzip header says how hard its member was compressed (XFL: 4 fastest, 2 best, 0 other).
+    from monitor.evidence.warc import build_capture, members, parse_record
+    from monitor.sources.fetch import Hop
+
+    page = _hop(1)
+    photo = Hop("http://news.example/photo.jpg", "GET", "/photo.jpg", (("Host", "news.example"),), "HTTP/1.1",
+                200, "OK", (("Content-Type", "image/jpeg"),), os.urandom(40_000), "192.0.2.1:80", clock.now())
+    png = b"\x89PNG\r\n\x1a\n" + os.urandom(60_000)
+    built = build_capture([page], {"reason": "capture"}, [(photo,)], (png, clock.now()))
+    levels = {}
+    for start, end, raw, error in members(built.data):
+        assert not error and end is not None
+        record = parse_record(raw)
+        assert record.problems() == []
+        levels[(record.type, record.uri)] = built.data[start + 8]
+    assert levels[("response", "http://news.example/photo.jpg")] == 4
+    assert levels[("resource", "urn:view:http://news.example/1")] == 4
+    assert levels[("response", "http://news.example/1")] == 0  # HTML: zlib's default level
+    assert levels[("metadata", "http://news.example/1")] == 0
+    shot = next(parse_record(raw) for _s, _e, raw, _x in members(built.data) if b"urn:view:" in raw[:600])
+    assert shot.block == png
