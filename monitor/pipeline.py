@@ -239,8 +239,8 @@ class Monitor(DeliverySteps):
         """Whether the feed's own title and summary already fire a topic or name GBAO. Such a page takes its
         feed's first turns and is read before pages that are not: a page can be removed minutes after it
         appears, and its capture then waits for no unrelated page (a feed of 20 takes 10 turns of its host)."""
-        if entry.text is not None:
-            return False  # a carried post fetches nothing: its order does not matter
+        if entry.text is not None or self._out_of_range(entry.published):
+            return False  # a carried post fetches nothing, an entry out of the range is only recorded
         an = self.matcher.analyse(entry.title, entry.summary)
         return bool(an.mentions) or any(r.fired for r in an.reports)
 
