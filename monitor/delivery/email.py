@@ -37,6 +37,28 @@ _KIND_HEADERS: dict[str, dict[str, str]] = {
 }
 
 
+class SubjectHeader(str):
+    """A Subject that the email policy does not fold itself: RFC 2047 encoded-words of at most 75 characters,
+    each carrying its own spaces. Python's folding (3.11) put the space between two encoded-words outside
+    them, where every reader drops it: "В Рушане" arrived as "ВРушане"."""
+
+    name = "Subject"
+    MAX_BYTES = 42  # UTF-8 bytes per encoded-word: 56 in base64, 68 with =?utf-8?b? ?=, "Subject: " then 77
+
+    def fold(self, *, policy) -> str:
+        if self.isascii():  # plain words are folded at spaces, which unfolding gives back
+            return policy.header_factory(self.name, str(self)).fold(policy=policy)
+        pieces, piece = [], ""
+        for char in str(self):
+            if piece and len((piece + char).encode("utf-8")) > self.MAX_BYTES:
+                pieces.append(piece)
+                piece = ""
+            piece += char
+        pieces.append(piece)
+        words = [f"=?utf-8?b?{base64.b64encode(p.encode('utf-8')).decode('ascii')}?=" for p in pieces]
+        return f"{self.name}: " + f"{policy.linesep} ".join(words) + policy.linesep
+
+
 @dataclass
 class EmailConfig:
     host: str
@@ -84,7 +106,7 @@ class EmailNotifier:
 
     def render(self, digest: Digest) -> list[str]:
         msg = EmailMessage(policy=policy.SMTP)
-        msg["Subject"] = subject(digest)
+        msg["Subject"] = SubjectHeader(subject(digest))
         msg["From"] = self.config.sender
         # Several recipients do not see each other: one seized mailbox must not reveal the whole team.
         recipients = self.config.recipients

@@ -204,8 +204,10 @@ def render_html(r: WeeklyReport, chart_cid: str | None) -> str:
 
 def render_email(r: WeeklyReport, config, now: datetime) -> str:
     """multipart/alternative: text, and HTML + the PNG chart as multipart/related (cid: reference)."""
+    from monitor.delivery.email import SubjectHeader
+
     msg = EmailMessage(policy=policy.SMTP)
-    msg["Subject"] = r.subject
+    msg["Subject"] = SubjectHeader(r.subject)
     msg["From"] = config.sender
     msg["To"] = config.recipients[0] if len(config.recipients) == 1 else "undisclosed-recipients:;"
     msg["Date"] = format_datetime(now)

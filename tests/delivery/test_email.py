@@ -94,6 +94,28 @@ def test_urgent_subject_names_the_story_and_a_title_with_crlf_cannot_inject_head
     assert title_line == "1. Arrests in Khorog Bcc: attacker@evil.example <script>alert(1)</script> & <b>more</b>"
 
 
+def _as_a_mail_client_reads(raw: bytes, name: str) -> str:
+    """A header as RFC 2047 says to read it: unfolded, and whitespace between two encoded-words dropped."""
+    import re
+    from email.header import decode_header
+
+    head = raw.split(b"\r\n\r\n")[0].decode("ascii")
+    value = re.search(rf"^{name}:(.*?)\r\n(?=\S|$)", head + "\r\n", re.M | re.S).group(1)
+    return "".join(p.decode(c or "ascii") if isinstance(p, bytes) else p
+                   for p, c in decode_header(value.replace("\r\n", ""))).strip()
+
+
+def test_a_russian_urgent_subject_keeps_every_space_in_a_mail_client():
+    # Python's own folding put one space between two encoded-words, where readers drop it ("ВРушане")
+    title = "В Рушане убит местный житель, сообщают родственники погибшего, задержаны ещё трое"
+    with SmtpSink() as sink:
+        send(email_notifier(sink), Digest("urgent", NOW, (story(1, title, topic="killings", terms=()),)))
+        assert sink.wait_for(1)
+        raw = sink.envelopes[0][2]
+    assert _as_a_mail_client_reads(raw, "Subject") == f"URGENT Pamir monitor: 1 story on killings — {title}"
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n\r\n")[0].split(b"\r\n"))
+
+
 def test_each_kind_gets_its_own_subject_and_updates_and_failing_feeds_are_shown():
     updates = (DigestStory(3, "Earlier story on Rushan", "https://a.example/3", "Asia-Plus", NOW, ("detentions",), (),
                            "", also_reported_by=(("Ozodi", "https://ozodi.example/9"),)),)
