@@ -172,12 +172,18 @@ class Digest:
     more_mentions: int = 0  # taken by this digest but over the cap, so not listed
     mention_ids: tuple[int, ...] = ()  # every mention this digest takes (listed or over the cap)
     topic_titles: tuple[tuple[str, str], ...] = ()  # (topic id, title) from keywords.yaml
-    urgent_sent: tuple[tuple[int, str], ...] = ()  # (story id, title) of alerts sent since the last digest
+    # the stories alerted since the last digest: listed by title for those who had the alerts, given in full to a
+    # reader who takes no alerts (recipients: urgency: digest)
+    urgent_sent: tuple[DigestStory, ...] = ()
     recovered: tuple[str, ...] = ()  # kind="health": feeds working again after an announced failure
     changes: tuple[PageChange, ...] = ()  # pages edited or removed since capture (evidence/recheck.py)
     folded: tuple[int, ...] = ()  # waiting stories shown as one incident's entry (taken by the digest too)
     timezone: str = "UTC"  # settings.timezone: every time shown is told in it, with its name
     story_base_url: str = ""  # settings.web_base_url: each entry links to its page in `monitor serve`
+
+    def alerts_only(self) -> bool:
+        """Nothing in it but alerts already sent: only a reader who takes no alerts needs it."""
+        return bool(self.urgent_sent) and not (self.stories or self.updates or self.mentions or self.changes)
 
     def by_topic(self) -> list[tuple[str, list[DigestStory]]]:
         """Stories grouped under the title of the topic that made them urgent, else of their first topic; topics

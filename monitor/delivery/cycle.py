@@ -98,8 +98,10 @@ class DeliverySteps:
             await self.deliver()
             return 0
         self.prune_kept_texts()
+        alerts_alone = any(not getattr(n, "takes_alerts", lambda: True)() for n in self.notifiers)
         digest = build_digest(self.store, self.settings, kind=kind, feed_names=self.feed_names,  # type: ignore[arg-type]
-                              topic_titles=self.matcher.rules.titles, mentions_max=self.matcher.rules.safety_net_max)
+                              topic_titles=self.matcher.rules.titles, mentions_max=self.matcher.rules.safety_net_max,
+                              alerts_alone=alerts_alone)
         count = 0
         if digest is None:
             log.info("no new matching stories: no digest")

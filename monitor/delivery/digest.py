@@ -33,10 +33,11 @@ def _cited(story: DigestStory) -> DigestStory:
 
 def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest", feed_names: set[str],
                  now: datetime | None = None, topic_titles: Mapping[str, str] | None = None,
-                 mentions_max: int = 15) -> Digest | None:
+                 mentions_max: int = 15, alerts_alone: bool = False) -> Digest | None:
     """The next digest: every waiting story, updates if the user wants them, the urgent alerts sent since the
     last digest, failing feeds, and the safety net: the newest `mentions_max` unmatched articles that name GBAO
-    (the rest counted, not listed). Returns None when there is nothing new to tell.
+    (the rest counted, not listed). Returns None when there is nothing new to tell: alerts already sent are
+    news only with `alerts_alone` (a reader takes no alerts: `recipients:` `urgency: digest`).
     """
     now = now or clock.now()
     from monitor.delivery.incidents import fold_incidents
@@ -46,10 +47,11 @@ def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest
     updates: tuple[DigestStory, ...] = tuple(_cited(s) for s in store.waiting_updates()) if settings.show_updates else ()
     mentions = store.waiting_mentions()
     changes = tuple(store.waiting_changes()) if kind == "digest" else ()  # pages edited or removed (evidence/)
-    if not stories and not updates and not mentions and not changes:
+    # the alerts since the last digest: a reader who takes no alerts gets them in this digest (routing.py)
+    urgent = tuple(_cited(s) for s in store.urgent_alerts_since(store.last_digest_at())) if kind == "digest" else ()
+    if not stories and not updates and not mentions and not changes and not (urgent and alerts_alone):
         return None
     failing = tuple(failing_feeds(store.all_feed_states(), settings.failing_after, now, feed_names))
-    urgent = tuple(store.urgent_alerts_since(store.last_digest_at())) if kind == "digest" else ()
     listed = _not_listed_elsewhere(mentions, stories + updates, urgent)
     return Digest(kind=kind, created_at=now, stories=stories, updates=updates, failing_feeds=failing,
                   topic_titles=tuple((topic_titles or {}).items()), urgent_sent=urgent,
@@ -67,11 +69,11 @@ def _same_report(text: str) -> str:
 
 
 def _not_listed_elsewhere(mentions: list[Mention], stories: tuple[DigestStory, ...],
-                          urgent: tuple[tuple[int, str], ...]) -> list[Mention]:
+                          urgent: tuple[DigestStory, ...]) -> list[Mention]:
     """The safety net lists what no topic caught: a mention of a page, or a report, that this digest already
     lists as a story (or that went out as an alert) is left out, though still taken with the digest."""
     urls = {canonical_url(u) for s in stories for u in (s.url, *(u for _, u in s.also_reported_by))}
-    titles = {_same_report(t) for t in (*(s.title for s in stories), *(t for _, t in urgent))} - {""}
+    titles = {_same_report(s.title) for s in (*stories, *urgent)} - {""}
     return [m for m in mentions if canonical_url(m.url) not in urls and _same_report(m.title) not in titles]
 
 

@@ -314,7 +314,7 @@ def render_html(digest: Digest) -> str:
     body += _urgent_html(digest)
     if digest.urgent_sent:
         body.append('<p style="color:#b00020">Urgent alerts sent since the last digest (not repeated below):</p><ul>')
-        body.extend(f'<li dir="auto">story {sid}: {_e(one_line(title, 200))}</li>' for sid, title in digest.urgent_sent)
+        body.extend(f'<li dir="auto">story {s.story_id}: {_e(one_line(s.title, 200))}</li>' for s in digest.urgent_sent)
         body.append("</ul>")
     for topic, stories in digest.by_topic():
         count = plural(len(stories), "story", "stories")

@@ -76,6 +76,9 @@ def queue_digest(store: Store, digest: Digest, notifiers: Sequence[Notifier]) ->
     """
     messages: dict[str, list[str]] = {}
     for notifier in notifiers:
+        if digest.alerts_only() and getattr(notifier, "takes_alerts", lambda: True)():
+            messages[notifier.channel] = []  # it had each of these alerts: a digest of them alone repeats them
+            continue
         try:
             messages[notifier.channel] = notifier.render(digest)
         except Exception:  # a renderer bug must not silence every channel

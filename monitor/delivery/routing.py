@@ -3,7 +3,8 @@
 A `RoutedNotifier` wraps a channel. It renders the digest cut down to the reader's topics, languages and
 urgency, or nothing at all (no message is queued for that reader), and sends through the wrapped channel.
 Cutting is a pure function of the digest; a story's language is its feed's `language:`, else read from the
-script of its title and snippet.
+script of its title and snippet, and an incident's entry is in every language its reports are. A reader who
+takes no alerts (`urgency: digest`) finds the stories alerted since the last digest in full in the digest.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ def select(digest: Digest, r: Recipient, topics: tuple[str, ...], languages: Map
     filtered = bool(topics or r.languages)
     if digest.kind == "health":
         return None if filtered else digest
+    if r.urgency == "digest" and digest.urgent_sent:  # no alert reached them: the alerted stories, in full
+        digest = replace(digest, stories=digest.urgent_sent + digest.stories, urgent_sent=())
 
     def wanted(story: DigestStory) -> bool:
         if topics and not set(topics) & {*story.topics, story.urgent_topic}:
             return False
-        language = languages.get(story.source) or guess_language(f"{story.title}\n{story.snippet}")
-        return not r.languages or language.split("-")[0].lower() in r.languages
+        return not r.languages or bool(reported_in(story, languages) & set(r.languages))
 
     if not filtered:
         return digest
@@ -46,6 +48,16 @@ def select(digest: Digest, r: Recipient, topics: tuple[str, ...], languages: Map
                    urgent_sent=(), failing_feeds=())
 
 
+def reported_in(story: DigestStory, languages: Mapping[str, str]) -> set[str]:
+    """The languages of an entry: its lead report's, and each further source's (an incident's entry lists the
+    reports of other outlets, in other languages, under one headline)."""
+    found = {languages.get(story.source) or guess_language(f"{story.title}\n{story.snippet}")}
+    titles = [*story.also_titles, *[""] * (len(story.also_reported_by) - len(story.also_titles))]
+    for (source, _url), title in zip(story.also_reported_by, titles):  # a title "" is the lead's
+        found.add(languages.get(source) or guess_language(title or story.title))
+    return {code.split("-")[0].lower() for code in found if code}
+
+
 class RoutedNotifier:
     """A channel that only gets what its reader's routing selects."""
 
@@ -55,6 +67,10 @@ class RoutedNotifier:
 
     def describe(self) -> str:
         return f"{self.recipient.name}: {self.inner.describe()}"
+
+    def takes_alerts(self) -> bool:
+        """A digest of nothing but alerts already sent is for the readers who took none (outbox.py)."""
+        return self.recipient.urgency != "digest"
 
     def wants_reports(self) -> bool:
         """The weekly report goes to every reader who takes digests."""

@@ -84,7 +84,7 @@ def _header(digest: Digest) -> str:
     head = f"<b>Pamir monitor {label}</b> — {line}\n<i>{_e(fmt_time(digest.created_at, digest.timezone))}</i>"
     if digest.urgent_sent:
         head += "\n\n🚨 <i>Urgent alerts sent since the last digest:</i>\n" + "\n".join(
-            f"- story {sid}: {_e(one_line(title, 150))}" for sid, title in digest.urgent_sent[:20])
+            f"- story {s.story_id}: {_e(one_line(s.title, 150))}" for s in digest.urgent_sent[:20])
     return head
 
 

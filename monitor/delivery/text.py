@@ -53,7 +53,7 @@ def render_text(digest: Digest) -> str:
     out += urgent_lines(digest)
     if digest.urgent_sent:
         out += ["", "Urgent alerts sent since the last digest (not repeated below):"]
-        out += [f"- story {sid}: {one_line(title, 200)}" for sid, title in digest.urgent_sent]
+        out += [f"- story {s.story_id}: {one_line(s.title, 200)}" for s in digest.urgent_sent]
     number = 0
     for topic, stories in digest.by_topic():
         out += ["", f"== {one_line(topic, 80)} ({plural(len(stories), 'story', 'stories')}) =="]

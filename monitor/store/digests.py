@@ -45,14 +45,14 @@ class DigestQueries:
         row = self.db.execute("SELECT concepts FROM stories WHERE id = ?", (story_id,)).fetchone()
         return tuple(json.loads(row[0])) if row and row[0] else ()
 
-    def urgent_alerts_since(self, since: datetime | None) -> list[tuple[int, str]]:
-        """(story id, title) of the urgent alerts queued after `since` (the last digest): the digest says so."""
+    def urgent_alerts_since(self, since: datetime | None) -> list[DigestStory]:
+        """The stories of the urgent alerts queued after `since` (the last digest): the digest lists them."""
         rows = self.db.execute(
-            """SELECT s.id, s.title FROM stories s JOIN digests d ON d.id = s.digest_id
+            """SELECT s.* FROM stories s JOIN digests d ON d.id = s.digest_id
                WHERE d.kind = 'urgent' AND d.created_at > ? ORDER BY d.created_at, s.id""",
             (_ts(since) or "",),
         )
-        return [(r[0], r[1]) for r in rows]
+        return [self._digest_story(r) for r in rows]
 
     # --- bookkeeping between runs (meta table) -----------------------------------------------
 

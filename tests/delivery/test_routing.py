@@ -117,3 +117,60 @@ def test_routing_mistakes_are_config_errors_at_their_line(tmp_path, clean_env):
     lines = result.stderr.strip().splitlines()
     assert any("exactly one of email: or telegram:" in line and f"{bad}:" in line for line in lines), lines
     assert any("murders" in line and f"{bad}:" in line for line in lines), lines
+
+
+def test_a_reader_who_takes_no_alerts_finds_the_killing_in_full_in_the_next_digest_once(store, tmp_path):
+    feeds_file = tmp_path / "feeds.yaml"
+    feeds_file.write_text(textwrap.dedent("""\
+        feeds:
+          - name: Asia News
+            url: https://asia.example/rss
+            language: en
+        recipients:
+          - name: weekly editor
+            email: editor@ngo.example
+            urgency: digest
+        """), encoding="utf-8")
+    feeds = load_feeds(feeds_file)
+    _story(store, 1, "Asia News", KILLING, (TopicHit("gbao_violence", 8.0, ("shot dead",), urgent=True),),
+           urgent_topic="gbao_violence")
+    with SmtpSink() as sink:
+        notifiers = notifiers_from_env(sink.env(to="team@example.org"), feeds=feeds, rules=RULES)
+
+        def digest_now() -> None:
+            digest = build_digest(store, feeds.settings, feed_names={"Asia News"}, topic_titles=RULES.titles,
+                                  alerts_alone=True)
+            if digest is not None:
+                outbox.queue_digest(store, digest, notifiers)
+
+        for alert in urgent_digests(store, topic_titles=RULES.titles):
+            outbox.queue_digest(store, alert, notifiers)
+        digest_now()  # the alert is the only news since the last digest
+        digest_now()  # and it is not news again
+        assert asyncio.run(outbox.deliver_due(store, notifiers)).ok
+        got: dict[str, list] = {}
+        for (_, rcpts, _), msg in zip(sink.envelopes, sink.messages):
+            for rcpt in rcpts:
+                got.setdefault(rcpt, []).append(msg)
+    assert [m["Subject"].startswith("URGENT") for m in got["team@example.org"]] == [True], \
+        "the team had the alert, and no digest that only repeats it"
+    [digest] = got["editor@ngo.example"]
+    assert not digest["Subject"].startswith("URGENT")
+    text = digest.get_body(("plain",)).get_content()
+    assert f"1. {KILLING}" in text and "not repeated below" not in text
+
+
+def test_a_persian_reader_gets_the_incident_whose_lead_report_is_russian():
+    from monitor.config.recipients import Recipient
+    from monitor.delivery.routing import select
+    from monitor.models import Digest, DigestStory
+
+    entry = DigestStory(1, RU_TITLE, "https://rus.ozodi.org/a/1", "Ozodi RU", NOW, ("gbao_rights",), (), RU_TITLE,
+                        also_reported_by=(("BBC Persian", "https://bbc.example/persian/1"),),
+                        also_titles=("بازداشت سه فعال پامیری در خاروغ",))
+    digest = Digest("digest", NOW, (entry,))
+    languages = {"Ozodi RU": "ru", "BBC Persian": "fa"}
+    persian = Recipient(name="Persian desk", email="fa@ngo.example", languages=("fa",))
+    tajik = Recipient(name="Tajik desk", email="tg@ngo.example", languages=("tg",))
+    assert select(digest, persian, (), languages).stories == (entry,)
+    assert select(digest, tajik, (), languages) is None
