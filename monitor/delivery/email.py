@@ -331,8 +331,10 @@ def render_html(digest: Digest) -> str:
         body.append('<h2 style="font-size:18px;border-bottom:1px solid #ccc">Pages changed since capture</h2><ul>')
         for change in digest.changes:
             title = _link(change.url, one_line(change.title, 300) or "(no title)")
+            page = digest.story_page(change.story_id)  # where every version is shown side by side
+            story = _link(page, f"story {change.story_id}") if page else f"story {change.story_id}"
             body.append(f'<li dir="auto">{title} — {_e(one_line(change.source, 80))}: '
-                        f'<b>{_e(one_line(change.note, 200))}</b> (story {change.story_id})</li>')
+                        f'<b>{_e(one_line(change.note, 200))}</b> ({story})</li>')
         body.append("</ul>")
     body += _mentions_html(digest)
     if digest.failing_feeds:

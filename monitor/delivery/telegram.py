@@ -134,9 +134,11 @@ def render_chunks(digest: Digest, limit: int = LIMIT) -> list[str]:
             links = ", ".join(_link(url, one_line(src, 80)) for src, url in s.also_reported_by[:10])
             blocks.append(("Also reported by", f"• {_link(s.url, one_line(s.title, 300) or '(no title)')}"
                            + (f" — now also: {links}" if links else ""), None))
-    for c in digest.changes:  # evidence/recheck.py
+    for c in digest.changes:  # evidence/recheck.py; the story page shows every version side by side
+        page = digest.story_page(c.story_id)
         blocks.append(("Pages changed since capture", f"• {_link(c.url, one_line(c.title, 300) or '(no title)')}"
-                       f" — {_e(one_line(c.source, 80))}: <b>{_e(one_line(c.note, 200))}</b>", None))
+                       f" — {_e(one_line(c.source, 80))}: <b>{_e(one_line(c.note, 200))}</b>"
+                       + (f" · {_link(page, f'story {c.story_id}')}" if page else ""), None))
     blocks.extend((MENTIONS_HEADING, block, None) for block in _mentions_blocks(digest))
     if digest.failing_feeds:
         lines = ["<i>Feeds failing for a long time (check them):</i>"]

@@ -71,6 +71,8 @@ def render_text(digest: Digest) -> str:
         for change in digest.changes:
             out += ["", f"- {one_line(change.title, 300) or '(no title)'} [story {change.story_id}]",
                     f"  {one_line(change.source, 80)}: {one_line(change.note, 200)}", f"  {one_line(change.url, 2000)}"]
+            if page := digest.story_page(change.story_id):  # where every version is shown side by side
+                out.append(f"  Story page: {page}")
     out += mentions_lines(digest)
     if digest.failing_feeds:
         out += ["", "-- ", "Feeds failing for a long time (check them):"]

@@ -125,3 +125,18 @@ def test_a_web_base_url_that_is_not_http_is_refused_in_one_line():
 
     with pytest.raises(ValidationError, match="web_base_url"):
         Settings(web_base_url="javascript:alert(1)")
+
+
+def test_a_page_changed_since_capture_links_to_its_story_page_where_both_versions_are():
+    from monitor.models import Digest, PageChange
+
+    change = PageChange(3, 17, "Two killed in Rushan", "https://news.example/rushan", "Asia News", "edited",
+                        "edited: killed: 2 → 1")
+    digest = Digest("digest", NOW, changes=(change,), story_base_url="https://monitor.example.org/archive")
+    page = "https://monitor.example.org/archive/story/17"
+    assert f"  Story page: {page}\n" in render_text(digest)
+    mail = EmailNotifier(EmailConfig("127.0.0.1", 25, "none", "m@example.org", ["r@example.org"])).render(digest)[0]
+    html = message_from_string(mail, policy=policy.default).get_body(("html",)).get_content()
+    assert f'<a href="{page}"' in html
+    assert f'<a href="{page}">story 17</a>' in "".join(render_chunks(digest))
+    assert "Story page" not in render_text(Digest("digest", NOW, changes=(change,)))
