@@ -60,21 +60,15 @@ def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest
                   story_base_url=settings.web_base_url or "", folded=folded)
 
 
-def _same_report(text: str) -> str:
-    """A title as two copies of one report share it: case, spacing and punctuation aside."""
-    import unicodedata
-
-    folded = unicodedata.normalize("NFKC", text or "").casefold()
-    return " ".join("".join(c if c.isalnum() else " " for c in folded).split())
-
-
 def _not_listed_elsewhere(mentions: list[Mention], stories: tuple[DigestStory, ...],
                           urgent: tuple[DigestStory, ...]) -> list[Mention]:
     """The safety net lists what no topic caught: a mention of a page, or a report, that this digest already
     lists as a story (or that went out as an alert) is left out, though still taken with the digest."""
     urls = {canonical_url(u) for s in stories for u in (s.url, *(u for _, u in s.also_reported_by))}
-    titles = {_same_report(s.title) for s in (*stories, *urgent)} - {""}
-    return [m for m in mentions if canonical_url(m.url) not in urls and _same_report(m.title) not in titles]
+    from monitor.delivery.incidents import same_report
+
+    titles = {same_report(s.title) for s in (*stories, *urgent)} - {""}
+    return [m for m in mentions if canonical_url(m.url) not in urls and same_report(m.title) not in titles]
 
 
 def urgent_digests(store: Store, *, now: datetime | None = None, topic_titles: Mapping[str, str] | None = None,

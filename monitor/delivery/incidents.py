@@ -4,12 +4,15 @@ An entry is the story with the best headline (a report in `digest_language:` whe
 best score); it lists every other report of the incident as "also reported by" and carries the record in one
 line ("Incident 12 · reported by 4 outlets in en, ru, tg, fa · detention · Khorog · 2026-12-05 · …"). The
 other waiting reports are folded into it and taken by the same digest. An urgent alert goes out once per
-incident; later reports of it wait for the digest, where they arrive as that incident's entry.
+incident; later reports of it wait for the digest, where they arrive as that incident's entry. It also goes
+out once per headline: an aggregator's copy of an alerted report, its text too thin to be folded, waits too.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
+from datetime import timedelta
 
 from monitor.models import DigestStory
 from monitor.stories.incident_export import incident_records, one_line
@@ -69,12 +72,31 @@ def _records(store, ids: set[int]) -> list[dict]:
     return incident_records(store, ids=ids)
 
 
+ECHO_DAYS = 7  # an alert's headline seen again within this many days is a copy of it, not a new alert
+ECHO_MIN_WORDS = 4  # ... when it has at least this many words ("Breaking news" is no report's own headline)
+
+
+def same_report(text: str) -> str:
+    """A title as two copies of one report share it: case, spacing and punctuation aside."""
+    folded = unicodedata.normalize("NFKC", text or "").casefold()
+    return " ".join("".join(c if c.isalnum() else " " for c in folded).split())
+
+
 def first_alerts(store, stories: list[DigestStory]) -> list[DigestStory]:
-    """The urgent stories whose incident has had no alert yet (one per incident), as their incident's entry."""
+    """The urgent stories whose incident has had no alert yet (one per incident), as their incident's entry,
+    and whose headline no alert of the last ECHO_DAYS carried (one per headline)."""
+    from monitor import clock
+
     of = store.incidents_of_stories([s.story_id for s in stories])
     out: list[DigestStory] = []
     alerted: set[int] = set()
+    headlines = {same_report(a.title) for a in store.urgent_alerts_since(clock.now() - timedelta(days=ECHO_DAYS))}
     for s in stories:
+        headline = same_report(s.title)
+        if len(headline.split()) >= ECHO_MIN_WORDS:
+            if headline in headlines:
+                continue  # a copy of an alerted report: it waits for the digest
+            headlines.add(headline)
         incident = of.get(s.story_id)
         if incident is None:
             out.append(s)

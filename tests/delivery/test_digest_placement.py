@@ -140,3 +140,20 @@ def test_a_page_changed_since_capture_links_to_its_story_page_where_both_version
     assert f'<a href="{page}"' in html
     assert f'<a href="{page}">story 17</a>' in "".join(render_chunks(digest))
     assert "Story page" not in render_text(Digest("digest", NOW, changes=(change,)))
+
+
+def test_an_aggregators_copy_of_an_alerted_killing_sends_no_second_alert_and_waits_for_the_digest(store):
+    from monitor.delivery import outbox
+
+    _killing(store)
+    [alert] = urgent_digests(store, topic_titles=TITLES)
+    outbox.queue_digest(store, alert, [])
+    # a day later an aggregator carries the same headline over a two-line teaser: too thin to be folded by its text
+    hits = (TopicHit("gbao_violence", 4.0, ("shot dead",), urgent=True),)
+    copy = _story(store, "https://aggregator.example/item/9", KILLING.upper() + "!", hits, urgent_topic="gbao_violence",
+                  feed="Aggregator")
+    other = _story(store, "https://news.example/rushan", "Two men were shot dead near Rushan on Sunday evening", hits,
+                   urgent_topic="gbao_violence")
+    assert [a.stories[0].story_id for a in urgent_digests(store, topic_titles=TITLES)] == [other]
+    digest = build_digest(store, Settings(), feed_names=set(), topic_titles=TITLES)
+    assert copy in {s.story_id for s in digest.stories}, "the copy is still reported, in the digest"
