@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -82,11 +83,12 @@ def clean_env(monkeypatch, tmp_path):
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run `python -m monitor ...` as a user would, with this checkout on the path."""
+            timeout: float = 120, prefix: Sequence[str] = ()) -> subprocess.CompletedProcess:
+    """Run `python -m monitor ...` as a user would, with this checkout on the path (`prefix`: a command it runs
+    under, such as setpriv)."""
     full_env = suite_clock.child_env({"PYTHONPATH": str(PROJECT)})
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True,
+    return subprocess.run([*prefix, sys.executable, "-m", "monitor", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd or PROJECT, timeout=timeout)
 
 

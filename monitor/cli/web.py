@@ -61,6 +61,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not state_exists(args):
         print(f"error: no state yet at {args.state}: run `monitor run --once` first", file=sys.stderr)
         return 1
+    with open_state(args, read_only=args.read_only):
+        pass  # a state that cannot be opened is one line now, not a traceback from the server's start-up
     feeds, rules, rules_error = _lenient_config(args)
     import uvicorn
 

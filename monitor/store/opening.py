@@ -15,13 +15,17 @@ from pathlib import Path
 from monitor.store.common import StateError, _explain, is_database_url, redact_url
 from monitor.store.schema import _SCHEMA, SCHEMA_VERSION, add_missing_columns, record_version, stored_version
 
+# what SQLite says when a WAL state's -shm file cannot be made: 3.40 says the second in a read-only folder
+_NO_SHM = ("unable to open", "attempt to write a readonly database")
+
+
 def _open_read_only(path: str) -> sqlite3.Connection:
     """mode=ro beside a running monitor; on media where SQLite cannot even make its shared-memory file (a
     write-protected folder or disk) the file cannot change under us either: `immutable` reads it without locks."""
     uri = Path(os.path.abspath(path)).as_uri()
     last: sqlite3.DatabaseError | None = None
     for query in ("mode=ro", "mode=ro&immutable=1"):
-        if last is not None and ("unable to open" not in str(last)
+        if last is not None and (not any(said in str(last) for said in _NO_SHM)
                                  or os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)):
             break  # locked, damaged, missing: never read past another program's lock
         db = None

@@ -164,3 +164,12 @@ def test_a_hostile_or_broken_opml_file_changes_nothing(tmp_path):
         result = run_cli("feeds", "import", str(path), "--feeds", str(feeds))
         assert result.returncode == 2 and message in one_error_line(result)
     assert feeds.read_text(encoding="utf-8") == "feeds:\n  - name: A\n    url: https://example.org/rss\n"
+
+
+@pytest.mark.parametrize("options", [(), ("--read-only",)])
+def test_serving_a_damaged_state_is_one_line_before_anything_listens(tmp_path, options):
+    state = tmp_path / "copied-from-a-usb-stick.db"
+    state.write_bytes(b"not a database at all\n" * 50)
+    result = run_cli("serve", "--port", "0", "--state", str(state), *options, timeout=30)
+    assert result.returncode == 1
+    assert "not a usable SQLite database" in one_error_line(result) and "serving the archive" not in result.stderr

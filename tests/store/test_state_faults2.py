@@ -55,8 +55,9 @@ def _copy(made_state, folder: Path) -> tuple[Path, Path]:
     return feeds, copy
 
 
-def _run(feeds: Path, state: Path, *cmd: str) -> subprocess.CompletedProcess:
-    return run_cli(*cmd, "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"), "--state", str(state))
+def _run(feeds: Path, state: Path, *cmd: str, prefix: list[str] = ()) -> subprocess.CompletedProcess:
+    return run_cli(*cmd, "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"), "--state", str(state),
+                   prefix=prefix)
 
 
 def test_a_new_state_records_its_schema_version(tmp_path):
@@ -91,18 +92,30 @@ def test_a_state_from_a_newer_monitor_is_refused_clearly_and_never_touched(made_
     assert _sha(state) == before
 
 
-@pytest.fixture
-def read_only_state(made_state, tmp_path):
-    """A copy of the state that this process may not write: chmod for a normal user; a read-only tmpfs for root
-    (root writes through file modes). Skipped where neither can be had."""
+# root writes through file modes: its commands run without CAP_DAC_OVERRIDE (and friends) to feel them
+_NO_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+
+
+@pytest.fixture(params=["chmod", "read-only mount"])
+def read_only_state(made_state, tmp_path, request):
+    """A copy of the state that the monitor may not write, and the command prefix to run it with: the file and
+    its folder made read-only (what a user does to an archive copy), or a read-only tmpfs (write-protected
+    media, as root). Skipped where it cannot be had."""
     feeds, state = made_state
-    if os.geteuid() != 0:
+    if request.param == "chmod":
+        prefix = []
+        if os.geteuid() == 0:
+            if shutil.which("setpriv") is None:
+                pytest.skip("setpriv (util-linux) is needed to drop root's override of file modes")
+            prefix = _NO_OVERRIDE
         feeds, copy = _copy(made_state, tmp_path / "ro")
         copy.chmod(0o444)
         copy.parent.chmod(0o555)
-        yield feeds, copy
+        yield feeds, copy, prefix
         copy.parent.chmod(0o755)
         return
+    if os.geteuid() != 0:
+        pytest.skip("mounting a read-only tmpfs needs root")
     mount = tmp_path / "ro"
     mount.mkdir()
     if shutil.which("mount") is None:
@@ -113,15 +126,15 @@ def read_only_state(made_state, tmp_path):
     try:
         feeds, copy = _copy(made_state, mount)
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True, capture_output=True)
-        yield feeds, copy
+        yield feeds, copy, []
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def test_a_read_only_state_refuses_a_run_clearly_and_every_reading_command_still_works(read_only_state):
-    feeds, state = read_only_state
+    feeds, state, prefix = read_only_state
     before = _sha(state)
-    result = _run(feeds, state, "run", "--once")
+    result = _run(feeds, state, "run", "--once", prefix=prefix)
     assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr, result.stderr
     assert str(state) in result.stderr and "writable" in result.stderr, result.stderr
@@ -130,7 +143,7 @@ def test_a_read_only_state_refuses_a_run_clearly_and_every_reading_command_still
     for cmd, shows in [(("status",), "Feed"), (("export", "--since", "2020-01-01"), "Khorog"),
                        (("show", "1"), "Khorog"), (("report", "--since", clock.now().strftime("%Y-%m-%d")), "1 stor"),
                        (("labels",), "label")]:
-        result = _run(feeds, state, *cmd)
+        result = _run(feeds, state, *cmd, prefix=prefix)
         assert result.returncode == 0, (cmd, result.returncode, result.stdout, result.stderr)
         assert "readonly" not in result.stderr and "Traceback" not in result.stderr, (cmd, result.stderr)
         assert shows in result.stdout, (cmd, result.stdout)
@@ -139,7 +152,7 @@ def test_a_read_only_state_refuses_a_run_clearly_and_every_reading_command_still
 
     from tests.support.webarchive import serving
 
-    with serving(state, "--read-only") as url:
+    with serving(state, "--read-only", prefix=prefix) as url:
         page = httpx.get(url + "/story/1", timeout=10)
         home = httpx.get(url + "/", timeout=10)
     assert page.status_code == 200 and "Khorog" in page.text, page.text[:500]

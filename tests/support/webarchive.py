@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -115,8 +115,9 @@ def _filler(n: int) -> list[tuple[str, str, str, int]]:
 
 
 @contextmanager
-def serving(state: Path, *options: str) -> Iterator[str]:
-    """The real `monitor serve` on a free loopback port over `state`, answering; yields its base URL."""
+def serving(state: Path, *options: str, prefix: Sequence[str] = ()) -> Iterator[str]:
+    """The real `monitor serve` on a free loopback port over `state`, answering; yields its base URL (`prefix`:
+    a command it runs under, such as setpriv)."""
     import httpx
     import pytest
 
@@ -124,7 +125,7 @@ def serving(state: Path, *options: str) -> Iterator[str]:
     from tests.support.smtp_sink import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--port", str(port), "--state", str(state),
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "monitor", "serve", "--port", str(port), "--state", str(state),
                              "--keywords", str(PROJECT / "keywords.yaml"), "--feeds", str(PROJECT / "feeds.yaml"), *options],
                             cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={"PYTHONPATH": str(PROJECT), "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
