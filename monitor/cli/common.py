@@ -168,7 +168,7 @@ def load_config(args: argparse.Namespace) -> tuple[FeedsFile, object]:
         from monitor.config.recipients import topic_problems
 
         try:
-            data, line_of = load_yaml(args.feeds)
+            data, line_of = load_yaml(args.feeds, collect=[])  # a duplicate key: load_feeds says so
             problems += topic_problems(str(args.feeds), data, rules.titles, line_of)
         except ConfigError:
             pass  # the YAML itself is broken: load_feeds has said so above

@@ -316,19 +316,19 @@ def _duplicate_names(data: dict, file: str, line_of: LineOf) -> list[Problem]:
 
 def load_feeds(path: str | Path) -> FeedsFile:
     """Read and validate feeds.yaml; raise ConfigError listing every problem with its line."""
-    tabs: list[Problem] = []
+    early: list[Problem] = []  # tabs and duplicate keys, reported with the other mistakes
     try:
-        data, line_of = load_yaml(path, collect=tabs)
+        data, line_of = load_yaml(path, collect=early)
     except ConfigError as exc:
-        raise ConfigError(tabs + exc.problems) from None
+        raise ConfigError(early + exc.problems) from None
     name = str(path)
     if not isinstance(data, dict):
-        raise ConfigError(tabs + [Problem(name, line_of(()), "expected a mapping with a top-level 'feeds:' list")])
+        raise ConfigError(early + [Problem(name, line_of(()), "expected a mapping with a top-level 'feeds:' list")])
     try:
         feeds = FeedsFile.model_validate(data)
     except ValidationError as exc:  # names twice are found on the raw data: pydantic checks them only when all is well
         problems = [p for p in validation_problems(exc, name, line_of) if "two feeds are named" not in p.message]
-        raise ConfigError(tabs + _duplicate_names(data, name, line_of) + problems) from None
-    if tabs:
-        raise ConfigError(tabs)
+        raise ConfigError(early + _duplicate_names(data, name, line_of) + problems) from None
+    if early:
+        raise ConfigError(early)
     return feeds
