@@ -120,3 +120,19 @@ def test_a_duplicate_key_in_feeds_yaml_hides_none_of_its_other_mistakes(tmp_path
     assert f"{feeds}:10: duplicate key 'digest_interval' (first at line 9)" in err, err
     assert f"{feeds}:4: " in err and "two feeds are named 'Ozodi'" in err, err
     assert f"{feeds}:7: " in err and "ftp://pamir.example/rss" in err, err
+
+
+def test_a_broken_recipient_does_not_read_as_a_missing_team_address(tmp_path, clean_env):
+    """The team list is routed by recipients only (no MONITOR_EMAIL_TO): a slip in one recipient is that slip,
+    not also a delivery setting to fix."""
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - name: Ozodi\n    url: https://rus.ozodi.org/rss\nrecipients:\n"
+                     "  - name: desk\n    email: desk@ngo.example\n  - name: lead\n    urgency: sometimes\n",
+                     encoding="utf-8")
+    env = {"MONITOR_SMTP_HOST": "127.0.0.1", "MONITOR_EMAIL_FROM": "monitor@ngo.example"}
+    result = run_cli("check-config", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"), env=env)
+    assert result.returncode == 2
+    assert f"{feeds}:7: recipient 'lead': give exactly one of email: or telegram:" in result.stderr, result.stderr
+    assert "MONITOR_EMAIL_TO" not in result.stderr, result.stderr
+    result = run_cli("check-config", "--feeds", str(feeds), "--keywords", str(PROJECT / "keywords.yaml"))
+    assert "has email: but MONITOR_SMTP_HOST is not set" in result.stderr, result.stderr
