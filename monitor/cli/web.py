@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from monitor.cli.common import database_url, open_state, parse_date, state_exists, state_label
+from monitor.cli.common import database_url, open_state, parse_date, parse_port, state_exists, state_label
 
 log = logging.getLogger("monitor")
 
@@ -18,7 +18,7 @@ def register(command) -> None:
     p = command("serve", "a local web page over the archive: stories, search, triage, feeds, trends")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs "
                    "MONITOR_WEB_TOKEN)")
-    p.add_argument("--port", type=int, default=8750, help="port (default 8750)")
+    p.add_argument("--port", type=parse_port, default=8750, help="port (default 8750; 0: any free port)")
     p.add_argument("--read-only", action="store_true", help="no triage buttons: browse and search only")
     p.set_defaults(handler=cmd_serve)
     p = command("report", "print the weekly report: counts per topic and source, top stories, new sources")
@@ -79,7 +79,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"serving the archive {state_label(args, absolute=False)} on http://{host}:{args.port}/"
+    port = sock.getsockname()[1]  # the one the system chose for --port 0
+    print(f"serving the archive {state_label(args, absolute=False)} on http://{host}:{port}/"
           + (" (read-only)" if args.read_only else "") + (" (token required)" if token else "")
           + " — Ctrl-C stops it", file=sys.stderr)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=args.verbose > 0,
