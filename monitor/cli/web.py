@@ -24,8 +24,15 @@ def register(command) -> None:
     p = command("report", "print the weekly report: counts per topic and source, top stories, new sources")
     p.add_argument("--week", action="store_true", help="the last seven days (the default period)")
     p.add_argument("--since", type=parse_date, help="YYYY-MM-DD: the seven days from this date")
-    p.add_argument("--chart", type=Path, help="also write the trend chart as a PNG file")
+    p.add_argument("--chart", type=_chart_file, help="also write the trend chart: FILE.png or FILE.svg")
     p.set_defaults(handler=cmd_report)
+
+
+def _chart_file(text: str) -> Path:
+    """--chart's file: a PNG or an SVG, as its name says; anything else would be a PNG under a wrong name."""
+    if Path(text).suffix.lower() not in (".png", ".svg"):
+        raise argparse.ArgumentTypeError(f"expected a file ending in .png or .svg, got {text!r}")
+    return Path(text)
 
 
 def _lenient_config(args: argparse.Namespace):
@@ -101,8 +108,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         report = build_report(store, since, until, [t.name for t in rules.topics] if rules else None, rules=rules)
     sys.stdout.write(render_text(report))
     if args.chart:
-        from monitor.delivery.charts import png
+        from monitor.delivery.charts import png, svg
 
-        args.chart.write_bytes(png(report.trend))
+        svg_file = args.chart.suffix.lower() == ".svg"
+        args.chart.write_bytes(svg(report.trend).encode() if svg_file else png(report.trend))
         log.info("trend chart written to %s", args.chart)
     return 0
