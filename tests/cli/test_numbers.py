@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -45,7 +46,15 @@ def test_serve_on_port_0_says_the_port_it_got(tmp_path):
         line = proc.stderr.readline()
         assert " on http://127.0.0.1:" in line and ":0/" not in line, line
         url = line.split(" on ", 1)[1].split()[0]
-        assert httpx.get(url + "feeds", timeout=10).status_code == 200
+        deadline = time.monotonic() + 30  # the line comes as the port is taken, a moment before it answers
+        while True:
+            try:
+                assert httpx.get(url + "feeds", timeout=10).status_code == 200
+                break
+            except httpx.ConnectError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
     finally:
         proc.terminate()
         proc.wait(10)
