@@ -29,6 +29,23 @@ def parse_date(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
+MAX_ID = 2**63 - 1  # SQLite's and PostgreSQL's largest integer: a larger id is a typo, never a traceback
+
+
+def parse_id(text: str) -> int:
+    """A story id as typed: a whole number from 1 up that the state can hold."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"expected a story id (a number from 1 up, as in digests), got {text!r}")
+    return int(text)
+
+
+def parse_port(text: str) -> int:
+    """A TCP port as typed: 1-65535, or 0 for any free port."""
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535 (0: any free port), got {text!r}")
+    return int(text)
+
+
 
 class _InertFormatter(logging.Formatter):
     """Titles and URLs from the web are logged: an ESC, BEL, CR or NUL in one must not drive the terminal or the
@@ -168,7 +185,7 @@ def load_config(args: argparse.Namespace) -> tuple[FeedsFile, object]:
         from monitor.config.recipients import topic_problems
 
         try:
-            data, line_of = load_yaml(args.feeds)
+            data, line_of = load_yaml(args.feeds, collect=[])  # a duplicate key: load_feeds says so
             problems += topic_problems(str(args.feeds), data, rules.titles, line_of)
         except ConfigError:
             pass  # the YAML itself is broken: load_feeds has said so above

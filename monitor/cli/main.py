@@ -12,7 +12,7 @@ from pathlib import Path
 
 from monitor import __version__
 from monitor.cli import evidence, feeds, incidents, outbox, review, run, state, stories, web
-from monitor.cli.common import add_common_options, exit_now, fail, parse_date, setup_logging
+from monitor.cli.common import add_common_options, exit_now, fail, parse_date, parse_id, setup_logging
 from monitor.config.problems import ConfigError
 
 # Modules that add subcommands of their own (each has `register(command)`), in the order --help lists them.
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sign", action="store_true", help="wacz: sign the package (key from --key or $MONITOR_SIGNING_KEY)")
     p.add_argument("--key", help="wacz --sign: the private key file (from `monitor keygen`)")
     p = command("show", "print one story with all its sources")
-    p.add_argument("story_id", type=int)
+    p.add_argument("story_id", type=parse_id)
     p = command("backfill", "fetch what the sources offer for a past period and send one digest")
     p.add_argument("--since", required=True, type=parse_date, help="YYYY-MM-DD")
     p.add_argument("--until", type=parse_date, help="YYYY-MM-DD (default today)")

@@ -127,7 +127,7 @@ async def _serve(args, feeds, rules, store: Store, notifiers) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Every mistake of both files and of the delivery environment in one pass, then warnings."""
     from monitor.config.feeds import Problem
-    from monitor.delivery.channels import describe_channels, notifiers_from_env, who_gets_what
+    from monitor.delivery.channels import describe_channels, env_problems, notifiers_from_env, who_gets_what
 
     problems: list[Problem] = []
     warnings: list[Problem] = []
@@ -148,12 +148,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             warnings += warn
         if args.credentials:
             warnings += add_credentials(env, args.credentials)
-    notifiers = []
-    try:  # incomplete delivery settings are config errors too
-        notifiers = notifiers_from_env(env, feeds=feeds, rules=rules)
-    except ConfigError as exc:
-        where = ", ".join(str(p) for p in args.env_file or []) or "environment"
-        problems += [Problem(where, None, p.message) for p in exc.problems]
+    notifiers, delivery = [], []  # incomplete delivery settings are config errors too
+    if feeds is None:  # the recipients' addresses as written still say which settings are needed
+        delivery = env_problems(env, *_raw_addresses(args.feeds))
+    else:
+        try:
+            notifiers = notifiers_from_env(env, feeds=feeds, rules=rules)
+        except ConfigError as exc:
+            delivery = exc.problems
+    where = ", ".join(str(p) for p in args.env_file or []) or "environment"
+    problems += [Problem(where, None, p.message) for p in delivery]
     if feeds is not None:
         warnings += _short_intervals(args.feeds, feeds)
     for w in warnings:
@@ -171,6 +175,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if getattr(args, "probe", False):
         return _probe(feeds)
     return 0
+
+
+def _raw_addresses(path: str) -> tuple[list[str], list[str]]:
+    """The recipients' email addresses and chats of a feeds.yaml that does not validate, as far as it reads."""
+    from monitor.config.feeds import load_yaml
+    from monitor.config.recipients import addresses
+
+    try:
+        return addresses(load_yaml(path, collect=[])[0])
+    except ConfigError:
+        return [], []
 
 
 def _probe(feeds) -> int:

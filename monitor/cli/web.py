@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from monitor.cli.common import database_url, open_state, parse_date, state_exists, state_label
+from monitor.cli.common import database_url, open_state, parse_date, parse_port, state_exists, state_label
 
 log = logging.getLogger("monitor")
 
@@ -18,14 +18,21 @@ def register(command) -> None:
     p = command("serve", "a local web page over the archive: stories, search, triage, feeds, trends")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs "
                    "MONITOR_WEB_TOKEN)")
-    p.add_argument("--port", type=int, default=8750, help="port (default 8750)")
+    p.add_argument("--port", type=parse_port, default=8750, help="port (default 8750; 0: any free port)")
     p.add_argument("--read-only", action="store_true", help="no triage buttons: browse and search only")
     p.set_defaults(handler=cmd_serve)
     p = command("report", "print the weekly report: counts per topic and source, top stories, new sources")
     p.add_argument("--week", action="store_true", help="the last seven days (the default period)")
     p.add_argument("--since", type=parse_date, help="YYYY-MM-DD: the seven days from this date")
-    p.add_argument("--chart", type=Path, help="also write the trend chart as a PNG file")
+    p.add_argument("--chart", type=_chart_file, help="also write the trend chart: FILE.png or FILE.svg")
     p.set_defaults(handler=cmd_report)
+
+
+def _chart_file(text: str) -> Path:
+    """--chart's file: a PNG or an SVG, as its name says; anything else would be a PNG under a wrong name."""
+    if Path(text).suffix.lower() not in (".png", ".svg"):
+        raise argparse.ArgumentTypeError(f"expected a file ending in .png or .svg, got {text!r}")
+    return Path(text)
 
 
 def _lenient_config(args: argparse.Namespace):
@@ -81,7 +88,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"serving the archive {state_label(args, absolute=False)} on http://{host}:{args.port}/"
+    port = sock.getsockname()[1]  # the one the system chose for --port 0
+    print(f"serving the archive {state_label(args, absolute=False)} on http://{host}:{port}/"
           + (" (read-only)" if args.read_only else "") + (" (token required)" if token else "")
           + " — Ctrl-C stops it", file=sys.stderr)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=args.verbose > 0,
@@ -102,8 +110,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         report = build_report(store, since, until, [t.name for t in rules.topics] if rules else None, rules=rules)
     sys.stdout.write(render_text(report))
     if args.chart:
-        from monitor.delivery.charts import png
+        from monitor.delivery.charts import png, svg
 
-        args.chart.write_bytes(png(report.trend))
+        svg_file = args.chart.suffix.lower() == ".svg"
+        args.chart.write_bytes(svg(report.trend).encode() if svg_file else png(report.trend))
         log.info("trend chart written to %s", args.chart)
     return 0

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.config.problems import ConfigError, Problem  # noqa: F401  (defined without pydantic; re-exported here)
-from monitor.config.recipients import Recipient, unique_recipients
+from monitor.config.recipients import Recipient, roster_problems
 from monitor.config.yamlfile import LineOf, Path_, _Loader, load_yaml  # noqa: F401  (re-exported: keywords.py, cli, web)
 
 
@@ -93,6 +93,30 @@ def _check_url(value: str) -> str:
 COMMON_LANGUAGES = frozenset("en ru tg fa uz ky kk tk ps ar tr az de fr es it pt zh ja ko hi ur".split())
 
 
+def check_language(value: object) -> str:
+    """A feed's `language:` as a BCP 47 code, or ValueError (a `tj` for `tg` would route and read nothing)."""
+    value = str(value).strip()
+    if value.lower() in COMMON_LANGUAGES:  # no langcodes import (~0.06 s of every run's start)
+        return value
+    import langcodes
+
+    if not langcodes.tag_is_valid(value):
+        raise ValueError(f"language {value!r} is not a language code (BCP 47: en, ru, tg, fa, pt-BR …)")
+    return value
+
+
+def _feed_languages(data: dict) -> list[str]:
+    """The valid `language:` codes of the feeds as written: the languages a recipient may ask for."""
+    feeds = data.get("feeds") if isinstance(data.get("feeds"), list) else []
+    out = []
+    for code in (feed.get("language") for feed in feeds if isinstance(feed, dict) and feed.get("language")):
+        try:
+            out.append(check_language(code))
+        except ValueError:
+            pass  # reported at its line by the feed's own check
+    return out
+
+
 class FeedSpec(BaseModel):
     """One source in feeds.yaml."""
 
@@ -128,16 +152,7 @@ class FeedSpec(BaseModel):
     @field_validator("language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = str(value).strip()
-        if value.lower() in COMMON_LANGUAGES:  # no langcodes import (~0.06 s of every run's start)
-            return value
-        import langcodes
-
-        if not langcodes.tag_is_valid(value):
-            raise ValueError(f"language {value!r} is not a language code (BCP 47: en, ru, tg, fa, pt-BR …)")
-        return value
+        return None if value is None else check_language(value)
 
     @field_validator("links")
     @classmethod
@@ -288,8 +303,7 @@ class FeedsFile(BaseModel):
 
     feeds: list[FeedSpec] = Field(min_length=1)
     settings: Settings = Settings()
-    recipients: list[Recipient] = []  # config/recipients.py: per-reader routing
-    _recipients = field_validator("recipients")(unique_recipients)
+    recipients: list[Recipient] = []  # config/recipients.py: per-reader routing (checked across: roster_problems)
 
     @model_validator(mode="after")
     def _unique_names(self) -> "FeedsFile":
@@ -316,19 +330,21 @@ def _duplicate_names(data: dict, file: str, line_of: LineOf) -> list[Problem]:
 
 def load_feeds(path: str | Path) -> FeedsFile:
     """Read and validate feeds.yaml; raise ConfigError listing every problem with its line."""
-    tabs: list[Problem] = []
+    early: list[Problem] = []  # tabs and duplicate keys, reported with the other mistakes
     try:
-        data, line_of = load_yaml(path, collect=tabs)
+        data, line_of = load_yaml(path, collect=early)
     except ConfigError as exc:
-        raise ConfigError(tabs + exc.problems) from None
+        raise ConfigError(early + exc.problems) from None
     name = str(path)
     if not isinstance(data, dict):
-        raise ConfigError(tabs + [Problem(name, line_of(()), "expected a mapping with a top-level 'feeds:' list")])
+        raise ConfigError(early + [Problem(name, line_of(()), "expected a mapping with a top-level 'feeds:' list")])
+    early += _duplicate_names(data, name, line_of)  # on the raw data: pydantic looks across only when all is well
     try:
         feeds = FeedsFile.model_validate(data)
-    except ValidationError as exc:  # names twice are found on the raw data: pydantic checks them only when all is well
+    except ValidationError as exc:
         problems = [p for p in validation_problems(exc, name, line_of) if "two feeds are named" not in p.message]
-        raise ConfigError(tabs + _duplicate_names(data, name, line_of) + problems) from None
-    if tabs:
-        raise ConfigError(tabs)
+        raise ConfigError(early + problems + roster_problems(name, data, line_of, _feed_languages(data))) from None
+    early += roster_problems(name, data, line_of, _feed_languages(data))
+    if early:
+        raise ConfigError(early)
     return feeds

@@ -10,9 +10,10 @@ no recipient names keep getting everything.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 ADDRESS = re.compile(r"^[^@\s<>,]+@[^@\s<>,]+$")
 CHAT = re.compile(r"^(-?\d+|@[A-Za-z][A-Za-z0-9_]{3,})$")
@@ -20,7 +21,8 @@ NAME = re.compile(r"^[^\s@:,][^@:,\n]{0,59}$")
 
 
 class Recipient(BaseModel):
-    """One reader and what reaches them."""
+    """One reader and what reaches them. What takes the other entries or the feeds to check (one address, a name
+    and an address once, languages the stories are in) is `roster_problems`'s, on the raw YAML."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -28,7 +30,8 @@ class Recipient(BaseModel):
     email: str | None = None
     telegram: str | None = None  # a chat id (-100…) or @channelname
     topics: tuple[str, ...] = ()  # topic ids or titles of keywords.yaml; empty: every topic
-    languages: tuple[str, ...] = ()  # the story's language (the feed's `language:`, else read from its script)
+    languages: tuple[str, ...] = ()  # the story's language (the feed's `language:`, else read from its script);
+    # only a code's first part counts (pt-BR takes every pt), as a story's language is compared by it
     urgency: Literal["all", "urgent", "digest"] = "all"  # urgent: the alerts only; digest: no alerts
 
     @field_validator("name")
@@ -59,18 +62,12 @@ class Recipient(BaseModel):
     @classmethod
     def _languages(cls, value: object) -> tuple[str, ...]:
         values = [value] if isinstance(value, str) else list(value or ())  # type: ignore[call-overload]
-        return tuple(str(v).strip().lower() for v in values)
+        return tuple(primary(v) for v in values)
 
     @field_validator("topics", mode="before")
     @classmethod
     def _topics(cls, value: object) -> tuple[str, ...]:
         return tuple(str(v).strip() for v in ([value] if isinstance(value, str) else list(value or ())))  # type: ignore[call-overload]
-
-    @model_validator(mode="after")
-    def _one_address(self) -> "Recipient":
-        if (self.email is None) == (self.telegram is None):
-            raise ValueError(f"recipient {self.name!r}: give exactly one of email: or telegram:")
-        return self
 
     @property
     def channel(self) -> str:
@@ -86,21 +83,85 @@ class Recipient(BaseModel):
         return f"{what}; {langs}; {when[self.urgency]}"
 
 
-def unique_recipients(cls, recipients: list[Recipient]) -> list[Recipient]:
-    """FeedsFile's check: one entry per reader and per address."""
-    seen: set[str] = set()
-    for r in recipients:
-        if r.name in seen or r.channel in seen:
-            raise ValueError(f"two recipients are named {r.name!r} or share an address; each needs its own")
-        seen.update((r.name, r.channel))
-    return recipients
+# the languages read from a story's script (stories/language.py) when its feed names none
+SCRIPT_LANGUAGES = ("en", "ru", "tg", "fa")
+
+
+def primary(code: object) -> str:
+    """'pt-BR' -> 'pt': a story's language is matched by its first part."""
+    return str(code).strip().lower().replace("_", "-").split("-")[0]
+
+
+def roster_problems(file: str, data: object, line_of, feed_languages: Iterable[str] = ()) -> list:
+    """Every recipient checked against the others and against the feeds, on the raw YAML `data` of feeds.yaml,
+    each mistake at its own line: an address missing or given twice, a name or an address used twice, a language
+    no story has (`feed_languages`: the feeds' valid `language:` codes). Raw, because pydantic looks across
+    entries only when every entry is valid."""
+    entries = data.get("recipients") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return []
+    known = sorted({*SCRIPT_LANGUAGES, *map(primary, feed_languages)})
+    problems: list = []
+    names: dict[str, int | None] = {}
+    addresses: dict[str, tuple[str, int | None]] = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        name = str(entry.get("name", "")).strip()
+        problems += _entry_problems(file, entry, name, ("recipients", i), line_of, known)
+        at = line_of(("recipients", i, "name"))
+        if name in names:
+            problems.append(_problem(file, at, f"two recipients are named {name!r} (the first at line {names[name]}); "
+                                     "each needs a name of its own"))
+        names.setdefault(name, at)
+        for kind in ("email", "telegram"):
+            address = str(entry.get(kind) or "").strip()
+            key = f"{kind}:{address.lower() if kind == 'email' else address}"
+            if not address:
+                continue
+            at = line_of(("recipients", i, kind))
+            if key in addresses:
+                first, line = addresses[key]
+                problems.append(_problem(file, at, f"recipient {name!r} has the {kind} address of recipient {first!r} "
+                                         f"(line {line}); each address is one reader's: give it one entry"))
+            addresses.setdefault(key, (name, at))
+    return problems
+
+
+def _entry_problems(file: str, entry: dict, name: str, at: tuple, line_of, known: list[str]) -> list:
+    """One recipient's own address and languages, whatever else is wrong with it."""
+    problems = []
+    if (entry.get("email") is None) == (entry.get("telegram") is None):
+        problems.append(_problem(file, line_of(at), f"recipient {name!r}: give exactly one of email: or telegram:"))
+    languages = entry.get("languages")
+    codes = [languages] if isinstance(languages, str) else languages if isinstance(languages, list) else []
+    unknown = [j for j, code in enumerate(codes) if primary(code) not in known]
+    if unknown:
+        what = ", ".join(repr(str(codes[j])) for j in unknown)
+        problems.append(_problem(file, line_of(at + ("languages", unknown[0])),
+                                 f"recipient {name!r}: no story is in language {what}; the languages are: "
+                                 + ", ".join(known) + " (read from a story's script, or its feed's language:)"))
+    return problems
+
+
+def _problem(file: str, line: int | None, message: str):
+    from monitor.config.problems import Problem
+
+    return Problem(file, line, message)
+
+
+def addresses(data: object) -> tuple[list[str], list[str]]:
+    """The recipients' email addresses and chats as written, for checking the delivery environment they need
+    when feeds.yaml itself does not validate."""
+    entries = data.get("recipients") if isinstance(data, dict) else None
+    entries = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    return ([str(e["email"]) for e in entries if e.get("email")],
+            [str(e["telegram"]) for e in entries if e.get("telegram")])
 
 
 def topic_problems(file: str, data: object, titles: dict[str, str], line_of) -> list:
     """Every recipient's topics checked against keywords.yaml (ids or titles), at their lines, on the raw YAML
     `data` of feeds.yaml: so they are reported with the file's other mistakes, in the same pass."""
-    from monitor.config.problems import Problem
-
     by_title = {title.casefold() for title in titles.values()}
     problems = []
     entries = data.get("recipients") if isinstance(data, dict) else None
@@ -109,6 +170,6 @@ def topic_problems(file: str, data: object, titles: dict[str, str], line_of) -> 
         for j, topic in enumerate([topics] if isinstance(topics, str) else topics if isinstance(topics, list) else []):
             if str(topic) not in titles and str(topic).casefold() not in by_title:
                 where = line_of(("recipients", i, "topics", j)) or line_of(("recipients", i, "topics"))
-                problems.append(Problem(file, where, f"recipient {entry.get('name')!r}: unknown topic {topic!r}; "
+                problems.append(_problem(file, where, f"recipient {entry.get('name')!r}: unknown topic {topic!r}; "
                                         "the topics are: " + ", ".join(titles)))
     return problems

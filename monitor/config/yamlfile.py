@@ -38,8 +38,9 @@ def load_yaml(path: str | Path, collect: list[Problem] | None = None) -> tuple[A
     """Parse a YAML file; return the data and a function giving the line of any path in it.
 
     Raises ConfigError for unreadable files, syntax errors (tabs included) and duplicate keys. With `collect`,
-    tabs in indentation are reported there, one problem per line, and the file is read on with each tab as
-    two spaces, so that a tab does not hide the file's other mistakes (the caller raises them all together).
+    tabs in indentation and duplicate keys are reported there, one problem per line, and the file is read on
+    (each tab as two spaces, the first of two keys kept), so that neither hides the file's other mistakes (the
+    caller raises them all together).
     """
     name = str(path)
     try:
@@ -66,8 +67,9 @@ def load_yaml(path: str | Path, collect: list[Problem] | None = None) -> tuple[A
         problems: list[Problem] = []
         if node is not None:
             _index(node, (), lines, problems, name)
-        if problems:
+        if problems and collect is None:
             raise ConfigError(problems)
+        (collect if collect is not None else []).extend(problems)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -131,15 +133,18 @@ def _index(node: yaml.Node, here: Path_, lines: dict[Path_, int], problems: list
     lines[here] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
+        kept = []
         for key_node, value_node in node.value:
             key = key_node.value
             line = key_node.start_mark.line + 1
-            if key in seen:
+            if key in seen:  # left out, so the first one is checked (and its lines stay right)
                 problems.append(Problem(name, line, f"duplicate key {key!r} (first at line {seen[key]})"))
                 continue
             seen[key] = line
+            kept.append((key_node, value_node))
             _index(value_node, here + (key,), lines, problems, name)
             lines[here + (key,)] = line
+        node.value[:] = kept
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _index(item, here + (i,), lines, problems, name)

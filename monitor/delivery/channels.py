@@ -168,6 +168,15 @@ def notifiers_from_env(environ: Mapping[str, str] | None = None, *, feeds=None, 
     return notifiers
 
 
+def env_problems(environ: Mapping[str, str], emails: Sequence[str] = (), chats: Sequence[str] = ()) -> list[Problem]:
+    """The delivery environment's mistakes alone, given the recipients' addresses as written: what check-config
+    says when feeds.yaml does not validate, so a broken recipient does not read as a missing MONITOR_EMAIL_TO."""
+    problems: list[Problem] = []
+    _email(environ, problems, emails)
+    _telegram(environ, problems, chats)
+    return problems
+
+
 def _routed(email: EmailNotifier | None, telegram: list[TelegramNotifier], recipients: list, feeds, rules) -> list:
     """The shared channels (everything) first, then one routed channel per recipient."""
     from dataclasses import replace

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -17,7 +18,9 @@ from monitor import clock
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
            "#bcbd22")
 W, H = 760, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 170, 14, 34
+LEFT, RIGHT, TOP, BOTTOM = 44, 200, 14, 34
+LEGEND_X = W - RIGHT + 27  # where a legend entry's text starts; it must end before the edge, LEGEND_ROOM on
+LEGEND_ROOM = W - LEGEND_X - 4
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,23 @@ def titled(trend: Trend, titles: dict[str, str]) -> Trend:
     return Trend(trend.weeks, tuple((titles.get(t) or t, c) for t, c in trend.series), trend.partial)
 
 
-def _legend(name: str, limit: int = 26) -> str:
-    """A legend entry fits beside the plot; the full name is in the line's tooltip."""
-    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+def _legend(name: str, total: int, width_of: Callable[[str], float]) -> str:
+    """'Killings and deaths in cu… (13)': the name cut until the entry, count included, fits beside the plot
+    (`width_of` in chart units); the full name is in the line's tooltip and the report's text."""
+    text, cut = f"{name} ({total})", len(name)
+    while width_of(text) > LEGEND_ROOM and cut > 1:
+        cut -= 1
+        text = f"{name[:cut].rstrip()}… ({total})"
+    return text
+
+
+_WIDE, _NARROW = frozenset("MWmwШЩЖЮМФЫшщжюмфы@%—"), frozenset("iljtfrI.,:;'!|() ")
+
+
+def _estimated_width(text: str) -> float:
+    """A browser's sans-serif at 11 px, measured generously per kind of letter: the page's font is not known here."""
+    em = sum(0.95 if c in _WIDE else 0.35 if c in _NARROW else 0.72 if c.isupper() else 0.6 for c in text)
+    return 11 * em
 
 
 def _nice_max(peak: int) -> int:
@@ -129,7 +146,7 @@ def svg(trend: Trend, title: str = "Stories per week and topic, last 12 months")
                        f'stroke-width="2" stroke-dasharray="4 3"><title>{e(name)}: this week so far</title></line>')
         ly = TOP + 8 + 16 * k
         out.append(f'<rect x="{W - RIGHT + 12}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>')
-        out.append(f'<text x="{W - RIGHT + 27}" y="{ly + 1}" fill="#222">{e(_legend(name))} ({total})</text>')
+        out.append(f'<text x="{LEGEND_X}" y="{ly + 1}" fill="#222">{e(_legend(name, total, _estimated_width))}</text>')
     if trend.partial and lines:
         out.append(f'<text x="{W - RIGHT:.1f}" y="{TOP - 2}" text-anchor="end" fill="#777">'
                    'last week: so far</text>')
@@ -169,7 +186,8 @@ def png(trend: Trend, scale: int = 2) -> bytes:
         ly = TOP + 8 + 16 * k
         draw.rectangle([s(W - RIGHT + 12), s(ly - 8), s(W - RIGHT + 22), s(ly + 2)], fill=colour)
         total = sum(dict(trend.series)[name])
-        draw.text((s(W - RIGHT + 27), s(ly - 3)), f"{_legend(name)} ({total})", fill="#222222", font=font, anchor="lm")
+        entry = _legend(name, total, lambda text: font.getlength(text) / scale)
+        draw.text((s(LEGEND_X), s(ly - 3)), entry, fill="#222222", font=font, anchor="lm")
     if trend.partial and lines:
         draw.text((s(W - RIGHT), s(TOP + 2)), "last week: so far", fill="#777777", font=font, anchor="rm")
     if not lines or trend.total == 0:

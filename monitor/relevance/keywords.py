@@ -225,17 +225,19 @@ def parse_rules(data: Any, file: str = "keywords.yaml", line_of: LineOf = lambda
 
 
 def _second_wave(data: dict, exc: ValidationError, file: str, line_of: LineOf) -> list[Problem]:
-    """The mistakes the compiler would find (unknown @alias, bad regex …) in the topics and aliases that did
-    validate, so one `check-config` lists them all instead of in two rounds. Broken entries are set aside (an
-    alias set aside stays known, so that using it is not reported as a second mistake)."""
-    broken = {(e["loc"][0], e["loc"][1]) for e in exc.errors() if len(e["loc"]) > 1 and e["loc"][0] in ("topics", "aliases")}
+    """The mistakes the compiler would find (unknown @alias, bad regex …) in what did validate, so one
+    `check-config` lists them all instead of in two rounds. A topic's broken fields are set aside (a bad
+    `min_score` does not hide the same topic's unknown @alias); a topic left with nothing to find, and a broken
+    alias, too (an alias set aside stays known, so that using it is not reported as a second mistake)."""
     if any(not e["loc"] or e["loc"][0] in ("topics", "aliases") and len(e["loc"]) < 2 for e in exc.errors()):
         return []  # the file's shape itself is wrong: nothing more to say reliably
     trimmed = _without_other_mistakes(data, exc)
-    for section in ("topics", "aliases"):
-        if isinstance(data.get(section), dict):
-            trimmed[section] = {k: (["placeholder"] if section == "aliases" else v) if (section, k) in broken else v
-                                for k, v in data[section].items() if section == "aliases" or (section, k) not in broken}
+    if isinstance(data.get("aliases"), dict):
+        broken = {e["loc"][1] for e in exc.errors() if e["loc"][0] == "aliases"}
+        trimmed["aliases"] = {k: ["placeholder"] if k in broken else v for k, v in data["aliases"].items()}
+    if isinstance(data.get("topics"), dict):
+        errors = [e["loc"][1:] for e in exc.errors() if e["loc"][0] == "topics"]
+        trimmed["topics"] = _valid_topics(data["topics"], errors)
     if not trimmed.get("topics"):
         return []
     try:
@@ -244,6 +246,23 @@ def _second_wave(data: dict, exc: ValidationError, file: str, line_of: LineOf) -
         return more.problems
     return []
 
+
+def _valid_topics(topics: dict, errors: list[tuple]) -> dict:
+    """The topics without their broken fields (each takes its default), and without a topic that is broken as a
+    whole or has nothing left to find."""
+    fields: dict[str, set] = {}
+    for loc in errors:
+        fields.setdefault(loc[0], set()).add(loc[1] if len(loc) > 1 else None)
+    out = {}
+    for name, topic in topics.items():
+        bad = fields.get(name, set())
+        if not bad:
+            out[name] = topic
+        elif None not in bad and isinstance(topic, dict):
+            kept = {k: v for k, v in topic.items() if k not in bad}
+            if any(kept.get(k) for k in ("any", "all", "near")):
+                out[name] = kept
+    return out
 
 
 def _without_other_mistakes(data: dict, exc: ValidationError) -> dict:
@@ -268,12 +287,12 @@ def _without_other_mistakes(data: dict, exc: ValidationError) -> dict:
 
 def load_rules(path: str | Path) -> RuleSet:
     """Read keywords.yaml; raise ConfigError with every mistake as file:line: message."""
-    tabs: list[Problem] = []  # a tab is reported with the file's other mistakes, not instead of them
+    early: list[Problem] = []  # tabs and duplicate keys: reported with the file's other mistakes, not instead of them
     try:
-        data, line_of = load_yaml(path, collect=tabs)
+        data, line_of = load_yaml(path, collect=early)
         rules = parse_rules(data, str(path), line_of)
     except ConfigError as exc:
-        raise ConfigError(tabs + exc.problems) from None
-    if tabs:
-        raise ConfigError(tabs)
+        raise ConfigError(early + exc.problems) from None
+    if early:
+        raise ConfigError(early)
     return rules

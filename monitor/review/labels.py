@@ -46,8 +46,10 @@ class Labelled:
 async def label_target(store: Store, target: str, label: str, *, note: str | None = None,
                        language: str | None = None) -> Labelled:
     """Label a story id, a URL or a file; ValueError (a user's mistake) or FetchError/OSError (the page)."""
-    if target.isdigit():
+    if target.isascii() and target.isdigit():
         story_id = int(target)
+        if story_id > 2**63 - 1:  # more than the state can hold: a typo, said as for any unknown id
+            raise ValueError(f"no story {target} in the state")
         label_id = store.add_label(story_id=story_id, label=label, note=note, language=language)
         row = store.story(story_id)
         return Labelled(label_id, story_id, row["title"], row["text"], f"story {story_id}")

@@ -1,0 +1,86 @@
+"""`recipients:` in feeds.yaml: a team lead writes who gets what, and every slip in the list is named at its own
+line in one pass, whatever else is wrong beside it."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.config.feeds import ConfigError, load_feeds
+
+HEAD = """\
+feeds:
+  - name: Ozodi RU
+    url: https://rus.ozodi.org/rss
+    language: ru
+  - name: Pamir Daily
+    url: https://pamir.example/rss
+    language: pt-BR
+recipients:
+"""
+
+
+def _mistakes(tmp_path, recipients: str) -> list[str]:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(HEAD + recipients, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_feeds(path)
+    return [f"{p.line}: {p.message}" for p in caught.value.problems]
+
+
+def test_a_second_reader_of_the_same_name_is_named_at_its_own_line_beside_a_bad_field(tmp_path):
+    mistakes = _mistakes(tmp_path, """\
+  - name: desk
+    email: desk@ngo.example
+  - name: desk
+    email: lead@ngo.example
+    urgency: sometimes
+""")
+    assert any(m.startswith("13: ") and "urgency" in m for m in mistakes), mistakes
+    assert any(m.startswith("11: ") and "two recipients are named 'desk' (the first at line 9)" in m
+               for m in mistakes), mistakes
+
+
+def test_a_reader_without_an_address_is_named_beside_a_bad_field(tmp_path):
+    mistakes = _mistakes(tmp_path, """\
+  - name: desk
+    email: desk@ngo.example
+  - name: lead
+    urgency: sometimes
+""")
+    assert any(m.startswith("12: ") and "urgency" in m for m in mistakes), mistakes
+    assert any(m.startswith("11: ") and "recipient 'lead': give exactly one of email: or telegram:" in m
+               for m in mistakes), mistakes
+
+
+def test_two_readers_sharing_one_address_is_a_mistake_at_the_second_address(tmp_path):
+    mistakes = _mistakes(tmp_path, """\
+  - name: desk
+    email: desk@ngo.example
+  - name: lead
+    email: Desk@NGO.example
+  - name: journalist
+    telegram: "-1009876543210"
+  - name: journalist's editor
+    telegram: -1009876543210
+""")
+    assert any(m.startswith("12: ") and "recipient 'lead' has the email address of recipient 'desk' (line 10)" in m
+               for m in mistakes), mistakes
+    assert any(m.startswith("16: ") and "of recipient 'journalist'" in m for m in mistakes), mistakes
+    assert len(mistakes) == 2, mistakes
+
+
+def test_a_language_no_story_is_in_is_refused_with_the_languages_there_are(tmp_path):
+    mistakes = _mistakes(tmp_path, """\
+  - name: desk
+    email: desk@ngo.example
+    languages: [english, tj, ru]
+""")
+    assert mistakes == ["11: recipient 'desk': no story is in language 'english', 'tj'; the languages are: en, fa, "
+                        "pt, ru, tg (read from a story's script, or its feed's language:)"], mistakes
+
+
+def test_a_language_of_a_feed_or_of_a_script_is_taken_by_its_first_part(tmp_path):
+    path = tmp_path / "feeds.yaml"
+    path.write_text(HEAD + "  - name: desk\n    email: desk@ngo.example\n    languages: [pt-BR, TG, fa]\n",
+                    encoding="utf-8")
+    assert load_feeds(path).recipients[0].languages == ("pt", "tg", "fa")
