@@ -49,10 +49,12 @@ class Alias:
 
 @dataclass
 class Query:
-    """A parsed query: the FTS5 expression, and what each word was expanded to (shown to the user)."""
+    """A parsed query: the FTS5 expressions of what a story must have (`fts`) and of what leaves it out
+    (`exclude`), and what each word was expanded to (shown to the user)."""
 
     text: str
     fts: str | None
+    exclude: str | None = None
     expansions: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (word, alias, spellings)
     skipped_regexes: int = 0
 
@@ -137,10 +139,8 @@ def build_query(text: str, aliases: list[Alias], endings: frozenset[str] = DEFAU
         else:
             groups.append([expr])
         either = False
-    fts = " AND ".join(g[0] if len(g) == 1 else "(" + " OR ".join(g) + ")" for g in groups)
-    if fts and negatives:  # FTS5's NOT needs something to subtract from: a query of exclusions alone finds nothing
-        fts = f"({fts}) NOT ({' OR '.join(negatives)})"
-    query.fts = fts or None
+    query.fts = " AND ".join(g[0] if len(g) == 1 else "(" + " OR ".join(g) + ")" for g in groups) or None
+    query.exclude = " OR ".join(negatives) or None  # a story with any of them is left out, whatever else it has
     return query
 
 

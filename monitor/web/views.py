@@ -70,11 +70,13 @@ def filters(ctx, store, p) -> tuple[StoryFilter, str, Any, list[str], bool]:
     if q and not ctx.index.available:
         errors.append("full-text search is not available: this SQLite has no FTS5")
     ctx.index.catch_up(store, budget_s=0.3, busy_ms=100, wait_s=1.0)
-    flt = StoryFilter(match=query.fts if query and ctx.index.available else None, topic=p.get("topic") or None,
+    searched = query if query and ctx.index.available else None
+    flt = StoryFilter(match=searched and searched.fts, exclude=searched and searched.exclude,
+                      topic=p.get("topic") or None,
                       language=p.get("language") or None, source=p.get("source") or None, since=since,
                       until=until + timedelta(days=1) if until else None,
                       label=p.get("label") if p.get("label") in ("relevant", "irrelevant", "none") else None)
-    if q and query and not query.fts:
+    if q and query and not (query.fts or query.exclude):
         errors.append("the search has no letters or digits to look for")
     filtered = bool(q or flt.topic or flt.language or flt.source or flt.label or since or until)
     return flt, q, query, errors, filtered
@@ -88,9 +90,11 @@ def home(ctx, request: Request) -> Response:
         page = max(1, min(int(p.get("page") or 1), 10_000))
     except ValueError:
         page = 1
+    rows, total = [], 0  # a search or a date that cannot be read lists nothing: all would look like its result
     try:
-        rows = store.list_stories(flt, limit=PAGE + 1, offset=(page - 1) * PAGE)
-        total = store.count_stories(flt) if (page > 1 or len(rows) > PAGE) else len(rows)
+        if not errors:
+            rows = store.list_stories(flt, limit=PAGE + 1, offset=(page - 1) * PAGE)
+            total = store.count_stories(flt) if (page > 1 or len(rows) > PAGE) else len(rows)
     except sqlite3.OperationalError as exc:
         rows, total = [], 0
         errors.append(f"the search could not run: {exc}")
@@ -109,7 +113,7 @@ def home(ctx, request: Request) -> Response:
         topics=sorted(set(topics) | {name for name, _ in trend.series}), sources=facets["sources"],
         languages=[(code, LANGUAGES.get(code, code)) for code in facets["languages"]], filtered=filtered,
         indexing=(indexed, archived) if indexed < archived else None,
-        counts=_counts(store, flt),
+        counts={} if errors else _counts(store, flt),
         back_query=urlencode({k: v for k, v in p.items() if k not in ("triaged", "verdict")}),
         result_query=urlencode({k: v for k, v in p.items() if k not in ("triaged", "verdict", "page") and v}),
         triaged=_triaged(p),
