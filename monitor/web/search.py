@@ -57,6 +57,7 @@ class Query:
     exclude: str | None = None
     expansions: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (word, alias, spellings)
     skipped_regexes: int = 0
+    lowercase_operators: list[str] = field(default_factory=list)  # "or" between words: searched as a word
 
 
 def load_aliases(path: str | Path) -> list[Alias]:
@@ -116,29 +117,33 @@ def _spells(term: Term, word: str, endings: frozenset[str]) -> bool:
 
 
 def build_query(text: str, aliases: list[Alias], endings: frozenset[str] = DEFAULT_ENDINGS) -> Query:
-    """The user's words → one FTS5 expression over the folded index: every word must occur, `A OR B` takes
-    either, `"a phrase"` those words in a row, `-word` (or `-"a phrase"`) leaves out the stories that have it."""
+    """The user's words → one FTS5 expression over the folded index: every word must occur (`AND` says so
+    too), `A OR B` takes either, `"a phrase"` those words in a row, `-word`, `NOT word` (or `-"a phrase"`)
+    leaves out the stories that have it. Operators are capitals: a lowercase `or` is a word, as in web search
+    engines, noted in `lowercase_operators` so a search that finds nothing can say so."""
     query = Query(text, None)
     groups: list[list[str]] = []  # every group must match; within one, any of its items
     negatives: list[str] = []
-    either = False
+    either = negated = False
     for m in _QUERY_TOKEN.finditer(text or ""):
         minus, quoted, plain = bool(m.group(1) or (m.group(3) or "").startswith("-")), m.group(2), m.group(3)
-        if plain == "OR":
-            either = bool(groups)
+        if plain in ("OR", "AND", "NOT"):
+            either, negated = plain == "OR" and bool(groups), plain == "NOT"
             continue
+        if plain is not None and plain.casefold() in ("or", "and", "not") and (groups or negatives):
+            query.lowercase_operators.append(plain)
         if plain is not None and plain.startswith("-"):
             plain = plain[1:]
         expr = _item(query, quoted, plain, aliases, endings)
         if expr is None:
             continue
-        if minus:
+        if minus or negated:
             negatives.append(expr)
         elif either:
             groups[-1].append(expr)
         else:
             groups.append([expr])
-        either = False
+        either = negated = False
     query.fts = " AND ".join(g[0] if len(g) == 1 else "(" + " OR ".join(g) + ")" for g in groups) or None
     query.exclude = " OR ".join(negatives) or None  # a story with any of them is left out, whatever else it has
     return query
