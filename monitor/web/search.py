@@ -24,10 +24,11 @@ from monitor.relevance.rules import DEFAULT_ENDINGS, Term, compile_term, fold, f
 log = logging.getLogger("monitor.web")
 
 # Bump when the folding or the tokenising of the index changes: the index is then rebuilt.
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 BATCH_DOCS = 200  # documents per write transaction: a poll waits at most for one batch
 
 _QUERY_TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
+ZWNJ = "\u200c"
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,9 @@ def _item(query: Query, quoted: str | None, plain: str | None, aliases: list[Ali
     words = fold_words(quoted if quoted is not None else plain or "")
     if not words:
         return None
-    key = " ".join(words)
+    spellings = _spellings(quoted if quoted is not None else plain or "")
     if quoted is not None:
-        return _quote(key)
+        return _either([_quote(s) for s in spellings])
     assert plain is not None
     if plain.startswith("@"):
         named = [a for a in aliases if a.name.casefold() == plain[1:].casefold()]
@@ -176,12 +177,12 @@ def _item(query: Query, quoted: str | None, plain: str | None, aliases: list[Ali
             options = list(dict.fromkeys(s for s in (_term_fts(t) for t in alias.terms) if s))
             query.expansions.append((plain, alias.name, [t.text for t in alias.terms if t.kind != "regex"]))
             return "(" + " OR ".join(options) + ")"
-    options = [_quote(key) + ("*" if len(words[-1]) >= 3 else "")]
+    options = [_quote(s) + ("*" if len(s.rsplit(" ", 1)[-1]) >= 3 else "") for s in spellings]
     if len(words) == 1:
         options += _forms(plain)
     # The narrowest alias that spells the word: "Khorugh" is in @khorog and in @places (which includes
     # @khorog, @rushan ...); it stands for Khorog, not for every place.
-    found = [a for a in aliases if a.spellings and any(_spells(t, key, endings) for t in a.terms)]
+    found = [a for a in aliases if a.spellings and any(_spells(t, k, endings) for t in a.terms for k in spellings)]
     # a synonym set that other aliases build on (@khorog inside @places) beats an alias that merely
     # lists the name among others for a sense's context
     found = [a for a in found if a.nested] or found
@@ -190,8 +191,26 @@ def _item(query: Query, quoted: str | None, plain: str | None, aliases: list[Ali
         options += [s for s in (_term_fts(t) for t in alias.terms) if s]
         query.skipped_regexes += sum(t.kind == "regex" for t in alias.terms)
         query.expansions.append((plain, alias.name, [t.text for t in alias.terms if t.kind != "regex"]))
+    return _either(options)
+
+
+def _either(options: list[str]) -> str:
     options = list(dict.fromkeys(options))
     return options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")"
+
+
+def _spellings(typed: str) -> list[str]:
+    """The folded word(s) as typed, and without their ZWNJs: `index_text` holds a text both ways, so
+    بازداشتها and بازداشت‌ها each find both spellings."""
+    return list(dict.fromkeys(" ".join(fold_words(t)) for t in (typed, typed.replace(ZWNJ, ""))))
+
+
+def index_text(text: str) -> str:
+    """A title or text as the index holds it: folded (a ZWNJ becomes a space, as the matcher reads it) and,
+    when it writes a ZWNJ, folded once more without them. Persian writes an affix or a compound's parts
+    joined or after a ZWNJ (بازداشت‌ها, بازداشتها; می‌دانند, میدانند) and readers type either."""
+    folded = fold(text)
+    return f"{folded}\n{fold(text.replace(ZWNJ, ''))}" if ZWNJ in text else folded
 
 
 # --- languages --------------------------------------------------------------------------------
@@ -251,8 +270,8 @@ class SearchIndex:
                 batch = store.search_unindexed(BATCH_DOCS)
                 if not len(batch):
                     break
-                folded = [(fold(row["title"] or ""), fold(row["text"] or "")) if self.available else ("", "")
-                          for row in list(batch.stories) + list(batch.sources)]
+                folded = [(index_text(row["title"] or ""), index_text(row["text"] or "")) if self.available
+                          else ("", "") for row in list(batch.stories) + list(batch.sources)]
                 languages = [self.feed_languages.get(r["source"]) or guess_language(f"{r['title']}\n{r['text']}")
                              for r in batch.stories]
                 try:
