@@ -62,3 +62,27 @@ def test_the_evidence_table_fits_a_390_px_phone(tmp_path):
         browser.quit()
     assert overflow <= width, f"the page scrolls sideways: {overflow} px wide in a {width} px window"
     assert right <= width, f"a hash is cut off at {right} px"
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+
+def test_rule_and_outlet_text_that_can_be_right_to_left_is_isolated_wherever_it_is_shown(archive):
+    state, ids = archive
+    story, home, search, feeds = browse(config(state), lambda c: c.get(f"/story/{ids['BBC Persian']}"),
+                                        lambda c: c.get("/"), lambda c: c.get("/", params={"q": "خاروغ"}),
+                                        lambda c: c.get("/feeds"))
+    summaries = re.findall(r'<details class="concept"><summary>(.*?)</summary>', story.text, re.S)
+    assert any(re.search(r"[\u0600-\u06ff]", s) for s in summaries), summaries
+    for summary in summaries:  # "فعال — 4 matches" must not render as "4 — فعال matches"
+        assert summary.startswith('<b><bdi dir="auto">'), summary
+        words = summary.split("): ", 1)[1]
+        assert re.fullmatch(r'<bdi dir="auto">[^<]*</bdi>(, <bdi dir="auto">[^<]*</bdi>)*', words), words
+    for terms in re.findall(r'<p class="meta">rule terms: (.*?)</p>', story.text, re.S):
+        assert re.fullmatch(r'<bdi dir="auto">[^<]*</bdi>(, <bdi dir="auto">[^<]*</bdi>)*', terms), terms
+    assert '<pre class="bidi-lines">' in story.text  # the explanation: each line takes its own direction
+    assert re.search(r'<span class="topic" dir="auto">', story.text) and 'class="topic" dir="auto"' in home.text
+    expansion = search.text.split('<p class="expansion">')[1].split("</p>")[0]
+    assert '<b><bdi dir="auto">خاروغ</bdi></b> → <bdi dir="auto">' in expansion, expansion
+    assert re.search(r'FAILING since .*?: <bdi dir="auto">HTTP 503', feeds.text)
