@@ -86,3 +86,28 @@ def test_rule_and_outlet_text_that_can_be_right_to_left_is_isolated_wherever_it_
     expansion = search.text.split('<p class="expansion">')[1].split("</p>")[0]
     assert '<b><bdi dir="auto">خاروغ</bdi></b> → <bdi dir="auto">' in expansion, expansion
     assert re.search(r'FAILING since .*?: <bdi dir="auto">HTTP 503', feeds.text)
+
+
+def test_each_version_of_the_page_has_its_note_apart_from_its_warc_link(tmp_path):
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from monitor.store import Store
+    from tests.support.webarchive import NOW
+
+    state = tmp_path / "monitor.db"
+    ids = build_archive(state)
+    store = Store(state)
+    try:
+        for n, reason in enumerate(("first", "recheck")):
+            pending = SimpleNamespace(written=SimpleNamespace(file="x.warc.gz", offset=n, length=1),
+                                      payload_sha256="0" * 64, captured_at=NOW + timedelta(days=n), status=200,
+                                      url="https://news.example/2/story", final_url="https://news.example/2/story",
+                                      redirects=(), peer="127.0.0.1", text_sha256="")
+            store.add_capture(pending, story_id=ids["Eurasianet"], source_id=None, reason=reason, monitor_version="t")
+    finally:
+        store.close()
+    (page,) = browse(config(state), lambda c: c.get(f"/story/{ids['Eurasianet']}"))
+    versions = [_text(li) for li in re.findall(r'<li class="version[^"]*">(.*?)</li>', page.text, re.S)]
+    assert len(versions) == 2, page.text[-3000:]
+    assert versions[0].endswith("as first captured · WARC") and versions[1].endswith("unchanged · WARC"), versions
