@@ -144,7 +144,7 @@ def queries(path: Path, repeat: int) -> tuple[dict[str, float], list[tuple]]:
     rows, every = [], []
     for text, filters in QUERIES:
         q = build_query(text, aliases) if text else None
-        flt = StoryFilter(match=q.fts if q else None, **filters)
+        flt = StoryFilter(match=q.fts if q else None, exclude=q.exclude if q else None, **filters)
         times = []
         for _ in range(repeat):
             t = time.perf_counter()
@@ -169,7 +169,7 @@ def baseline(path: Path, repeat: int) -> list[tuple]:
                                  (f"%{word}%", f"%{word}%")).fetchone()[0]
             times.append((time.perf_counter() - t) * 1000)
         q = build_query(fts_word, load_aliases(ROOT / "keywords.yaml"))
-        folded = store.count_stories(StoryFilter(match=q.fts), cap=10_000_000)
+        folded = store.count_stories(StoryFilter(match=q.fts, exclude=q.exclude), cap=10_000_000)
         out.append((word, n, folded, statistics.median(times)))
     store.close()
     return out

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from monitor.store.scratch import create as create_scratch
 from monitor.store.common import _ts
+from monitor.store.pgsearch import fts5_to_tsquery
 
 
 def _topics(value: str) -> list[str]:
@@ -65,11 +66,22 @@ CREATE INDEX IF NOT EXISTS search_index_doc ON search_index USING GIN (doc);
 WHEN = "COALESCE(s.published, s.fetched_at)"
 
 
+def _matching(pg: bool) -> str:
+    """The stories (by id) with a document matching the search: their own, or a further source's. Never NULL
+    (a source whose row is gone counts as story 0), so `NOT IN` leaves out only what it should."""
+    test = "doc @@ to_tsquery('simple', ?)" if pg else "search_index MATCH ?"
+    return ("SELECT CASE WHEN rowid > 0 THEN rowid ELSE COALESCE((SELECT story_id FROM story_sources "
+            f"WHERE id = -search_index.rowid), 0) END FROM search_index WHERE {test}")
+
+
 @dataclass(frozen=True)
 class StoryFilter:
-    """What the story list shows; every field optional. `match` is an FTS5 expression over folded text."""
+    """What the story list shows; every field optional. `match` is an FTS5 expression over folded text, the
+    stories it finds are kept; `exclude` is one too, the stories it finds are left out (on its own: every
+    story but those, which FTS5's NOT cannot say without something to subtract from)."""
 
     match: str | None = None
+    exclude: str | None = None
     topic: str | None = None
     language: str | None = None
     source: str | None = None
@@ -82,7 +94,7 @@ class StoryFilter:
         """Filters other than dates are answered from the index tables: slim rows, sorted by their own index,
         so a filter never reads the stories' texts. (The newest stories without any filter come straight
         from `stories`, so a fresh state lists everything before its index is built.)"""
-        return bool(self.match or self.topic or self.language or self.source or self.label)
+        return bool(self.match or self.exclude or self.topic or self.language or self.source or self.label)
 
     def where(self, pg: bool = False) -> tuple[str, list]:
         """The WHERE clause over `story_facets f` (when `indexed`) or `stories s`; `pg`: PostgreSQL's search."""
@@ -100,18 +112,10 @@ class StoryFilter:
     def facet_where(self, pg: bool = False) -> tuple[str, list]:
         """The WHERE clause over `story_facets f`, whatever the filter ("" when nothing filters)."""
         clauses, args = [], []
-        if self.match:
-            clauses.append("""f.story_id IN (SELECT CASE WHEN rowid > 0 THEN rowid ELSE
-                                (SELECT story_id FROM story_sources WHERE id = -search_index.rowid) END
-                              FROM search_index WHERE search_index MATCH ?)""")
-            args.append(self.match)
-            if pg:
-                from monitor.store.pgsearch import fts5_to_tsquery
-
-                clauses[-1] = ("f.story_id IN (SELECT CASE WHEN rowid > 0 THEN rowid ELSE (SELECT story_id FROM "
-                               "story_sources WHERE id = -search_index.rowid) END FROM search_index "
-                               "WHERE doc @@ to_tsquery('simple', ?))")
-                args[-1] = fts5_to_tsquery(self.match)
+        for expr, keep in ((self.match, "IN"), (self.exclude, "NOT IN")):
+            if expr:
+                clauses.append(f"f.story_id {keep} ({_matching(pg)})")
+                args.append(fts5_to_tsquery(expr) if pg else expr)
         if self.topic:
             clauses.append("EXISTS (SELECT 1 FROM story_topics t WHERE t.topic = ? AND t.day = f.day "
                            "AND t.story_id = f.story_id)")  # one primary-key probe per candidate
@@ -277,7 +281,7 @@ class WebQueries:
         """PostgreSQL prices a sequential scan of search_index as if the tsvectors were in the table, not stored
         apart (TOAST): it picks that scan and reads every document — 6 s at 100,000 stories — where the GIN index
         finds the few in milliseconds. A search is planned with the scan ruled out (bench/README.md)."""
-        if self.backend == "sqlite" or not flt.match:
+        if self.backend == "sqlite" or not (flt.match or flt.exclude):
             yield
             return
         self.db.execute("SET enable_seqscan = off")

@@ -20,6 +20,7 @@ from monitor.delivery.notifier import fmt_time, safe_url
 from monitor.stories.incident_export import incident_records, one_line
 from monitor.stories.incident_review import FIELDS, ReviewError, confirm, correct, merge, shown, split
 from monitor.stories.incidents import from_json
+from monitor.web import security
 
 REVIEWER = "web"  # the labels' source for a verdict given in the web interface
 LANGUAGES = {"en": "English", "ru": "Russian", "tg": "Tajik", "fa": "Persian"}
@@ -78,7 +79,7 @@ def page(ctx, request: Request, error: str | None = None, status: int = 200) -> 
     history = [_history(h) for h in store.incident_reviews(incident_id)]
     return ctx.render(request, "incident.html", status=status, incident=row, fields=fields, reports=reports,
                       history=history, line=one_line(_line_record(record, row)), error=error,
-                      done=ACTIONS.get(request.query_params.get("done", "")),
+                      done=_done(request, incident_id),
                       outlets=len({r["outlet"] for r in reports}),
                       languages=list(dict.fromkeys(r["language"] for r in reports if r["language"])))
 
@@ -107,7 +108,14 @@ def review(ctx, request: Request, data: dict[str, list[str]]) -> Response:
             raise ReviewError(f"unknown action {action!r}")
     except ReviewError as exc:
         return page(ctx, request, error=str(exc), status=400)
-    return RedirectResponse(f"/incidents/{target}?{urlencode({'done': action})}", status_code=303)
+    seal = security.seal(request, f"{action} {target}")
+    return RedirectResponse(f"/incidents/{target}?{urlencode({'done': action, 'seal': seal})}", status_code=303)
+
+
+def _done(request: Request, incident_id: int) -> str | None:
+    """The action a page confirms, when this visitor's POST sealed it (a link cannot claim one)."""
+    action = request.query_params.get("done", "")
+    return ACTIONS.get(action) if security.sealed(request, f"{action} {incident_id}") else None
 
 
 def _dt(value: str | None) -> datetime | None:

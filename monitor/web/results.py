@@ -51,7 +51,7 @@ def atom(ctx, request: Request) -> Response:
     store, rows, error = _stories(ctx, request, FEED_ENTRIES)
     if rows is None:
         return PlainTextResponse(error or "bad request", status_code=400)
-    base = str(request.base_url).rstrip("/")
+    base = _base_url(ctx, request)
     query = request.url.query
     self_url = f"{base}/feed.atom" + (f"?{query}" if query else "")
     updated = _iso(max((r["day"] for r in rows), default=None)) or _iso(clock.now().isoformat())
@@ -68,6 +68,13 @@ def atom(ctx, request: Request) -> Response:
                 f"<summary>{escape(r['snippet'] or '')}</summary>", "</entry>"]
     out.append("</feed>")
     return Response("\n".join(out).encode("utf-8"), media_type="application/atom+xml; charset=utf-8")
+
+
+def _base_url(ctx, request: Request) -> str:
+    """Where the feed's links point: `web_base_url` when it is set (a Host header is the client's to choose,
+    and a feed reader keeps the links), else the address this request came to."""
+    settings = ctx.config.feeds.settings if ctx.config.feeds else None
+    return (settings and settings.web_base_url) or str(request.base_url).rstrip("/")
 
 
 def _iso(value: str | None) -> str | None:

@@ -24,10 +24,11 @@ from monitor.relevance.rules import DEFAULT_ENDINGS, Term, compile_term, fold, f
 log = logging.getLogger("monitor.web")
 
 # Bump when the folding or the tokenising of the index changes: the index is then rebuilt.
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 BATCH_DOCS = 200  # documents per write transaction: a poll waits at most for one batch
 
 _QUERY_TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
+ZWNJ = "\u200c"
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,15 @@ class Alias:
 
 @dataclass
 class Query:
-    """A parsed query: the FTS5 expression, and what each word was expanded to (shown to the user)."""
+    """A parsed query: the FTS5 expressions of what a story must have (`fts`) and of what leaves it out
+    (`exclude`), and what each word was expanded to (shown to the user)."""
 
     text: str
     fts: str | None
+    exclude: str | None = None
     expansions: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (word, alias, spellings)
     skipped_regexes: int = 0
+    lowercase_operators: list[str] = field(default_factory=list)  # "or" between words: searched as a word
 
 
 def load_aliases(path: str | Path) -> list[Alias]:
@@ -114,33 +118,35 @@ def _spells(term: Term, word: str, endings: frozenset[str]) -> bool:
 
 
 def build_query(text: str, aliases: list[Alias], endings: frozenset[str] = DEFAULT_ENDINGS) -> Query:
-    """The user's words → one FTS5 expression over the folded index: every word must occur, `A OR B` takes
-    either, `"a phrase"` those words in a row, `-word` (or `-"a phrase"`) leaves out the stories that have it."""
+    """The user's words → one FTS5 expression over the folded index: every word must occur (`AND` says so
+    too), `A OR B` takes either, `"a phrase"` those words in a row, `-word`, `NOT word` (or `-"a phrase"`)
+    leaves out the stories that have it. Operators are capitals: a lowercase `or` is a word, as in web search
+    engines, noted in `lowercase_operators` so a search that finds nothing can say so."""
     query = Query(text, None)
     groups: list[list[str]] = []  # every group must match; within one, any of its items
     negatives: list[str] = []
-    either = False
+    either = negated = False
     for m in _QUERY_TOKEN.finditer(text or ""):
         minus, quoted, plain = bool(m.group(1) or (m.group(3) or "").startswith("-")), m.group(2), m.group(3)
-        if plain == "OR":
-            either = bool(groups)
+        if plain in ("OR", "AND", "NOT"):
+            either, negated = plain == "OR" and bool(groups), plain == "NOT"
             continue
+        if plain is not None and plain.casefold() in ("or", "and", "not") and (groups or negatives):
+            query.lowercase_operators.append(plain)
         if plain is not None and plain.startswith("-"):
             plain = plain[1:]
         expr = _item(query, quoted, plain, aliases, endings)
         if expr is None:
             continue
-        if minus:
+        if minus or negated:
             negatives.append(expr)
         elif either:
             groups[-1].append(expr)
         else:
             groups.append([expr])
-        either = False
-    fts = " AND ".join(g[0] if len(g) == 1 else "(" + " OR ".join(g) + ")" for g in groups)
-    if fts and negatives:  # FTS5's NOT needs something to subtract from: a query of exclusions alone finds nothing
-        fts = f"({fts}) NOT ({' OR '.join(negatives)})"
-    query.fts = fts or None
+        either = negated = False
+    query.fts = " AND ".join(g[0] if len(g) == 1 else "(" + " OR ".join(g) + ")" for g in groups) or None
+    query.exclude = " OR ".join(negatives) or None  # a story with any of them is left out, whatever else it has
     return query
 
 
@@ -160,9 +166,9 @@ def _item(query: Query, quoted: str | None, plain: str | None, aliases: list[Ali
     words = fold_words(quoted if quoted is not None else plain or "")
     if not words:
         return None
-    key = " ".join(words)
+    spellings = _spellings(quoted if quoted is not None else plain or "")
     if quoted is not None:
-        return _quote(key)
+        return _either([_quote(s) for s in spellings])
     assert plain is not None
     if plain.startswith("@"):
         named = [a for a in aliases if a.name.casefold() == plain[1:].casefold()]
@@ -171,12 +177,12 @@ def _item(query: Query, quoted: str | None, plain: str | None, aliases: list[Ali
             options = list(dict.fromkeys(s for s in (_term_fts(t) for t in alias.terms) if s))
             query.expansions.append((plain, alias.name, [t.text for t in alias.terms if t.kind != "regex"]))
             return "(" + " OR ".join(options) + ")"
-    options = [_quote(key) + ("*" if len(words[-1]) >= 3 else "")]
+    options = [_quote(s) + ("*" if len(s.rsplit(" ", 1)[-1]) >= 3 else "") for s in spellings]
     if len(words) == 1:
         options += _forms(plain)
     # The narrowest alias that spells the word: "Khorugh" is in @khorog and in @places (which includes
     # @khorog, @rushan ...); it stands for Khorog, not for every place.
-    found = [a for a in aliases if a.spellings and any(_spells(t, key, endings) for t in a.terms)]
+    found = [a for a in aliases if a.spellings and any(_spells(t, k, endings) for t in a.terms for k in spellings)]
     # a synonym set that other aliases build on (@khorog inside @places) beats an alias that merely
     # lists the name among others for a sense's context
     found = [a for a in found if a.nested] or found
@@ -185,8 +191,26 @@ def _item(query: Query, quoted: str | None, plain: str | None, aliases: list[Ali
         options += [s for s in (_term_fts(t) for t in alias.terms) if s]
         query.skipped_regexes += sum(t.kind == "regex" for t in alias.terms)
         query.expansions.append((plain, alias.name, [t.text for t in alias.terms if t.kind != "regex"]))
+    return _either(options)
+
+
+def _either(options: list[str]) -> str:
     options = list(dict.fromkeys(options))
     return options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")"
+
+
+def _spellings(typed: str) -> list[str]:
+    """The folded word(s) as typed, and without their ZWNJs: `index_text` holds a text both ways, so
+    بازداشتها and بازداشت‌ها each find both spellings."""
+    return list(dict.fromkeys(" ".join(fold_words(t)) for t in (typed, typed.replace(ZWNJ, ""))))
+
+
+def index_text(text: str) -> str:
+    """A title or text as the index holds it: folded (a ZWNJ becomes a space, as the matcher reads it) and,
+    when it writes a ZWNJ, folded once more without them. Persian writes an affix or a compound's parts
+    joined or after a ZWNJ (بازداشت‌ها, بازداشتها; می‌دانند, میدانند) and readers type either."""
+    folded = fold(text)
+    return f"{folded}\n{fold(text.replace(ZWNJ, ''))}" if ZWNJ in text else folded
 
 
 # --- languages --------------------------------------------------------------------------------
@@ -246,8 +270,8 @@ class SearchIndex:
                 batch = store.search_unindexed(BATCH_DOCS)
                 if not len(batch):
                     break
-                folded = [(fold(row["title"] or ""), fold(row["text"] or "")) if self.available else ("", "")
-                          for row in list(batch.stories) + list(batch.sources)]
+                folded = [(index_text(row["title"] or ""), index_text(row["text"] or "")) if self.available
+                          else ("", "") for row in list(batch.stories) + list(batch.sources)]
                 languages = [self.feed_languages.get(r["source"]) or guess_language(f"{r['title']}\n{r['text']}")
                              for r in batch.stories]
                 try:

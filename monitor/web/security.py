@@ -115,6 +115,20 @@ def same_origin(headers: list[tuple[bytes, bytes]]) -> bool:
     return True  # no browser sends neither on a form POST; curl with the CSRF cookie and field may
 
 
+def seal(request, line: str) -> str:
+    """A keyed hash of the line a page shows after a POST ("Marked 3 stories"), keyed by the visitor's CSRF
+    cookie: the redirect carries it, and the page shows the line only when it matches (`sealed`), so a link
+    cannot make the page say what nobody did."""
+    key = request.cookies.get(CSRF_COOKIE) or ""
+    return hmac.new(key.encode(), line.encode(), hashlib.sha256).hexdigest()[:20] if key else ""
+
+
+def sealed(request, line: str) -> bool:
+    """Did this visitor's own POST seal this line (the `seal` query parameter)?"""
+    given = request.query_params.get("seal", "")
+    return bool(given) and hmac.compare_digest(seal(request, line).encode(), given.encode())
+
+
 def csrf_ok(headers: list[tuple[bytes, bytes]], form_value: str | None) -> bool:
     expected = cookies(headers).get(CSRF_COOKIE)
     if not expected or not form_value or not same_origin(headers):

@@ -20,7 +20,7 @@ from monitor.delivery.status import _ago
 from monitor.delivery.notifier import fmt_time, safe_url, segments
 from monitor.relevance.rules import DEFAULT_ENDINGS
 from monitor.store.web import StoryFilter
-from monitor.web import evidence, labels
+from monitor.web import evidence, labels, security
 from monitor.delivery import charts
 from monitor.web.search import build_query
 
@@ -70,11 +70,13 @@ def filters(ctx, store, p) -> tuple[StoryFilter, str, Any, list[str], bool]:
     if q and not ctx.index.available:
         errors.append("full-text search is not available: this SQLite has no FTS5")
     ctx.index.catch_up(store, budget_s=0.3, busy_ms=100, wait_s=1.0)
-    flt = StoryFilter(match=query.fts if query and ctx.index.available else None, topic=p.get("topic") or None,
+    searched = query if query and ctx.index.available else None
+    flt = StoryFilter(match=searched and searched.fts, exclude=searched and searched.exclude,
+                      topic=p.get("topic") or None,
                       language=p.get("language") or None, source=p.get("source") or None, since=since,
                       until=until + timedelta(days=1) if until else None,
                       label=p.get("label") if p.get("label") in ("relevant", "irrelevant", "none") else None)
-    if q and query and not query.fts:
+    if q and query and not (query.fts or query.exclude):
         errors.append("the search has no letters or digits to look for")
     filtered = bool(q or flt.topic or flt.language or flt.source or flt.label or since or until)
     return flt, q, query, errors, filtered
@@ -88,9 +90,11 @@ def home(ctx, request: Request) -> Response:
         page = max(1, min(int(p.get("page") or 1), 10_000))
     except ValueError:
         page = 1
+    rows, total = [], 0  # a search or a date that cannot be read lists nothing: all would look like its result
     try:
-        rows = store.list_stories(flt, limit=PAGE + 1, offset=(page - 1) * PAGE)
-        total = store.count_stories(flt) if (page > 1 or len(rows) > PAGE) else len(rows)
+        if not errors:
+            rows = store.list_stories(flt, limit=PAGE + 1, offset=(page - 1) * PAGE)
+            total = store.count_stories(flt) if (page > 1 or len(rows) > PAGE) else len(rows)
     except sqlite3.OperationalError as exc:
         rows, total = [], 0
         errors.append(f"the search could not run: {exc}")
@@ -109,10 +113,10 @@ def home(ctx, request: Request) -> Response:
         topics=sorted(set(topics) | {name for name, _ in trend.series}), sources=facets["sources"],
         languages=[(code, LANGUAGES.get(code, code)) for code in facets["languages"]], filtered=filtered,
         indexing=(indexed, archived) if indexed < archived else None,
-        counts=_counts(store, flt),
-        back_query=urlencode({k: v for k, v in p.items() if k not in ("triaged", "verdict")}),
-        result_query=urlencode({k: v for k, v in p.items() if k not in ("triaged", "verdict", "page") and v}),
-        triaged=_triaged(p),
+        counts={} if errors else _counts(store, flt),
+        back_query=urlencode({k: v for k, v in p.items() if k not in AFTER_POST}),
+        result_query=urlencode({k: v for k, v in p.items() if k not in AFTER_POST and k != "page" and v}),
+        triaged=_triaged(request),
     )
 
 
@@ -124,15 +128,21 @@ def _counts(store, flt: StoryFilter) -> dict[str, dict[str, int]]:
         return {}
 
 
-def _triaged(p) -> str | None:
-    """The line bulk triage leaves on the page it returns to."""
-    count, verdict = p.get("triaged", ""), labels.LABELS.get(p.get("verdict", ""))
-    if not count.isdigit() or verdict is None:
-        return None
-    return f"Marked {count} stor{'y' if count == '1' else 'ies'} “{verdict}”."
+def _triaged(request: Request) -> str | None:
+    """The line bulk triage leaves on the page it returns to, when this visitor's POST sealed it."""
+    count, verdict = request.query_params.get("triaged", ""), request.query_params.get("verdict", "")
+    line = _marked(count, verdict) if count.isdigit() and verdict in labels.LABELS else ""
+    return line if line and security.sealed(request, line) else None
+
+
+def _marked(count: str, verdict: str) -> str:
+    return f"Marked {count} stor{'y' if count == '1' else 'ies'} “{labels.LABELS[verdict]}”."
 
 
 MAX_BULK = 200  # stories one bulk-triage post may label (a page shows 50)
+AFTER_POST = ("triaged", "verdict", "seal")  # what a triage's redirect adds to the list's own parameters
+TOO_MANY = (f"At most {MAX_BULK} stories can be marked at once, and more were ticked; nothing was marked. "
+            "Go back and tick fewer.")
 
 
 def bulk_label(ctx, request: Request, data: dict[str, list[str]]) -> Response:
@@ -142,7 +152,9 @@ def bulk_label(ctx, request: Request, data: dict[str, list[str]]) -> Response:
     verdict = (data.get("label") or [""])[0]
     if verdict not in labels.LABELS:
         return PlainTextResponse(f"unknown label {verdict!r}: use relevant or irrelevant", status_code=400)
-    ids = sorted({int(v) for v in data.get("story", []) if v.isdigit()})[:MAX_BULK]
+    ids = sorted({int(v) for v in data.get("story", []) if v.isascii() and v.isdigit() and len(v) <= 18})
+    if len(ids) > MAX_BULK:
+        return PlainTextResponse(TOO_MANY, status_code=400)
     store = ctx.store()
     known = store.story_ids_exist(ids)
     try:
@@ -151,8 +163,9 @@ def bulk_label(ctx, request: Request, data: dict[str, list[str]]) -> Response:
                 labels.add_label(store, story_id, verdict)
     except labels.LabelsUnavailable as exc:
         return PlainTextResponse(str(exc), status_code=501)
-    back = [(k, v) for k, v in parse_qsl((data.get("back") or [""])[0])[:20] if k not in ("triaged", "verdict")]
-    query = urlencode(back + [("triaged", str(len(known))), ("verdict", verdict)])
+    back = [(k, v) for k, v in parse_qsl((data.get("back") or [""])[0])[:20] if k not in AFTER_POST]
+    seal = security.seal(request, _marked(str(len(known)), verdict))
+    query = urlencode(back + [("triaged", str(len(known))), ("verdict", verdict), ("seal", seal)])
     return RedirectResponse(f"/?{query}", status_code=303)
 
 
@@ -217,7 +230,7 @@ def story(ctx, request: Request) -> Response:
         downloads=evidence.downloads(store, story_id, row["raw_html_gz"] is not None),
         versions=evidence.versions(store, story_id),
         labels_on=labels.available(store), current=labels.LABELS.get(labels.current(store, story_id) or ""),
-        labelled=labels.LABELS.get(request.query_params.get("labelled", "")), text=row["text"],
+        labelled=_labelled(request), text=row["text"],
         incident=store.incident_of_story(story_id),
     )
 
@@ -250,7 +263,15 @@ def label(ctx, request: Request, data: dict[str, str]) -> Response:
         return PlainTextResponse(str(exc), status_code=400)
     except labels.LabelsUnavailable as exc:
         return PlainTextResponse(str(exc), status_code=501)
-    return RedirectResponse(f"/story/{story_id}?labelled={data['label']}", status_code=303)
+    seal = security.seal(request, f"labelled {story_id} {data['label']}")
+    return RedirectResponse(f"/story/{story_id}?{urlencode({'labelled': data['label'], 'seal': seal})}", status_code=303)
+
+
+def _labelled(request: Request) -> str | None:
+    """The verdict a story page thanks for, when this visitor's POST sealed it."""
+    verdict = request.query_params.get("labelled", "")
+    line = f"labelled {request.path_params['story_id']} {verdict}"
+    return labels.LABELS.get(verdict) if security.sealed(request, line) else None
 
 
 def feeds(ctx, request: Request) -> Response:

@@ -52,3 +52,29 @@ def test_read_only_has_no_checkboxes_and_refuses_the_post(archive):
     home, post = browse(config(state, read_only=True), lambda c: c.get("/"),
                         lambda c: c.post("/label", data={"story": [str(ids["HRW"])], "label": "relevant"}))
     assert 'type="checkbox"' not in home.text and post.status_code in (404, 405)
+
+
+def test_more_than_200_ticked_is_refused_whole_and_a_link_cannot_claim_a_marking(archive):
+    state, ids = archive
+
+    async def triage(c):
+        home = await c.get("/")
+        form = {"story": [str(i) for i in range(1, 251)], "label": "irrelevant", "back": "",
+                "csrf": re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)}
+        too_many = await c.post("/label", data=form, headers={"origin": "http://127.0.0.1:8750"})
+        forged = await c.get("/", params={"triaged": "9999", "verdict": "relevant"})
+        guessed = await c.get("/", params={"triaged": "9999", "verdict": "relevant", "seal": "0" * 20})
+        story = await c.get(f"/story/{ids['HRW']}", params={"labelled": "relevant"})
+        return too_many, forged, guessed, story
+
+    (too_many, forged, guessed, story), = browse(config(state), triage)
+    assert too_many.status_code == 400
+    assert "At most 200 stories can be marked at once" in too_many.text and "nothing was marked" in too_many.text
+    store = Store(state)
+    try:
+        assert not list(store.labels()), "nothing was marked"
+    finally:
+        store.close()
+    for page in (forged, guessed):
+        assert "Marked 9999" not in page.text and 'class="done"' not in page.text
+    assert 'class="done"' not in story.text  # nobody marked it: the page does not say so

@@ -51,3 +51,24 @@ def test_web_text_in_the_atom_feed_is_escaped(archive):
     assert b"<script>" not in atom.content
     feed = ElementTree.fromstring(atom.content)  # well-formed
     assert feed.find(f"{ATOM}entry/{ATOM}title").text.startswith("<script>")
+
+
+def test_the_atom_feed_links_to_web_base_url_whatever_host_the_request_names(archive, tmp_path):
+    from dataclasses import replace
+
+    from monitor.config.feeds import load_feeds
+
+    state, ids = archive
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - name: HRW\n    url: https://hrw.example/rss\n"
+                     "settings:\n  web_base_url: https://monitor.example.org/pamir/\n")
+    cfg = replace(config(state, token="a-long-enough-test-token", loopback_only_hosts=False), feeds=load_feeds(feeds))
+    (atom,) = browse(cfg, lambda c: c.get("/feed.atom", params={"source": "HRW"},
+                                          headers={"authorization": "Bearer a-long-enough-test-token"}),
+                     host="evil.example")
+    assert atom.status_code == 200, atom.text
+    feed = ElementTree.fromstring(atom.content)
+    links = [e.get("href") for e in feed.iter(f"{ATOM}link")] + [e.text for e in feed.iter(f"{ATOM}id")]
+    assert f"https://monitor.example.org/pamir/story/{ids['HRW']}" in links
+    assert all(link.startswith("https://monitor.example.org/pamir/") for link in links), links
+    assert b"evil.example" not in atom.content

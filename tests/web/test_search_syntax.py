@@ -63,3 +63,17 @@ def test_the_filters_show_how_many_stories_each_choice_would_leave(archive):
     # ... and the other filters count within the current choice (the two English stories)
     assert re.search(r'<option value="Eurasianet">Eurasianet \(1\)</option>', html)
     assert re.search(r'<option value="Ozodi RU">Ozodi RU \(0\)</option>', html)
+
+
+def test_capital_and_not_are_operators_and_a_lowercase_or_that_finds_nothing_is_explained(archive):
+    state, ids = archive
+    both, implicit, not_, minus = _search(state, "Rushan AND Dushanbe", "Rushan Dushanbe", "Dushanbe NOT Rushan",
+                                          "Dushanbe -Rushan")
+    assert ids["HRW"] in both and both == implicit  # AND is what two words mean anyway, not a word to find
+    assert ids["HRW"] not in not_ and not_ == minus
+    lowercase, capitals = browse(config(state), lambda c: c.get("/", params={"q": "Khorog or Хорог"}),
+                                 lambda c: c.get("/", params={"q": "Khorog OR Хорог"}))
+    assert found(lowercase.text) == []
+    said = " ".join(re.sub(r"<[^>]+>", "", lowercase.text).split())
+    assert "“or” was searched as a word: operators are written in capitals (OR, AND, NOT)." in said
+    assert ids["Ozodi RU"] in found(capitals.text) and "searched as a word" not in capitals.text
