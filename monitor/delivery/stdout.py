@@ -45,11 +45,19 @@ class StdoutNotifier:
             raise TransientError(f"cannot write to stdout: {exc}") from None
 
     def _append(self, message: str) -> None:
+        """All of the digest, fsynced (it is marked sent right after), or none of it: a disk that fills mid-way
+        (os.write then takes only part) gets its file cut back, so the retry appends the digest whole, once."""
+        from monitor.evidence.warc import write_synced
+
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, message.encode("utf-8"))
-                os.fsync(fd)  # marked sent right after: it must really be on disk
+                end = os.lseek(fd, 0, os.SEEK_END)
+                try:
+                    write_synced(fd, message.encode("utf-8"))
+                except OSError:
+                    os.ftruncate(fd, end)
+                    raise
             finally:
                 os.close(fd)
         except OSError as exc:
