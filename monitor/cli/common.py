@@ -113,7 +113,8 @@ def instance_lock(state: str, database: str | None = None) -> Iterator[None]:
     """One monitor per state: two schedulers on one state would send everything twice.
 
     The lock sits beside the file the path leads to, not the path as typed: a symlink to the state (or a second
-    spelling of its folder) must meet the same lock. With a PostgreSQL `database` the state is that database: the
+    spelling of its folder) must meet the same lock; the state file itself is locked too, for a hard link or a
+    bind mount of it. With a PostgreSQL `database` the state is that database: the
     lock is named after it (server, port, database; never the password) in the state's folder, so two monitors of
     one host sharing that folder (the systemd units' /var/lib/pamir-monitor) never run at once, whatever --state
     file name each gives. Across hosts the database's own write lock keeps every exactly-once guarantee."""
@@ -130,21 +131,28 @@ def instance_lock(state: str, database: str | None = None) -> Iterator[None]:
 
         what = f"the database {redact_url(database)}"
     try:
-        handle = open(path, "a+")
+        handles = [open(path, "a+")]
     except OSError as exc:  # a read-only folder or disk, a missing folder: say so, no traceback
         raise RuntimeError(f"cannot create the lock file {path} beside the state ({exc.strerror or exc}); "
                            "the state needs a writable folder (use --state or $MONITOR_STATE)") from None
+    if not database and real.is_file():  # and the state file itself: a hard link or a bind mount of it is
+        try:  # another path to the same file, with a lock file of its own
+            handles.append(open(real, "rb"))
+        except OSError:
+            pass  # unreadable: opening the state says why
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for handle in handles:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # flock: never in the way of SQLite's own locks
     except BlockingIOError:
-        handle.close()
+        for handle in handles:
+            handle.close()
         raise RuntimeError(f"another monitor is already running with {what} (lock {path}); stop it "
                            "first, e.g. `systemctl stop pamir-monitor` (systemd/README.md: a backfill)") from None
     try:
         yield
     finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        for handle in handles:
+            handle.close()  # the locks go with the descriptors
 
 
 def database_key(url: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 from monitor.cli.common import instance_lock
 
 
-@pytest.mark.parametrize("spelling", ["symlinked file", "symlinked folder", "dot-dot path"])
+@pytest.mark.parametrize("spelling", ["symlinked file", "symlinked folder", "dot-dot path", "hard link"])
 def test_a_second_monitor_on_the_same_state_through_another_path_is_refused(tmp_path, spelling):
     real = tmp_path / "data" / "state.db"
     real.parent.mkdir()
@@ -20,6 +20,10 @@ def test_a_second_monitor_on_the_same_state_through_another_path_is_refused(tmp_
     elif spelling == "symlinked folder":
         (tmp_path / "alias").symlink_to(real.parent)
         other = tmp_path / "alias" / "state.db"
+    elif spelling == "hard link":  # another name for the same file, in another folder: its own lock file
+        other = tmp_path / "copy-for-the-cron-job" / "state.db"
+        other.parent.mkdir()
+        other.hardlink_to(real)
     else:
         (tmp_path / "sub").mkdir()
         other = tmp_path / "sub" / ".." / "data" / "state.db"
