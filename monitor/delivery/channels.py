@@ -99,11 +99,14 @@ def _email(environ: Mapping[str, str], problems: list[Problem], routed: Sequence
         problems.append(_problem(
             f"MONITOR_SMTP_SECURITY=none would send the SMTP password unencrypted to {host}; use starttls or ssl"))
     timeout = _number(environ, "MONITOR_SMTP_TIMEOUT", 60.0, problems)
+    cafile = environ.get("MONITOR_SMTP_CAFILE") or None
+    if cafile and not os.path.isfile(cafile):  # else every send said "SMTP server unreachable: No such file"
+        problems.append(_problem(f"MONITOR_SMTP_CAFILE={cafile}: no such file (the CA certificate of the mail server)"))
     if len(problems) > before:
         return None
     return EmailNotifier(EmailConfig(
         host=host, port=port, security=security, sender=sender, recipients=recipients, user=user, password=password,
-        timeout=timeout, cafile=environ.get("MONITOR_SMTP_CAFILE") or None,
+        timeout=timeout, cafile=cafile,
     ))
 
 

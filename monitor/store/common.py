@@ -124,6 +124,8 @@ def _chunks(values: list, size: int = 500) -> Iterator[list]:
 
 def _explain(path: str, exc: sqlite3.DatabaseError) -> str:
     text = str(exc)
+    if os.path.isdir(path):  # SQLite says "disk I/O error" or "unable to open"
+        return f"{path} is a folder: give the state file's path (e.g. {os.path.join(path, 'monitor.db')})"
     if "locked" in text or "busy" in text:
         return f"{path}: the state database is locked by another process (is another monitor running?)"
     if "not a database" in text or "malformed" in text or "corrupt" in text:

@@ -31,6 +31,7 @@ def one_error_line(result) -> str:
     (("explain", "no-such-article.html"), "no-such-article.html: no such file"),
     (("show", "5", "--state", "{tmp}/typo.db"), "no state file at {tmp}/typo.db"),
     (("export", "--state", "{tmp}/typo.db"), "no state file at {tmp}/typo.db"),
+    (("flush", "--state", "{tmp}"), "{tmp} is a folder: give the state file's path"),  # not "disk I/O error"
 ])
 def test_a_bad_url_a_404_a_refused_connection_or_a_missing_file_is_one_line(tmp_path, site, args, expected,
                                                                              capsys, monkeypatch):

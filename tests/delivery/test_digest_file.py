@@ -11,6 +11,7 @@ from tests.conftest import PROJECT
 # the next one fails with EFBIG, as on a disk that fills mid-way); SIGXFSZ ignored, as a real full disk sends none.
 CHILD = r"""
 import asyncio, os, resource, signal, sys
+import monitor.evidence.warc  # imported before the limit: a module compiled under it is cut short
 from monitor.delivery.notifier import TransientError
 from monitor.delivery.stdout import StdoutNotifier
 
@@ -32,7 +33,7 @@ def test_a_digest_cut_short_by_a_full_disk_is_appended_whole_on_the_retry_and_on
     path = tmp_path / "digests.txt"
     path.write_text("Digest — an earlier one\n", encoding="utf-8")
     done = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, cwd=PROJECT,
-                          env={"PYTHONPATH": str(PROJECT)}, timeout=60)
+                          env={"PYTHONPATH": str(PROJECT), "PYTHONDONTWRITEBYTECODE": "1"}, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("refused: cannot append to") and "File too large" in done.stdout
     text = path.read_text(encoding="utf-8")

@@ -218,6 +218,9 @@ def test_refusals_and_a_dead_server_say_whether_a_retry_can_help():
     ({"MONITOR_SMTP_HOST": "h", "MONITOR_EMAIL_TO": "a@example.org", "MONITOR_EMAIL_FROM": "m@example.org",
       "MONITOR_SMTP_USER": "m", "MONITOR_SMTP_PASSWORD": "hunter2", "MONITOR_SMTP_PASSWORD_FILE": "/x"},
      "both MONITOR_SMTP_PASSWORD and MONITOR_SMTP_PASSWORD_FILE are set"),
+    ({"MONITOR_SMTP_HOST": "h", "MONITOR_EMAIL_TO": "a@example.org", "MONITOR_EMAIL_FROM": "m@example.org",
+      "MONITOR_SMTP_CAFILE": "/etc/ssl/our-mail-ca.pem"},  # not "SMTP server unreachable" at every send
+     "MONITOR_SMTP_CAFILE=/etc/ssl/our-mail-ca.pem: no such file"),
 ])
 def test_incomplete_email_settings_are_refused_with_the_variable_to_fix(env, complaint):
     with pytest.raises(ConfigError) as err:
