@@ -1,13 +1,18 @@
 """How a cycle runs its concurrent work: tasks that fail together (the first failure cancels the rest, so asyncio
-prints no traceback of an orphaned task at exit), and the lazy imports of a cycle warmed in a thread."""
+prints no traceback of an orphaned task at exit), the lazy imports of a cycle warmed in a thread, and a run that
+Ctrl-C and SIGTERM stop alike, a send in flight given its grace (`run_stoppable`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import logging
+import signal
 import threading
-from collections.abc import Awaitable
-from typing import TypeVar
+import time
+from collections.abc import Awaitable, Coroutine, Iterator
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -50,3 +55,56 @@ async def gather_or_cancel(*aws: Awaitable[T]) -> list[T]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+_GRACES: list[float] = []  # when each send finishing while the run stops is given up (time.monotonic())
+
+
+@contextlib.contextmanager
+def grace(deadline: float) -> Iterator[None]:
+    """A send in flight is finishing while the run stops, until `deadline`: a further signal is told so."""
+    _GRACES.append(deadline)
+    try:
+        yield
+    finally:
+        _GRACES.remove(deadline)
+
+
+def run_stoppable(main: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, where SIGINT (Ctrl-C) and SIGTERM (`systemctl stop`) stop the run alike: the first cancels it
+    (a send in flight gets its grace, delivery/outbox.py), a later one only says what is still awaited, since
+    abandoning that send could deliver it twice. Raises KeyboardInterrupt when a signal stopped the run.
+    A signal the run was started with ignored (a background job's SIGINT) stays ignored."""
+    signals: list[int] = []
+
+    async def guarded() -> T:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+
+        def stop(sig: int) -> None:
+            signals.append(sig)
+            if len(signals) == 1 and task is not None:
+                task.cancel()
+            else:
+                _say_stopping()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                loop.add_signal_handler(sig, stop, sig)
+        return await main
+
+    try:
+        return asyncio.run(guarded())
+    except asyncio.CancelledError:
+        if signals:
+            raise KeyboardInterrupt from None
+        raise
+
+
+def _say_stopping() -> None:
+    log = logging.getLogger("monitor")
+    if _GRACES:
+        left = max(0.0, max(_GRACES) - time.monotonic())
+        log.warning("already stopping: finishing the message in flight (%.0f s at most), so it is not sent twice",
+                    left + 0.5)
+    else:
+        log.warning("already stopping: a moment")

@@ -7,7 +7,8 @@ for the next hourly retry. Exit 0 when the queue is empty afterwards, 3 when som
 from __future__ import annotations
 
 import argparse
-import asyncio
+
+from monitor.tasks import run_stoppable
 
 
 def register(command) -> None:
@@ -26,7 +27,7 @@ def cmd_flush(args: argparse.Namespace) -> int:
         print(f"no state at {args.state}: nothing to flush")
         return 0
     with open_state(args, locked=True) as store:
-        report = asyncio.run(deliver_due(store, notifiers, force=True))
+        report = run_stoppable(deliver_due(store, notifiers, force=True))
         pending = sum(row["pending"] for row in store.outbox_channels())
     for channel, digest_id, reason, _ in report.retrying:
         print(f"{channel_label(channel)}: digest {digest_id} still not delivered: {reason}")

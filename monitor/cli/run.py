@@ -18,6 +18,7 @@ from monitor.cli.common import (EXIT_DEGRADED, EXIT_OK, build_notifiers, is_type
                                state_exists, state_label)
 from monitor.config.problems import ConfigError
 from monitor.store import Store
+from monitor.tasks import run_stoppable
 
 log = logging.getLogger("monitor")
 
@@ -33,7 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("monitor %s: state %s; delivery: %s", __version__,
              state_label(args), channels_summary(notifiers))
     with open_state(args, locked=True) as store:
-        return asyncio.run(_serve(args, feeds, rules, store, notifiers))
+        return run_stoppable(_serve(args, feeds, rules, store, notifiers))
 
 
 def _cmd_run_once(args: argparse.Namespace) -> int:
@@ -44,7 +45,7 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
     # with no state to hold a plan, the config is checked before a state file is created for it
     config = None if fp and state_exists(args) else _config_and_channels(args)
     with open_state(args, locked=True) as store:
-        return asyncio.run(_run_once(args, store, fp, config))
+        return run_stoppable(_run_once(args, store, fp, config))
 
 
 def _config_and_channels(args: argparse.Namespace):
@@ -252,8 +253,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     feeds, rules = load_config(args)
     notifiers = build_notifiers(feeds, rules)
     with open_state(args, locked=True) as store:
-        return asyncio.run(run_backfill(feeds, rules, store, notifiers, since=args.since, until=args.until,
-                                        only=args.feed, dry_run=args.dry_run))
+        return run_stoppable(run_backfill(feeds, rules, store, notifiers, since=args.since, until=args.until,
+                                          only=args.feed, dry_run=args.dry_run))
 
 
 def cmd_discover(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from monitor import clock
+from monitor.tasks import grace
 from monitor.models import Digest
 from monitor.delivery.notifier import (Notifier, PartlyDelivered, PermanentError, TransientError, channel_label,
                                       one_line)
@@ -182,64 +183,87 @@ async def _deliver_channel(
     store: Store, notifier: Notifier, messages: list[OutboxMessage], now: datetime, report: DeliveryReport,
     sleep: Sleep, quick_retry_delay: float,
 ) -> None:
-    channel = notifier.channel
     for index, message in enumerate(messages):
-        where = f"{channel_label(channel)}: digest {message.digest_id} part {message.seq + 1}"
-        try:
-            elapsed = await _with_grace(_send_with_retries(notifier, message.payload, where, sleep, quick_retry_delay),
-                                        lambda: store.mark_sent(message.id), where)
-        except PermanentError as exc:
-            store.mark_failed(message.id, exc.reason)
-            report.failed.append((channel, message.digest_id, exc.reason))
-            log.error("%s refused for good, not retried: %s", where, exc.reason)
-            continue  # this message is lost to this channel; later ones can still go
-        except PartlyDelivered as exc:
-            _partly(store, message, exc, now, report, where)
-            if exc.rest is not None and exc.hold:
-                held = len(messages) - index - 1
-                if held:
-                    report.held[channel] = held
-                return
-            continue  # the ones who took it take the next message too: only the rest waits
-        except TransientError as exc:
-            delay = max(backoff(message.attempts + 1), exc.retry_after or 0)
-            next_at = now + timedelta(seconds=delay)
-            store.mark_retry(message.id, exc.reason, next_at)
-            report.retrying.append((channel, message.digest_id, exc.reason, next_at))
-            held = len(messages) - index - 1
-            if held:
-                report.held[channel] = held
-            log.warning("%s not delivered, retry at %s: %s%s", where, next_at.isoformat(timespec="seconds"),
-                        exc.reason, f" ({held} later message(s) wait behind it)" if held else "")
+        where = f"{channel_label(notifier.channel)}: digest {message.digest_id} part {message.seq + 1}"
+        send = asyncio.ensure_future(_send_with_retries(notifier, message.payload, where, sleep, quick_retry_delay))
+        stopping = await _finish(send, where)
+        go_on = _settle(store, message, send, now, report, where, behind=len(messages) - index - 1)
+        if stopping:
+            raise asyncio.CancelledError
+        if not go_on:
             return
-        except Exception as exc:  # a bug in a channel: keep the message, stop this channel only
-            reason = one_line(f"unexpected {type(exc).__name__}: {exc}", 300)
-            next_at = now + timedelta(seconds=backoff(message.attempts + 1))
-            store.mark_retry(message.id, reason, next_at)
-            report.retrying.append((channel, message.digest_id, reason, next_at))
-            log.exception("%s: %s", where, reason)
-            return
+
+
+async def _finish(send: asyncio.Future, where: str) -> bool:
+    """Wait for one send; True when the run is being stopped (Ctrl-C, SIGTERM). A send in flight then gets
+    SEND_GRACE seconds to finish, however often the run is interrupted again: what the channel accepted, wholly
+    or for some recipients, is recorded as such by the caller and never sent to them again."""
+    try:
+        await asyncio.shield(send)
+        return False
+    except asyncio.CancelledError:
+        if send.cancelled():
+            raise
+    except Exception:  # noqa: BLE001 — the send's outcome, read from `send` by _settle
+        return False
+    deadline = time.monotonic() + SEND_GRACE
+    with grace(deadline):
+        while not send.done() and time.monotonic() < deadline:
+            try:
+                await asyncio.wait({send}, timeout=deadline - time.monotonic())
+            except asyncio.CancelledError:
+                continue  # interrupted again: giving up the request now could make it a duplicate
+    if not send.done():
+        send.cancel()
+        send.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: nothing printed at exit
+        log.info("%s not finished: it stays queued", where)
+    return True
+
+
+def _settle(store: Store, message: OutboxMessage, send: asyncio.Future, now: datetime, report: DeliveryReport,
+            where: str, *, behind: int) -> bool:
+    """Record one send's outcome; False when the channel's `behind` later messages must wait for this one."""
+    channel = message.channel
+    if not send.done() or send.cancelled():
+        return False  # given up in the grace: it stays pending, as it was
+    exc = send.exception()
+    if exc is None:
         store.mark_sent(message.id)
         report.sent.append((channel, message.digest_id, message.seq))
-        log.info("%s sent in %.1f s", where, elapsed)
+        log.info("%s sent in %.1f s", where, send.result())
+        return True
+    if isinstance(exc, PermanentError):
+        store.mark_failed(message.id, exc.reason)
+        report.failed.append((channel, message.digest_id, exc.reason))
+        log.error("%s refused for good, not retried: %s", where, exc.reason)
+        return True  # this message is lost to this channel; later ones can still go
+    if isinstance(exc, PartlyDelivered):
+        _partly(store, message, exc, now, report, where)
+        if exc.rest is not None and exc.hold:
+            _held(report, channel, behind)
+            return False
+        return True  # the ones who took it take the next message too: only the rest waits
+    if isinstance(exc, TransientError):
+        delay = max(backoff(message.attempts + 1), exc.retry_after or 0)
+        next_at = now + timedelta(seconds=delay)
+        store.mark_retry(message.id, exc.reason, next_at)
+        report.retrying.append((channel, message.digest_id, exc.reason, next_at))
+        _held(report, channel, behind)
+        log.warning("%s not delivered, retry at %s: %s%s", where, next_at.isoformat(timespec="seconds"),
+                    exc.reason, f" ({behind} later message(s) wait behind it)" if behind else "")
+        return False
+    # a bug in a channel: keep the message, stop this channel only
+    reason = one_line(f"unexpected {type(exc).__name__}: {exc}", 300)
+    next_at = now + timedelta(seconds=backoff(message.attempts + 1))
+    store.mark_retry(message.id, reason, next_at)
+    report.retrying.append((channel, message.digest_id, reason, next_at))
+    log.error("%s: %s", where, reason, exc_info=exc)
+    return False
 
 
-async def _with_grace(send: Awaitable[float], mark: Callable[[], None], where: str) -> float:
-    """Run one send; when the run is interrupted (Ctrl-C, SIGTERM) while it is in flight, give it SEND_GRACE
-    seconds to finish and mark it sent if it did: a message the channel accepted must not go out again on the
-    next run. Then the interruption goes on."""
-    task = asyncio.ensure_future(send)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        done, _ = await asyncio.wait({task}, timeout=SEND_GRACE)
-        if task in done and not task.cancelled() and task.exception() is None:
-            mark()
-            log.info("%s sent before stopping", where)
-        else:
-            task.cancel()
-            log.info("%s not finished: it stays queued", where)
-        raise
+def _held(report: DeliveryReport, channel: str, behind: int) -> None:
+    if behind:
+        report.held[channel] = behind
 
 
 def _partly(store: Store, message: OutboxMessage, exc: PartlyDelivered, now: datetime, report: DeliveryReport,

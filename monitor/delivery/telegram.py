@@ -229,28 +229,25 @@ class TelegramNotifier:
     async def send(self, message: str) -> None:
         """Send one stored message; a 400 never drops any of it. "Message is too long" (Telegram may count
         differently from us) splits it again; "can't parse entities" sends it as plain text. When a piece fails
-        after others were accepted, only the rest is kept for the retry (PartlyDelivered)."""
+        after others were accepted, whatever the error, the rest is kept for the retry (PartlyDelivered): refused
+        again on its own, it fails for good there, visible in `monitor status` — never counted as sent."""
         pieces: list[tuple[str, bool]] = [(message, True)]  # (text, is HTML)
         accepted = 0
         while pieces:
             text, markup = pieces[0]
             try:
                 await self._post({"text": text, "parse_mode": "HTML"} if markup else {"text": text})
-            except PermanentError as exc:
+            except (PermanentError, TransientError) as exc:
                 reason = exc.reason.lower()
-                if "too long" in reason and len(text) > 1:
+                if isinstance(exc, PermanentError) and "too long" in reason and len(text) > 1:
                     pieces[0:1] = [(half, markup) for half in _halves(text)]
                     continue
-                if markup and ("parse" in reason or "entit" in reason):
+                if isinstance(exc, PermanentError) and markup and ("parse" in reason or "entit" in reason):
                     # Our markup was refused: better an alert without bold than no alert at all.
                     logging.getLogger("monitor.deliver").warning("%s: markup refused (%s); sending as plain text",
                                                                  channel_label(self.channel), exc.reason)
                     pieces[0:1] = [(html.unescape(re.sub(r"<[^>]+>", "", text)), False)]
                     continue
-                if accepted:
-                    raise PartlyDelivered(exc.reason, rest=None, refused=exc.reason) from None
-                raise
-            except TransientError as exc:
                 if accepted:  # the accepted pieces must not go out again: keep the rest, as HTML
                     rest = "\n".join(t if m else _e(t) for t, m in pieces)
                     raise PartlyDelivered(f"{exc.reason} (after {accepted} piece(s) were accepted)", rest=rest,

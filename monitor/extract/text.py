@@ -126,7 +126,16 @@ if sys.argv[:1] == ["-c"] and "multiprocessing.forkserver" in sys.modules:  # pr
 def _worker_init(parent: int, prefilter: Any) -> None:
     global _PREFILTER
     _PREFILTER = prefilter
+    _ignore_ctrl_c()
     _exit_with_parent(parent)
+
+
+def _ignore_ctrl_c() -> None:
+    """A terminal's Ctrl-C reaches the whole process group: the parent decides what it means (a grace for the
+    message in flight, then it ends the workers), so a worker neither dies of it nor prints a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _exit_with_parent(parent: int) -> None:

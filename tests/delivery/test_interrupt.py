@@ -1,17 +1,21 @@
-"""Ctrl-C while an urgent alert is on its way to Telegram: the request in flight gets a short grace to finish,
-the run says "interrupted" in one line, and the next run does not send the alert again."""
+"""Ctrl-C (or SIGTERM, or Ctrl-C twice, or Ctrl-C to the whole process group as a terminal sends it) while an
+urgent alert is on its way: the request in flight gets a short grace to finish, the run says "interrupted" in one
+line, and the next run does not send the alert again, to nobody who has it."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import time
 
 from tests.conftest import PROJECT
 from tests.support.clock import child_env
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.faultserver import feeds_yaml
 from tests.support.localsite import LocalSite, Page, article_html, rss
+from tests.support.smtp_sink import SmtpSink
 from tests.support.terminal import foreground
 
 TITLE = "Pamiri activists detained in Khorog"
@@ -20,12 +24,29 @@ STORY = ["Security forces detained two Pamiri activists in Khorog, GBAO, on Wedn
          "The activists' phones were confiscated and their families were warned not to speak to journalists."]
 
 
-def _monitor(tmp_path, feeds, tg: FakeTelegram) -> subprocess.Popen:
-    env = child_env({"PYTHONPATH": str(PROJECT), **tg.env()})
-    return subprocess.Popen([sys.executable, "-m", "monitor", "run", "--once", "--feeds", str(feeds), "--keywords",
+def _monitor(tmp_path, feeds, channel: dict[str, str], command: tuple[str, ...] = ("run", "--once"),
+             group: bool = False) -> subprocess.Popen:
+    env = child_env({"PYTHONPATH": str(PROJECT), **channel})
+    return subprocess.Popen([sys.executable, "-m", "monitor", *command, "--feeds", str(feeds), "--keywords",
                              str(PROJECT / "keywords.yaml"), "--state", str(tmp_path / "state.db")],
                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=group,  # a process group of its own, as a terminal's job has
                             preexec_fn=foreground)  # Ctrl-C reaches it, however the suite was started
+
+
+def _site(site: LocalSite, tmp_path):
+    site.add("/s/1", article_html(TITLE, STORY))
+    site.add("/feed.xml", Page(rss("Feed", [{"title": TITLE, "path": "/s/1"}], base=site.base).encode(),
+                               content_type="application/rss+xml"))
+    return feeds_yaml(tmp_path / "feeds.yaml", [("Feed", site.url("/feed.xml"))])
+
+
+def _stopped_cleanly(proc: subprocess.Popen, err: str) -> None:
+    assert proc.returncode == 130, err
+    for noise in ("Traceback", "KeyboardInterrupt", "never retrieved", "Exception ignored"):
+        assert noise not in err, err
+    interrupted = [line for line in err.splitlines() if "interrupted" in line.lower()]
+    assert len(interrupted) == 1, err
 
 
 def test_ctrl_c_during_a_telegram_send_finishes_that_request_and_the_next_run_sends_nothing_twice(tmp_path):
@@ -34,7 +55,7 @@ def test_ctrl_c_during_a_telegram_send_finishes_that_request_and_the_next_run_se
         site.add("/feed.xml", Page(rss("Feed", [{"title": TITLE, "path": "/s/1"}], base=site.base).encode(),
                                    content_type="application/rss+xml"))
         feeds = feeds_yaml(tmp_path / "feeds.yaml", [("Feed", site.url("/feed.xml"))])
-        proc = _monitor(tmp_path, feeds, tg)
+        proc = _monitor(tmp_path, feeds, tg.env())
         try:
             assert tg.arrived.wait(60), "the alert was never sent"
             proc.send_signal(signal.SIGINT)  # the request is in flight: the fake answers after 1.5 s
@@ -46,8 +67,65 @@ def test_ctrl_c_during_a_telegram_send_finishes_that_request_and_the_next_run_se
         interrupted = [line for line in err.splitlines() if "interrupted" in line.lower()]
         assert len(interrupted) == 1, err
         tg.delay = 0.0
-        again = _monitor(tmp_path, feeds, tg)
+        again = _monitor(tmp_path, feeds, tg.env())
         _, err2 = again.communicate(timeout=60)
         assert again.returncode == 0, err2
     alerts = [m for m in tg.messages if TITLE in m["visible"]]
     assert len(alerts) == 1, [m["visible"][:80] for m in tg.messages]
+
+
+def _stop_mid_send(tmp_path, signals: list[int], *, group: bool = False, apart: float = 0.4) -> str:
+    """Send `signals` (`apart` seconds apart) while the alert is in flight; returns the run's stderr after
+    checking that the next run sends the alert to nobody a second time."""
+    with LocalSite() as site, FakeTelegram(delay=1.5) as tg:
+        feeds = _site(site, tmp_path)
+        proc = _monitor(tmp_path, feeds, tg.env(), group=group)
+        try:
+            assert tg.arrived.wait(60), "the alert was never sent"
+            for i, sig in enumerate(signals):  # the request is in flight: the fake answers after 1.5 s
+                time.sleep(apart if i else 0)
+                os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        _stopped_cleanly(proc, err)
+        tg.delay = 0.0
+        again = _monitor(tmp_path, feeds, tg.env())
+        _, err2 = again.communicate(timeout=60)
+        assert again.returncode == 0, err2
+    alerts = [m for m in tg.messages if TITLE in m["visible"]]
+    assert len(alerts) == 1, [m["visible"][:80] for m in tg.messages]
+    return err
+
+
+def test_sigterm_during_a_send_gets_the_same_grace_as_ctrl_c(tmp_path):
+    _stop_mid_send(tmp_path, [signal.SIGTERM])  # `systemctl stop`
+
+
+def test_ctrl_c_twice_to_the_process_group_keeps_the_grace_and_says_so_in_one_line(tmp_path):
+    err = _stop_mid_send(tmp_path, [signal.SIGINT, signal.SIGINT], group=True)  # the workers get both too
+    again = [line for line in err.splitlines() if "already stopping" in line]
+    assert len(again) == 1 and "message in flight" in again[0], err
+
+
+def test_an_email_partly_delivered_in_the_grace_is_owed_to_the_deferred_recipient_alone(tmp_path):
+    with LocalSite() as site, SmtpSink(stall_limit=5.0) as sink:
+        feeds = _site(site, tmp_path)
+        sink.refuse_recipient("grey@example.org", "450 4.7.1 greylisted")
+        sink.stall(after_receipt=True)  # the message is taken, its 250 comes only after the Ctrl-C
+        channel = sink.env(to="a@example.org, grey@example.org")
+        proc = _monitor(tmp_path, feeds, channel)
+        try:
+            assert sink.stalled.wait(60), "the alert was never sent"
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            sink.release()
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        _stopped_cleanly(proc, err)
+        sink.refused_recipients.clear()
+        flush = _monitor(tmp_path, feeds, channel, command=("flush",))
+        out, err2 = flush.communicate(timeout=60)
+        assert flush.returncode == 0, err2
+    assert [rcpts for _, rcpts, _ in sink.envelopes] == [["a@example.org"], ["grey@example.org"]], err + err2

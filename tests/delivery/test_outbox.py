@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 from monitor import clock
+from monitor.delivery.notifier import PartlyDelivered
 from monitor.delivery.outbox import BACKOFF, backoff, deliver_due, queue_digest, send_test
 from monitor.models import Article, Digest, FeedEntry, MatchResult, TopicHit
 from monitor.delivery.channels import notifiers_from_env
@@ -235,3 +236,38 @@ def test_a_telegram_part_that_fails_holds_back_the_later_parts_so_the_chat_reads
         second = run(deliver_due(store, notifiers, now=clock.now() + timedelta(minutes=2)))
     assert [p for _, _, p in second.sent] == [1, 2]
     assert [m["visible"].rstrip()[-5:] for m in tg.messages] == ["[1/3]", "[2/3]", "[3/3]"]
+
+
+class _SlowPartly:
+    """A channel whose send takes a while and ends with some recipients served (a greylisted one deferred)."""
+
+    channel = "email"
+
+    def render(self, digest):
+        return ["whole"]
+
+    async def send(self, message: str) -> None:
+        await asyncio.sleep(0.3)
+        raise PartlyDelivered("1 of 2 recipient(s) took it", rest="owed to the deferred recipient only")
+
+
+def test_a_send_that_ends_partly_delivered_in_the_grace_keeps_only_the_rest_even_when_interrupted_twice(tmp_path):
+    store = Store(tmp_path / "state.db")
+    store.queue_digest("urgent", [], {"email": ["whole"]})
+
+    async def interrupted_twice() -> None:
+        task = asyncio.ensure_future(deliver_due(store, [_SlowPartly()]))
+        await asyncio.sleep(0.05)
+        task.cancel()  # Ctrl-C
+        await asyncio.sleep(0.05)
+        task.cancel()  # Ctrl-C again, or a service's stop cancelling what is left
+        try:
+            await task
+        except asyncio.CancelledError:
+            return
+        raise AssertionError("the interruption was swallowed")
+
+    run(interrupted_twice())
+    rows = store.db.execute("SELECT status, payload, attempts FROM outbox").fetchall()
+    store.close()
+    assert [tuple(r) for r in rows] == [("pending", "owed to the deferred recipient only", 1)]

@@ -62,3 +62,32 @@ def test_a_failure_after_the_first_piece_retries_only_the_rest(tmp_path):
     expected = [line.replace("<b>", "").replace("</b>", "") for line in LINES]
     assert _arrived(tg) == expected, "each line once: the accepted piece is not sent again"
     assert reports[0].retrying and reports[1].sent and not reports[2].sent and status == ["sent"]
+
+
+def test_any_other_400_after_a_piece_was_accepted_keeps_the_rest_owed_and_sends_it_later(tmp_path):
+    payload = "\n".join(LINES)
+    with FakeTelegram() as tg:
+        tg.fail_after_accepted(1, 400, "Bad Request: not enough rights to send text messages to the chat")
+        reports, status = _deliver(tmp_path, tg, payload, rounds=3)
+    expected = [line.replace("<b>", "").replace("</b>", "") for line in LINES]
+    assert _arrived(tg) == expected, "each line once: nothing dropped, the accepted piece not sent again"
+    assert reports[0].retrying and not reports[0].sent and reports[1].sent and status == ["sent"]
+
+
+def test_a_rest_refused_again_on_its_own_fails_for_good_and_is_not_counted_as_sent(tmp_path):
+    payload = "\n".join(LINES)
+    refusal = "Bad Request: not enough rights to send text messages to the chat"
+    store = Store(tmp_path / "state.db")
+    with FakeTelegram() as tg:
+        (notifier,) = notifiers_from_env(tg.env(CHAT))
+        notifier.min_interval = 0.0
+        store.queue_digest("urgent", [], {notifier.channel: [payload]})
+        tg.fail_after_accepted(1, 400, refusal)
+        first = asyncio.run(deliver_due(store, [notifier], now=clock.now(), sleep=Sleeps()))
+        tg.fail(400, description=refusal)
+        second = asyncio.run(deliver_due(store, [notifier], now=clock.now() + timedelta(hours=2), sleep=Sleeps()))
+    (status, owed, error), = store.db.execute("SELECT status, payload, last_error FROM outbox").fetchall()
+    store.close()
+    assert first.retrying and not first.sent and second.failed and not second.sent
+    assert status == "failed" and "not enough rights" in error
+    assert LINES[-1] in owed and LINES[0] not in owed, "the row keeps what was never delivered, for monitor status"

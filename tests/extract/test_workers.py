@@ -51,3 +51,36 @@ def test_a_monitor_killed_mid_cycle_leaves_no_worker_behind(tmp_path):
             proc.kill()
             for pid in marked(mark):
                 os.kill(pid, signal.SIGKILL)
+
+
+def _ignores_sigint(pid: int) -> bool:
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        mask = next(line.split()[1] for line in f if line.startswith("SigIgn:"))
+    return bool(int(mask, 16) & (1 << (signal.SIGINT - 1)))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_a_terminals_ctrl_c_to_the_process_group_leaves_the_workers_to_the_parent():
+    """Ctrl-C in a terminal signals every process of the group: the workers must not die of it (each would print
+    a KeyboardInterrupt traceback); the parent decides, and ends them itself."""
+    import asyncio
+
+    from monitor.extract.text import ExtractorPool
+
+    pool = ExtractorPool(workers=2)
+    try:
+        pool._start_workers()
+        workers = list(pool._pool._processes.values())
+        assert workers, "the workers never started"
+        deadline = time.monotonic() + 10  # a worker is set up once its initializer ran
+        while not all(_ignores_sigint(w.pid) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for worker in workers:
+            os.kill(worker.pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert all(w.is_alive() for w in workers), "a worker died of Ctrl-C"
+        html = article_html("Detained in Khorog", ["Police detained two activists in Khorog on Monday."] * 5)
+        extracted = asyncio.run(pool.extract(html, "https://example.org/a", hint=None))
+        assert extracted is not None and "Khorog" in extracted.text
+    finally:
+        pool.close()

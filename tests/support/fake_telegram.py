@@ -78,7 +78,7 @@ class FakeTelegram:
         self.requests: list[dict] = []  # every request, accepted or not, with "status"
         self._script: deque[tuple[int, dict]] = deque()
         self._lock = threading.Lock()
-        self._fail_after: tuple[int, int] | None = None
+        self._fail_after: tuple[int, int, str] | None = None
         self.arrived = threading.Event()  # set when a request comes in (before `delay`)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -99,10 +99,11 @@ class FakeTelegram:
         with self._lock:
             self._script.extend([(status, body)] * times)
 
-    def fail_after_accepted(self, accepted: int, status: int = 500) -> None:
+    def fail_after_accepted(self, accepted: int, status: int = 500,
+                            description: str = "Internal Server Error") -> None:
         """Answer `status` once, to the first request after `accepted` messages were accepted."""
         with self._lock:
-            self._fail_after = (accepted, status)
+            self._fail_after = (accepted, status, description)
 
     def fail_html(self, status: int = 502, times: int = 1) -> None:
         """Answer the next `times` requests with an HTML error page (a proxy or load balancer in front of the API)."""
@@ -115,8 +116,8 @@ class FakeTelegram:
             if self._script:
                 return self._script.popleft()
             if self._fail_after and len(self.messages) >= self._fail_after[0]:
-                status, self._fail_after = self._fail_after[1], None
-                return status, {"ok": False, "error_code": status, "description": "Internal Server Error"}
+                (_, status, description), self._fail_after = self._fail_after, None
+                return status, {"ok": False, "error_code": status, "description": description}
         if path != f"/bot{self.token}/sendMessage":
             return 401 if path.endswith("/sendMessage") else 404, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         chat = str(payload.get("chat_id", ""))
