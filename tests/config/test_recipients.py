@@ -27,29 +27,15 @@ def _mistakes(tmp_path, recipients: str) -> list[str]:
     return [f"{p.line}: {p.message}" for p in caught.value.problems]
 
 
-def test_a_second_reader_of_the_same_name_is_named_at_its_own_line_beside_a_bad_field(tmp_path):
-    mistakes = _mistakes(tmp_path, """\
-  - name: desk
-    email: desk@ngo.example
-  - name: desk
-    email: lead@ngo.example
-    urgency: sometimes
-""")
-    assert any(m.startswith("13: ") and "urgency" in m for m in mistakes), mistakes
-    assert any(m.startswith("11: ") and "two recipients are named 'desk' (the first at line 9)" in m
-               for m in mistakes), mistakes
-
-
-def test_a_reader_without_an_address_is_named_beside_a_bad_field(tmp_path):
-    mistakes = _mistakes(tmp_path, """\
-  - name: desk
-    email: desk@ngo.example
-  - name: lead
-    urgency: sometimes
-""")
-    assert any(m.startswith("12: ") and "urgency" in m for m in mistakes), mistakes
-    assert any(m.startswith("11: ") and "recipient 'lead': give exactly one of email: or telegram:" in m
-               for m in mistakes), mistakes
+@pytest.mark.parametrize("second, urgency_line, slip", [
+    ("  - name: desk\n    email: lead@ngo.example\n", 13, "11: two recipients are named 'desk' (the first at line 9)"),
+    ("  - name: lead\n", 12, "11: recipient 'lead': give exactly one of email: or telegram:"),
+], ids=["a second reader of the same name", "a reader without an address"])
+def test_a_slip_in_the_list_is_named_at_its_own_line_beside_a_bad_field(tmp_path, second, urgency_line, slip):
+    mistakes = _mistakes(tmp_path, "  - name: desk\n    email: desk@ngo.example\n" + second
+                         + "    urgency: sometimes\n")
+    assert any(m.startswith(f"{urgency_line}: ") and "urgency" in m for m in mistakes), mistakes
+    assert any(m.startswith(slip) for m in mistakes), mistakes
 
 
 def test_two_readers_sharing_one_address_is_a_mistake_at_the_second_address(tmp_path):
