@@ -157,6 +157,24 @@ def svg(trend: Trend, title: str = "Stories per week and topic, last 12 months")
     return "\n".join(out)
 
 
+# Pillow's own font has Latin letters only: a topic titled in Russian or Tajik came out as empty boxes
+FONTS = ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+         "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf")
+
+
+def _font(image_font, size: int):
+    """A system font with Cyrillic (DejaVu Sans, Liberation Sans), else Pillow's own."""
+    for name in FONTS:
+        try:
+            return image_font.truetype(name, size)
+        except OSError:
+            continue
+    try:
+        return image_font.load_default(size=size)
+    except TypeError:  # Pillow without FreeType: the small bitmap font
+        return image_font.load_default()
+
+
 def png(trend: Trend, scale: int = 2) -> bytes:
     """The same chart as a PNG (drawn at `scale`× for sharp text on high-density screens)."""
     from PIL import Image, ImageDraw, ImageFont
@@ -164,10 +182,7 @@ def png(trend: Trend, scale: int = 2) -> bytes:
     ymax, lines, ticks = _layout(trend)
     img = Image.new("RGB", (W * scale, H * scale), "white")
     draw = ImageDraw.Draw(img)
-    try:
-        font = ImageFont.load_default(size=11 * scale)
-    except TypeError:  # Pillow without FreeType: the small bitmap font
-        font = ImageFont.load_default()
+    font = _font(ImageFont, 11 * scale)
     s = lambda v: v * scale  # noqa: E731
     plot_h, bottom = H - TOP - BOTTOM, H - BOTTOM
     for k in range(5):

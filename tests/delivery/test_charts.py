@@ -4,6 +4,7 @@ the picture (measured with Pillow's own text boxes), and `report --chart` writes
 from __future__ import annotations
 
 import io
+import os
 import re
 from datetime import date, timedelta
 
@@ -66,3 +67,24 @@ def test_report_refuses_a_chart_it_cannot_write_in_one_line(tmp_path, clean_env)
     assert result.stderr.strip().splitlines()[-1].endswith(f"expected a file ending in .png or .svg, got "
                                                            f"'{tmp_path / 'trend.jpg'}'")
     assert not (tmp_path / "trend.jpg").exists()
+
+
+def test_a_topic_titled_in_russian_is_drawn_in_letters_not_empty_boxes(monkeypatch):
+    if not any(os.path.exists(path) for path in charts.FONTS if path.startswith("/")):
+        pytest.skip("no system font with Cyrillic letters here (fonts-dejavu-core)")
+    fonts: list = []
+    draw_text = ImageDraw.ImageDraw.text
+
+    def recorded(self, xy, text, *args, **kwargs):
+        fonts.append(kwargs.get("font"))
+        return draw_text(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", recorded)
+    charts.png(charts.Trend(WEEKS[:4], (("Задержания в ГБАО", (1, 2, 3, 4)),), partial=False))
+
+    def drawn(letter: str) -> bytes:
+        img = Image.new("L", (64, 64))
+        ImageDraw.Draw(img).text((8, 8), letter, font=fonts[-1], fill=255)
+        return img.tobytes()
+
+    assert drawn("Ж") != drawn("\U0010fffd"), "Cyrillic is drawn as the empty box of a letter the font lacks"
