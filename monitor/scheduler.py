@@ -192,7 +192,8 @@ class Service:
             for task in pending:  # a poll commits article by article; cancelling loses nothing committed
                 task.cancel()
             if pending:
-                await asyncio.wait(pending, timeout=outbox.SEND_GRACE + 5)  # a send in flight has its grace
+                grace = max(map(outbox.grace_of, self.monitor.notifiers), default=outbox.SEND_GRACE)
+                await asyncio.wait(pending, timeout=grace + 5)  # a send in flight has its grace
         self.scheduler.shutdown(wait=False)
         self.monitor.views.halt()  # screenshots still queued are rendered at the next start (evidence/views.py)
         self.monitor.hosts.step_down()

@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import math
+import os
 import signal
 import threading
 import time
@@ -72,8 +74,9 @@ def grace(deadline: float) -> Iterator[None]:
 
 def run_stoppable(main: Coroutine[Any, Any, T]) -> T:
     """asyncio.run, where SIGINT (Ctrl-C) and SIGTERM (`systemctl stop`) stop the run alike: the first cancels it
-    (a send in flight gets its grace, delivery/outbox.py), a later one only says what is still awaited, since
-    abandoning that send could deliver it twice. Raises KeyboardInterrupt when a signal stopped the run.
+    (a send in flight gets its grace, delivery/outbox.py); a second one while a send finishes only says what is
+    still awaited, since abandoning that send could deliver it twice; any other ends the process at once (a run
+    stuck elsewhere must not outlast its user's patience). Raises KeyboardInterrupt when a signal stopped the run.
     A signal the run was started with ignored (a background job's SIGINT) stays ignored."""
     signals: list[int] = []
 
@@ -84,8 +87,13 @@ def run_stoppable(main: Coroutine[Any, Any, T]) -> T:
             signals.append(sig)
             if len(signals) == 1 and task is not None:
                 task.cancel()
-            else:
+            elif len(signals) == 2 and _GRACES:
                 _say_stopping()
+            else:
+                logging.getLogger("monitor").warning("stopping at once")
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, signal.SIG_DFL)
+                os.kill(os.getpid(), sig)
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             if signal.getsignal(sig) is not signal.SIG_IGN:
@@ -101,10 +109,6 @@ def run_stoppable(main: Coroutine[Any, Any, T]) -> T:
 
 
 def _say_stopping() -> None:
-    log = logging.getLogger("monitor")
-    if _GRACES:
-        left = max(0.0, max(_GRACES) - time.monotonic())
-        log.warning("already stopping: finishing the message in flight (%.0f s at most), so it is not sent twice",
-                    left + 0.5)
-    else:
-        log.warning("already stopping: a moment")
+    left = max(0.0, max(_GRACES) - time.monotonic())
+    logging.getLogger("monitor").warning("already stopping: finishing the message in flight (%d s at most), so it "
+                                         "is not sent twice; once more stops at once", math.ceil(left))

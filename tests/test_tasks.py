@@ -70,3 +70,34 @@ def test_a_signal_the_run_was_started_with_ignored_stays_ignored():
         assert run_stoppable(main()) == "done"
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_second_signal_with_no_send_in_flight_stops_a_stuck_run_at_once(tmp_path):
+    # the first Ctrl-C cancels the run, but a thread it waits for goes on (a slow disk, a hung library):
+    # the second must end the process then, not ask the user to wait
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT
+    from tests.support.terminal import foreground
+
+    child = (
+        "import asyncio, time\n"
+        "from monitor.tasks import run_stoppable\n"
+        "async def main():\n"
+        "    print('ready', flush=True)\n"
+        "    await asyncio.to_thread(time.sleep, 20)\n"
+        "run_stoppable(main())\n")
+    proc = subprocess.Popen([sys.executable, "-c", child], cwd=PROJECT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={"PYTHONPATH": str(PROJECT)}, preexec_fn=foreground)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert time.monotonic() - started < 5, "the second Ctrl-C did not stop the run"
+    assert proc.returncode == -signal.SIGINT and "stopping at once" in err and "Traceback" not in err, err

@@ -97,6 +97,12 @@ class EmailNotifier:
         c = self.config
         return f"EmailNotifier({c.host}:{c.port} {c.security}, to {len(c.recipients)} recipient(s))"
 
+    @property
+    def grace(self) -> float:
+        """A send runs in a thread, which a stopping run cannot cancel: it is waited for until its SMTP timeout, so
+        a server that answers 250 late is recorded as sent, not sent again by the next run (outbox.grace_of)."""
+        return self.config.timeout + 1
+
     def describe(self) -> str:
         c = self.config
         auth = f", login {c.user}" if c.user else ""

@@ -33,7 +33,13 @@ BACKOFF = (60, 300, 900, 1800, 3600)  # seconds after the 1st, 2nd ... failed at
 MAX_INLINE_WAIT = 30.0  # a Telegram retry_after up to this long is waited out now, not rescheduled
 INLINE_TRIES = 3  # sends of one message within one round (quick retries included)
 QUICK_RETRY_DELAY = 2.0  # between quick retries of an error without retry_after
-SEND_GRACE = 10.0  # seconds a send in flight gets to finish when the run is interrupted
+SEND_GRACE = 10.0  # seconds a send in flight gets to finish when the run is interrupted (a channel may ask more)
+
+
+def grace_of(notifier) -> float:
+    """How long a send in flight on this channel may take to finish when the run stops: an email goes out from a
+    thread that no cancel stops, so it gets its SMTP timeout (EmailNotifier.grace), past which smtplib gives up."""
+    return max(SEND_GRACE, getattr(notifier, "grace", 0.0))
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -186,7 +192,7 @@ async def _deliver_channel(
     for index, message in enumerate(messages):
         where = f"{channel_label(notifier.channel)}: digest {message.digest_id} part {message.seq + 1}"
         send = asyncio.ensure_future(_send_with_retries(notifier, message.payload, where, sleep, quick_retry_delay))
-        stopping = await _finish(send, where)
+        stopping = await _finish(send, where, grace_of(notifier))
         go_on = _settle(store, message, send, now, report, where, behind=len(messages) - index - 1)
         if stopping:
             raise asyncio.CancelledError
@@ -194,10 +200,10 @@ async def _deliver_channel(
             return
 
 
-async def _finish(send: asyncio.Future, where: str) -> bool:
+async def _finish(send: asyncio.Future, where: str, seconds: float) -> bool:
     """Wait for one send; True when the run is being stopped (Ctrl-C, SIGTERM). A send in flight then gets
-    SEND_GRACE seconds to finish, however often the run is interrupted again: what the channel accepted, wholly
-    or for some recipients, is recorded as such by the caller and never sent to them again."""
+    `seconds` to finish, however often the run is interrupted again: what the channel accepted, wholly or for
+    some recipients, is recorded as such by the caller and never sent to them again."""
     try:
         await asyncio.shield(send)
         return False
@@ -206,7 +212,7 @@ async def _finish(send: asyncio.Future, where: str) -> bool:
             raise
     except Exception:  # noqa: BLE001 — the send's outcome, read from `send` by _settle
         return False
-    deadline = time.monotonic() + SEND_GRACE
+    deadline = time.monotonic() + seconds
     with grace(deadline):
         while not send.done() and time.monotonic() < deadline:
             try:

@@ -68,6 +68,10 @@ class RoutedNotifier:
     def describe(self) -> str:
         return f"{self.recipient.name}: {self.inner.describe()}"
 
+    @property
+    def grace(self) -> float:
+        return getattr(self.inner, "grace", 0.0)  # outbox.grace_of: the wrapped channel's
+
     def takes_alerts(self) -> bool:
         """A digest of nothing but alerts already sent is for the readers who took none (outbox.py)."""
         return self.recipient.urgency != "digest"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
+
+import pytest
 
 from monitor import clock
 from monitor.delivery.notifier import PartlyDelivered
@@ -271,3 +274,37 @@ def test_a_send_that_ends_partly_delivered_in_the_grace_keeps_only_the_rest_even
     rows = store.db.execute("SELECT status, payload, attempts FROM outbox").fetchall()
     store.close()
     assert [tuple(r) for r in rows] == [("pending", "owed to the deferred recipient only", 1)]
+
+
+class _SlowThreadSend:
+    """An email-like channel: the send runs in a thread that no cancel stops, and asks for a grace that long."""
+
+    channel = "email"
+    grace = 1.5
+
+    def render(self, digest):
+        return ["whole"]
+
+    async def send(self, message: str) -> None:
+        await asyncio.to_thread(time.sleep, 0.6)  # the server's 250 comes late, after the run's own grace
+
+
+def test_a_send_in_a_thread_that_outlasts_the_runs_grace_is_waited_for_and_recorded_not_sent_again(tmp_path,
+                                                                                                    monkeypatch):
+    import monitor.delivery.outbox as outbox_module
+
+    monkeypatch.setattr(outbox_module, "SEND_GRACE", 0.2)  # shorter than the send: only the channel's own grace helps
+    store = Store(tmp_path / "state.db")
+    store.queue_digest("urgent", [], {"email": ["whole"]})
+
+    async def interrupted() -> None:
+        task = asyncio.ensure_future(deliver_due(store, [_SlowThreadSend()]))
+        await asyncio.sleep(0.05)
+        task.cancel()  # Ctrl-C while the thread talks to the server
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(interrupted())
+    rows = store.db.execute("SELECT status FROM outbox").fetchall()
+    store.close()
+    assert [r[0] for r in rows] == ["sent"], "the server took it: the next run must not send it again"
