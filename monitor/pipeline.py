@@ -107,7 +107,9 @@ class Monitor(DeliverySteps):
 
     @property
     def _languages(self) -> dict[str, str]:
-        return {f.name: (f.language or "").split("-")[0].lower() for f in self.feeds.feeds}
+        from monitor.config.recipients import primary
+
+        return {f.name: primary(f.language or "") for f in self.feeds.feeds}
 
     @property
     def feed_names(self) -> set[str]:

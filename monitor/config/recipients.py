@@ -88,7 +88,7 @@ SCRIPT_LANGUAGES = ("en", "ru", "tg", "fa")
 
 
 def primary(code: object) -> str:
-    """'pt-BR' -> 'pt': a story's language is matched by its first part."""
+    """'pt-BR', 'pt_BR' -> 'pt': a story's language is matched by its first part, wherever codes are compared."""
     return str(code).strip().lower().replace("_", "-").split("-")[0]
 
 

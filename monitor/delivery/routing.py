@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from monitor.config.recipients import Recipient
+from monitor.config.recipients import Recipient, primary
 from monitor.models import Digest, DigestStory
 from monitor.stories.language import guess_language
 
@@ -55,7 +55,7 @@ def reported_in(story: DigestStory, languages: Mapping[str, str]) -> set[str]:
     titles = [*story.also_titles, *[""] * (len(story.also_reported_by) - len(story.also_titles))]
     for (source, _url), title in zip(story.also_reported_by, titles):  # a title "" is the lead's
         found.add(languages.get(source) or guess_language(title or story.title))
-    return {code.split("-")[0].lower() for code in found if code}
+    return {primary(code) for code in found if code}
 
 
 class RoutedNotifier:

@@ -14,6 +14,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.config.recipients import primary
 
 RELEVANT, NOT_RELEVANT, BORDERLINE = "relevant", "not_relevant", "borderline"
 
@@ -108,7 +109,7 @@ def load_samples(folder: Path, label: str | None = None) -> list[Sample]:
         if norm is None:
             unlabelled.append(rel)
             continue
-        samples.append(Sample(path, lang.split("-")[0].lower(), norm, title, text))
+        samples.append(Sample(path, primary(lang), norm, title, text))
     if unlabelled:
         raise ValueError(f"no label for {len(unlabelled)} file(s), e.g. {unlabelled[0]}; "
                          "add labels.tsv or '# label:' headers, or give one label for the folder")

@@ -85,7 +85,9 @@ def _keep(store: Store, label: str, note: str | None, language: str | None, url:
 
 
 def _lang(label: Label) -> str:
-    return (label.language or guess_language(f"{label.title}\n{label.text}")).split("-")[0].lower()
+    from monitor.config.recipients import primary
+
+    return primary(label.language or guess_language(f"{label.title}\n{label.text}"))
 
 
 def _one_line(text: str | None) -> str:

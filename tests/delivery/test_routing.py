@@ -174,3 +174,14 @@ def test_a_persian_reader_gets_the_incident_whose_lead_report_is_russian():
     tajik = Recipient(name="Tajik desk", email="tg@ngo.example", languages=("tg",))
     assert select(digest, persian, (), languages).stories == (entry,)
     assert select(digest, tajik, (), languages) is None
+
+
+@pytest.mark.parametrize("spelling", ["pt-BR", "pt_BR", "PT"])
+def test_a_portuguese_reader_gets_a_feed_whose_language_is_written_any_valid_way(spelling):
+    from monitor.config.recipients import Recipient
+    from monitor.delivery.routing import select
+    from monitor.models import Digest, DigestStory
+
+    story = DigestStory(1, "Notícia de Khorog", "https://pt.example/1", "Jornal", NOW, ("gbao_rights",), (), "")
+    reader = Recipient(name="Lisbon desk", email="pt@ngo.example", languages=("pt",))
+    assert select(Digest("digest", NOW, (story,)), reader, (), {"Jornal": spelling}).stories == (story,)
