@@ -113,8 +113,8 @@ def instance_lock(state: str, database: str | None = None) -> Iterator[None]:
     """One monitor per state: two schedulers on one state would send everything twice.
 
     The lock sits beside the file the path leads to, not the path as typed: a symlink to the state (or a second
-    spelling of its folder) must meet the same lock; the state file itself is locked too, for a hard link or a
-    bind mount of it. With a PostgreSQL `database` the state is that database: the
+    spelling of its folder) must meet the same lock. A state with a second name (a hard link) is refused: each
+    name would meet a lock, and a SQLite journal, of its own. With a PostgreSQL `database` the state is that database: the
     lock is named after it (server, port, database; never the password) in the state's folder, so two monitors of
     one host sharing that folder (the systemd units' /var/lib/pamir-monitor) never run at once, whatever --state
     file name each gives. Across hosts the database's own write lock keeps every exactly-once guarantee."""
@@ -130,29 +130,26 @@ def instance_lock(state: str, database: str | None = None) -> Iterator[None]:
         from monitor.store import redact_url
 
         what = f"the database {redact_url(database)}"
+    if not database and real.is_file() and (names := real.stat().st_nlink) > 1:
+        raise RuntimeError(f"the state {state} has {names} names (hard links): SQLite keeps its journal beside "
+                           "the name it was opened by, so runs through two names can corrupt it, and each meets a "
+                           "lock of its own; keep one name (a symlink is fine)")
     try:
-        handles = [open(path, "a+")]
+        handle = open(path, "a+")
     except OSError as exc:  # a read-only folder or disk, a missing folder: say so, no traceback
         raise RuntimeError(f"cannot create the lock file {path} beside the state ({exc.strerror or exc}); "
                            "the state needs a writable folder (use --state or $MONITOR_STATE)") from None
-    if not database and real.is_file():  # and the state file itself: a hard link or a bind mount of it is
-        try:  # another path to the same file, with a lock file of its own
-            handles.append(open(real, "rb"))
-        except OSError:
-            pass  # unreadable: opening the state says why
     try:
-        for handle in handles:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # flock: never in the way of SQLite's own locks
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        for handle in handles:
-            handle.close()
+        handle.close()
         raise RuntimeError(f"another monitor is already running with {what} (lock {path}); stop it "
                            "first, e.g. `systemctl stop pamir-monitor` (systemd/README.md: a backfill)") from None
     try:
         yield
     finally:
-        for handle in handles:
-            handle.close()  # the locks go with the descriptors
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def database_key(url: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 from monitor.cli.common import instance_lock
 
 
-@pytest.mark.parametrize("spelling", ["symlinked file", "symlinked folder", "dot-dot path", "hard link"])
+@pytest.mark.parametrize("spelling", ["symlinked file", "symlinked folder", "dot-dot path"])
 def test_a_second_monitor_on_the_same_state_through_another_path_is_refused(tmp_path, spelling):
     real = tmp_path / "data" / "state.db"
     real.parent.mkdir()
@@ -20,10 +20,6 @@ def test_a_second_monitor_on_the_same_state_through_another_path_is_refused(tmp_
     elif spelling == "symlinked folder":
         (tmp_path / "alias").symlink_to(real.parent)
         other = tmp_path / "alias" / "state.db"
-    elif spelling == "hard link":  # another name for the same file, in another folder: its own lock file
-        other = tmp_path / "copy-for-the-cron-job" / "state.db"
-        other.parent.mkdir()
-        other.hardlink_to(real)
     else:
         (tmp_path / "sub").mkdir()
         other = tmp_path / "sub" / ".." / "data" / "state.db"
@@ -33,6 +29,20 @@ def test_a_second_monitor_on_the_same_state_through_another_path_is_refused(tmp_
                 pass
     with instance_lock(str(other)):  # released: the next run takes it
         pass
+
+
+def test_a_state_with_a_second_name_a_hard_link_is_refused_under_either_name(tmp_path):
+    # each name would meet a lock file of its own, and SQLite a -wal of its own: both runs delivered
+    real = tmp_path / "data" / "state.db"
+    real.parent.mkdir()
+    real.touch()
+    other = tmp_path / "copy-for-the-cron-job" / "state.db"
+    other.parent.mkdir()
+    other.hardlink_to(real)
+    for name in (real, other):
+        with pytest.raises(RuntimeError, match="has 2 names \\(hard links\\).*keep one name \\(a symlink is fine\\)"):
+            with instance_lock(str(name)):
+                pass
 
 
 def test_with_postgresql_one_monitor_per_database_and_folder_whatever_the_state_file_or_the_login(tmp_path):
