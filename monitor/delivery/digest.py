@@ -83,7 +83,7 @@ def urgent_digests(store: Store, *, now: datetime | None = None, topic_titles: M
     base = (settings.web_base_url or "") if settings else ""
     return [Digest(kind="urgent", created_at=now, stories=(_cited(story),), topic_titles=titles, timezone=zone,
                    story_base_url=base)
-            for story in first_alerts(store, store.waiting_stories(urgent_only=True))]
+            for story in first_alerts(store, store.waiting_stories(urgent_only=True), now)]
 
 
 # --- when a digest is due: digest_interval or digest_at, quiet hours --------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from monitor.models import DigestStory
 from monitor.stories.incident_export import incident_records, one_line
@@ -72,8 +72,9 @@ def _records(store, ids: set[int]) -> list[dict]:
     return incident_records(store, ids=ids)
 
 
-ECHO_DAYS = 7  # an alert's headline seen again within this many days is a copy of it, not a new alert
+ECHO_DAYS = 7  # an alert's headline seen again within this many days, over a thin text, is a copy of it
 ECHO_MIN_WORDS = 4  # ... when it has at least this many words ("Breaking news" is no report's own headline)
+THIN_WORDS = 40  # ... and a text this short: stories/neardup.MIN_WORDS, under which no text is folded by itself
 
 
 def same_report(text: str) -> str:
@@ -82,20 +83,22 @@ def same_report(text: str) -> str:
     return " ".join("".join(c if c.isalnum() else " " for c in folded).split())
 
 
-def first_alerts(store, stories: list[DigestStory]) -> list[DigestStory]:
-    """The urgent stories whose incident has had no alert yet (one per incident), as their incident's entry,
-    and whose headline no alert of the last ECHO_DAYS carried (one per headline)."""
-    from monitor import clock
-
+def first_alerts(store, stories: list[DigestStory], now: datetime) -> list[DigestStory]:
+    """The urgent stories whose incident has had no alert yet (one per incident), as their incident's entry;
+    a thin text under the headline of an alert of the last ECHO_DAYS is a copy of it (an aggregator's teaser,
+    too short to be folded by its text) and waits for the digest too. A full report of a new event under a
+    headline seen before («В Хороге задержан активист») is alerted."""
+    if not stories:
+        return []
     of = store.incidents_of_stories([s.story_id for s in stories])
     out: list[DigestStory] = []
     alerted: set[int] = set()
-    headlines = {same_report(a.title) for a in store.urgent_alerts_since(clock.now() - timedelta(days=ECHO_DAYS))}
+    headlines = {same_report(a.title) for a in store.urgent_alerts_since(now - timedelta(days=ECHO_DAYS))}
     for s in stories:
         headline = same_report(s.title)
         if len(headline.split()) >= ECHO_MIN_WORDS:
-            if headline in headlines:
-                continue  # a copy of an alerted report: it waits for the digest
+            if headline in headlines and len((store.story(s.story_id)["text"] or "").split()) < THIN_WORDS:
+                continue
             headlines.add(headline)
         incident = of.get(s.story_id)
         if incident is None:

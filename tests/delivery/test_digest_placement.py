@@ -25,11 +25,12 @@ KILLING = "A Pamiri man was shot dead in Khorog after dozens were detained"
 
 
 def _story(store, url: str, title: str, hits: tuple[TopicHit, ...], urgent_topic: str = "", feed: str = "Asia News",
-           published=NOW) -> int:
+           published=NOW, text: str = "") -> int:
     item = store.record_item(feed=feed, guid=None, url=url, url_key=url.split("//")[1], status="matched")
     match = MatchResult(hits=hits, snippet=title, urgent_topic=urgent_topic,
                         urgent_sentence="One man was shot dead by police in Khorog." if urgent_topic else "")
-    article = Article(FeedEntry(feed, url, title=title, published=published), url, title, title, published, NOW, "")
+    article = Article(FeedEntry(feed, url, title=title, published=published), url, title, text or title, published,
+                      NOW, "")
     return store.add_story(item, article, match, urgent=bool(urgent_topic))
 
 
@@ -154,6 +155,10 @@ def test_an_aggregators_copy_of_an_alerted_killing_sends_no_second_alert_and_wai
                   feed="Aggregator")
     other = _story(store, "https://news.example/rushan", "Two men were shot dead near Rushan on Sunday evening", hits,
                    urgent_topic="gbao_violence")
-    assert [a.stories[0].story_id for a in urgent_digests(store, topic_titles=TITLES)] == [other]
+    # and a new event, reported in full, under the same everyday headline is news of its own
+    report = " ".join(["Relatives said police detained another resident of Khorog on Thursday night."] * 6)
+    again = _story(store, "https://news.example/second", KILLING, hits, urgent_topic="gbao_violence",
+                   feed="Other Outlet", text=report)
+    assert [a.stories[0].story_id for a in urgent_digests(store, topic_titles=TITLES)] == [other, again]
     digest = build_digest(store, Settings(), feed_names=set(), topic_titles=TITLES)
     assert copy in {s.story_id for s in digest.stories}, "the copy is still reported, in the digest"
