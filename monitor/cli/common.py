@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import fcntl
 import logging
 import os
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from monitor.config.problems import ConfigError
 from monitor.store import Store
+from monitor.store.common import MAX_ID
 
 if TYPE_CHECKING:  # config (pydantic) is imported when a command needs it: a quiet cycle never does
     from monitor.config.feeds import FeedsFile
@@ -27,9 +27,6 @@ def parse_date(text: str) -> datetime:
         return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
-
-
-MAX_ID = 2**63 - 1  # SQLite's and PostgreSQL's largest integer: a larger id is a typo, never a traceback
 
 
 def parse_id(text: str) -> int:
@@ -225,10 +222,6 @@ def exit_now(code: int) -> None:
             pass
     os._exit(code)
 
-
-
-def run_async(coro) -> int:
-    return asyncio.run(coro)
 
 
 def build_notifiers(feeds=None, rules=None, args: argparse.Namespace | None = None):

@@ -15,6 +15,7 @@ from pathlib import Path
 from monitor.stories.urlkeys import url_key
 from monitor.relevance.samples import Sample, normalise_label
 from monitor.store import Label, Store
+from monitor.store.common import MAX_ID
 
 _TAJIK = set("ӣӯҳқғҷ")
 
@@ -48,7 +49,7 @@ async def label_target(store: Store, target: str, label: str, *, note: str | Non
     """Label a story id, a URL or a file; ValueError (a user's mistake) or FetchError/OSError (the page)."""
     if target.isascii() and target.isdigit():
         story_id = int(target)
-        if story_id > 2**63 - 1:  # more than the state can hold: a typo, said as for any unknown id
+        if story_id > MAX_ID:  # more than the state can hold: a typo, said as for any unknown id
             raise ValueError(f"no story {target} in the state")
         label_id = store.add_label(story_id=story_id, label=label, note=note, language=language)
         row = store.story(story_id)

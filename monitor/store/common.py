@@ -69,6 +69,7 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
     )
 
 
+MAX_ID = 2**63 - 1  # SQLite's and PostgreSQL's largest integer: a larger id typed anywhere is a typo, never a traceback
 MAX_URL_KEY_BYTES = 2000  # a b-tree entry must fit a third of a page: PostgreSQL refuses keys over ~2,700 bytes
 
 

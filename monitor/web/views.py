@@ -19,6 +19,7 @@ from monitor import clock
 from monitor.delivery.status import _ago
 from monitor.delivery.notifier import fmt_time, safe_url, segments
 from monitor.relevance.rules import DEFAULT_ENDINGS
+from monitor.store.common import MAX_ID
 from monitor.store.web import StoryFilter
 from monitor.web import evidence, labels, security
 from monitor.delivery import charts
@@ -152,7 +153,7 @@ def bulk_label(ctx, request: Request, data: dict[str, list[str]]) -> Response:
     verdict = (data.get("label") or [""])[0]
     if verdict not in labels.LABELS:
         return PlainTextResponse(f"unknown label {verdict!r}: use relevant or irrelevant", status_code=400)
-    ids = sorted({int(v) for v in data.get("story", []) if v.isascii() and v.isdigit() and len(v) <= 18})
+    ids = sorted({int(v) for v in data.get("story", []) if v.isascii() and v.isdigit() and int(v) <= MAX_ID})
     if len(ids) > MAX_BULK:
         return PlainTextResponse(TOO_MANY, status_code=400)
     store = ctx.store()
