@@ -111,10 +111,11 @@ def instance_lock(state: str, database: str | None = None) -> Iterator[None]:
 
     The lock sits beside the file the path leads to, not the path as typed: a symlink to the state (or a second
     spelling of its folder) must meet the same lock. A state with a second name (a hard link) is refused: each
-    name would meet a lock, and a SQLite journal, of its own. With a PostgreSQL `database` the state is that database: the
-    lock is named after it (server, port, database; never the password) in the state's folder, so two monitors of
-    one host sharing that folder (the systemd units' /var/lib/pamir-monitor) never run at once, whatever --state
-    file name each gives. Across hosts the database's own write lock keeps every exactly-once guarantee."""
+    name would meet a lock, and a SQLite journal, of its own. With a PostgreSQL `database` the state is that
+    database: the lock is named after it (server, port, database; never the password) in the state's folder, so
+    two monitors of one host sharing that folder (the systemd units' /var/lib/pamir-monitor) never run at once,
+    whatever --state file name each gives. Across hosts the database's own write lock keeps every exactly-once
+    guarantee."""
     from monitor.store import is_database_url
 
     if database is None and is_database_url(state):  # --state postgresql://…: the Store reads it so too
