@@ -338,13 +338,14 @@ def load_feeds(path: str | Path) -> FeedsFile:
     name = str(path)
     if not isinstance(data, dict):
         raise ConfigError(early + [Problem(name, line_of(()), "expected a mapping with a top-level 'feeds:' list")])
-    early += _duplicate_names(data, name, line_of)  # on the raw data: pydantic looks across only when all is well
+    # across entries, on the raw data: pydantic looks across only when every entry is valid
+    names = _duplicate_names(data, name, line_of)
+    roster = roster_problems(name, data, line_of, _feed_languages(data))
     try:
         feeds = FeedsFile.model_validate(data)
     except ValidationError as exc:
         problems = [p for p in validation_problems(exc, name, line_of) if "two feeds are named" not in p.message]
-        raise ConfigError(early + problems + roster_problems(name, data, line_of, _feed_languages(data))) from None
-    early += roster_problems(name, data, line_of, _feed_languages(data))
-    if early:
-        raise ConfigError(early)
+        raise ConfigError(early + names + problems + roster) from None
+    if early or names or roster:
+        raise ConfigError(early + names + roster)
     return feeds

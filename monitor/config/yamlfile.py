@@ -67,9 +67,10 @@ def load_yaml(path: str | Path, collect: list[Problem] | None = None) -> tuple[A
         problems: list[Problem] = []
         if node is not None:
             _index(node, (), lines, problems, name)
-        if problems and collect is None:
-            raise ConfigError(problems)
-        (collect if collect is not None else []).extend(problems)
+        if problems:
+            if collect is None:
+                raise ConfigError(problems)
+            collect.extend(problems)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
