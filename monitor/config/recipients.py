@@ -97,16 +97,11 @@ def roster_problems(file: str, data: object, line_of, feed_languages: Iterable[s
     each mistake at its own line: an address missing or given twice, a name or an address used twice, a language
     no story has (`feed_languages`: the feeds' valid `language:` codes). Raw, because pydantic looks across
     entries only when every entry is valid."""
-    entries = data.get("recipients") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        return []
     known = sorted({*SCRIPT_LANGUAGES, *map(primary, feed_languages)})
     problems: list = []
     names: dict[str, int | None] = {}
     addresses: dict[str, tuple[str, int | None]] = {}
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            continue
+    for i, entry in _entries(data):
         name = str(entry.get("name", "")).strip()
         problems += _entry_problems(file, entry, name, ("recipients", i), line_of, known)
         at = line_of(("recipients", i, "name"))
@@ -133,8 +128,7 @@ def _entry_problems(file: str, entry: dict, name: str, at: tuple, line_of, known
     problems = []
     if (entry.get("email") is None) == (entry.get("telegram") is None):
         problems.append(_problem(file, line_of(at), f"recipient {name!r}: give exactly one of email: or telegram:"))
-    languages = entry.get("languages")
-    codes = [languages] if isinstance(languages, str) else languages if isinstance(languages, list) else []
+    codes = _listed(entry.get("languages"))
     unknown = [j for j, code in enumerate(codes) if primary(code) not in known]
     if unknown:
         what = ", ".join(repr(str(codes[j])) for j in unknown)
@@ -150,11 +144,21 @@ def _problem(file: str, line: int | None, message: str):
     return Problem(file, line, message)
 
 
+def _entries(data: object) -> list[tuple[int, dict]]:
+    """(index, entry) of each recipient of feeds.yaml's raw YAML that is a mapping, as far as the file reads."""
+    entries = data.get("recipients") if isinstance(data, dict) else None
+    return [(i, e) for i, e in enumerate(entries) if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def _listed(value: object) -> list:
+    """A list as written, or one value written alone (`topics: gbao_rights`); anything else as nothing."""
+    return [value] if isinstance(value, str) else value if isinstance(value, list) else []
+
+
 def addresses(data: object) -> tuple[list[str], list[str]]:
     """The recipients' email addresses and chats as written, for checking the delivery environment they need
     when feeds.yaml itself does not validate."""
-    entries = data.get("recipients") if isinstance(data, dict) else None
-    entries = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    entries = [e for _, e in _entries(data)]
     return ([str(e["email"]) for e in entries if e.get("email")],
             [str(e["telegram"]) for e in entries if e.get("telegram")])
 
@@ -164,10 +168,8 @@ def topic_problems(file: str, data: object, titles: dict[str, str], line_of) -> 
     `data` of feeds.yaml: so they are reported with the file's other mistakes, in the same pass."""
     by_title = {title.casefold() for title in titles.values()}
     problems = []
-    entries = data.get("recipients") if isinstance(data, dict) else None
-    for i, entry in enumerate(entries if isinstance(entries, list) else []):
-        topics = entry.get("topics") if isinstance(entry, dict) else None
-        for j, topic in enumerate([topics] if isinstance(topics, str) else topics if isinstance(topics, list) else []):
+    for i, entry in _entries(data):
+        for j, topic in enumerate(_listed(entry.get("topics"))):
             if str(topic) not in titles and str(topic).casefold() not in by_title:
                 where = line_of(("recipients", i, "topics", j)) or line_of(("recipients", i, "topics"))
                 problems.append(_problem(file, where, f"recipient {entry.get('name')!r}: unknown topic {topic!r}; "
