@@ -34,12 +34,6 @@ MAX_INLINE_WAIT = 30.0  # a Telegram retry_after up to this long is waited out n
 INLINE_TRIES = 3  # sends of one message within one round (quick retries included)
 QUICK_RETRY_DELAY = 2.0  # between quick retries of an error without retry_after
 SEND_GRACE = 10.0  # seconds a send in flight gets to finish when the run is interrupted (a channel may ask more)
-
-
-def grace_of(notifier) -> float:
-    """How long a send in flight on this channel may take to finish when the run stops: an email goes out from a
-    thread that no cancel stops, so it gets its SMTP timeout (EmailNotifier.grace), past which smtplib gives up."""
-    return max(SEND_GRACE, getattr(notifier, "grace", 0.0))
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -226,6 +220,12 @@ async def _finish(send: asyncio.Future, where: str, seconds: float) -> bool:
     return True
 
 
+def grace_of(notifier) -> float:
+    """How long a send in flight on this channel may take to finish when the run stops: an email goes out from a
+    thread that no cancel stops, so it gets its SMTP timeout (EmailNotifier.grace), past which smtplib gives up."""
+    return max(SEND_GRACE, getattr(notifier, "grace", 0.0))
+
+
 def _settle(store: Store, message: OutboxMessage, send: asyncio.Future, now: datetime, report: DeliveryReport,
             where: str, *, behind: int) -> bool:
     """Record one send's outcome; False when the channel's `behind` later messages must wait for this one."""
@@ -234,8 +234,7 @@ def _settle(store: Store, message: OutboxMessage, send: asyncio.Future, now: dat
         return False  # given up in the grace: it stays pending, as it was
     exc = send.exception()
     if exc is None:
-        store.mark_sent(message.id)
-        report.sent.append((channel, message.digest_id, message.seq))
+        _sent(store, message, report)
         log.info("%s sent in %.1f s", where, send.result())
         return True
     if isinstance(exc, PermanentError):
@@ -251,18 +250,14 @@ def _settle(store: Store, message: OutboxMessage, send: asyncio.Future, now: dat
         return True  # the ones who took it take the next message too: only the rest waits
     if isinstance(exc, TransientError):
         delay = max(backoff(message.attempts + 1), exc.retry_after or 0)
-        next_at = now + timedelta(seconds=delay)
-        store.mark_retry(message.id, exc.reason, next_at)
-        report.retrying.append((channel, message.digest_id, exc.reason, next_at))
+        next_at = _retry(store, message, report, exc.reason, now + timedelta(seconds=delay))
         _held(report, channel, behind)
         log.warning("%s not delivered, retry at %s: %s%s", where, next_at.isoformat(timespec="seconds"),
                     exc.reason, f" ({behind} later message(s) wait behind it)" if behind else "")
         return False
     # a bug in a channel: keep the message, stop this channel only
     reason = one_line(f"unexpected {type(exc).__name__}: {exc}", 300)
-    next_at = now + timedelta(seconds=backoff(message.attempts + 1))
-    store.mark_retry(message.id, reason, next_at)
-    report.retrying.append((channel, message.digest_id, reason, next_at))
+    _retry(store, message, report, reason, now + timedelta(seconds=backoff(message.attempts + 1)))
     log.error("%s: %s", where, reason, exc_info=exc)
     return False
 
@@ -272,21 +267,31 @@ def _held(report: DeliveryReport, channel: str, behind: int) -> None:
         report.held[channel] = behind
 
 
+def _sent(store: Store, message: OutboxMessage, report: DeliveryReport) -> None:
+    store.mark_sent(message.id)
+    report.sent.append((message.channel, message.digest_id, message.seq))
+
+
+def _retry(store: Store, message: OutboxMessage, report: DeliveryReport, reason: str, next_at: datetime,
+           payload: str | None = None) -> datetime:
+    """Pending again until `next_at` (with `payload`: owed only that, the rest delivered)."""
+    store.mark_retry(message.id, reason, next_at, payload=payload)
+    report.retrying.append((message.channel, message.digest_id, reason, next_at))
+    return next_at
+
+
 def _partly(store: Store, message: OutboxMessage, exc: PartlyDelivered, now: datetime, report: DeliveryReport,
             where: str) -> None:
     """Some recipients took it: a permanent refusal is reported (once: it is not retried); the message stays
     pending for the deferred recipients alone, or is sent when nobody else is owed it."""
-    channel = message.channel
     if exc.refused:
-        report.failed.append((channel, message.digest_id, exc.refused))
+        report.failed.append((message.channel, message.digest_id, exc.refused))
         log.error("%s: %s; not retried for them", where, exc.refused)
     if exc.rest is None:
-        store.mark_sent(message.id)
-        report.sent.append((channel, message.digest_id, message.seq))
+        _sent(store, message, report)
         return
-    next_at = now + timedelta(seconds=backoff(message.attempts + 1))
-    store.mark_retry(message.id, exc.reason, next_at, payload=exc.rest)
-    report.retrying.append((channel, message.digest_id, exc.reason, next_at))
+    next_at = _retry(store, message, report, exc.reason, now + timedelta(seconds=backoff(message.attempts + 1)),
+                     exc.rest)
     log.warning("%s: %s; retry for them at %s", where, exc.reason, next_at.isoformat(timespec="seconds"))
 
 
