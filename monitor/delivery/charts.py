@@ -162,27 +162,29 @@ FONTS = ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
          "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf")
 
 
-def _font(image_font, size: int):
+def _font(size: int):
     """A system font with Cyrillic (DejaVu Sans, Liberation Sans), else Pillow's own."""
+    from PIL import ImageFont
+
     for name in FONTS:
         try:
-            return image_font.truetype(name, size)
+            return ImageFont.truetype(name, size)
         except OSError:
             continue
     try:
-        return image_font.load_default(size=size)
+        return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType: the small bitmap font
-        return image_font.load_default()
+        return ImageFont.load_default()
 
 
 def png(trend: Trend, scale: int = 2) -> bytes:
     """The same chart as a PNG (drawn at `scale`× for sharp text on high-density screens)."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     ymax, lines, ticks = _layout(trend)
     img = Image.new("RGB", (W * scale, H * scale), "white")
     draw = ImageDraw.Draw(img)
-    font = _font(ImageFont, 11 * scale)
+    font = _font(11 * scale)
     s = lambda v: v * scale  # noqa: E731
     plot_h, bottom = H - TOP - BOTTOM, H - BOTTOM
     for k in range(5):
