@@ -4,12 +4,10 @@ both versions stay in the archive."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
-from pathlib import Path
 
-from monitor import clock
 from monitor.evidence.recheck import key_changes
 from tests.conftest import PROJECT, run_cli
+from tests.support.clock import age
 from tests.support.localsite import LocalSite, Page, article_html, rss
 
 TITLE = "Three killed in Khorog as security forces open fire on protesters"
@@ -32,17 +30,6 @@ def test_a_number_or_a_rule_word_changed_inside_one_sentence_is_named():
     assert key_changes(text + "\nViews: 1,204", text + "\nViews: 1,299", ["killed"]) == [], "nor a counter line"
 
 
-def _age(state: Path, days: float) -> None:
-    """`days` pass for what the state holds: the stories' fetch times and the digests' (a run within a second
-    of the last digest, `digest_interval: 1s`, would otherwise find no digest due and send no notice)."""
-    db = sqlite3.connect(state)
-    then = (clock.now() - timedelta(days=days)).isoformat()
-    db.execute("UPDATE stories SET fetched_at = ?", (then,))
-    db.execute("UPDATE digests SET created_at = ?", (then,))
-    db.commit()
-    db.close()
-
-
 def test_a_lowered_death_toll_is_reported_once_with_both_versions_kept(tmp_path):
     with LocalSite() as site:
         site.add("/news/clashes", article_html(TITLE, BEFORE))
@@ -56,9 +43,9 @@ def test_a_lowered_death_toll_is_reported_once_with_both_versions_kept(tmp_path)
         first = run_cli("run", "--once", *common, cwd=tmp_path)
         assert first.returncode == 0 and TITLE in first.stdout, first.stdout + first.stderr
         site.add("/news/clashes", article_html(TITLE, AFTER))
-        _age(state, 1.5)
+        age(state, 1.5)
         second = run_cli("run", "--once", *common, cwd=tmp_path)
-        _age(state, 8)
+        age(state, 8)
         site.pages.pop("/news/clashes")  # a week later the publisher took the report down
         third = run_cli("run", "--once", *common, cwd=tmp_path)
     assert second.returncode == 0, second.stderr

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 import zipfile
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ import pytest
 from monitor import clock
 
 from tests.conftest import PROJECT, run_cli
+from tests.support.clock import age
 from tests.support.localsite import LocalSite, Page, article_html, rss
 from tests.support.packages import rezip
 
@@ -226,25 +226,16 @@ def test_verify_state_rehashes_every_capture_and_names_a_damaged_one(archive, tm
     assert f"capture {cap['id']} (story {cap['story_id']}" in bad.stdout, bad.stdout
 
 
-def _age_stories(tmp: Path, days: float) -> None:
-    """Pretend the stories were captured `days` ago (the clock cannot be moved from outside)."""
-    when = (clock.now() - timedelta(days=days)).isoformat(timespec="seconds")
-    db = _db(tmp)
-    db.execute("UPDATE stories SET fetched_at = ?", (when,))
-    db.commit()
-    db.close()
-
-
 def test_a_page_edited_or_deleted_after_capture_is_reported_once_with_a_new_capture(archive, tmp_path):
     tmp, site = tmp_path / "copy", archive["site"]
     _copy_state(archive["tmp"], tmp)
-    _age_stories(tmp, 1.5)
+    age(tmp / "state.db", 1.5)
     site.add("/news/khorog", article_html("Four Pamiri men detained in Khorog", EDITED))
     gone = site.pages.pop("/news/rushan")
     try:
         run = _cli(tmp, "run", "--once")
         # a week later (the 7d re-check): the edited page is as we saw it last, the removed one still gone
-        _age_stories(tmp, 8)
+        age(tmp / "state.db", 8)
         site.clear()
         again = _cli(tmp, "run", "--once")
     finally:

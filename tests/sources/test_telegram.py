@@ -17,6 +17,7 @@ from monitor import clock
 from monitor.config.feeds import ConfigError, load_feeds
 from monitor.sources.telegram import parse_preview
 from tests.conftest import PROJECT, run_cli
+from tests.support.clock import age
 from tests.support.localsite import LocalSite, Page
 from tests.support.tgpreview import Post, embed_page, post_not_found_page, preview_page
 
@@ -215,19 +216,13 @@ def test_a_post_that_disappears_from_its_channel_is_reported_once(tmp_path, chan
     feeds.write_text(feeds.read_text(encoding="utf-8") + "  digest_interval: 1s\n", encoding="utf-8")
     state = tmp_path / "state.db"
 
-    def age(days: float) -> None:
-        db = sqlite3.connect(state)
-        db.execute("UPDATE stories SET fetched_at = ?", ((clock.now() - timedelta(days=days)).isoformat(),))
-        db.commit()
-        db.close()
-
     assert run(tmp_path, feeds, "run", "--once").returncode == 0
     site.add(f"/{CHANNEL}/102?embed=1", post_not_found_page())  # the channel deleted the post
     site.add(f"/s/{CHANNEL}", preview_page(CHANNEL, "Pamir Synth News",
                                            [p for p in latest_posts() if p.number != 102]))
-    age(1.5)
+    age(state, 1.5)
     gone = run(tmp_path, feeds, "run", "--once")
-    age(8)
+    age(state, 8)
     later = run(tmp_path, feeds, "run", "--once")
     assert gone.returncode == 0, gone.stderr
     assert "removed from the channel (Telegram: post not found)" in gone.stdout, gone.stdout + gone.stderr

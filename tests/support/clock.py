@@ -9,8 +9,10 @@ MOMENTS with the `moment` fixture.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from monitor import clock
 
@@ -50,3 +52,23 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") or k in (clock.ENV, SCREENSHOTS)}
     env.update(extra or {})
     return env
+
+
+def age(state: Path, days: float) -> None:
+    """`days` pass for what a SQLite state holds: its stories were fetched, and its last digest went, `days`
+    ago. A run a second after the last digest would otherwise find no digest due (`digest_interval: 1s`
+    counts from the last digest), however old the stories."""
+    then = (clock.now() - timedelta(days=days)).isoformat()
+    db = sqlite3.connect(state)
+    try:
+        db.execute("UPDATE stories SET fetched_at = ?", (then,))
+        db.execute("UPDATE digests SET created_at = ?", (then,))
+        db.commit()
+    finally:
+        db.close()
+
+
+def ahead(seconds: float) -> dict[str, str]:
+    """The environment for a child process whose clock reads `seconds` later than the suite's: "the next
+    timer run", without touching the state (any backend) or this process's clock."""
+    return {clock.ENV: clock.setting(clock.now() + timedelta(seconds=seconds), time.time())}
