@@ -18,7 +18,17 @@ import pytest
 
 from monitor import clock
 from tests.conftest import PROJECT, run_cli
-from tests.support.faultserver import FaultServer, closed_port, dns_shim, feeds_yaml, garbage, hang, raw, stream
+from tests.support.clock import ahead
+from tests.support.faultserver import (
+    FaultServer,
+    closed_port,
+    dns_shim,
+    feeds_yaml,
+    garbage,
+    hang,
+    raw,
+    stream,
+)
 from tests.support.localsite import LocalSite, Page, article_html, rss
 
 DETENTION = [
@@ -119,7 +129,7 @@ def world(tmp_path_factory):
         silent.route("/rss", raw(_http(repaired)))
         loop.add("/loop", Page(repaired, content_type="application/rss+xml"))
         good.clear()
-        w.second = run_cli(*args, env=env)
+        w.second = run_cli(*args, env={**env, **ahead(60)})  # the next timer run: its digest is due
         w.good_requests = [r.path for r in good.requested()]
         w.db = [tuple(r) for r in sqlite3.connect(state).execute(
             "SELECT name, last_error, last_success IS NOT NULL FROM feeds ORDER BY name")]
