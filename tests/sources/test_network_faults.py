@@ -19,16 +19,7 @@ import pytest
 from monitor import clock
 from tests.conftest import PROJECT, run_cli
 from tests.support.clock import ahead
-from tests.support.faultserver import (
-    FaultServer,
-    closed_port,
-    dns_shim,
-    feeds_yaml,
-    garbage,
-    hang,
-    raw,
-    stream,
-)
+from tests.support.faultserver import FaultServer, closed_port, dns_shim, feeds_yaml, garbage, hang, raw, stream
 from tests.support.localsite import LocalSite, Page, article_html, rss
 
 DETENTION = [
