@@ -74,6 +74,32 @@ def test_a_message_that_could_not_be_delivered_gives_exit_3_stays_queued_and_flu
     assert "1 pending; next attempt at the next run (due now)" in cli(tmp_path, f, "status").stdout
 
 
+def test_a_digest_refused_for_good_is_sent_once_by_flush_failed_after_the_bot_is_back_in_the_chat(tmp_path, site):
+    site.add("/news/khorog", article_html(*STORY[:1], KHOROG))
+    site.add("/feed.xml", news_feed(site, [STORY]))
+    f = feeds(tmp_path, site)
+    with FakeTelegram(chats=("-100777",)) as tg:  # the bot is not in the configured chat: 400 chat not found
+        first = run(tmp_path, f, env=tg.env())
+        assert first.returncode == 3 and "refused for good" in first.stderr, first.stderr
+        status = cli(tmp_path, f, "status", env=tg.env()).stdout
+        assert "telegram:…890: 1 failed; last error:" in status and "chat not found" in status, status
+        assert "`monitor flush --failed`" in status
+        plain = cli(tmp_path, f, "flush", env=tg.env())
+        assert "flush: 0 message(s) sent" in plain.stdout and tg.messages == [], "a plain flush leaves it be"
+        assert "1 message(s) refused for good are left as they are" in plain.stdout and "--failed" in plain.stdout
+
+        tg.chats = ("-1001234567890",)  # the operator adds the bot back to the chat
+        flushed = cli(tmp_path, f, "flush", "--failed", env=tg.env())
+        assert flushed.returncode == 0, flushed.stdout + flushed.stderr
+        assert "flush: 1 message(s) refused for good are queued again" in flushed.stdout
+        assert "flush: 1 message(s) sent, 0 still queued" in flushed.stdout
+        again = cli(tmp_path, f, "flush", "--failed", env=tg.env())
+        assert "flush: 0 message(s) refused for good are queued again" in again.stdout
+        assert run(tmp_path, f, env=tg.env()).returncode == 0
+    assert len(tg.messages) == 1 and "Activists detained in Khorog" in tg.messages[0]["text"], "once"
+    assert "1 sent" in cli(tmp_path, f, "status").stdout
+
+
 def test_the_digest_interval_holds_across_timer_runs_and_status_shows_what_waits(tmp_path, site):
     site.add("/news/khorog", article_html(STORY[0], KHOROG))
     site.add("/feed.xml", news_feed(site, [STORY]))

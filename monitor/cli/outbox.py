@@ -1,7 +1,8 @@
 """`monitor flush`: retry every undelivered message now, whatever its back-off says.
 
 For the operator who just fixed the mail server or re-added the bot to the chat and does not want to wait
-for the next hourly retry. Exit 0 when the queue is empty afterwards, 3 when something is still queued.
+for the next hourly retry; `--failed` also puts back what was refused for good (a wrong chat id, an address
+the server does not know), which no retry would send otherwise. Exit 0 when the queue is empty afterwards, 3 when something is still queued.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from monitor.tasks import run_stoppable
 
 def register(command) -> None:
     p = command("flush", "retry every undelivered message now (ignoring its back-off); exit 3 if any is left")
+    p.add_argument("--failed", action="store_true",
+                   help="also retry the messages refused for good, once you have fixed what refused them "
+                        "(a chat id, an address, the bot's place in the chat)")
     p.set_defaults(handler=cmd_flush)
 
 
@@ -27,8 +31,11 @@ def cmd_flush(args: argparse.Namespace) -> int:
         print(f"no state at {args.state}: nothing to flush")
         return 0
     with open_state(args, locked=True) as store:
+        if args.failed:
+            print(f"flush: {store.requeue_failed()} message(s) refused for good are queued again")
         report = run_stoppable(deliver_due(store, notifiers, force=True))
-        pending = sum(row["pending"] for row in store.outbox_channels())
+        queue = store.outbox_channels()
+        pending, refused = sum(row["pending"] for row in queue), sum(row["failed"] for row in queue)
     for channel, digest_id, reason, _ in report.retrying:
         print(f"{channel_label(channel)}: digest {digest_id} still not delivered: {reason}")
     for channel, digest_id, reason in report.failed:
@@ -36,4 +43,7 @@ def cmd_flush(args: argparse.Namespace) -> int:
     for channel, count in report.unconfigured.items():
         print(f"{channel_label(channel)}: {count} message(s) pending, but the channel is not configured now")
     print(f"flush: {len(report.sent)} message(s) sent, {pending} still queued")
+    if refused and not args.failed:
+        print(f"flush: {refused} message(s) refused for good are left as they are; once their cause is fixed, "
+              "`monitor flush --failed` sends them")
     return EXIT_DEGRADED if pending or report.failed else 0

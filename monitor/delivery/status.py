@@ -75,6 +75,8 @@ def format_status(store: Store, feeds: FeedsFile | None, now: datetime | None = 
             lines.append(f"  {channel_label(row['channel'])}: {counts}{detail}")
         if any(row["pending"] for row in outbox):
             lines.append("  (`monitor flush` retries every pending message now)")
+        if any(row["failed"] for row in outbox):
+            lines.append("  (`monitor flush --failed` sends what was refused for good again, once its cause is fixed)")
     else:
         lines.append("delivery queue: empty")
     lines += kept_text_lines(store, feeds)

@@ -363,6 +363,14 @@ class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQuerie
             (error, message_id),
         )
 
+    @guarded_write
+    def requeue_failed(self, now: datetime | None = None) -> int:
+        """`monitor flush --failed`: the messages refused for good are due again, once the operator has fixed
+        what refused them (a chat id, an address). What is stored is only what is still owed (the rest of a
+        split message, the recipients not served), so nobody gets a part twice."""
+        return self.db.execute("UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE status = 'failed'",
+                               (_ts(now or utcnow()),)).rowcount
+
     def last_digest_at(self) -> datetime | None:
         row = self.db.execute("SELECT MAX(created_at) FROM digests WHERE kind = 'digest'").fetchone()
         return _dt(row[0])

@@ -178,3 +178,16 @@ def test_a_url_with_a_nul_is_refused_with_the_same_line_on_both_backends(store, 
     assert [r.getMessage() for r in records] == [
         "feed 'Feed': an entry's link holds a NUL character and was skipped: https://a.example/a\x00b"]
     assert store.db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 0
+
+
+def test_flush_failed_puts_back_only_the_messages_refused_for_good_on_both_backends(store):
+    digest = store.queue_digest("digest", [], {"telegram:1": ["part 1", "part 2"], "email": ["mail"]})
+    parts = {(m.channel, m.seq): m for m in store.due_messages()}
+    store.mark_sent(parts["telegram:1", 0].id)
+    store.mark_failed(parts["telegram:1", 1].id, "400 chat not found")
+    store.mark_sent(parts["email", 0].id)
+    assert store.due_messages() == []
+    assert store.requeue_failed() == 1
+    (again,) = store.due_messages()
+    assert (again.digest_id, again.channel, again.seq, again.payload) == (digest, "telegram:1", 1, "part 2")
+    assert store.requeue_failed() == 0, "nothing else was refused"
