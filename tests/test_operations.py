@@ -189,6 +189,6 @@ def test_the_example_environment_names_every_variable_and_passes_the_services_ow
     assert "email via smtp.example.org:587" in result.stdout and "Telegram chat -1001234567890" in result.stdout
     readme = (PROJECT / "systemd" / "README.md").read_text(encoding="utf-8")
     for unit in ("pamir-monitor", "pamir-monitor-once"):  # a drop-in for both units, pointing at the venv
-        assert f"/etc/systemd/system/$unit.service.d/venv.conf" in readme and unit in readme
+        assert "/etc/systemd/system/$unit.service.d/venv.conf" in readme and unit in readme
     assert "ExecStart=/opt/pamir-monitor/bin/monitor run%s --feeds /etc/pamir-monitor/feeds.yaml" in readme
     assert "python3 -m venv /opt/pamir-monitor" in readme and "monitor backfill --since" in readme

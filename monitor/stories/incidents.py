@@ -148,7 +148,6 @@ class Grouper:
     def assign(self, story_id: int, record: DraftRecord, published: datetime | None, fetched_at: datetime) -> int:
         """The incident this report belongs to (an existing one, updated, or a new one)."""
         anchor = anchor_of(record, published, fetched_at)
-        day = date.fromisoformat(anchor)
         found = None
         if record.act and record.act != "other":
             a0, a1 = span(record, anchor)  # an incident's anchor lies within a week of it, or a month before
