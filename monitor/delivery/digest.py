@@ -48,7 +48,7 @@ def build_digest(store: Store, settings: Settings, *, kind: DigestKind = "digest
     mentions = store.waiting_mentions()
     changes = tuple(store.waiting_changes()) if kind == "digest" else ()  # pages edited or removed (evidence/)
     # the alerts since the last digest: a reader who takes no alerts gets them in this digest (routing.py)
-    urgent = tuple(_cited(s) for s in store.urgent_alerts_since(store.last_digest_at())) if kind == "digest" else ()
+    urgent = tuple(_cited(s) for s in store.urgent_alerts_since_digest()) if kind == "digest" else ()
     if not stories and not updates and not mentions and not changes and not (urgent and alerts_alone):
         return None
     failing = tuple(failing_feeds(store.all_feed_states(), settings.failing_after, now, feed_names))

@@ -45,13 +45,18 @@ class DigestQueries:
         row = self.db.execute("SELECT concepts FROM stories WHERE id = ?", (story_id,)).fetchone()
         return tuple(json.loads(row[0])) if row and row[0] else ()
 
-    def urgent_alerts_since(self, since: datetime | None) -> list[DigestStory]:
-        """The stories of the urgent alerts queued after `since` (the last digest): the digest lists them."""
-        rows = self.db.execute(
-            """SELECT s.* FROM stories s JOIN digests d ON d.id = s.digest_id
-               WHERE d.kind = 'urgent' AND d.created_at > ? ORDER BY d.created_at, s.id""",
-            (_ts(since) or "",),
-        )
+    def urgent_alerts_since(self, since: datetime) -> list[DigestStory]:
+        """The stories of the urgent alerts queued after `since`."""
+        return self._alerts("d.created_at > ?", (_ts(since),))
+
+    def urgent_alerts_since_digest(self) -> list[DigestStory]:
+        """The stories of the urgent alerts queued after the last digest, which lists them. By id, not by time:
+        an alert queued in the second the digest was (both stamped to the second) must not be missed."""
+        return self._alerts("d.id > COALESCE((SELECT MAX(id) FROM digests WHERE kind = 'digest'), 0)", ())
+
+    def _alerts(self, after: str, args: tuple) -> list[DigestStory]:
+        rows = self.db.execute(f"""SELECT s.* FROM stories s JOIN digests d ON d.id = s.digest_id
+                                   WHERE d.kind = 'urgent' AND {after} ORDER BY d.id, s.id""", args)
         return [self._digest_story(r) for r in rows]
 
     # --- bookkeeping between runs (meta table) -----------------------------------------------

@@ -7,7 +7,7 @@ and a team in Khorog reads times in Dushanbe time, with the zone named, on every
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from email import message_from_string, policy
 
 from monitor import clock
@@ -162,3 +162,25 @@ def test_an_aggregators_copy_of_an_alerted_killing_sends_no_second_alert_and_wai
     assert [a.stories[0].story_id for a in urgent_digests(store, topic_titles=TITLES)] == [other, again]
     digest = build_digest(store, Settings(), feed_names=set(), topic_titles=TITLES)
     assert copy in {s.story_id for s in digest.stories}, "the copy is still reported, in the digest"
+
+
+def test_an_alert_queued_in_the_second_the_last_digest_went_is_in_the_next_digest_in_full(store):
+    """A reader who takes no alerts (`urgency: digest`) reads the killing in the next digest, however close the
+    alert followed the last digest: both are stamped to the second."""
+    import os
+
+    from monitor.delivery import outbox
+    from tests.support import clock as suite_clock
+
+    saved = os.environ[clock.ENV]
+    suite_clock.pin(datetime(2026, 12, 9, 12, 0, 0, 100000, tzinfo=timezone.utc))
+    try:
+        store.queue_digest("digest", [], {})  # the service's digest job, then a poll's alert in the same second
+        _killing(store)
+        [alert] = urgent_digests(store, topic_titles=TITLES)
+        outbox.queue_digest(store, alert, [])
+        assert clock.now() < datetime(2026, 12, 9, 12, 0, 1, tzinfo=timezone.utc), "one second"
+    finally:
+        suite_clock.restore(saved)
+    digest = build_digest(store, Settings(), feed_names=set(), topic_titles=TITLES, alerts_alone=True)
+    assert digest is not None and [s.title for s in digest.urgent_sent] == [KILLING]
