@@ -134,7 +134,11 @@ async def deliver_due(
             continue
         if due:
             tasks.append(_leased(store, by_channel[channel], due, now, report, sleep, quick_retry_delay, lease_ttl))
-    await asyncio.gather(*tasks)
+    # Every channel finishes its own grace when the run stops: the first to end must not cancel the others,
+    # whose sends the servers may be accepting (a 250 recorded as nothing would go out again next run).
+    for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
     return report
 
 

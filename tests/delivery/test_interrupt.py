@@ -108,3 +108,27 @@ def test_an_email_partly_delivered_in_the_grace_is_owed_to_the_deferred_recipien
         out, err2 = flush.communicate(timeout=60)
         assert flush.returncode == 0, err2
     assert [rcpts for _, rcpts, _ in sink.envelopes] == [["a@example.org"], ["grey@example.org"]], err + err2
+
+
+def test_ctrl_c_while_two_channels_send_gives_each_its_grace_and_nothing_goes_twice(tmp_path):
+    """The Telegram request ends first; the mail, taken by the server, gets its 250 a second later: both are
+    recorded as sent, so the next run sends neither again."""
+    with LocalSite() as site, FakeTelegram(delay=1.0) as tg, SmtpSink(stall_limit=10.0) as sink:
+        feeds = _site(site, tmp_path)
+        sink.stall(after_receipt=True)
+        proc = _monitor(tmp_path, feeds, {**tg.env(), **sink.env(to="a@example.org")})
+        try:
+            assert tg.arrived.wait(60) and sink.stalled.wait(60), "the alert was never sent on both channels"
+            proc.send_signal(signal.SIGINT)
+            time.sleep(2.0)  # Telegram has answered by now; the mail has not
+            sink.release()
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        _stopped_cleanly(proc, err)
+        tg.delay = 0.0
+        flush = _monitor(tmp_path, feeds, {**tg.env(), **sink.env(to="a@example.org")}, command=("flush",))
+        out, err2 = flush.communicate(timeout=60)
+        assert flush.returncode == 0 and "flush: 0 message(s) sent, 0 still queued" in out, out + err2
+    assert len([m for m in tg.messages if TITLE in m["visible"]]) == 1
+    assert len(sink.envelopes) == 1, err
