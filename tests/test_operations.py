@@ -100,6 +100,21 @@ def test_a_digest_refused_for_good_is_sent_once_by_flush_failed_after_the_bot_is
     assert "1 sent" in cli(tmp_path, f, "status").stdout
 
 
+def test_flush_failed_leaves_a_chat_no_longer_configured_alone_and_the_next_runs_are_not_stuck(tmp_path, site):
+    site.add("/news/khorog", article_html(*STORY[:1], KHOROG))
+    site.add("/feed.xml", news_feed(site, [STORY]))
+    f = feeds(tmp_path, site)
+    with FakeTelegram(chats=("-100777",)) as tg:
+        assert run(tmp_path, f, env=tg.env()).returncode == 3  # a mistyped chat id: refused for good
+        fixed = tg.env("-100777")  # the operator corrects the chat id
+        flushed = cli(tmp_path, f, "flush", "--failed", env=fixed)
+        assert "flush: 0 message(s) refused for good are queued again" in flushed.stdout, flushed.stdout
+        assert ("telegram:…890: 1 message(s) refused for good stay as they are: this channel is not configured "
+                "now") in flushed.stdout
+        assert flushed.returncode == 0 and run(tmp_path, f, env=fixed).returncode == 0, "nothing waits forever"
+    assert tg.messages == []
+
+
 def test_the_digest_interval_holds_across_timer_runs_and_status_shows_what_waits(tmp_path, site):
     site.add("/news/khorog", article_html(STORY[0], KHOROG))
     site.add("/feed.xml", news_feed(site, [STORY]))

@@ -32,7 +32,12 @@ def cmd_flush(args: argparse.Namespace) -> int:
         return 0
     with open_state(args, locked=True) as store:
         if args.failed:
-            print(f"flush: {store.requeue_failed()} message(s) refused for good are queued again")
+            configured = [n.channel for n in notifiers]
+            print(f"flush: {store.requeue_failed(configured)} message(s) refused for good are queued again")
+            for row in store.outbox_channels():
+                if row["failed"] and row["channel"] not in configured:
+                    print(f"{channel_label(row['channel'])}: {row['failed']} message(s) refused for good stay as "
+                          "they are: this channel is not configured now")
         report = run_stoppable(deliver_due(store, notifiers, force=True))
         queue = store.outbox_channels()
         pending, refused = sum(row["pending"] for row in queue), sum(row["failed"] for row in queue)

@@ -139,8 +139,8 @@ class EmailNotifier:
         c = self.config
         where = f"SMTP server {c.host}:{c.port}"
         recipients, message = owed_to(message, c.recipients)
-        if not recipients:  # the ones still owed it were taken off MONITOR_EMAIL_TO since
-            return
+        if not recipients:  # the ones still owed it were taken off MONITOR_EMAIL_TO since (or their address fixed)
+            raise PermanentError("nobody it is still owed to is in MONITOR_EMAIL_TO now; it was sent to nobody else")
         try:
             context = ssl.create_default_context(cafile=c.cafile) if c.security != "none" else None
             if c.security == "ssl":

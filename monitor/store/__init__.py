@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -364,12 +364,17 @@ class Store(Opening, ArchiveQueries, DigestQueries, EvidenceQueries, LabelQuerie
         )
 
     @guarded_write
-    def requeue_failed(self, now: datetime | None = None) -> int:
-        """`monitor flush --failed`: the messages refused for good are due again, once the operator has fixed
-        what refused them (a chat id, an address). What is stored is only what is still owed (the rest of a
-        split message, the recipients not served), so nobody gets a part twice."""
-        return self.db.execute("UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE status = 'failed'",
-                               (_ts(now or utcnow()),)).rowcount
+    def requeue_failed(self, channels: Sequence[str], now: datetime | None = None) -> int:
+        """`monitor flush --failed`: the messages of these (configured) channels refused for good are due again,
+        once the operator has fixed what refused them (the bot's place in the chat, an address). What is stored
+        is only what is still owed (the rest of a split message, the recipients not served), so nobody gets a
+        part twice. A channel not configured now keeps its failed messages: queued again, they would wait for
+        it forever."""
+        if not channels:
+            return 0
+        return self.db.execute(
+            f"UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE status = 'failed' "
+            f"AND channel IN ({','.join('?' * len(channels))})", (_ts(now or utcnow()), *channels)).rowcount
 
     def last_digest_at(self) -> datetime | None:
         row = self.db.execute("SELECT MAX(created_at) FROM digests WHERE kind = 'digest'").fetchone()

@@ -77,3 +77,25 @@ def test_accepted_then_421_to_quit_is_sent_and_not_sent_again(tmp_path):
         rounds = [_round(store, notifiers, step) for step in (0, 1)]
     assert _received(sink) == {"a@example.org": 1, "b@example.org": 1}
     assert rounds[0].sent and not rounds[0].retrying and not rounds[1].sent
+
+
+def test_a_message_owed_only_to_an_address_since_removed_or_fixed_is_not_marked_sent(tmp_path):
+    """`grey@` was deferred, then refused for good; the operator corrects it to `grey2@`. The message is owed to
+    the old address alone (the others had it), so it goes to nobody: it stays failed, saying why, and is never
+    counted as sent."""
+    store = Store(tmp_path / "state.db")
+    with SmtpSink() as sink:
+        sink.refuse_recipient("grey@example.org", "450 4.2.0 greylisted, try again later")
+        notifiers = notifiers_from_env(sink.env(to="a@example.org, grey@example.org"))
+        add_stories(store, 1, 1)
+        queue_digest(store, make_digest(store), notifiers)
+        _round(store, notifiers, 0)
+        sink.refuse_recipient("grey@example.org", "550 5.1.1 no such user")
+        refused = _round(store, notifiers, 1)
+        assert refused.failed and not refused.sent
+        fixed = notifiers_from_env(sink.env(to="a@example.org, grey2@example.org"))
+        assert store.requeue_failed([n.channel for n in fixed]) == 1  # `monitor flush --failed`
+        again = _round(store, fixed, 2)
+    assert _received(sink) == {"a@example.org": 1}, "nobody gets it twice, nobody new gets a part of it"
+    assert not again.sent and "nobody it is still owed to is in MONITOR_EMAIL_TO" in again.failed[0][2]
+    assert [tuple(r) for r in store.db.execute("SELECT status FROM outbox")] == [("failed",)]

@@ -187,7 +187,8 @@ def test_flush_failed_puts_back_only_the_messages_refused_for_good_on_both_backe
     store.mark_failed(parts["telegram:1", 1].id, "400 chat not found")
     store.mark_sent(parts["email", 0].id)
     assert store.due_messages() == []
-    assert store.requeue_failed() == 1
+    assert store.requeue_failed(["email"]) == 0, "only the channels named"
+    assert store.requeue_failed(["email", "telegram:1"]) == 1
     (again,) = store.due_messages()
     assert (again.digest_id, again.channel, again.seq, again.payload) == (digest, "telegram:1", 1, "part 2")
-    assert store.requeue_failed() == 0, "nothing else was refused"
+    assert store.requeue_failed(["email", "telegram:1"]) == 0, "nothing else was refused"
