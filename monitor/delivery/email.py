@@ -14,8 +14,10 @@ import hashlib
 import html
 import ipaddress
 import smtplib
+import time
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -92,6 +94,7 @@ class EmailNotifier:
 
     def __init__(self, config: EmailConfig):
         self.config = config
+        self._stop_by: float | None = None  # monotonic: the run is stopping, the session must end by then
 
     def __repr__(self) -> str:
         c = self.config
@@ -102,6 +105,13 @@ class EmailNotifier:
         """A send runs in a thread, which a stopping run cannot cancel: it is waited for until its SMTP timeout, so
         a server that answers 250 late is recorded as sent, not sent again by the next run (outbox.grace_of)."""
         return self.config.timeout + 1
+
+    def hurry(self, deadline: float) -> None:
+        """The run is stopping and waits for the send in flight until `deadline` (monotonic). The SMTP timeout
+        bounds each reply, not the session: a slow server could still answer 250 after the run gave up on it,
+        and the mail would be sent again. So every later reply is awaited until just before the deadline at
+        most, and the outcome is always known when the run records it."""
+        self._stop_by = deadline - 1.0
 
     def describe(self) -> str:
         c = self.config
@@ -144,9 +154,10 @@ class EmailNotifier:
         try:
             context = ssl.create_default_context(cafile=c.cafile) if c.security != "none" else None
             if c.security == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=context)
+                client: smtplib.SMTP = _BoundedSSL(c.host, c.port, timeout=c.timeout, context=context)
             else:
-                client = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+                client = _Bounded(c.host, c.port, timeout=c.timeout)
+            client.stop_by = lambda: self._stop_by
             try:
                 client.ehlo_or_helo_if_needed()
                 if c.security == "starttls":
@@ -229,6 +240,32 @@ def _refusals(where: str, refused: dict, tried: list[str], configured: list[str]
               + (f"; deferred {detail(later)}" if later else ""))
     refusal = f"{where} refused {len(gone)} of {len(tried)} recipient(s): {detail(gone)}" if gone else None
     raise PartlyDelivered(reason, rest=rest, refused=refusal)  # errors name a recipient's place, never the address
+
+
+class _Bounded(smtplib.SMTP):
+    """smtplib's SMTP whose every request and reply after a stop ends by `stop_by()` (EmailNotifier.hurry)."""
+
+    stop_by: Callable[[], float | None] = staticmethod(lambda: None)
+
+    def _cap(self) -> None:
+        stop_by = self.stop_by()
+        if stop_by is not None and self.sock is not None:
+            left = stop_by - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("the run is stopping")
+            self.sock.settimeout(min(self.timeout, left))
+
+    def send(self, s) -> None:
+        self._cap()
+        super().send(s)
+
+    def getreply(self):
+        self._cap()
+        return super().getreply()
+
+
+class _BoundedSSL(_Bounded, smtplib.SMTP_SSL):
+    pass
 
 
 def _quit(client: smtplib.SMTP) -> None:

@@ -190,7 +190,7 @@ async def _deliver_channel(
     for index, message in enumerate(messages):
         where = f"{channel_label(notifier.channel)}: digest {message.digest_id} part {message.seq + 1}"
         send = asyncio.ensure_future(_send_with_retries(notifier, message.payload, where, sleep, quick_retry_delay))
-        stopping = await _finish(send, where, grace_of(notifier))
+        stopping = await _finish(send, where, grace_of(notifier), getattr(notifier, "hurry", None))
         go_on = _settle(store, message, send, now, report, where, behind=len(messages) - index - 1)
         if stopping:
             raise asyncio.CancelledError
@@ -198,10 +198,12 @@ async def _deliver_channel(
             return
 
 
-async def _finish(send: asyncio.Future, where: str, seconds: float) -> bool:
+async def _finish(send: asyncio.Future, where: str, seconds: float,
+                  hurry: Callable[[float], None] | None = None) -> bool:
     """Wait for one send; True when the run is being stopped (Ctrl-C, SIGTERM). A send in flight then gets
     `seconds` to finish, however often the run is interrupted again: what the channel accepted, wholly or for
-    some recipients, is recorded as such by the caller and never sent to them again."""
+    some recipients, is recorded as such by the caller and never sent to them again. `hurry(deadline)` tells
+    a channel that cannot be cancelled (a thread) to end by then (EmailNotifier.hurry)."""
     try:
         await asyncio.shield(send)
         return False
@@ -211,6 +213,8 @@ async def _finish(send: asyncio.Future, where: str, seconds: float) -> bool:
     except Exception:  # noqa: BLE001 — the send's outcome, read from `send` by _settle
         return False
     deadline = time.monotonic() + seconds
+    if hurry is not None:
+        hurry(deadline)
     with grace(deadline):
         while not send.done() and time.monotonic() < deadline:
             try:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 from tests.conftest import PROJECT
@@ -132,3 +134,75 @@ def test_ctrl_c_while_two_channels_send_gives_each_its_grace_and_nothing_goes_tw
         assert flush.returncode == 0 and "flush: 0 message(s) sent, 0 still queued" in out, out + err2
     assert len([m for m in tg.messages if TITLE in m["visible"]]) == 1
     assert len(sink.envelopes) == 1, err
+
+
+class SlowSmtp:
+    """An SMTP server that answers every line `delay` seconds late: each reply comes within the client's timeout,
+    only the session as a whole is slow (a tarpit). It has a message as soon as its final "." arrives."""
+
+    def __init__(self, delay: float):
+        self.delay, self.accepted = delay, 0
+        self.connected = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def env(self, timeout: float) -> dict[str, str]:
+        return {"MONITOR_SMTP_HOST": "127.0.0.1", "MONITOR_SMTP_PORT": str(self.server.getsockname()[1]),
+                "MONITOR_SMTP_SECURITY": "none", "MONITOR_EMAIL_FROM": "alerts@example.org",
+                "MONITOR_EMAIL_TO": "desk@example.org", "MONITOR_SMTP_TIMEOUT": f"{timeout:g}"}
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn: socket.socket) -> None:
+        def reply(text: str) -> None:
+            time.sleep(self.delay)
+            conn.sendall(text.encode() + b"\r\n")
+
+        self.connected.set()
+        with conn, conn.makefile("rb") as lines:
+            try:
+                reply("220 slow.example ESMTP")
+                in_data = False
+                for line in lines:
+                    if in_data:
+                        if line.rstrip(b"\r\n") == b".":
+                            in_data, self.accepted = False, self.accepted + 1
+                            reply("250 2.0.0 queued")
+                        continue
+                    verb = line[:4].upper()
+                    in_data = verb == b"DATA"
+                    reply({b"DATA": "354 go on", b"QUIT": "221 bye"}.get(verb, "250 ok"))
+                    if verb == b"QUIT":
+                        return
+            except OSError:  # the client hung up
+                return
+
+
+def test_ctrl_c_during_a_slow_mail_session_ends_it_within_the_grace_and_the_mail_goes_once(tmp_path):
+    """Each reply of the server comes 2.5 s late, within the 3 s timeout, so the session would outlast the run's
+    10 s grace: it is cut before the message is handed over, and the next run sends it once."""
+    with LocalSite() as site:
+        feeds = _site(site, tmp_path)
+        smtp = SlowSmtp(delay=2.5)
+        proc = _monitor(tmp_path, feeds, smtp.env(timeout=3))
+        try:
+            assert smtp.connected.wait(60), "the alert was never sent"
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        _stopped_cleanly(proc, err)
+        assert smtp.accepted == 0, "cut before the server had it"
+        smtp.delay = 0.0
+        flush = _monitor(tmp_path, feeds, smtp.env(timeout=3), command=("flush",))
+        out, err2 = flush.communicate(timeout=60)
+        assert flush.returncode == 0 and "1 message(s) sent, 0 still queued" in out, out + err2
+        time.sleep(0.5)  # the server's own thread after its last reply
+        smtp.server.close()
+    assert smtp.accepted == 1, err + err2
