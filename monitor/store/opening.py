@@ -28,6 +28,10 @@ def _open_read_only(path: str) -> sqlite3.Connection:
         if last is not None and (not any(said in str(last) for said in _NO_SHM)
                                  or os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)):
             break  # locked, damaged, missing: never read past another program's lock
+        if last is not None and _unfolded_log(path):  # `immutable` reads the file alone, not its log
+            raise StateError(f"{path}: its write-ahead log ({path}-wal) holds changes that cannot be read in a "
+                             "write-protected folder; copy the state with its -wal file to a writable folder and "
+                             "open that copy") from None
         db = None
         try:
             db = sqlite3.connect(f"{uri}?{query}", uri=True, timeout=10, isolation_level=None)
@@ -47,6 +51,14 @@ def _open_read_only(path: str) -> sqlite3.Connection:
     if last is not None and "unable to open" in str(last):
         raise StateError(f"{path}: cannot read the state file ({last})") from None
     raise StateError(_explain(path, last)) from None  # type: ignore[arg-type]
+
+
+def _unfolded_log(path: str) -> bool:
+    """A copy taken while a monitor ran has its latest writes in `-wal` until the next checkpoint."""
+    try:
+        return os.path.getsize(f"{path}-wal") > 0
+    except OSError:
+        return False
 
 
 class Opening:

@@ -158,3 +158,34 @@ def test_a_read_only_state_refuses_a_run_clearly_and_every_reading_command_still
     assert page.status_code == 200 and "Khorog" in page.text, page.text[:500]
     assert home.status_code == 200
     assert _sha(state) == before
+
+
+def test_a_read_only_copy_whose_latest_writes_are_in_its_wal_file_is_refused_not_shown_stale(made_state, tmp_path):
+    """A copy taken while a monitor ran, `-wal` included, on write-protected media: SQLite could read the file
+    only without its log, an older archive than the one copied. One line says so and how to read it."""
+    prefix = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None or subprocess.run([*_NO_OVERRIDE, "true"]).returncode != 0:
+            pytest.skip("setpriv (util-linux, with CAP_SETPCAP) is needed to drop root's override of file modes")
+        prefix = _NO_OVERRIDE
+    feeds, live = _copy(made_state, tmp_path / "live")
+    writer = sqlite3.connect(live)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("UPDATE stories SET title = 'Retitled after the last checkpoint' WHERE id = 1")
+    writer.commit()
+    copy = tmp_path / "ro" / "state.db"
+    copy.parent.mkdir()
+    for suffix in ("", "-wal"):  # copied while the monitor still runs
+        shutil.copy(f"{live}{suffix}", f"{copy}{suffix}")
+    writer.close()
+    assert Path(f"{copy}-wal").stat().st_size > 0
+    for f in (copy, Path(f"{copy}-wal")):
+        f.chmod(0o444)
+    copy.parent.chmod(0o555)
+    try:
+        shown = _run(feeds, copy, "show", "1", prefix=prefix)
+    finally:
+        copy.parent.chmod(0o755)
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+    assert "write-ahead log" in shown.stderr and "copy the state with its -wal file" in shown.stderr, shown.stderr
+    assert "Pamiri rights defender" not in shown.stdout, "never the state as it was before the log"
