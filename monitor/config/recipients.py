@@ -11,13 +11,56 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 ADDRESS = re.compile(r"^[^@\s<>,]+@[^@\s<>,]+$")
 CHAT = re.compile(r"^(-?\d+|@[A-Za-z][A-Za-z0-9_]{3,})$")
 NAME = re.compile(r"^[^\s@:,][^@:,\n]{0,59}$")
+
+
+def _shown(value: object) -> str:
+    """A value as the YAML showed it, for a message: true, 3, 'ru', a mapping, a list."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "a list"
+    if value is None:
+        return "an empty entry"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _one_topic(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(  # noqa: TRY004  (pydantic turns a ValueError, not a TypeError, into the file's line)
+            f"each topic is one id or title of keywords.yaml, such as gbao_rights; not {_shown(value)}")
+    return value.strip()
+
+
+def _one_language(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"each language is one code, such as ru or pt-BR; not {_shown(value)}")  # noqa: TRY004
+    return primary(value)
+
+
+def _list_or_one(value: object, takes: str) -> list | tuple:
+    """`topics:` and `languages:` as written: a list, one string alone (`topics: gbao_rights`), or nothing; a
+    number, a `true` or a mapping is the user's slip, told as one line (each item is checked on its own, at its
+    own line)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return value
+    raise ValueError(f"takes {takes}; not {_shown(value)}")
+
+
+Topic = Annotated[str, BeforeValidator(_one_topic)]
+Language = Annotated[str, BeforeValidator(_one_language)]
 
 
 class Recipient(BaseModel):
@@ -29,8 +72,8 @@ class Recipient(BaseModel):
     name: str  # how check-config, logs and `monitor status` name them: never the address
     email: str | None = None
     telegram: str | None = None  # a chat id (-100…) or @channelname
-    topics: tuple[str, ...] = ()  # topic ids or titles of keywords.yaml; empty: every topic
-    languages: tuple[str, ...] = ()  # the story's language (the feed's `language:`, else read from its script);
+    topics: tuple[Topic, ...] = ()  # topic ids or titles of keywords.yaml; empty: every topic
+    languages: tuple[Language, ...] = ()  # the story's language (the feed's `language:`, else read from its script);
     # only a code's first part counts (pt-BR takes every pt), as a story's language is compared by it
     urgency: Literal["all", "urgent", "digest"] = "all"  # urgent: the alerts only; digest: no alerts
 
@@ -53,6 +96,9 @@ class Recipient(BaseModel):
     def _chat(cls, value: object) -> str | None:
         if value is None:
             return None
+        if isinstance(value, bool) or not isinstance(value, (str, int)):  # a list, a mapping, true: never a chat
+            raise ValueError(  # noqa: TRY004  (as above: pydantic reports a ValueError at the file's line)
+                f"{_shown(value)} is not a Telegram chat (a number like -1001234567890, or @channelname)")
         text = str(value).strip()
         if not CHAT.match(text):
             raise ValueError(f"{text!r} is not a Telegram chat (a number like -1001234567890, or @channelname)")
@@ -60,14 +106,14 @@ class Recipient(BaseModel):
 
     @field_validator("languages", mode="before")
     @classmethod
-    def _languages(cls, value: object) -> tuple[str, ...]:
-        values = [value] if isinstance(value, str) else list(value or ())  # type: ignore[call-overload]
-        return tuple(primary(v) for v in values)
+    def _languages(cls, value: object) -> list | tuple:
+        return _list_or_one(value, "a list of language codes, such as [ru, tg], or one code")
 
     @field_validator("topics", mode="before")
     @classmethod
-    def _topics(cls, value: object) -> tuple[str, ...]:
-        return tuple(str(v).strip() for v in ([value] if isinstance(value, str) else list(value or ())))  # type: ignore[call-overload]
+    def _topics(cls, value: object) -> list | tuple:
+        return _list_or_one(value, "a list of topics (ids or titles of keywords.yaml), such as [gbao_rights], "
+                                   "or one topic")
 
     @property
     def channel(self) -> str:
@@ -102,16 +148,18 @@ def roster_problems(file: str, data: object, line_of, feed_languages: Iterable[s
     names: dict[str, int | None] = {}
     addresses: dict[str, tuple[str, int | None]] = {}
     for i, entry in _entries(data):
-        name = str(entry.get("name", "")).strip()
+        name = entry["name"].strip() if isinstance(entry.get("name"), str) else ""
         problems += _entry_problems(file, entry, name, ("recipients", i), line_of, known)
         at = line_of(("recipients", i, "name"))
         if name in names:
             problems.append(_problem(file, at, f"two recipients are named {name!r} (the first at line {names[name]}); "
                                      "each needs a name of its own"))
-        names.setdefault(name, at)
+        if name:  # a name missing (or not a text) is its entry's own mistake, reported by the validation
+            names.setdefault(name, at)
         for kind in ("email", "telegram"):
-            address = str(entry.get(kind) or "").strip()
-            key = f"{kind}:{address.lower() if kind == 'email' else address}"
+            address = _address(entry.get(kind), kind)
+            # an email address as the file always compared it; a Telegram @username as Telegram reads it
+            key = f"{kind}:{address.lower() if kind == 'email' or address.startswith('@') else address}"
             if not address:
                 continue
             at = line_of(("recipients", i, kind))
@@ -128,11 +176,10 @@ def _entry_problems(file: str, entry: dict, name: str, at: tuple, line_of, known
     problems = []
     if (entry.get("email") is None) == (entry.get("telegram") is None):
         problems.append(_problem(file, line_of(at), f"recipient {name!r}: give exactly one of email: or telegram:"))
-    codes = _listed(entry.get("languages"))
-    unknown = [j for j, code in enumerate(codes) if primary(code) not in known]
+    unknown = [(j, code) for j, code in _listed(entry.get("languages")) if primary(code) not in known]
     if unknown:
-        what = ", ".join(repr(str(codes[j])) for j in unknown)
-        problems.append(_problem(file, line_of(at + ("languages", unknown[0])),
+        what = ", ".join(repr(code) for _, code in unknown)
+        problems.append(_problem(file, line_of(at + ("languages", unknown[0][0])),
                                  f"recipient {name!r}: no story is in language {what}; the languages are: "
                                  + ", ".join(known) + " (read from a story's script, or its feed's language:)"))
     return problems
@@ -150,9 +197,20 @@ def _entries(data: object) -> list[tuple[int, dict]]:
     return [(i, e) for i, e in enumerate(entries) if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
-def _listed(value: object) -> list:
-    """A list as written, or one value written alone (`topics: gbao_rights`); anything else as nothing."""
-    return [value] if isinstance(value, str) else value if isinstance(value, list) else []
+def _listed(value: object) -> list[tuple[int, str]]:
+    """(index, text) of each string of a list as written, or of one string written alone (`topics: gbao_rights`);
+    anything else is left out: the validation reports it, at its own line."""
+    if isinstance(value, str):
+        return [(0, value)]
+    return [(j, v) for j, v in enumerate(value) if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _address(value: object, kind: str) -> str:
+    """An address as written, for comparing one recipient's with another's: text (a chat id may be a number);
+    anything else as none (the validation reports it)."""
+    if isinstance(value, str) or kind == "telegram" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value).strip()
+    return ""
 
 
 def addresses(data: object) -> tuple[list[str], list[str]]:
@@ -169,8 +227,9 @@ def topic_problems(file: str, data: object, titles: dict[str, str], line_of) -> 
     by_title = {title.casefold() for title in titles.values()}
     problems = []
     for i, entry in _entries(data):
-        for j, topic in enumerate(_listed(entry.get("topics"))):
-            if str(topic) not in titles and str(topic).casefold() not in by_title:
+        for j, topic in _listed(entry.get("topics")):
+            topic = topic.strip()  # as the recipient takes it
+            if topic not in titles and topic.casefold() not in by_title:
                 where = line_of(("recipients", i, "topics", j)) or line_of(("recipients", i, "topics"))
                 problems.append(_problem(file, where, f"recipient {entry.get('name')!r}: unknown topic {topic!r}; "
                                         "the topics are: " + ", ".join(titles)))

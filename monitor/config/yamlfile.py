@@ -138,6 +138,11 @@ def _index(node: yaml.Node, here: Path_, lines: dict[Path_, int], problems: list
         for key_node, value_node in node.value:
             key = key_node.value
             line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):  # `[x]: 1`, `{a: 1}: 2`: no name a file could mean
+                what = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+                problems.append(Problem(name, line, f"key {_source(key_node)} is {what}; a key is one plain name "
+                                        "(the entry is left out, so the rest is still checked)"))
+                continue
             if key in seen:  # left out, so the first one is checked (and its lines stay right)
                 problems.append(Problem(name, line, f"duplicate key {key!r} (first at line {seen[key]})"))
                 continue
@@ -149,3 +154,16 @@ def _index(node: yaml.Node, here: Path_, lines: dict[Path_, int], problems: list
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _index(item, here + (i,), lines, problems, name)
+
+
+def _source(node: yaml.Node) -> str:
+    """A key that is not a plain name, as flow YAML on one line and cut short: `[x]`, `{a: 1}`."""
+    def flow(n: yaml.Node) -> str:
+        if isinstance(n, yaml.SequenceNode):
+            return "[" + ", ".join(flow(item) for item in n.value) + "]"
+        if isinstance(n, yaml.MappingNode):
+            return "{" + ", ".join(f"{flow(k)}: {flow(v)}" for k, v in n.value) + "}"
+        return " ".join(str(n.value).split())
+
+    written = flow(node)
+    return written[:37] + "…" if len(written) > 40 else written

@@ -70,3 +70,25 @@ def test_a_language_of_a_feed_or_of_a_script_is_taken_by_its_first_part(tmp_path
     path.write_text(HEAD + "  - name: desk\n    email: desk@ngo.example\n    languages: [pt-BR, TG, fa]\n",
                     encoding="utf-8")
     assert load_feeds(path).recipients[0].languages == ("pt", "tg", "fa")
+
+
+def test_readers_left_without_a_name_are_each_told_so_and_not_that_they_share_one(tmp_path):
+    mistakes = _mistakes(tmp_path, """\
+  - email: desk@ngo.example
+  - email: lead@ngo.example
+  - name:
+    telegram: "@pamirdesk"
+""")
+    assert mistakes == ["9: recipients.0.name: Field required", "10: recipients.1.name: Field required",
+                        "11: recipients.2.name: Input should be a valid string"], mistakes
+
+
+def test_a_telegram_username_written_in_other_capitals_is_the_same_channel_given_twice(tmp_path):
+    mistakes = _mistakes(tmp_path, """\
+  - name: desk
+    telegram: "@PamirDesk"
+  - name: lead
+    telegram: "@pamirdesk"
+""")
+    assert mistakes == [("12: recipient 'lead' has the telegram address of recipient 'desk' (line 10); each address "
+                         "is one reader's: give it one entry")], mistakes
