@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from monitor.config.problems import ConfigError
 from monitor.store import Store
-from monitor.store.common import MAX_ID
+from monitor.store.common import FIRST_YEAR, LAST_YEAR, MAX_ID
 
 if TYPE_CHECKING:  # config (pydantic) is imported when a command needs it: a quiet cycle never does
     from monitor.config.feeds import FeedsFile
@@ -24,9 +24,13 @@ if TYPE_CHECKING:  # config (pydantic) is imported when a command needs it: a qu
 
 def parse_date(text: str) -> datetime:
     try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        when = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+    if not FIRST_YEAR <= when.year <= LAST_YEAR:
+        raise argparse.ArgumentTypeError(f"expected a date from {FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31, "
+                                         f"got {text!r}")
+    return when
 
 
 def parse_id(text: str) -> int:

@@ -70,6 +70,13 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
 
 
 MAX_ID = 2**63 - 1  # SQLite's and PostgreSQL's largest integer: a larger id typed anywhere is a typo, never a traceback
+
+# The years a date given by a user (--since/--until, the web's since/until) may name. 1970 is where `export`
+# starts "everything" (its default), and nothing a news monitor fetches is older; 9000 is a thousand years from
+# datetime's end (9999), so the days a command adds or subtracts (an inclusive until's day, a report's week and
+# the weeks before it) stay in range. A year outside is a typo, said as such.
+FIRST_YEAR, LAST_YEAR = 1970, 9000
+
 MAX_URL_KEY_BYTES = 2000  # a b-tree entry must fit a third of a page: PostgreSQL refuses keys over ~2,700 bytes
 
 

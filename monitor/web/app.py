@@ -20,12 +20,14 @@ from urllib.parse import parse_qs
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from monitor.store import Store
+from monitor.store.common import MAX_ID
 from monitor.web import incidents, results, security, views
 from monitor.web.search import Alias, SearchIndex
 
@@ -35,6 +37,26 @@ MAX_FORM = 16_384
 LOGIN_DELAY = 0.5  # seconds a wrong token waits
 WARM_EVERY = 50.0  # seconds: the trend and counts are refreshed this often in the background
 INDEX_POLL = 5.0  # seconds between looks for new stories to index
+
+
+def _numbers_up_to(limit: int) -> str:
+    """A regex of the whole numbers 0..limit in decimal, leading zeros allowed: fewer digits than limit, or as
+    many with a smaller digit after a common start, or limit itself."""
+    text = str(limit)
+    shorter = [f"[0-9]{{1,{len(text) - 1}}}"] if len(text) > 1 else []
+    smaller = [f"{text[:i]}[0-{int(d) - 1}][0-9]{{{len(text) - i - 1}}}" for i, d in enumerate(text) if d != "0"]
+    return "0*(?:" + "|".join(shorter + smaller + [text]) + ")"
+
+
+class IdConvertor(IntegerConvertor):
+    """`{name:id}`, the id of a story, capture or incident in a URL: a number the state can hold (MAX_ID). A
+    larger one matches no route, so it is a 404 like any unknown address, for GET and POST alike, and never
+    reaches SQLite, which cannot take it (OverflowError, a 500)."""
+
+    regex = _numbers_up_to(MAX_ID)
+
+
+register_url_convertor("id", IdConvertor())
 
 
 @dataclass
@@ -173,21 +195,21 @@ def create_app(config: WebConfig) -> Starlette:
 
     routes = [
         Route("/", sync(views.home)),
-        Route("/story/{story_id:int}", sync(views.story)),
-        Route("/story/{story_id:int}/raw.html.gz", sync(views.raw_page)),
-        Route("/story/{story_id:int}/capture/{capture_id:int}.warc.gz", sync(views.capture)),
+        Route("/story/{story_id:id}", sync(views.story)),
+        Route("/story/{story_id:id}/raw.html.gz", sync(views.raw_page)),
+        Route("/story/{story_id:id}/capture/{capture_id:id}.warc.gz", sync(views.capture)),
         Route("/feeds", sync(views.feeds)),
         Route("/incidents", sync(incidents.listing)),
-        Route("/incidents/{incident_id:int}", sync(incidents.page)),
+        Route("/incidents/{incident_id:id}", sync(incidents.page)),
         Route("/export.{fmt:str}", sync(_export)),
         Route("/feed.atom", sync(results.atom)),
         Route("/login", login, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     if not config.read_only:
-        routes.append(Route("/story/{story_id:int}/label", label, methods=["POST"]))
+        routes.append(Route("/story/{story_id:id}/label", label, methods=["POST"]))
         routes.append(Route("/label", bulk_label, methods=["POST"]))
-        routes.append(Route("/incidents/{incident_id:int}/review", incident_review, methods=["POST"]))
+        routes.append(Route("/incidents/{incident_id:id}/review", incident_review, methods=["POST"]))
 
     stop = threading.Event()
 

@@ -19,7 +19,7 @@ from monitor import clock
 from monitor.delivery.status import _ago
 from monitor.delivery.notifier import fmt_time, safe_url, segments
 from monitor.relevance.rules import DEFAULT_ENDINGS
-from monitor.store.common import MAX_ID
+from monitor.store.common import FIRST_YEAR, LAST_YEAR, MAX_ID
 from monitor.store.web import StoryFilter
 from monitor.web import evidence, labels, security
 from monitor.delivery import charts
@@ -35,9 +35,12 @@ def _date(value: str | None) -> tuple[datetime | None, str | None]:
     if not value:
         return None, None
     try:
-        return datetime.strptime(value.strip(), "%Y-%m-%d").replace(tzinfo=timezone.utc), None
+        when = datetime.strptime(value.strip(), "%Y-%m-%d").replace(tzinfo=timezone.utc)
     except ValueError:
         return None, f"{value!r} is not a date; write it as YYYY-MM-DD"
+    if not FIRST_YEAR <= when.year <= LAST_YEAR:
+        return None, f"{value!r} is out of range; write a date from {FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31"
+    return when, None
 
 
 def _story_item(row: sqlite3.Row) -> dict[str, Any]:
