@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import html
 import ipaddress
 import smtplib
-import time
 import socket
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -25,10 +22,11 @@ from email.utils import format_datetime, make_msgid, parseaddr
 
 from monitor.models import Digest, DigestStory
 from monitor.delivery.notifier import (
-    KIND_LABEL, PartlyDelivered, PermanentError, Secret, TransientError, also_reported, fmt_time, matched, one_line, plural, safe_url,
+    KIND_LABEL, PermanentError, Secret, TransientError, also_reported, fmt_time, matched, one_line, plural, safe_url,
     segments, subject, summary_line,
 )
 from monitor.delivery.notifier import MENTIONS_HEADING, MENTIONS_NOTE, RECHECK_MARK
+from monitor.delivery.smtp import Bounded, BoundedSSL, login, owed_to, quit_session, redact, refusals, reply_text
 from monitor.delivery.text import render_text
 
 _KIND_HEADERS: dict[str, dict[str, str]] = {
@@ -154,9 +152,9 @@ class EmailNotifier:
         try:
             context = ssl.create_default_context(cafile=c.cafile) if c.security != "none" else None
             if c.security == "ssl":
-                client: smtplib.SMTP = _BoundedSSL(c.host, c.port, timeout=c.timeout, context=context)
+                client: smtplib.SMTP = BoundedSSL(c.host, c.port, timeout=c.timeout, context=context)
             else:
-                client = _Bounded(c.host, c.port, timeout=c.timeout)
+                client = Bounded(c.host, c.port, timeout=c.timeout)
             client.stop_by = lambda: self._stop_by
             try:
                 client.ehlo_or_helo_if_needed()
@@ -166,22 +164,22 @@ class EmailNotifier:
                     client.starttls(context=context)
                     client.ehlo()
                 if c.user and c.password:
-                    _login(client, c.user, c.password.reveal())
+                    login(client, c.user, c.password.reveal())
                 refused = client.sendmail(c.envelope_from, recipients, message)
             finally:
-                _quit(client)  # after a 250 the message is sent, whatever QUIT gets for an answer (421, a hang-up)
+                quit_session(client)  # after a 250 the message is sent, whatever QUIT gets for an answer (421, a hang-up)
         except (TransientError, PermanentError):
             raise
         except smtplib.SMTPAuthenticationError as exc:
             raise TransientError(f"{where} refused the login ({exc.smtp_code}): check MONITOR_SMTP_USER and the password") from None
         except smtplib.SMTPRecipientsRefused as exc:
-            _refusals(where, exc.recipients, recipients, c.recipients, message, accepted=False)
+            refusals(where, exc.recipients, recipients, c.recipients, message, accepted=False)
             raise AssertionError("unreachable")
         except smtplib.SMTPResponseException as exc:  # sender refused, data refused, other replies
             kind = TransientError if 400 <= exc.smtp_code < 500 else PermanentError
             if isinstance(exc, smtplib.SMTPSenderRefused):
                 kind = TransientError  # a configuration problem the operator can fix: keep the message
-            raise kind(f"{where} answered {exc.smtp_code} {_redact(_text(exc.smtp_error), c.recipients, c.envelope_from)}") from None
+            raise kind(f"{where} answered {exc.smtp_code} {redact(reply_text(exc.smtp_error), c.recipients, c.envelope_from)}") from None
         except smtplib.SMTPServerDisconnected as exc:  # smtplib reports a read timeout this way too
             if "timed out" in str(exc):
                 raise TransientError(f"{where} did not answer within {c.timeout:g} s", quick_retry=False) from None
@@ -195,110 +193,7 @@ class EmailNotifier:
         except OSError as exc:
             raise TransientError(f"{where} unreachable: {exc.strerror or exc}") from None
         if refused:  # accepted for the others: raising would send them a second copy
-            _refusals(where, refused, recipients, c.recipients, message, accepted=True)
-
-
-# --- recipient by recipient -------------------------------------------------------------------
-# A message some recipients took is stored again for the others alone, behind one first line naming them by
-# a short hash of the address: the state never holds an address, and a recipient taken off MONITOR_EMAIL_TO
-# since is not written to. The line is removed before the message is sent.
-
-_OWED = "X-Monitor-Owed-To: "
-
-
-def _tag(address: str) -> str:
-    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()[:16]
-
-
-def owed_to(message: str, configured: list[str]) -> tuple[list[str], str]:
-    """The recipients a stored message is still owed to, and the message as it is sent."""
-    if not message.startswith(_OWED):
-        return list(configured), message
-    line, _, rest = message.partition("\r\n")
-    tags = set(line[len(_OWED):].split())
-    return [r for r in configured if _tag(r) in tags], rest
-
-
-def _refusals(where: str, refused: dict, tried: list[str], configured: list[str], message: str, *,
-              accepted: bool) -> None:
-    """Sort the refusals of one send: a temporary one (4xx, greylisting) keeps the message for that recipient
-    alone; a permanent one (5xx) is reported once and never retried."""
-    later = [a for a in tried if a in refused and 400 <= refused[a][0] < 500]
-    gone = [a for a in tried if a in refused and a not in later]
-
-    def detail(addresses: list[str]) -> str:
-        return "; ".join(f"recipient {configured.index(a) + 1 if a in configured else '?'}: {refused[a][0]} "
-                         f"{_redact(_text(refused[a][1]), configured)}" for a in addresses)
-
-    took = len(tried) - len(refused)
-    if not later and not accepted:
-        raise PermanentError(f"{where} refused all recipients: {detail(gone)}")
-    if later and not gone and not accepted:
-        raise TransientError(f"{where} deferred all recipients: {detail(later)}")
-    rest = _OWED + " ".join(_tag(a) for a in later) + "\r\n" + message if later else None
-    reason = (f"{where} took it for {took} of {len(tried)} recipient(s)"
-              + (f"; deferred {detail(later)}" if later else ""))
-    refusal = f"{where} refused {len(gone)} of {len(tried)} recipient(s): {detail(gone)}" if gone else None
-    raise PartlyDelivered(reason, rest=rest, refused=refusal)  # errors name a recipient's place, never the address
-
-
-class _Bounded(smtplib.SMTP):
-    """smtplib's SMTP whose every request and reply after a stop ends by `stop_by()` (EmailNotifier.hurry)."""
-
-    stop_by: Callable[[], float | None] = staticmethod(lambda: None)
-
-    def _cap(self) -> None:
-        stop_by = self.stop_by()
-        if stop_by is not None and self.sock is not None:
-            left = stop_by - time.monotonic()
-            if left <= 0:
-                raise socket.timeout("the run is stopping")
-            self.sock.settimeout(min(self.timeout, left))
-
-    def send(self, s) -> None:
-        self._cap()
-        super().send(s)
-
-    def getreply(self):
-        self._cap()
-        return super().getreply()
-
-
-class _BoundedSSL(_Bounded, smtplib.SMTP_SSL):
-    pass
-
-
-def _quit(client: smtplib.SMTP) -> None:
-    try:
-        client.quit()
-    except (smtplib.SMTPException, OSError):
-        client.close()
-
-
-def _login(client: smtplib.SMTP, user: str, password: str) -> None:
-    """smtplib's login() cannot send a non-ASCII password; AUTH PLAIN is UTF-8 by definition (RFC 4616)."""
-    if (user + password).isascii():
-        client.login(user, password)
-        return
-    if "plain" not in client.esmtp_features.get("auth", "").lower().split():
-        raise TransientError("the SMTP password is not ASCII and the server does not offer AUTH PLAIN")
-    token = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")).decode("ascii")
-    code, response = client.docmd("AUTH", "PLAIN " + token)
-    if code not in (235, 503):
-        raise smtplib.SMTPAuthenticationError(code, response)
-
-
-def _redact(text: str, recipients: list[str], sender: str = "") -> str:
-    """Server replies often quote the address (`550 <a@b>: no such user`); errors reach journald without it."""
-    for number, address in enumerate(recipients, 1):
-        text = text.replace(address, f"recipient {number}") if address else text
-    return text.replace(sender, "the sender") if sender else text
-
-
-def _text(value: bytes | str) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return one_line(value, 200)
+            refusals(where, refused, recipients, c.recipients, message, accepted=True)
 
 
 # --- HTML -------------------------------------------------------------------------------------
