@@ -10,8 +10,8 @@ validated, keyed by a fingerprint of the two config files and of the MONITOR_* e
 - any doubt runs the full pipeline: no plan, a config file or a delivery variable changed (the fingerprint),
   a source that is not a plain feed (listing pages and sitemaps are crawled each time), a message due, a
   story, update, mention or page change waiting, a feed failing, or the plan is older than MAX_AGE or past
-  the next weekly report (so scheduled work — page re-checks, the weekly report, pruning kept texts — runs
-  at most an hour late);
+  the next weekly report or the next digest when alerts wait in it for a reader who takes no alerts (so
+  scheduled work — page re-checks, the weekly report, pruning kept texts — runs at most an hour late);
 - a feed whose site asked another host sharing the state, or an earlier run, to wait (`origin_pauses`: its
   Retry-After or back-off) is skipped, neither asked nor recorded, as the full cycle skips it (hosts.check_origin);
 - every feed answers 304: the polls are recorded in one transaction and the run ends;
@@ -62,8 +62,9 @@ def fingerprint(feeds_path: str | Path, keywords_path: str | Path, environ: Mapp
     return digest.hexdigest()
 
 
-def make_plan(feeds: FeedsFile, fp: str | None, now: float | None = None) -> str | None:
-    """The plan for the next quiet cycles (JSON), or None when these sources cannot have one."""
+def make_plan(feeds: FeedsFile, fp: str | None, now: float | None = None, until: float | None = None) -> str | None:
+    """The plan for the next quiet cycles (JSON), or None when these sources cannot have one; it ends at `until`
+    at the latest (the digest that alerts wait in: delivery.digest.alerts_owed_at)."""
     enabled = [f for f in feeds.feeds if f.enabled]
     if fp is None or not enabled or any(f.kind != "feed" for f in enabled):
         return None
@@ -77,6 +78,8 @@ def make_plan(feeds: FeedsFile, fp: str | None, now: float | None = None) -> str
 
         upcoming = last_slot(weekly, datetime.fromtimestamp(now, timezone.utc)) + timedelta(days=7)
         valid_until = min(valid_until, upcoming.timestamp())
+    if until is not None:
+        valid_until = min(valid_until, until)
     settings = feeds.settings.model_dump(mode="json", include=FETCH_SETTINGS)
     return json.dumps({"fingerprint": fp, "valid_until": valid_until, "settings": settings,
                        "recheck_after": list(feeds.settings.recheck_after),

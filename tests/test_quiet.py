@@ -134,3 +134,38 @@ def test_a_retry_after_met_by_one_timer_run_holds_for_the_next_runs_on_the_same_
     assert len(site.requested("/feed.xml")) == 1, "the next run leaves the outlet alone for the hour it asked"
     assert "host asked us to wait (Retry-After, met by another host or an earlier run)" in second.stderr, \
         second.stderr
+
+
+def test_alerts_waiting_for_a_reader_who_takes_none_end_the_quiet_plan_when_the_digest_is_due(tmp_path):
+    """The reader with `urgency: digest` reads the killing in the next digest: timer runs that find every feed
+    unchanged must not hold that digest back for the plan's hour."""
+    import json
+    from datetime import timedelta
+
+    from monitor import clock
+    from monitor.config.feeds import load_feeds
+    from monitor.delivery.digest import alerts_owed_at, urgent_digests
+    from monitor.delivery.outbox import queue_digest
+    from monitor.quiet import MAX_AGE, make_plan
+    from monitor.store import Store
+    from tests.delivery.test_digest_placement import TITLES, _killing
+
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - name: Outlet\n    url: https://outlet.example/feed.xml\n"
+                     "recipients:\n  - name: desk\n    email: desk@example.org\n    urgency: digest\n"
+                     "settings:\n  digest_interval: 20m\n", encoding="utf-8")
+    spec = load_feeds(feeds)
+    store = Store(tmp_path / "state.db")
+    store.queue_digest("digest", [], {})
+    assert alerts_owed_at(store, spec) is None, "nothing waits"
+    _killing(store)
+    [alert] = urgent_digests(store, topic_titles=TITLES)
+    queue_digest(store, alert, [])
+    owed = alerts_owed_at(store, spec)
+    assert owed == store.last_digest_at() + timedelta(minutes=20) - timedelta(minutes=2)  # less its 10 % slack
+    now = clock.time()
+    assert json.loads(make_plan(spec, "fp", now))["valid_until"] == now + MAX_AGE
+    assert json.loads(make_plan(spec, "fp", now, until=owed.timestamp()))["valid_until"] == owed.timestamp()
+    feeds.write_text(feeds.read_text(encoding="utf-8").replace("urgency: digest", "urgency: all"), encoding="utf-8")
+    assert alerts_owed_at(store, load_feeds(feeds)) is None, "every reader had the alert"
+    store.close()

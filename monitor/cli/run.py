@@ -88,7 +88,10 @@ async def _run_once(args: argparse.Namespace, store: Store, fp: str | None, conf
             log.info("host %s: another host is the coordinator; digests and notices are sent there",
                      monitor.hosts.id)
             await monitor.deliver()
-    store.save_quiet_plan(quiet.make_plan(feeds, fp))
+    from monitor.delivery.digest import alerts_owed_at
+
+    owed = alerts_owed_at(store, feeds)
+    store.save_quiet_plan(quiet.make_plan(feeds, fp, until=owed.timestamp() if owed else None))
     failed = [r for r in results if not r.ok]
     stories = sum(r.matches for r in results)
     log.info("cycle done: %d feed(s) polled, %d failed, %d new stor%s; %d page(s) extracted, %d without any "

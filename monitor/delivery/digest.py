@@ -133,6 +133,14 @@ def next_digest_at(last: datetime | None, settings: Settings, now: datetime) -> 
     return quiet if quiet else due
 
 
+def alerts_owed_at(store: Store, feeds) -> datetime | None:
+    """When the next digest is due if alerts sent since the last one wait in it for a reader who takes no alerts
+    (`urgency: digest`), else None: a quiet cycle must not hold that digest back (quiet.make_plan's `until`)."""
+    if not any(r.urgency == "digest" for r in feeds.recipients) or not store.urgent_alerts_since_digest():
+        return None
+    return next_digest_at(store.last_digest_at(), feeds.settings, clock.now())
+
+
 def digest_due(store: Store, settings: Settings, now: datetime | None = None) -> bool:
     """Whether `run --once` (every 15 minutes under the timer) or the service should send the digest now."""
     now = now or clock.now()
