@@ -158,8 +158,7 @@ def roster_problems(file: str, data: object, line_of, feed_languages: Iterable[s
             names.setdefault(name, at)
         for kind in ("email", "telegram"):
             address = _address(entry.get(kind), kind)
-            # an email address as the file always compared it; a Telegram @username as Telegram reads it
-            key = f"{kind}:{address.lower() if kind == 'email' or address.startswith('@') else address}"
+            key = f"{kind}:{same_address(address)}"
             if not address:
                 continue
             at = line_of(("recipients", i, kind))
@@ -203,6 +202,13 @@ def _listed(value: object) -> list[tuple[int, str]]:
     if isinstance(value, str):
         return [(0, value)]
     return [(j, v) for j, v in enumerate(value) if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def same_address(address: str) -> str:
+    """One address however it is written, to tell two apart: an email address, or a Telegram @username (Telegram
+    reads it in any case), compared ignoring case; a numeric chat id as it is."""
+    address = address.strip()
+    return address.lower() if "@" in address else address
 
 
 def _address(value: object, kind: str) -> str:

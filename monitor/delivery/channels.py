@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from monitor.config.feeds import ConfigError, Problem
+from monitor.config.recipients import same_address
 from monitor.delivery.notifier import Notifier, PermanentError, Secret, TransientError
 from monitor.delivery.email import EmailConfig, EmailNotifier, is_loopback
 from monitor.delivery.stdout import StdoutNotifier
@@ -134,7 +135,10 @@ def _telegram(environ: Mapping[str, str], problems: list[Problem], routed: Seque
         problems.append(_problem("MONITOR_TELEGRAM_API uses plain http to a remote host: the token would travel unencrypted"))
     if len(problems) > before or token is None:
         return []
-    return [TelegramNotifier(token, chat, base) for chat in dict.fromkeys([*chats, *routed])]
+    unique: dict[str, str] = {}  # "@PamirDesk" in the environment and "@pamirdesk" in feeds.yaml: one channel
+    for chat in [*chats, *routed]:
+        unique.setdefault(same_address(chat), chat)
+    return [TelegramNotifier(token, chat, base) for chat in unique.values()]
 
 
 def _number(environ: Mapping[str, str], var: str, default: float, problems: list[Problem]) -> float:
@@ -188,22 +192,23 @@ def _routed(email: EmailNotifier | None, telegram: list[TelegramNotifier], recip
 
     languages = {f.name: f.language for f in feeds.feeds if f.language} if feeds is not None else {}
     titles = {t.casefold(): topic for topic, t in (getattr(rules, "titles", None) or {}).items()}
-    routed_mail = {r.email for r in recipients if r.email}
-    routed_chats = {r.telegram: r for r in recipients if r.telegram}
+    # an address routed to a reader is not also sent everything, however its case is written in either place
+    routed_mail = {same_address(r.email) for r in recipients if r.email}
+    routed_chats = {same_address(r.telegram) for r in recipients if r.telegram}
     out: list = []
     if email is not None:
-        shared = [a for a in email.config.recipients if a not in routed_mail]
+        shared = [a for a in email.config.recipients if same_address(a) not in routed_mail]
         if shared:
             out.append(EmailNotifier(replace(email.config, recipients=shared)))
-    out += [n for n in telegram if n.chat_id not in routed_chats]
-    by_chat = {n.chat_id: n for n in telegram}
+    out += [n for n in telegram if same_address(n.chat_id) not in routed_chats]
+    by_chat = {same_address(n.chat_id): n for n in telegram}
     for r in recipients:
         topics = tuple(titles.get(t.casefold(), t) for t in r.topics)
         if r.email and email is not None:
             inner = EmailNotifier(replace(email.config, recipients=[r.email]))
             inner.channel = r.channel
-        elif r.telegram in by_chat:
-            inner = by_chat[r.telegram]
+        elif r.telegram and same_address(r.telegram) in by_chat:
+            inner = by_chat[same_address(r.telegram)]
         else:
             continue
         out.append(RoutedNotifier(inner, r, topics, languages))

@@ -185,3 +185,18 @@ def test_a_portuguese_reader_gets_a_feed_whose_language_is_written_any_valid_way
     story = DigestStory(1, "Notícia de Khorog", "https://pt.example/1", "Jornal", NOW, ("gbao_rights",), (), "")
     reader = Recipient(name="Lisbon desk", email="pt@ngo.example", languages=("pt",))
     assert select(Digest("digest", NOW, (story,)), reader, (), {"Jornal": spelling}).stories == (story,)
+
+
+def test_an_address_routed_to_a_reader_is_not_also_sent_everything_whatever_its_case(tmp_path):
+    """`@PamirDesk` in MONITOR_TELEGRAM_CHAT_ID and `@pamirdesk` under `recipients:` are one Telegram channel, as
+    `Lead@NGO.example` and `lead@ngo.example` are one mailbox: each gets its reader's part, once."""
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(FEEDS.replace(f'telegram: "{JOURNALIST}"', 'telegram: "@pamirdesk"'), encoding="utf-8")
+    with SmtpSink() as sink, FakeTelegram() as tg:
+        env = {**sink.env(to="Lead@NGO.example, team@example.org"), **tg.env(chats="@PamirDesk")}
+        notifiers = notifiers_from_env(env, feeds=load_feeds(feeds), rules=RULES)
+    channels = sorted(n.channel for n in notifiers)
+    assert channels == ["email", "email:NGO lead", "telegram:@PamirDesk"], channels
+    shared = next(n for n in notifiers if n.channel == "email")
+    assert shared.config.recipients == ["team@example.org"], "the NGO lead gets only their part"
+    assert [type(n).__name__ for n in notifiers if n.channel.startswith("telegram")] == ["RoutedNotifier"]
