@@ -135,8 +135,10 @@ def _telegram(environ: Mapping[str, str], problems: list[Problem], routed: Seque
         problems.append(_problem("MONITOR_TELEGRAM_API uses plain http to a remote host: the token would travel unencrypted"))
     if len(problems) > before or token is None:
         return []
-    unique: dict[str, str] = {}  # "@PamirDesk" in the environment and "@pamirdesk" in feeds.yaml: one channel
-    for chat in [*chats, *routed]:
+    # "@PamirDesk" in the environment and "@pamirdesk" in feeds.yaml: one channel, named as the reader's entry
+    # names it (Recipient.channel), so what its outbox holds stays its own
+    unique: dict[str, str] = {}
+    for chat in [*routed, *chats]:
         unique.setdefault(same_address(chat), chat)
     return [TelegramNotifier(token, chat, base) for chat in unique.values()]
 

@@ -72,6 +72,11 @@ class RoutedNotifier:
     def grace(self) -> float:
         return getattr(self.inner, "grace", 0.0)  # outbox.grace_of: the wrapped channel's
 
+    def hurry(self, deadline: float) -> None:
+        """The wrapped channel's (EmailNotifier.hurry): a reader's mail is cut short on stop like everyone's."""
+        if hasattr(self.inner, "hurry"):
+            self.inner.hurry(deadline)
+
     def takes_alerts(self) -> bool:
         """A digest of nothing but alerts already sent is for the readers who took none (outbox.py)."""
         return self.recipient.urgency != "digest"

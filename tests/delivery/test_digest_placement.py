@@ -173,13 +173,14 @@ def test_an_alert_queued_in_the_second_the_last_digest_went_is_in_the_next_diges
     from tests.support import clock as suite_clock
 
     saved = os.environ[clock.ENV]
-    suite_clock.pin(datetime(2026, 12, 9, 12, 0, 0, 100000, tzinfo=timezone.utc))
+    noon = datetime(2026, 12, 9, 12, 0, 0, tzinfo=timezone.utc)
     try:
+        suite_clock.pin(noon)
         store.queue_digest("digest", [], {})  # the service's digest job, then a poll's alert in the same second
         _killing(store)
         [alert] = urgent_digests(store, topic_titles=TITLES)
+        suite_clock.pin(noon)  # however long the lines above took
         outbox.queue_digest(store, alert, [])
-        assert clock.now() < datetime(2026, 12, 9, 12, 0, 1, tzinfo=timezone.utc), "one second"
     finally:
         suite_clock.restore(saved)
     digest = build_digest(store, Settings(), feed_names=set(), topic_titles=TITLES, alerts_alone=True)

@@ -12,6 +12,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from tests.conftest import PROJECT
 from tests.support.clock import child_env
 from tests.support.fake_telegram import FakeTelegram
@@ -184,13 +186,20 @@ class SlowSmtp:
                 return
 
 
-def test_ctrl_c_during_a_slow_mail_session_ends_it_within_the_grace_and_the_mail_goes_once(tmp_path):
+@pytest.mark.parametrize("reader", ["MONITOR_EMAIL_TO", "recipients:"])
+def test_ctrl_c_during_a_slow_mail_session_ends_it_within_the_grace_and_the_mail_goes_once(tmp_path, reader):
     """Each reply of the server comes 2.5 s late, within the 3 s timeout, so the session would outlast the run's
-    10 s grace: it is cut before the message is handed over, and the next run sends it once."""
+    10 s grace: it is cut before the message is handed over, and the next run sends it once. The same for a
+    reader of feeds.yaml's `recipients:`, whose channel wraps the mail's."""
     with LocalSite() as site:
         feeds = _site(site, tmp_path)
         smtp = SlowSmtp(delay=2.5)
-        proc = _monitor(tmp_path, feeds, smtp.env(timeout=3))
+        env = smtp.env(timeout=3)
+        if reader == "recipients:":
+            del env["MONITOR_EMAIL_TO"]
+            feeds.write_text(feeds.read_text(encoding="utf-8") + "recipients:\n  - name: desk\n"
+                             "    email: desk@example.org\n", encoding="utf-8")
+        proc = _monitor(tmp_path, feeds, env)
         try:
             assert smtp.connected.wait(60), "the alert was never sent"
             proc.send_signal(signal.SIGINT)
@@ -200,7 +209,7 @@ def test_ctrl_c_during_a_slow_mail_session_ends_it_within_the_grace_and_the_mail
         _stopped_cleanly(proc, err)
         assert smtp.accepted == 0, "cut before the server had it"
         smtp.delay = 0.0
-        flush = _monitor(tmp_path, feeds, smtp.env(timeout=3), command=("flush",))
+        flush = _monitor(tmp_path, feeds, env, command=("flush",))
         out, err2 = flush.communicate(timeout=60)
         assert flush.returncode == 0 and "1 message(s) sent, 0 still queued" in out, out + err2
         time.sleep(0.5)  # the server's own thread after its last reply

@@ -196,7 +196,7 @@ def test_an_address_routed_to_a_reader_is_not_also_sent_everything_whatever_its_
         env = {**sink.env(to="Lead@NGO.example, team@example.org"), **tg.env(chats="@PamirDesk")}
         notifiers = notifiers_from_env(env, feeds=load_feeds(feeds), rules=RULES)
     channels = sorted(n.channel for n in notifiers)
-    assert channels == ["email", "email:NGO lead", "telegram:@PamirDesk"], channels
+    assert channels == ["email", "email:NGO lead", "telegram:@pamirdesk"], "named as the reader's entry names it"
     shared = next(n for n in notifiers if n.channel == "email")
     assert shared.config.recipients == ["team@example.org"], "the NGO lead gets only their part"
     assert [type(n).__name__ for n in notifiers if n.channel.startswith("telegram")] == ["RoutedNotifier"]
