@@ -96,6 +96,16 @@ def test_a_state_from_a_newer_monitor_is_refused_clearly_and_never_touched(made_
 _NO_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
 
 
+def _bound_by_file_modes() -> list[str]:
+    """The command prefix under which file modes hold for this user: none, or setpriv's for root (skipped
+    where setpriv cannot drop root's override)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None or subprocess.run([*_NO_OVERRIDE, "true"]).returncode != 0:
+        pytest.skip("setpriv (util-linux, with CAP_SETPCAP) is needed to drop root's override of file modes")
+    return _NO_OVERRIDE
+
+
 @pytest.fixture(params=["chmod", "read-only mount"])
 def read_only_state(made_state, tmp_path, request):
     """A copy of the state that the monitor may not write, and the command prefix to run it with: the file and
@@ -103,11 +113,7 @@ def read_only_state(made_state, tmp_path, request):
     media, as root). Skipped where it cannot be had."""
     feeds, state = made_state
     if request.param == "chmod":
-        prefix = []
-        if os.geteuid() == 0:
-            if shutil.which("setpriv") is None or subprocess.run([*_NO_OVERRIDE, "true"]).returncode != 0:
-                pytest.skip("setpriv (util-linux, with CAP_SETPCAP) is needed to drop root's override of file modes")
-            prefix = _NO_OVERRIDE
+        prefix = _bound_by_file_modes()
         feeds, copy = _copy(made_state, tmp_path / "ro")
         copy.chmod(0o444)
         copy.parent.chmod(0o555)
@@ -163,11 +169,7 @@ def test_a_read_only_state_refuses_a_run_clearly_and_every_reading_command_still
 def test_a_read_only_copy_whose_latest_writes_are_in_its_wal_file_is_refused_not_shown_stale(made_state, tmp_path):
     """A copy taken while a monitor ran, `-wal` included, on write-protected media: SQLite could read the file
     only without its log, an older archive than the one copied. One line says so and how to read it."""
-    prefix = []
-    if os.geteuid() == 0:
-        if shutil.which("setpriv") is None or subprocess.run([*_NO_OVERRIDE, "true"]).returncode != 0:
-            pytest.skip("setpriv (util-linux, with CAP_SETPCAP) is needed to drop root's override of file modes")
-        prefix = _NO_OVERRIDE
+    prefix = _bound_by_file_modes()
     feeds, live = _copy(made_state, tmp_path / "live")
     writer = sqlite3.connect(live)
     writer.execute("PRAGMA wal_autocheckpoint = 0")
