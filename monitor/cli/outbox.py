@@ -1,8 +1,9 @@
 """`monitor flush`: retry every undelivered message now, whatever its back-off says.
 
 For the operator who just fixed the mail server or re-added the bot to the chat and does not want to wait
-for the next hourly retry; `--failed` also puts back what was refused for good (a wrong chat id, an address
-the server does not know), which no retry would send otherwise. Exit 0 when the queue is empty afterwards, 3 when something is still queued.
+for the next hourly retry; `--failed` also puts back what a configured channel refused for good (the bot out
+of the chat, a mailbox the server did not know), which no retry would send otherwise. Exit 0 when the queue
+is empty afterwards, 3 when something is still queued.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from monitor.tasks import run_stoppable
 def register(command) -> None:
     p = command("flush", "retry every undelivered message now (ignoring its back-off); exit 3 if any is left")
     p.add_argument("--failed", action="store_true",
-                   help="also retry the messages refused for good, once you have fixed what refused them "
-                        "(a chat id, an address, the bot's place in the chat)")
+                   help="also retry the messages a configured channel refused for good, once you have fixed "
+                        "what refused them (the bot's place in the chat, a mailbox the server did not know)")
     p.set_defaults(handler=cmd_flush)
 
 
